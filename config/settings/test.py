@@ -1,0 +1,16 @@
+"""Test settings: SQLite by default, PostgreSQL when DATABASE_URL is set (CI always sets it)."""
+
+from .base import *
+from .base import DATABASES, env
+
+DEBUG = False
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Threads in concurrency tests each need their own connection: plain connections, no pool.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "api_client": env("OMS_API_THROTTLE_RATE", default="10000/second")
+}
+LOGGING["root"]["level"] = "WARNING"

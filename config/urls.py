@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from oms.api.views import api_not_found
+
+api_v1 = [
+    path("", include("oms.api.urls")),
+    path("", include("inventory.api.urls")),
+    path("", include("orders.api.urls")),
+    path("", include("fulfillment.api.urls")),
+    path("", include("returns.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # Unknown API paths answer in the house error format, not with an HTML page.
+    path("api/<path:rest>", api_not_found),
+]

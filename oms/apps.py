@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OmsConfig(AppConfig):
+    name = "oms"
+    verbose_name = "OMS kernel: channels, customers, access"

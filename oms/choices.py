@@ -1,0 +1,25 @@
+from django.db import models
+
+
+class ChannelKind(models.TextChoices):
+    WEB = "web", "Web storefront"
+    APP = "app", "Mobile app"
+    POS = "pos", "Store POS"
+    CALL_CENTER = "call_center", "Call centre"
+    MARKETPLACE = "marketplace", "Marketplace"
+    SOCIAL = "social", "Social commerce"
+
+
+# In-person channels may look up any order (to serve a return or an exchange): design.md, Guarantees.
+IN_PERSON_CHANNEL_KINDS = frozenset({ChannelKind.POS, ChannelKind.CALL_CENTER})
+
+
+class StaffRole(models.TextChoices):
+    MANAGER = "manager", "Manager"
+    ASSOCIATE = "associate", "Store associate"
+
+
+class ActorType(models.TextChoices):
+    STAFF = "staff", "Staff"
+    CHANNEL = "channel", "Channel API client"
+    SYSTEM = "system", "System"

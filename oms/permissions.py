@@ -1,0 +1,40 @@
+"""DRF permission classes by role. Object scoping (which channel, which location) is done in
+selectors and services with the Actor, so a forbidden object is simply not found (404)."""
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from .authentication import actor_from_request
+
+
+class IsManager(BasePermission):
+    message = "Only a manager may do this."
+
+    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+        return actor_from_request(request).is_manager
+
+
+class IsStaff(BasePermission):
+    message = "Only store staff and managers may do this."
+
+    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+        return actor_from_request(request).is_staff
+
+
+class IsManagerOrReadOnly(BasePermission):
+    """Anyone authenticated may read; only a manager changes the network."""
+
+    message = "Only a manager may change this."
+
+    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+        actor = actor_from_request(request)
+        if request.method in SAFE_METHODS:
+            return actor.is_staff or actor.is_channel
+        return actor.is_manager
+
+
+class IsStaffOrChannel(BasePermission):
+    message = "Authenticate as a channel API client or as staff."
+
+    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+        actor = actor_from_request(request)
+        return actor.is_staff or actor.is_channel

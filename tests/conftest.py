@@ -1,0 +1,150 @@
+"""Shared fixtures: API clients authenticated as a manager, an associate and channel clients.
+
+Tests marked ``postgres`` need the real PostgreSQL (CI sets DATABASE_URL); on SQLite they are
+skipped with that reason."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from inventory.models import Location, Product, StockLevel
+from inventory.services import staff_create, stock_adjust
+from oms.actors import Actor
+from oms.choices import ChannelKind
+from oms.models import Channel
+from oms.services import api_client_create
+
+from .factories import ChannelFactory, LocationFactory, ProductFactory, StoreFactory
+
+SYSTEM = Actor.system("tests")
+
+
+def pytest_collection_modifyitems(config, items):
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (row locks, real concurrency, COPY): set DATABASE_URL")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@dataclass
+class Authed:
+    """An APIClient with a bearer key, and what the key belongs to."""
+
+    api: APIClient
+    key: str
+    channel: Channel | None = None
+    locations: list[Location] | None = None
+
+
+def _client(key: str) -> APIClient:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return api
+
+
+@pytest.fixture
+def make_channel_client(db):
+    def make(code: str = "web", kind: str = ChannelKind.WEB, name: str | None = None) -> Authed:
+        channel = ChannelFactory(code=code, kind=kind)
+        _, key = api_client_create(name=name or f"{code}-client-{Channel.objects.count()}", channel_code=code)
+        return Authed(api=_client(key), key=key, channel=channel)
+
+    return make
+
+
+@pytest.fixture
+def web_client(make_channel_client) -> Authed:
+    return make_channel_client("web", ChannelKind.WEB)
+
+
+@pytest.fixture
+def manager(db) -> Authed:
+    _, key = staff_create(username="manager", role="manager")
+    return Authed(api=_client(key), key=key)
+
+
+@pytest.fixture
+def make_associate(db):
+    def make(username: str, *locations: Location) -> Authed:
+        _, key = staff_create(
+            username=username, role="associate", location_codes=[loc.code for loc in locations]
+        )
+        return Authed(api=_client(key), key=key, locations=list(locations))
+
+    return make
+
+
+@pytest.fixture
+def warehouse(db) -> Location:
+    return LocationFactory(code="wh-central")
+
+
+@pytest.fixture
+def store(db) -> Location:
+    return StoreFactory(code="store-downtown")
+
+
+@pytest.fixture
+def product(db) -> Product:
+    return ProductFactory(sku="TSHIRT-M")
+
+
+def stock_put(
+    product: Product, location: Location, quantity: int, *, reason: str = "test receipt"
+) -> StockLevel:
+    """Receive units through the service, so on_hand and the ledger agree."""
+    return stock_adjust(
+        product=product, location=location, delta=quantity, reason=reason, actor=SYSTEM, kind="receipt"
+    )
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+def _reset_connections(app) -> None:
+    """Drop pooled broker connections so the next send uses the current broker URL."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+    app.backend.__dict__.pop("client", None)
+    app.__dict__.pop("backend", None)
+
+
+@pytest.fixture
+def celery_broker():
+    """Send ``.delay()`` to the real Redis test broker instead of running tasks eagerly."""
+    from config.celery_app import app
+
+    from .worker import purge_queues, redis_url
+
+    saved = (app.conf.task_always_eager, app.conf.broker_url, app.conf.result_backend)
+    app.conf.task_always_eager = False
+    app.conf.broker_url = redis_url()
+    app.conf.result_backend = redis_url()
+    _reset_connections(app)
+    purge_queues()
+    yield app
+    app.conf.task_always_eager, app.conf.broker_url, app.conf.result_backend = saved
+    _reset_connections(app)
+
+
+@pytest.fixture
+def celery_worker(celery_broker, transactional_db):
+    """A real Celery worker process on the test PostgreSQL database and the Redis test broker."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a real worker needs PostgreSQL (SQLite's test database is in memory)")
+    from .worker import WorkerProcess
+
+    worker = WorkerProcess(name=f"w{os.getpid()}").start()
+    yield worker
+    worker.stop()

@@ -1,0 +1,30 @@
+"""The compose file is for users (no Docker engine here): check its shape with PyYAML."""
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_compose_has_the_production_shape():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "migrate", "web", "worker", "beat"} <= set(services)
+    for name in ("web", "worker", "beat", "migrate"):
+        env = services[name]["environment"]
+        assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+        assert env["DATABASE_URL"].startswith("postgres://")
+        assert env["CELERY_TASK_ALWAYS_EAGER"] == "false"
+    assert "gunicorn" in services["web"]["command"]
+    worker_queues = services["worker"]["command"][services["worker"]["command"].index("-Q") + 1]
+    assert set(worker_queues.split(",")) == {"celery", "routing", "notifications", "webhooks", "sync"}
+    assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "./scripts/test" in readme
+    assert "./scripts/test" in ci
+    assert "./scripts/demo" in readme
