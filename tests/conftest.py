@@ -121,12 +121,17 @@ def _reset_connections(app) -> None:
 
 
 @pytest.fixture
-def celery_broker():
-    """Send ``.delay()`` to the real Redis test broker instead of running tasks eagerly."""
+def celery_broker(monkeypatch):
+    """Send ``.delay()`` to the real Redis test broker instead of running tasks eagerly.
+
+    Celery reads ``CELERY_BROKER_URL`` / ``CELERY_RESULT_BACKEND`` from the environment before its
+    own configuration (CI exports them), so the environment is pointed at the test broker too."""
     from config.celery_app import app
 
     from .worker import purge_queues, redis_url
 
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_url())
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", redis_url())
     saved = (app.conf.task_always_eager, app.conf.broker_url, app.conf.result_backend)
     app.conf.task_always_eager = False
     app.conf.broker_url = redis_url()
