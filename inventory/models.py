@@ -146,3 +146,26 @@ class StockMovement(models.Model):
 
     def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("The stock ledger is append-only.")
+
+
+class LocationDailyLoad(models.Model):
+    """Open fulfilment orders created at a location on a day, for ``daily_capacity``.
+
+    A denormalised counter: the fulfilment app adds 1 when it creates a fulfilment order and takes 1
+    away when one is rejected, cancelled or expired (``inventory.capacity.location_load_change``)."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="daily_loads")
+    day = models.DateField()
+    open_fulfillment_orders = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["day", "location"]
+        constraints = [
+            models.UniqueConstraint(fields=["location", "day"], name="location_daily_load_unique_day"),
+            models.CheckConstraint(
+                condition=Q(open_fulfillment_orders__gte=0), name="location_daily_load_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location_id}@{self.day}: {self.open_fulfillment_orders} open"

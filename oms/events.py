@@ -25,12 +25,22 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[str, dict[str, Any]], None]
 
 _subscribers: dict[str, list[Handler]] = defaultdict(list)
+_in_transaction: dict[str, list[Handler]] = defaultdict(list)
 
 
 def subscribe(topic: str, handler: Handler) -> None:
     """Register ``handler(topic, payload)`` for a topic (``"*"`` for every topic). Idempotent."""
     if handler not in _subscribers[topic]:
         _subscribers[topic].append(handler)
+
+
+def subscribe_in_transaction(topic: str, handler: Handler) -> None:
+    """Register ``handler(topic, payload)`` to run at once, inside the publisher's transaction.
+
+    For work that must commit or roll back with the change (a cancelled order cancels its
+    fulfilment orders); a handler may raise a DomainError to refuse the change. Idempotent."""
+    if handler not in _in_transaction[topic]:
+        _in_transaction[topic].append(handler)
 
 
 def subscribers(topic: str) -> list[Handler]:
@@ -46,5 +56,8 @@ def _dispatch(topic: str, payload: dict[str, Any]) -> None:
 
 
 def publish(*, topic: str, payload: dict[str, Any]) -> None:
-    """Announce ``topic`` once the current transaction commits (at once outside a transaction)."""
+    """Run the in-transaction handlers of ``topic`` now, and announce it to the others once the
+    current transaction commits (at once outside a transaction)."""
+    for handler in _in_transaction.get(topic, []):
+        handler(topic, dict(payload))
     transaction.on_commit(partial(_dispatch, topic, dict(payload)))

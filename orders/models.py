@@ -1,1 +1,261 @@
-from django.db import models  # noqa: F401
+"""Orders from every channel: the order, its lines, the stock held for them (reservations), holds,
+the timeline (OrderEvent) and the idempotency records of POST /orders."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+
+from oms.errors import InvalidTransition
+from oms.models import TimeStampedModel
+
+from .choices import FulfillmentMethod, HoldReason, OrderEventKind, OrderStatus, ReservationStatus
+
+S = OrderStatus
+
+# The order's state machine (design.md, "Order and fulfilment states"). The status mostly follows
+# the order's fulfilment orders, so most states may move back and forth between the routing
+# states; terminal states have no way out.
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.RECEIVED: frozenset(
+        {S.ALLOCATED, S.BACKORDERED, S.IN_FULFILLMENT, S.ON_HOLD, S.CANCELLED, S.PARTIALLY_CANCELLED}
+    ),
+    S.BACKORDERED: frozenset(
+        {
+            S.RECEIVED,
+            S.ALLOCATED,
+            S.IN_FULFILLMENT,
+            S.COMPLETED,
+            S.ON_HOLD,
+            S.CANCELLED,
+            S.PARTIALLY_CANCELLED,
+        }
+    ),
+    S.ALLOCATED: frozenset(
+        {
+            S.RECEIVED,
+            S.BACKORDERED,
+            S.IN_FULFILLMENT,
+            S.COMPLETED,
+            S.ON_HOLD,
+            S.CANCELLED,
+            S.PARTIALLY_CANCELLED,
+        }
+    ),
+    S.IN_FULFILLMENT: frozenset(
+        {S.ALLOCATED, S.BACKORDERED, S.COMPLETED, S.CANCELLED, S.PARTIALLY_CANCELLED}
+    ),
+    S.ON_HOLD: frozenset({S.RECEIVED, S.ALLOCATED, S.BACKORDERED, S.CANCELLED}),
+    S.PARTIALLY_CANCELLED: frozenset(
+        {S.ALLOCATED, S.BACKORDERED, S.IN_FULFILLMENT, S.COMPLETED, S.CANCELLED}
+    ),
+    S.COMPLETED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+ORDER_HOLDABLE = frozenset({S.RECEIVED, S.ALLOCATED, S.BACKORDERED})
+ORDER_TERMINAL = frozenset({S.COMPLETED, S.CANCELLED})
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class Order(TimeStampedModel):
+    channel = models.ForeignKey("oms.Channel", on_delete=models.PROTECT, related_name="orders")
+    customer = models.ForeignKey(
+        "oms.Customer", on_delete=models.PROTECT, related_name="orders", null=True, blank=True
+    )
+    external_id = models.CharField(max_length=128, blank=True, default="", help_text="The channel's id.")
+    number = models.CharField(max_length=32, unique=True)
+    status = models.CharField(max_length=24, choices=OrderStatus.choices, default=OrderStatus.RECEIVED)
+    status_before_hold = models.CharField(max_length=24, choices=OrderStatus.choices, blank=True, default="")
+    method = models.CharField(max_length=8, choices=FulfillmentMethod.choices)
+    pickup_location = models.ForeignKey(
+        "inventory.Location", on_delete=models.PROTECT, null=True, blank=True, related_name="pickup_orders"
+    )
+    shipping_address = models.JSONField(default=dict, blank=True)
+    ship_latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    ship_longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    subtotal = models.DecimalField(**MONEY, default=Decimal("0"))
+    tax_total = models.DecimalField(**MONEY, default=Decimal("0"))
+    shipping_total = models.DecimalField(**MONEY, default=Decimal("0"))
+    total = models.DecimalField(**MONEY, default=Decimal("0"), help_text="What the customer paid.")
+    allow_backorder = models.BooleanField(default=False)
+    placed_by_type = models.CharField(max_length=16)
+    placed_by_name = models.CharField(max_length=200)
+    allocated_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"],
+                condition=~Q(external_id=""),
+                name="order_unique_channel_external_id",
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),
+            models.CheckConstraint(
+                condition=Q(method="ship") | Q(pickup_location__isnull=False),
+                name="order_pickup_has_location",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["channel", "created_at"], name="order_channel_created_idx"),
+            models.Index(fields=["status", "created_at"], name="order_status_created_idx"),
+            models.Index(fields=["customer", "created_at"], name="order_customer_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def origin(self) -> tuple[float, float] | None:
+        """Where distances are measured from: the delivery point, or the pickup store."""
+        if self.method == FulfillmentMethod.PICKUP and self.pickup_location is not None:
+            return (float(self.pickup_location.latitude), float(self.pickup_location.longitude))
+        if self.ship_latitude is not None and self.ship_longitude is not None:
+            return (float(self.ship_latitude), float(self.ship_longitude))
+        return None
+
+    def can_transition(self, target: str) -> bool:
+        return target == self.status or target in ORDER_TRANSITIONS.get(self.status, frozenset())
+
+    def require_transition(self, target: str) -> None:
+        if not self.can_transition(target):
+            raise InvalidTransition(entity="order", current=self.status, target=target)
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    line_number = models.PositiveSmallIntegerField()
+    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=200, blank=True, default="")
+    quantity = models.IntegerField()
+    unit_price = models.DecimalField(**MONEY)
+    tax = models.DecimalField(**MONEY, default=Decimal("0"))
+    line_total = models.DecimalField(**MONEY)
+    quantity_backordered = models.IntegerField(default=0, help_text="Units waiting for stock.")
+    quantity_cancelled = models.IntegerField(default=0)
+    quantity_fulfilled = models.IntegerField(default=0, help_text="Units shipped or collected.")
+
+    class Meta:
+        ordering = ["order_id", "line_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "line_number"], name="order_line_unique_number"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="order_line_price_non_negative"),
+            models.CheckConstraint(condition=Q(tax__gte=0), name="order_line_tax_non_negative"),
+            models.CheckConstraint(
+                condition=Q(quantity_backordered__gte=0)
+                & Q(quantity_cancelled__gte=0)
+                & Q(quantity_fulfilled__gte=0),
+                name="order_line_counters_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    quantity__gte=F("quantity_cancelled")
+                    + F("quantity_fulfilled")
+                    + F("quantity_backordered")
+                ),
+                name="order_line_counters_within_quantity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}#{self.line_number} {self.quantity} x {self.sku}"
+
+    @property
+    def quantity_open(self) -> int:
+        """Units still to deliver (neither cancelled nor delivered)."""
+        return self.quantity - self.quantity_cancelled - self.quantity_fulfilled
+
+
+class Reservation(models.Model):
+    """Units of one StockLevel held for one order line. Consumed when shipped or collected,
+    released when cancelled, rejected or expired; never deleted (the audit trail)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reservations")
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="reservations")
+    stock_level = models.ForeignKey("inventory.StockLevel", on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+")
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="reservations")
+    quantity = models.IntegerField()
+    status = models.CharField(
+        max_length=12, choices=ReservationStatus.choices, default=ReservationStatus.ACTIVE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="reservation_quantity_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["location", "status"], name="reservation_loc_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_id} @ {self.location_id} ({self.status})"
+
+
+class OrderHold(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="holds")
+    reason = models.CharField(max_length=16, choices=HoldReason.choices)
+    note = models.CharField(max_length=500, blank=True, default="")
+    placed_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        state = "released" if self.released_at else "active"
+        return f"{self.reason} hold on {self.order_id} ({state})"
+
+
+class OrderEvent(models.Model):
+    """One row per change of an order: the timeline staff read in the admin."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=OrderEventKind.choices)
+    message = models.CharField(max_length=500, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    actor_type = models.CharField(max_length=16)
+    actor_name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["order", "kind"], name="order_event_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST with an Idempotency-Key, per client (``scope``), kept 24 hours.
+    Written in the same transaction as the order it created."""
+
+    scope = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_unique_scope_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key}"

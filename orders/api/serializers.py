@@ -1,0 +1,368 @@
+"""One input and one output serializer per endpoint. Inputs check shapes and types; services check
+meaning. Outputs are plain read-only shapes built from prefetched rows (no query per row)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from orders.choices import FulfillmentMethod, HoldReason, OrderStatus, ReservationStatus
+from orders.models import Order, OrderEvent, OrderHold, OrderLine, Reservation
+from orders.services import CustomerInput, LineInput, OrderInput, PlacementResult
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+# --- Inputs --------------------------------------------------------------------------------------------
+
+
+class CustomerInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254, default="")
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
+    external_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=128, default="", help_text="The channel's customer id."
+    )
+    language = serializers.CharField(required=False, allow_blank=True, max_length=8, default="")
+
+
+class AddressInput(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    line1 = serializers.CharField(max_length=300)
+    line2 = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    city = serializers.CharField(max_length=120)
+    region = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")
+    postal_code = serializers.CharField(required=False, allow_blank=True, max_length=20, default="")
+    country = serializers.CharField(max_length=2, min_length=2)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
+    latitude = serializers.FloatField(
+        required=False, allow_null=True, min_value=-90, max_value=90, default=None
+    )
+    longitude = serializers.FloatField(
+        required=False, allow_null=True, min_value=-180, max_value=180, default=None
+    )
+
+
+class OrderLineInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=settings.OMS_MAX_QUANTITY)
+    unit_price = serializers.DecimalField(**MONEY, min_value=Decimal("0"))
+    tax = serializers.DecimalField(**MONEY, min_value=Decimal("0"), required=False, default=Decimal("0"))
+
+
+class OrderCreateInput(serializers.Serializer):
+    external_id = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
+    channel = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        default="",
+        help_text="Channel code; required for staff, ignored for channel clients (their own channel).",
+    )
+    customer = CustomerInputSerializer(required=False, allow_null=True, default=None)
+    currency = serializers.CharField(required=False, allow_blank=True, max_length=3, default="")
+    method = serializers.ChoiceField(choices=FulfillmentMethod.choices)
+    pickup_location = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    shipping_address = AddressInput(required=False, allow_null=True, default=None)
+    lines = OrderLineInput(many=True, allow_empty=False, max_length=200)
+    shipping_total = serializers.DecimalField(
+        **MONEY, min_value=Decimal("0"), required=False, default=Decimal("0")
+    )
+    allow_backorder = serializers.BooleanField(required=False, default=False)
+
+    def to_order_input(self, channel) -> OrderInput:  # type: ignore[no-untyped-def]
+        data = self.validated_data
+        address = dict(data.get("shipping_address") or {})
+        latitude = address.pop("latitude", None)
+        longitude = address.pop("longitude", None)
+        customer = data.get("customer")
+        return OrderInput(
+            channel=channel,
+            method=data["method"],
+            lines=[
+                LineInput(sku=li["sku"], quantity=li["quantity"], unit_price=li["unit_price"], tax=li["tax"])
+                for li in data["lines"]
+            ],
+            currency=data["currency"].upper(),
+            customer=CustomerInput(**customer) if customer else None,
+            external_id=data["external_id"],
+            pickup_location=data["pickup_location"],
+            shipping_address=address,
+            latitude=Decimal(str(round(latitude, 6))) if latitude is not None else None,
+            longitude=Decimal(str(round(longitude, 6))) if longitude is not None else None,
+            shipping_total=data["shipping_total"],
+            allow_backorder=data["allow_backorder"],
+        )
+
+
+class OrderCancelInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="requested")
+
+
+class OrderHoldInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=HoldReason.choices)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class OrderReleaseHoldInput(serializers.Serializer):
+    hold = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+
+
+# --- Outputs -------------------------------------------------------------------------------------------
+
+
+class CustomerSummaryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.CharField()
+    name = serializers.CharField()
+    phone = serializers.CharField()
+
+
+class OrderLineOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    line_number = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(**MONEY)
+    tax = serializers.DecimalField(**MONEY)
+    line_total = serializers.DecimalField(**MONEY)
+    quantity_backordered = serializers.IntegerField()
+    quantity_cancelled = serializers.IntegerField()
+    quantity_fulfilled = serializers.IntegerField()
+
+
+class ReservationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    line = serializers.IntegerField(help_text="Order line id.")
+    sku = serializers.CharField()
+    location = serializers.CharField(help_text="Location code.")
+    quantity = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ReservationStatus.choices)
+
+
+class OrderHoldOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    reason = serializers.ChoiceField(choices=HoldReason.choices)
+    note = serializers.CharField()
+    placed_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    released_at = serializers.DateTimeField(allow_null=True)
+
+
+class OrderEventOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    message = serializers.CharField()
+    data = serializers.JSONField()
+    actor_type = serializers.CharField()
+    actor_name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class FulfillmentOrderLineSummary(serializers.Serializer):
+    line = serializers.IntegerField(help_text="Order line id.")
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+
+
+class FulfillmentOrderSummary(serializers.Serializer):
+    id = serializers.IntegerField()
+    location = serializers.CharField()
+    status = serializers.CharField()
+    lines = FulfillmentOrderLineSummary(many=True)
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def line_dict(line: OrderLine) -> dict[str, Any]:
+    return {
+        "id": line.pk,
+        "line_number": line.line_number,
+        "sku": line.sku,
+        "name": line.name,
+        "quantity": line.quantity,
+        "unit_price": _money(line.unit_price),
+        "tax": _money(line.tax),
+        "line_total": _money(line.line_total),
+        "quantity_backordered": line.quantity_backordered,
+        "quantity_cancelled": line.quantity_cancelled,
+        "quantity_fulfilled": line.quantity_fulfilled,
+    }
+
+
+def reservation_dict(r: Reservation, *, sku: str, location: str) -> dict[str, Any]:
+    return {
+        "id": r.pk,
+        "line": r.line_id,
+        "sku": sku,
+        "location": location,
+        "quantity": r.quantity,
+        "status": r.status,
+    }
+
+
+def _order_head(order: Order, *, channel_code: str, pickup_code: str | None, customer) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {
+        "id": order.pk,
+        "number": order.number,
+        "external_id": order.external_id,
+        "status": order.status,
+        "channel": channel_code,
+        "customer": (
+            {"id": customer.pk, "email": customer.email, "name": customer.name, "phone": customer.phone}
+            if customer is not None
+            else None
+        ),
+        "method": order.method,
+        "pickup_location": pickup_code,
+        "shipping_address": order.shipping_address or None,
+        "currency": order.currency,
+        "subtotal": _money(order.subtotal),
+        "tax_total": _money(order.tax_total),
+        "shipping_total": _money(order.shipping_total),
+        "total": _money(order.total),
+        "allow_backorder": order.allow_backorder,
+        "created_at": serializers.DateTimeField().to_representation(order.created_at),
+    }
+
+
+class OrderOutput(serializers.Serializer):
+    """An order with its lines, reservations, holds, fulfilment orders and (in detail) timeline."""
+
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    external_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    channel = serializers.CharField(help_text="Channel code.")
+    customer = CustomerSummaryOutput(allow_null=True)
+    method = serializers.ChoiceField(choices=FulfillmentMethod.choices)
+    pickup_location = serializers.CharField(allow_null=True)
+    shipping_address = serializers.JSONField(allow_null=True)
+    currency = serializers.CharField()
+    subtotal = serializers.DecimalField(**MONEY)
+    tax_total = serializers.DecimalField(**MONEY)
+    shipping_total = serializers.DecimalField(**MONEY)
+    total = serializers.DecimalField(**MONEY)
+    allow_backorder = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    lines = OrderLineOutput(many=True)
+    reservations = ReservationOutput(many=True)
+    holds = OrderHoldOutput(many=True)
+    fulfillment_orders = FulfillmentOrderSummary(many=True)
+    events = OrderEventOutput(many=True, required=False, help_text="Only in GET /orders/{id}.")
+
+    def to_representation(self, order: Order) -> dict[str, Any]:
+        data = _order_head(
+            order,
+            channel_code=order.channel.code,
+            pickup_code=order.pickup_location.code if order.pickup_location_id else None,
+            customer=order.customer,
+        )
+        data["updated_at"] = serializers.DateTimeField().to_representation(order.updated_at)
+        data["lines"] = [line_dict(line) for line in order.lines.all()]
+        data["reservations"] = [
+            reservation_dict(r, sku=r.product.sku, location=r.location.code) for r in order.reservations.all()
+        ]
+        data["holds"] = [_hold_dict(h) for h in order.holds.all()]
+        sections = getattr(order, "sections", {})
+        data["fulfillment_orders"] = sections.get("fulfillment_orders") or []
+        for name, value in sections.items():
+            data.setdefault(name, value)
+        if self.context.get("with_events"):
+            data["events"] = [_event_dict(e) for e in order.events.all()]
+        return data
+
+
+def _hold_dict(h: OrderHold) -> dict[str, Any]:
+    dt = serializers.DateTimeField()
+    return {
+        "id": h.pk,
+        "reason": h.reason,
+        "note": h.note,
+        "placed_by": h.placed_by,
+        "created_at": dt.to_representation(h.created_at),
+        "released_at": dt.to_representation(h.released_at) if h.released_at else None,
+    }
+
+
+def _event_dict(e: OrderEvent) -> dict[str, Any]:
+    return {
+        "id": e.pk,
+        "kind": e.kind,
+        "message": e.message,
+        "data": e.data,
+        "actor_type": e.actor_type,
+        "actor_name": e.actor_name,
+        "created_at": serializers.DateTimeField().to_representation(e.created_at),
+    }
+
+
+class OrderCreateOutput(serializers.Serializer):
+    """The 201 of POST /orders (also replayed for a repeated Idempotency-Key)."""
+
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    external_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    channel = serializers.CharField()
+    customer = CustomerSummaryOutput(allow_null=True)
+    method = serializers.ChoiceField(choices=FulfillmentMethod.choices)
+    pickup_location = serializers.CharField(allow_null=True)
+    shipping_address = serializers.JSONField(allow_null=True)
+    currency = serializers.CharField()
+    subtotal = serializers.DecimalField(**MONEY)
+    tax_total = serializers.DecimalField(**MONEY)
+    shipping_total = serializers.DecimalField(**MONEY)
+    total = serializers.DecimalField(**MONEY)
+    allow_backorder = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    lines = OrderLineOutput(many=True)
+    reservations = ReservationOutput(many=True)
+    backordered = serializers.ListField(
+        child=serializers.DictField(), help_text="[{line, sku, quantity}] units waiting for stock."
+    )
+
+
+def placement_response(result: PlacementResult) -> dict[str, Any]:
+    """Build the 201 body from the rows the service just wrote, without another query."""
+    order = result.order
+    sku_by_line = {line.pk: line.sku for line in result.lines}
+    data = _order_head(
+        order,
+        channel_code=order.channel.code,
+        pickup_code=order.pickup_location.code if order.pickup_location is not None else None,
+        customer=order.customer,
+    )
+    data["lines"] = [line_dict(line) for line in result.lines]
+    data["reservations"] = [
+        reservation_dict(r, sku=sku_by_line[r.line_id], location=result.location_codes[r.location_id])
+        for r in result.reservations
+    ]
+    data["backordered"] = [
+        {"line": line.pk, "sku": line.sku, "quantity": line.quantity_backordered}
+        for line in result.lines
+        if line.quantity_backordered
+    ]
+    return data
+
+
+class CustomerOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.CharField()
+    name = serializers.CharField()
+    phone = serializers.CharField()
+    language = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    channel_refs = serializers.SerializerMethodField(help_text="The channels' own ids for this customer.")
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField(child=serializers.CharField())))
+    def get_channel_refs(self, customer) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+        refs = customer.channel_refs.all()
+        return [{"channel": ref.channel.code, "external_id": ref.external_id} for ref in refs]

@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from oms.api.pagination import NewestFirstCursorPagination
+from oms.authentication import actor_from_request
+from oms.errors import InvalidInput, MalformedInput
+from oms.models import Channel, ChannelCustomerRef
+from oms.permissions import IsManager, IsStaffOrChannel
+from orders.errors import CustomerNotFound, IdempotencyKeyRequired
+from orders.selectors import (
+    attach_sections,
+    customer_get_for_actor,
+    customer_list,
+    customer_order_history,
+    order_detail,
+    order_detail_queryset,
+    order_queryset_for_actor,
+)
+from orders.services import (
+    IdempotencyClaim,
+    idempotency_request_hash,
+    order_cancel,
+    order_hold_place,
+    order_hold_release,
+    order_place,
+)
+
+from .filters import OrderFilter
+from .serializers import (
+    CustomerOutput,
+    OrderCancelInput,
+    OrderCreateInput,
+    OrderCreateOutput,
+    OrderHoldInput,
+    OrderHoldOutput,
+    OrderOutput,
+    OrderReleaseHoldInput,
+    placement_response,
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Required for channel clients: a repeat with the same key and body answers the first "
+    "response; another body under the same key is 422 idempotency_key_reused. Kept 24 hours.",
+)
+
+
+def _idempotency_claim(request: Request, actor) -> IdempotencyClaim | None:  # type: ignore[no-untyped-def]
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        if actor.is_channel:
+            raise IdempotencyKeyRequired()
+        return None
+    if len(key) > 255 or not key.isprintable():
+        raise MalformedInput(
+            "Idempotency-Key must be at most 255 printable characters.", code="invalid_idempotency_key"
+        )
+    scope = f"client:{actor.api_client_id}" if actor.is_channel else f"user:{actor.user_id}"
+    return IdempotencyClaim(scope=scope, key=key, request_hash=idempotency_request_hash(request.data))
+
+
+def _channel_for(request: Request, actor, code: str) -> Channel:  # type: ignore[no-untyped-def]
+    if actor.is_channel:
+        return request.user.api_client.channel
+    if not code:
+        raise InvalidInput(
+            "Staff must say which channel the order is for ('channel').", code="channel_required"
+        )
+    channel = Channel.objects.filter(code=code).first()
+    if channel is None:
+        raise InvalidInput(f"Unknown channel '{code}'.", code="unknown_channel", extra={"channel": code})
+    return channel
+
+
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Orders from every channel. A channel client sees its own channel's orders (in-person channels
+    may look up any order by id or number); staff see all."""
+
+    permission_classes = [IsStaffOrChannel]
+    serializer_class = OrderOutput
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = OrderFilter
+    pagination_class = NewestFirstCursorPagination
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        actor = actor_from_request(self.request)
+        lookup = bool(self.request.query_params.get("number"))
+        return order_detail_queryset(order_queryset_for_actor(actor, lookup=lookup), with_events=False)
+
+    def list(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        attach_sections(page)
+        return self.get_paginated_response(OrderOutput(page, many=True).data)
+
+    def retrieve(self, request, pk=None):  # type: ignore[no-untyped-def]
+        order = order_detail(order_id=pk, actor=actor_from_request(request))
+        return Response(OrderOutput(order, context={"with_events": True}).data)
+
+    @extend_schema(
+        request=OrderCreateInput,
+        responses={201: OrderCreateOutput},
+        parameters=[IDEMPOTENCY_HEADER],
+        description="Place an order: 201 only when every unit is held (or backordered with "
+        "allow_backorder). 409 insufficient_stock lists the short SKUs (and, for pickup, nearby stores "
+        "that have them).",
+    )
+    def create(self, request):  # type: ignore[no-untyped-def]
+        actor = actor_from_request(request)
+        claim = _idempotency_claim(request, actor)
+        body = OrderCreateInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        channel = _channel_for(request, actor, body.validated_data["channel"])
+        result = order_place(
+            data=body.to_order_input(channel), actor=actor, idempotency=claim, render=placement_response
+        )
+        response = Response(result.response, status=result.status_code)
+        if result.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+    @extend_schema(request=OrderCancelInput, responses={200: OrderOutput})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):  # type: ignore[no-untyped-def]
+        actor = actor_from_request(request)
+        body = OrderCancelInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = order_detail(order_id=pk, actor=actor)  # 404 before anything else
+        order_cancel(order_id=order.pk, reason=body.validated_data["reason"], actor=actor)
+        return Response(OrderOutput(order_detail(order_id=order.pk, actor=actor)).data)
+
+    @extend_schema(request=OrderHoldInput, responses={201: OrderHoldOutput})
+    @action(detail=True, methods=["post"], permission_classes=[IsManager])
+    def holds(self, request, pk=None):  # type: ignore[no-untyped-def]
+        actor = actor_from_request(request)
+        body = OrderHoldInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = order_detail(order_id=pk, actor=actor)
+        hold = order_hold_place(order_id=order.pk, actor=actor, **body.validated_data)
+        return Response(OrderHoldOutput(hold).data, status=201)
+
+    @extend_schema(request=OrderReleaseHoldInput, responses={200: OrderOutput})
+    @action(detail=True, methods=["post"], url_path="release-hold", permission_classes=[IsManager])
+    def release_hold(self, request, pk=None):  # type: ignore[no-untyped-def]
+        actor = actor_from_request(request)
+        body = OrderReleaseHoldInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = order_detail(order_id=pk, actor=actor)
+        order_hold_release(order_id=order.pk, actor=actor, hold_id=body.validated_data["hold"])
+        return Response(OrderOutput(order_detail(order_id=order.pk, actor=actor)).data)
+
+
+class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """One customer across channels. Staff see all; a channel sees the customers it has served."""
+
+    permission_classes = [IsStaffOrChannel]
+    serializer_class = CustomerOutput
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        params = self.request.query_params
+        return customer_list(
+            actor=actor_from_request(self.request), email=params.get("email"), phone=params.get("phone")
+        ).prefetch_related(
+            Prefetch("channel_refs", queryset=ChannelCustomerRef.objects.select_related("channel"))
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("email", str, description="Normalised e-mail (case-insensitive)."),
+            OpenApiParameter("phone", str),
+        ]
+    )
+    def list(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return super().list(request, *args, **kwargs)
+
+    def retrieve(self, request, pk=None):  # type: ignore[no-untyped-def]
+        customer = customer_get_for_actor(customer_id=_int_id(pk), actor=actor_from_request(request))
+        return Response(CustomerOutput(customer).data)
+
+    @extend_schema(responses={200: OrderOutput(many=True)})
+    @action(detail=True, methods=["get"], pagination_class=NewestFirstCursorPagination)
+    def orders(self, request, pk=None):  # type: ignore[no-untyped-def]
+        """The unified history: every order of this customer from every channel."""
+        qs = customer_order_history(customer_id=_int_id(pk), actor=actor_from_request(request))
+        page = self.paginate_queryset(qs)
+        attach_sections(page)
+        return self.get_paginated_response(OrderOutput(page, many=True).data)
+
+
+def _int_id(value) -> int:  # type: ignore[no-untyped-def]
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise CustomerNotFound(f"No customer '{value}'.") from exc

@@ -1,0 +1,66 @@
+from django.db import models
+
+
+class OrderStatus(models.TextChoices):
+    RECEIVED = "received", "Received (stock reserved, waiting for routing)"
+    ALLOCATED = "allocated", "Allocated"
+    IN_FULFILLMENT = "in_fulfillment", "In fulfilment"
+    COMPLETED = "completed", "Completed"
+    BACKORDERED = "backordered", "Backordered"
+    ON_HOLD = "on_hold", "On hold"
+    CANCELLED = "cancelled", "Cancelled"
+    PARTIALLY_CANCELLED = "partially_cancelled", "Partially cancelled"
+
+
+class FulfillmentMethod(models.TextChoices):
+    SHIP = "ship", "Ship to an address"
+    PICKUP = "pickup", "Pick up in store (BOPIS)"
+
+
+class HoldReason(models.TextChoices):
+    FRAUD_REVIEW = "fraud_review", "Fraud review"
+    PAYMENT = "payment", "Payment"
+    ADDRESS = "address", "Address"
+    MANUAL = "manual", "Manual"
+
+
+class ReservationStatus(models.TextChoices):
+    ACTIVE = "active", "Held"
+    RELEASED = "released", "Released"
+    CONSUMED = "consumed", "Consumed (shipped or collected)"
+
+
+class OrderEventKind(models.TextChoices):
+    """Every kind of row on an order's timeline, from every app (one list, so reports can group)."""
+
+    PLACED = "placed", "Placed"
+    SOURCED = "sourced", "Sourced"
+    BACKORDERED = "backordered", "Units backordered"
+    HOLD_PLACED = "hold_placed", "Hold placed"
+    HOLD_RELEASED = "hold_released", "Hold released"
+    CANCELLED = "cancelled", "Cancelled"
+    LINE_CANCELLED = "line_cancelled", "Line cancelled"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    # routing and fulfilment
+    ROUTED = "routed", "Routed"
+    REROUTED = "rerouted", "Re-routed"
+    ALLOCATED = "allocated", "Allocated"
+    BACKORDER_FILLED = "backorder_filled", "Backorder filled"
+    FULFILLMENT_ACCEPTED = "fulfillment_accepted", "Fulfilment accepted"
+    FULFILLMENT_REJECTED = "fulfillment_rejected", "Fulfilment rejected"
+    FULFILLMENT_PICKED = "fulfillment_picked", "Picked"
+    FULFILLMENT_PACKED = "fulfillment_packed", "Packed"
+    SHIPPED = "shipped", "Shipped"
+    READY_FOR_PICKUP = "ready_for_pickup", "Ready for pickup"
+    PICKED_UP = "picked_up", "Picked up"
+    PICKUP_EXPIRED = "pickup_expired", "Pickup expired"
+    COMPLETED = "completed", "Completed"
+    # returns and money
+    RETURN_REQUESTED = "return_requested", "Return requested"
+    RETURN_RECEIVED = "return_received", "Return received"
+    RETURN_CANCELLED = "return_cancelled", "Return cancelled"
+    REFUND_CREATED = "refund_created", "Refund created"
+    EXCHANGE_CREATED = "exchange_created", "Exchange order created"
+    # messages
+    EMAIL_SENT = "email_sent", "E-mail sent"
+    NOTE = "note", "Note"

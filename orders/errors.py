@@ -1,0 +1,42 @@
+from oms.errors import Conflict, InvalidInput, NotFound
+
+
+class OrderNotFound(NotFound):
+    default_code = "order_not_found"
+    default_message = "Order not found."
+
+
+class CustomerNotFound(NotFound):
+    default_code = "customer_not_found"
+    default_message = "Customer not found."
+
+
+class IdempotencyKeyRequired(InvalidInput):
+    status_code = 400
+    default_code = "idempotency_key_required"
+    default_message = "Channel clients must send an Idempotency-Key header with POST /orders."
+
+
+class IdempotencyKeyReused(InvalidInput):
+    default_code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was already used with a different request body."
+
+
+class RequestInProgress(Conflict):
+    default_code = "request_in_progress"
+    default_message = "A request with this Idempotency-Key is still being processed; retry shortly."
+
+
+class DuplicateExternalId(Conflict):
+    default_code = "duplicate_external_id"
+    default_message = "The channel already sent an order with this external_id."
+
+
+class OrderNotCancellable(Conflict):
+    default_code = "order_not_cancellable"
+    default_message = "The order can no longer be cancelled."
+
+
+class NoActiveHold(Conflict):
+    default_code = "no_active_hold"
+    default_message = "The order has no active hold."

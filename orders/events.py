@@ -1,0 +1,36 @@
+"""The order timeline: one OrderEvent row per change, with who did it. Every app writes here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from oms.actors import Actor
+
+from .models import Order, OrderEvent
+
+
+def order_event_build(
+    *, order: Order | int, kind: str, actor: Actor, message: str = "", data: dict[str, Any] | None = None
+) -> OrderEvent:
+    order_id = order if isinstance(order, int) else order.pk
+    return OrderEvent(
+        order_id=order_id,
+        kind=kind,
+        message=message[:500],
+        data=data or {},
+        actor_type=actor.type,
+        actor_name=actor.name[:200],
+    )
+
+
+def order_event_record(
+    *, order: Order | int, kind: str, actor: Actor, message: str = "", data: dict[str, Any] | None = None
+) -> OrderEvent:
+    event = order_event_build(order=order, kind=kind, actor=actor, message=message, data=data)
+    event.save(force_insert=True)
+    return event
+
+
+def order_events_record(events: Iterable[OrderEvent]) -> list[OrderEvent]:
+    return OrderEvent.objects.bulk_create(list(events))

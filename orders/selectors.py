@@ -1,0 +1,175 @@
+"""Reads of the orders app, scoped by who asks (least privilege, design.md "Guarantees"):
+
+- a channel client sees its own channel's orders and customers; an in-person channel (pos,
+  call_center) may also look up any single order, by id or by number, to serve a return;
+- staff (managers and associates) see every order: an associate serves any customer at the counter,
+  but acts only at their locations (checked by the services that change things).
+
+What an actor may not see is simply not found (404), so ids do not leak."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from oms.actors import Actor
+from oms.contact import normalize_phone
+from oms.models import ChannelCustomerRef, Customer
+
+from .errors import CustomerNotFound, OrderNotFound
+from .models import Order, OrderEvent, OrderHold, OrderLine, Reservation
+
+# Sections that higher apps add to an order's representation (fulfilment orders, returns ...):
+# name -> loader(order ids) -> {order id: value}. Registered in their AppConfig.ready, so the
+# orders app shows them without importing its dependants.
+OrderSectionLoader = Callable[[list[int]], dict[int, Any]]
+_order_sections: dict[str, tuple[OrderSectionLoader, Any]] = {}
+
+
+def order_section_register(name: str, loader: OrderSectionLoader, *, default: Any = None) -> None:
+    _order_sections[name] = (loader, default)
+
+
+def order_sections_load(order_ids: list[int]) -> dict[str, dict[int, Any]]:
+    return {name: loader(order_ids) for name, (loader, _default) in _order_sections.items()}
+
+
+def order_section_names() -> dict[str, Any]:
+    return {name: default for name, (_loader, default) in _order_sections.items()}
+
+
+def _visible_orders(actor: Actor) -> QuerySet[Order]:
+    qs = Order.objects.all()
+    if actor.is_staff or actor.is_system:
+        return qs
+    if actor.is_channel:
+        return qs.filter(channel_id=actor.channel_id)
+    return qs.none()
+
+
+def order_queryset_for_actor(actor: Actor, *, lookup: bool = False) -> QuerySet[Order]:
+    """Orders the actor may see; ``lookup`` widens it for in-person channels to any single order."""
+    if lookup and actor.is_channel and actor.is_in_person_channel:
+        return Order.objects.all()
+    return _visible_orders(actor)
+
+
+def order_get_for_actor(*, order_id: int | str, actor: Actor) -> Order:
+    qs = order_queryset_for_actor(actor, lookup=True)
+    try:
+        order_pk = int(order_id)
+    except (TypeError, ValueError):
+        order = qs.filter(number=str(order_id)).first()
+    else:
+        order = qs.filter(pk=order_pk).first()
+    if order is None:
+        raise OrderNotFound(f"No order '{order_id}'.")
+    return order
+
+
+def order_detail_queryset(qs: QuerySet[Order], *, with_events: bool = True) -> QuerySet[Order]:
+    qs = qs.select_related("channel", "customer", "pickup_location").prefetch_related(
+        Prefetch("lines", queryset=OrderLine.objects.order_by("line_number")),
+        Prefetch(
+            "reservations",
+            queryset=Reservation.objects.select_related("location", "product").order_by("pk"),
+        ),
+        Prefetch("holds", queryset=OrderHold.objects.order_by("pk")),
+    )
+    if with_events:
+        qs = qs.prefetch_related(Prefetch("events", queryset=OrderEvent.objects.order_by("pk")))
+    return qs
+
+
+def order_detail(*, order_id: int | str, actor: Actor) -> Order:
+    order = order_get_for_actor(order_id=order_id, actor=actor)
+    detailed = order_detail_queryset(Order.objects.filter(pk=order.pk)).get()
+    attach_sections([detailed])
+    return detailed
+
+
+def attach_sections(orders: Iterable[Order]) -> None:
+    orders = list(orders)
+    sections = order_sections_load([o.pk for o in orders])
+    defaults = order_section_names()
+    for order in orders:
+        order.sections = {  # type: ignore[attr-defined]
+            name: values.get(order.pk, defaults[name]) for name, values in sections.items()
+        }
+
+
+def order_list(
+    *,
+    actor: Actor,
+    status: Iterable[str] | None = None,
+    channel: str | None = None,
+    customer_email: str | None = None,
+    customer_id: int | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    number: str | None = None,
+    method: str | None = None,
+    pickup_location: str | None = None,
+) -> QuerySet[Order]:
+    qs = order_queryset_for_actor(actor, lookup=bool(number))
+    statuses = [s for s in (status or []) if s]
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    if channel:
+        qs = qs.filter(channel__code=channel)
+    if customer_email:
+        qs = qs.filter(customer__email_normalized=customer_email.strip().lower())
+    if customer_id is not None:
+        qs = qs.filter(customer_id=customer_id)
+    if created_after is not None:
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before is not None:
+        qs = qs.filter(created_at__lt=created_before)
+    if number:
+        qs = qs.filter(number=number)
+    if method:
+        qs = qs.filter(method=method)
+    if pickup_location:
+        qs = qs.filter(pickup_location__code=pickup_location)
+    return order_detail_queryset(qs, with_events=False)
+
+
+# --- Customers ------------------------------------------------------------------------------------------
+
+
+def _visible_customers(actor: Actor) -> QuerySet[Customer]:
+    qs = Customer.objects.all()
+    if actor.is_staff or actor.is_system:
+        return qs
+    if actor.is_channel:
+        has_order = Order.objects.filter(customer_id=OuterRef("pk"), channel_id=actor.channel_id)
+        has_ref = ChannelCustomerRef.objects.filter(customer_id=OuterRef("pk"), channel_id=actor.channel_id)
+        return qs.filter(Q(Exists(has_order)) | Q(Exists(has_ref)))
+    return qs.none()
+
+
+def customer_list(*, actor: Actor, email: str | None = None, phone: str | None = None) -> QuerySet[Customer]:
+    qs = _visible_customers(actor)
+    if email:
+        qs = qs.filter(email_normalized=email.strip().lower())
+    if phone:
+        qs = qs.filter(phone_normalized=normalize_phone(phone))
+    return qs.order_by("pk")
+
+
+def customer_get_for_actor(*, customer_id: int, actor: Actor) -> Customer:
+    customer = _visible_customers(actor).filter(pk=customer_id).first()
+    if customer is None:
+        raise CustomerNotFound(f"No customer {customer_id}.")
+    return customer
+
+
+def customer_order_history(*, customer_id: int, actor: Actor) -> QuerySet[Order]:
+    """The unified history: every order of the customer from every channel, newest first. A
+    channel sees it only for its own customers."""
+    customer = customer_get_for_actor(customer_id=customer_id, actor=actor)
+    qs = Order.objects.filter(customer=customer).order_by("-created_at", "-pk")
+    return order_detail_queryset(qs, with_events=False)
