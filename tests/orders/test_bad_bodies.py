@@ -67,7 +67,8 @@ def test_bad_body_is_4xx_in_house_format_and_holds_nothing(name, network, web_cl
     assert response.status_code == status, (name, response.status_code, response.content[:300])
     error = response.json()
     assert set(error) == {"code", "message", "extra"}
-    assert error["code"] and error["message"]
+    assert error["code"]
+    assert error["message"]
     assert not Order.objects.exists()
     assert sum(StockLevel.objects.values_list("reserved", flat=True)) == 0
     assert not StockMovement.objects.filter(kind="reservation").exists()

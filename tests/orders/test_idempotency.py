@@ -108,6 +108,6 @@ def test_concurrent_duplicates_make_one_order(network, web_client):
     order_id = Order.objects.get().pk
     assert sum(StockLevel.objects.filter(product=network.shirt).values_list("reserved", flat=True)) == 2
     for status, data in answers:
-        assert status == 201 and data["id"] == order_id or (
+        assert (status == 201 and data["id"] == order_id) or (
             status == 409 and data["code"] == "request_in_progress"
         ), (status, data)

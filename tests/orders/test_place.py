@@ -32,7 +32,8 @@ def test_ship_order_is_held_at_one_location_and_answers_the_contract(network, we
         ("JEANS", "wh-hcm", 1),
         ("SHIRT", "wh-hcm", 2),
     ]
-    assert body["subtotal"] == "30.00" and body["total"] == "30.00"
+    assert body["subtotal"] == "30.00"
+    assert body["total"] == "30.00"
     assert level(network.shirt, network.warehouse).reserved == 2
     assert level(network.jeans, network.warehouse).reserved == 1
     order = Order.objects.get(pk=body["id"])
@@ -197,9 +198,7 @@ def test_placement_runs_a_bounded_number_of_statements(network, web_client, djan
     post_order(web_client, ship_body(("SHIRT", 1)))
     one = _queries_for(django_assert_max_num_queries, web_client, [("SHIRT", 1)])
     two = _queries_for(django_assert_max_num_queries, web_client, [("SHIRT", 1), ("JEANS", 1)])
-    three = _queries_for(
-        django_assert_max_num_queries, web_client, [("SHIRT", 1), ("JEANS", 1), ("CAP", 1)]
-    )
+    three = _queries_for(django_assert_max_num_queries, web_client, [("SHIRT", 1), ("JEANS", 1), ("CAP", 1)])
     # at most one more statement per extra line (its reservation UPDATE) ...
     assert two - one <= 1
     # ... and a fixed budget for the whole request (auth, idempotency, order, lines, ledger, events)
