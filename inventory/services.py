@@ -7,28 +7,43 @@ transactions that need the same rows never wait on each other in opposite orders
 
 ``stock_reserve``, ``stock_release`` and ``stock_consume`` compose into a caller's transaction
 (order placement, routing, shipping): they raise on failure and the caller's transaction rolls back.
-``stock_adjust`` and ``stock_count`` are top-level actions for the API and admin, and nest safely."""
+``stock_adjust`` and ``stock_count`` are top-level actions for the API and admin, and nest safely.
+
+Every change that makes units available (an adjustment up, a count above what was expected, a lower
+safety stock; snapshots in ``snapshots.py``) publishes ``stock.changed`` with the location and the
+product ids inside the transaction; subscribers (backorder allocation) run after it commits."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
 from oms.actors import Actor
 from oms.authentication import STAFF_KEY_PREFIX
 from oms.choices import StaffRole
-from oms.errors import Conflict, InvalidInput, NotFound
+from oms.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from oms.events import publish
 from oms.models import StaffProfile, generate_key, hash_key
+from oms.services import check_currency
 
-from .choices import MovementKind
-from .errors import CountBelowReserved, InsufficientStock, StockWouldGoNegative, UnknownLocation, UnknownSku
+from .choices import LocationKind, MovementKind
+from .errors import (
+    CountBelowReserved,
+    InsufficientStock,
+    StockLevelNotFound,
+    StockWouldGoNegative,
+    UnknownLocation,
+    UnknownSku,
+)
 from .models import Location, Product, StockLevel, StockMovement
 
 
@@ -228,18 +243,23 @@ def _stock_level_for_update(*, product: Product, location: Location) -> StockLev
     return StockLevel.objects.select_for_update().get(pk=level.pk)
 
 
-@transaction.atomic
-def stock_adjust(
+def _stock_changed(*, location_id: int, product_ids: Iterable[int]) -> None:
+    """Announce, once the transaction commits, that units became available (backorders wait)."""
+    ids = sorted(set(product_ids))
+    if ids:
+        publish(topic="stock.changed", payload={"location_id": location_id, "product_ids": ids})
+
+
+def _stock_adjust(
     *,
     product: Product,
     location: Location,
     delta: int,
     reason: str,
     actor: Actor,
-    kind: str = MovementKind.ADJUSTMENT,
-    reference: str = "",
-) -> StockLevel:
-    """Add (receipt, restock) or remove (damage, loss) units on hand. Never below the reserved units."""
+    kind: str,
+    reference: str,
+) -> tuple[StockLevel, StockMovement]:
     check_quantity(delta, field="delta", allow_negative=True)
     level, _ = StockLevel.objects.get_or_create(product=product, location=location)
     # one conditional UPDATE: on_hand + delta >= reserved (and so >= 0)
@@ -259,7 +279,7 @@ def stock_adjust(
                 "delta": delta,
             },
         )
-    StockMovement.objects.create(
+    movement = StockMovement.objects.create(
         stock_level=level,
         product=product,
         location=location,
@@ -271,14 +291,40 @@ def stock_adjust(
         actor_type=actor.type,
         actor_name=actor.name[:200],
     )
-    return level
+    if delta > 0:
+        _stock_changed(location_id=location.pk, product_ids=[product.pk])
+    return level, movement
 
 
 @transaction.atomic
-def stock_count(
-    *, product: Product, location: Location, on_hand: int, reason: str, actor: Actor, reference: str = ""
+def stock_adjust(
+    *,
+    product: Product,
+    location: Location,
+    delta: int,
+    reason: str,
+    actor: Actor,
+    kind: str = MovementKind.ADJUSTMENT,
+    reference: str = "",
 ) -> StockLevel:
-    """A cycle count: set on_hand to what was counted. Refused below the units already reserved."""
+    """Add (receipt, restock) or remove (damage, loss) units on hand. Never below the reserved units.
+
+    An increase announces ``stock.changed`` (after commit) so backordered orders are retried."""
+    level, _ = _stock_adjust(
+        product=product,
+        location=location,
+        delta=delta,
+        reason=reason,
+        actor=actor,
+        kind=kind,
+        reference=reference,
+    )
+    return level
+
+
+def _stock_count(
+    *, product: Product, location: Location, on_hand: int, reason: str, actor: Actor, reference: str
+) -> tuple[StockLevel, StockMovement]:
     check_quantity(on_hand, field="on_hand", allow_zero=True)
     level = _stock_level_for_update(product=product, location=location)
     if on_hand < level.reserved:
@@ -294,7 +340,7 @@ def stock_count(
     expected = level.on_hand
     level.on_hand = on_hand
     level.save(update_fields=["on_hand", "updated_at"])
-    StockMovement.objects.create(
+    movement = StockMovement.objects.create(
         stock_level=level,
         product=product,
         location=location,
@@ -307,18 +353,237 @@ def stock_count(
         actor_type=actor.type,
         actor_name=actor.name[:200],
     )
+    if on_hand > expected:
+        _stock_changed(location_id=location.pk, product_ids=[product.pk])
+    return level, movement
+
+
+@transaction.atomic
+def stock_count(
+    *, product: Product, location: Location, on_hand: int, reason: str, actor: Actor, reference: str = ""
+) -> StockLevel:
+    """A cycle count: set on_hand to what was counted. Refused below the units already reserved.
+
+    A count that raises on_hand announces ``stock.changed`` (after commit)."""
+    level, _ = _stock_count(
+        product=product, location=location, on_hand=on_hand, reason=reason, actor=actor, reference=reference
+    )
     return level
 
 
 @transaction.atomic
+def stock_adjustment_apply(
+    *,
+    product: Product,
+    location: Location,
+    actor: Actor,
+    reason: str,
+    delta: int | None = None,
+    on_hand: int | None = None,
+) -> StockMovement:
+    """``POST /inventory/adjustments``: a relative change (``delta``) or a count (``on_hand``) of one
+    SKU at one location, by a manager or an associate of that location. Returns the ledger row
+    (``movement.stock_level`` is the row after the change)."""
+    if not actor.may_act_at(location.pk):
+        raise PermissionDenied(
+            f"You may not change stock at {location.code}.",
+            code="location_not_permitted",
+            extra={"location": location.code},
+        )
+    if (delta is None) == (on_hand is None):
+        raise InvalidInput(
+            "Give exactly one of delta (a change) or on_hand (a count).",
+            code="delta_or_on_hand_required",
+        )
+    if delta is not None:
+        level, movement = _stock_adjust(
+            product=product,
+            location=location,
+            delta=delta,
+            reason=reason,
+            actor=actor,
+            kind=MovementKind.ADJUSTMENT,
+            reference="",
+        )
+    else:
+        assert on_hand is not None  # noqa: S101 (narrowing for mypy)
+        level, movement = _stock_count(
+            product=product, location=location, on_hand=on_hand, reason=reason, actor=actor, reference=""
+        )
+    movement.stock_level = level
+    return movement
+
+
+@transaction.atomic
 def stock_safety_set(*, stock_level_id: int, safety_stock: int, actor: Actor) -> StockLevel:
+    """Set the units held back from online sale. Lowering it frees units: announce ``stock.changed``."""
     check_quantity(safety_stock, field="safety_stock", allow_zero=True)
     level = (
-        StockLevel.objects.select_for_update().select_related("product", "location").get(pk=stock_level_id)
+        StockLevel.objects.select_for_update()
+        .select_related("product", "location")
+        .filter(pk=stock_level_id)
+        .first()
     )
+    if level is None:
+        raise StockLevelNotFound(f"No stock row {stock_level_id}.", extra={"id": stock_level_id})
+    lowered = safety_stock < level.safety_stock
     level.safety_stock = safety_stock
     level.save(update_fields=["safety_stock", "updated_at"])
+    if lowered:
+        _stock_changed(location_id=level.location_id, product_ids=[level.product_id])
     return level
+
+
+# --- The network: locations and products (manager only; the API checks the role) ---------------
+
+LOCATION_FIELDS = (
+    "name",
+    "kind",
+    "latitude",
+    "longitude",
+    "address",
+    "city",
+    "country",
+    "opening_hours",
+    "ships",
+    "pickup",
+    "ship_from_store",
+    "accepts_returns",
+    "daily_capacity",
+    "priority",
+    "pickup_hold_days",
+    "active",
+)
+PRODUCT_FIELDS = ("name", "price", "currency", "active")
+
+
+def _check_location(location: Location) -> None:
+    if location.kind not in LocationKind.values:
+        raise InvalidInput(
+            f"Unknown location kind '{location.kind}'.",
+            code="unknown_location_kind",
+            extra={"kind": location.kind},
+        )
+    location.country = (location.country or "").upper()
+    location.full_clean(validate_unique=False)  # lengths, code format, coordinates (the CHECK)
+
+
+@transaction.atomic
+def location_create(
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    latitude: Decimal,
+    longitude: Decimal,
+    address: str = "",
+    city: str = "",
+    country: str = "",
+    opening_hours: str = "",
+    ships: bool = False,
+    pickup: bool = False,
+    ship_from_store: bool = False,
+    accepts_returns: bool = False,
+    daily_capacity: int | None = None,
+    priority: int = 0,
+    pickup_hold_days: int | None = None,
+    active: bool = True,
+) -> Location:
+    """Add a warehouse or a store to the network."""
+    if Location.objects.filter(code=code).exists():
+        raise Conflict(f"Location '{code}' already exists.", code="location_exists", extra={"code": code})
+    location = Location(
+        code=code,
+        name=name,
+        kind=kind,
+        latitude=latitude,
+        longitude=longitude,
+        address=address,
+        city=city,
+        country=country,
+        opening_hours=opening_hours,
+        ships=ships,
+        pickup=pickup,
+        ship_from_store=ship_from_store,
+        accepts_returns=accepts_returns,
+        daily_capacity=daily_capacity,
+        priority=priority,
+        pickup_hold_days=pickup_hold_days,
+        active=active,
+    )
+    _check_location(location)
+    try:
+        with transaction.atomic():
+            location.save(force_insert=True)
+    except IntegrityError as exc:  # a concurrent create of the same code
+        raise Conflict(
+            f"Location '{code}' already exists.", code="location_exists", extra={"code": code}
+        ) from exc
+    return location
+
+
+@transaction.atomic
+def location_update(*, location: Location, data: Mapping[str, Any]) -> Location:
+    """Change a location's details or capabilities (its ``code`` is its identity and stays)."""
+    unknown = sorted(set(data) - set(LOCATION_FIELDS))
+    if unknown:
+        raise InvalidInput(
+            f"These fields cannot be changed: {', '.join(unknown)}.",
+            code="field_not_editable",
+            extra={"fields": unknown},
+        )
+    location = Location.objects.select_for_update().get(pk=location.pk)
+    for name, value in data.items():
+        setattr(location, name, value)
+    _check_location(location)
+    location.save(update_fields=[*data, "updated_at"])
+    return location
+
+
+def _check_price(price: Decimal) -> Decimal:
+    price = Decimal(price)
+    if not price.is_finite() or price < 0:
+        raise InvalidInput("price must be a non-negative amount.", code="invalid_price")
+    return price
+
+
+@transaction.atomic
+def product_create(*, sku: str, name: str, price: Decimal, currency: str, active: bool = True) -> Product:
+    """Add a SKU to the catalogue."""
+    if Product.objects.filter(sku=sku).exists():
+        raise Conflict(f"SKU '{sku}' already exists.", code="product_exists", extra={"sku": sku})
+    product = Product(
+        sku=sku, name=name, price=_check_price(price), currency=check_currency(currency), active=active
+    )
+    product.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            product.save(force_insert=True)
+    except IntegrityError as exc:
+        raise Conflict(f"SKU '{sku}' already exists.", code="product_exists", extra={"sku": sku}) from exc
+    return product
+
+
+@transaction.atomic
+def product_update(*, product: Product, data: Mapping[str, Any]) -> Product:
+    """Change a SKU's name, price, currency or whether it is sold (the SKU itself stays)."""
+    unknown = sorted(set(data) - set(PRODUCT_FIELDS))
+    if unknown:
+        raise InvalidInput(
+            f"These fields cannot be changed: {', '.join(unknown)}.",
+            code="field_not_editable",
+            extra={"fields": unknown},
+        )
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    for name, value in data.items():
+        if name == "price":
+            value = _check_price(value)
+        elif name == "currency":
+            value = check_currency(value)
+        setattr(product, name, value)
+    product.full_clean(validate_unique=False)
+    product.save(update_fields=[*data, "updated_at"])
+    return product
 
 
 # --- Staff and the locations they work at ---------------------------------------------------------

@@ -132,7 +132,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        # Several choice sets share a field name ("kind", "status"): name each enum after its class.
+        "ChannelKindEnum": "oms.choices.ChannelKind",
+        "LocationKindEnum": "inventory.choices.LocationKind",
+        "MovementKindEnum": "inventory.choices.MovementKind",
+        "OrderStatusEnum": "orders.choices.OrderStatus",
+        "ReservationStatusEnum": "orders.choices.ReservationStatus",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------

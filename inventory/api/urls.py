@@ -1,1 +1,21 @@
-urlpatterns: list = []
+from oms.api.routers import OptionalSlashRouter
+
+from .views import (
+    AvailabilityViewSet,
+    LocationViewSet,
+    ProductViewSet,
+    StockAdjustmentViewSet,
+    StockLevelViewSet,
+    StockSnapshotViewSet,
+)
+
+router = OptionalSlashRouter()
+router.register("locations", LocationViewSet, basename="location")
+router.register("products", ProductViewSet, basename="product")
+# Before "inventory", whose detail route would otherwise see "adjustments" as an id.
+router.register("inventory/adjustments", StockAdjustmentViewSet, basename="stock-adjustment")
+router.register("inventory/snapshots", StockSnapshotViewSet, basename="stock-snapshot")
+router.register("inventory", StockLevelViewSet, basename="stock-level")
+router.register("availability", AvailabilityViewSet, basename="availability")
+
+urlpatterns = router.urls

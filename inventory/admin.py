@@ -1,0 +1,402 @@
+"""Django admin of the network and the stock: locations, products, stock rows and the ledger.
+
+Who sees what
+- Managers are superusers (``create_staff --role manager``): they see and change everything an
+  admin page allows.
+- Associates (``create_staff --role associate --locations ...``) are ``is_staff`` users without
+  Django model permissions. The admin classes below grant them view access themselves, from their
+  ``StaffProfile``, and scope every queryset to their locations: an associate sees only the
+  locations they work at, their stock rows and their ledger, and may adjust stock there. No
+  ``Group`` or ``Permission`` rows are needed.
+
+Counters change only through ``inventory.services``: the stock row page never edits ``on_hand``
+or ``reserved`` (the "Adjust stock" action calls ``stock_adjust`` / ``stock_count``), safety
+stock is saved with ``stock_safety_set``, and the ledger is read-only.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template import engines
+from django.template.response import TemplateResponse
+
+from oms.actors import Actor
+from oms.errors import DomainError, InvalidInput
+from oms.services import check_currency
+
+from .models import Location, Product, StockLevel, StockMovement
+from .services import stock_adjust, stock_count, stock_safety_set
+
+# --- Who is asking ------------------------------------------------------------------------------
+
+
+def admin_actor(request: HttpRequest) -> Actor:
+    """The Actor of the admin user, computed once per request."""
+    actor = getattr(request, "_oms_admin_actor", None)
+    if actor is None or actor.user_id != request.user.pk:
+        actor = Actor.for_user(request.user)
+        request._oms_admin_actor = actor  # type: ignore[attr-defined]
+    return actor
+
+
+def admin_location_ids(request: HttpRequest) -> frozenset[int] | None:
+    """The locations the admin user may see: None for every location (a manager), otherwise an
+    associate's locations (empty for a staff user without a profile)."""
+    if request.user.is_superuser:
+        return None
+    actor = admin_actor(request)
+    if actor.is_manager:
+        return None
+    return actor.location_ids if actor.is_associate else frozenset()
+
+
+class StaffViewMixin:
+    """Staff with a StaffProfile may view the page without Django model permissions."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or admin_actor(request).is_staff  # type: ignore[misc]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if super().has_view_permission(request, obj):  # type: ignore[misc]
+            return True
+        return admin_actor(request).is_staff and (obj is None or self.may_see(request, obj))
+
+    def may_see(self, request: HttpRequest, obj: Any) -> bool:
+        return True
+
+
+class LocationScopedMixin(StaffViewMixin):
+    """Rows belong to a location; associates see only their own locations' rows."""
+
+    location_lookup = "location"  # query path from the model to its Location
+
+    def location_id_of(self, obj: Any) -> int:
+        return obj.location_id
+
+    def may_see(self, request: HttpRequest, obj: Any) -> bool:
+        allowed = admin_location_ids(request)
+        return allowed is None or self.location_id_of(obj) in allowed
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request)  # type: ignore[misc]
+        allowed = admin_location_ids(request)
+        if allowed is None:
+            return qs
+        return qs.filter(**{f"{self.location_lookup}__in": allowed})
+
+
+# --- Locations and products ---------------------------------------------------------------------
+
+
+class StockLevelInline(StaffViewMixin, admin.TabularInline):
+    """A location's stock rows, read-only (counters change through the Adjust stock action)."""
+
+    model = StockLevel
+    fields = ("product", "on_hand", "reserved", "safety_stock", "available", "updated_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ("product__sku",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("product")
+
+    @admin.display(description="Available")
+    def available(self, obj: StockLevel) -> int:
+        return obj.available
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Location)
+class LocationAdmin(LocationScopedMixin, admin.ModelAdmin):
+    location_lookup = "pk"
+    list_display = (
+        "code",
+        "name",
+        "kind",
+        "city",
+        "capabilities",
+        "daily_capacity",
+        "priority",
+        "active",
+    )
+    list_filter = ("kind", "active", "ships", "pickup", "ship_from_store", "accepts_returns", "country")
+    search_fields = ("code", "name", "city")
+    filter_horizontal = ("staff",)
+    readonly_fields = ("created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("code", "name", "kind", "active")}),
+        ("Where", {"fields": ("latitude", "longitude", "address", "city", "country", "opening_hours")}),
+        (
+            "Capabilities",
+            {
+                "fields": (
+                    "ships",
+                    "pickup",
+                    "ship_from_store",
+                    "accepts_returns",
+                    "daily_capacity",
+                    "priority",
+                    "pickup_hold_days",
+                )
+            },
+        ),
+        ("Staff", {"fields": ("staff",)}),
+        ("History", {"fields": ("created_at", "updated_at")}),
+    )
+    inlines = [StockLevelInline]
+
+    def location_id_of(self, obj: Location) -> int:
+        return obj.pk
+
+    @admin.display(description="Capabilities")
+    def capabilities(self, obj: Location) -> str:
+        names = [
+            label
+            for label, on in (
+                ("ships", obj.ships),
+                ("pickup", obj.pickup),
+                ("ship-from-store", obj.ship_from_store),
+                ("returns", obj.accepts_returns),
+            )
+            if on
+        ]
+        return ", ".join(names) or "—"
+
+
+class ProductForm(forms.ModelForm):
+    class Meta:
+        model = Product
+        fields = ["sku", "name", "price", "currency", "active"]
+
+    def clean_currency(self) -> str:
+        try:
+            return check_currency(self.cleaned_data["currency"])
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
+@admin.register(Product)
+class ProductAdmin(StaffViewMixin, admin.ModelAdmin):
+    form = ProductForm
+    list_display = ("sku", "name", "price", "currency", "active")
+    list_filter = ("active", "currency")
+    search_fields = ("sku", "name")
+    readonly_fields = ("created_at", "updated_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Product | None = None) -> Any:
+        # Orders, stock rows and the ledger refer to the SKU: it is fixed once created.
+        if obj is not None:
+            return ("sku", *self.readonly_fields)
+        return self.readonly_fields
+
+
+# --- Stock rows and the "Adjust stock" action ---------------------------------------------------
+
+
+class StockAdjustForm(forms.Form):
+    """Either a delta (receipt, damage, loss) or a counted on-hand quantity (a cycle count)."""
+
+    delta = forms.IntegerField(
+        required=False, help_text="Units to add (positive) or remove (negative) at each selected row."
+    )
+    on_hand = forms.IntegerField(
+        required=False,
+        min_value=0,
+        label="Counted on hand",
+        help_text="What was counted: on hand is set to it (never below the reserved units).",
+    )
+    reason = forms.CharField(max_length=300, help_text="Why: recorded in the stock ledger.")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        if (data.get("delta") is None) == (data.get("on_hand") is None):
+            raise forms.ValidationError("Give either a delta or a counted on-hand quantity, not both.")
+        return data
+
+
+ADJUST_TEMPLATE = """{% extends "admin/base_site.html" %}
+{% block breadcrumbs %}<div class="breadcrumbs"><a href="{% url 'admin:index' %}">Home</a>
+&rsaquo; <a href="{% url 'admin:inventory_stocklevel_changelist' %}">
+{{ opts.verbose_name_plural|capfirst }}</a>
+&rsaquo; Adjust stock</div>{% endblock %}
+{% block content %}
+<p>Adjust {{ rows|length }} stock row{{ rows|length|pluralize }}:</p>
+<ul>{% for row in rows %}
+<li>{{ row.product.sku }} at {{ row.location.code }}:
+{{ row.on_hand }} on hand, {{ row.reserved }} reserved</li>
+{% endfor %}</ul>
+<form method="post">{% csrf_token %}
+{{ form.non_field_errors }}
+{{ form.as_div }}
+{% for row in rows %}<input type="hidden" name="{{ checkbox_name }}" value="{{ row.pk }}">{% endfor %}
+<input type="hidden" name="action" value="adjust_stock">
+<div class="submit-row"><input type="submit" name="apply" value="Adjust stock" class="default">
+<a href="{% url 'admin:inventory_stocklevel_changelist' %}" class="button cancel-link">Cancel</a></div>
+</form>
+{% endblock %}
+"""
+
+
+@cache
+def adjust_template() -> Any:
+    return engines["django"].from_string(ADJUST_TEMPLATE)
+
+
+class StockLevelForm(forms.ModelForm):
+    """Only safety stock is editable; it is saved through ``stock_safety_set``."""
+
+    safety_stock = forms.IntegerField(min_value=0, max_value=settings.OMS_MAX_QUANTITY)
+
+    class Meta:
+        model = StockLevel
+        fields = ["safety_stock"]
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(LocationScopedMixin, admin.ModelAdmin):
+    form = StockLevelForm
+    list_display = ("sku", "location", "on_hand", "reserved", "safety_stock", "available", "updated_at")
+    list_filter = (("location", admin.RelatedOnlyFieldListFilter), "location__kind")
+    search_fields = ("product__sku", "product__name")
+    list_select_related = ("product", "location")
+    fields = ("product", "location", "on_hand", "reserved", "safety_stock", "available", "updated_at")
+    readonly_fields = ("product", "location", "on_hand", "reserved", "available", "updated_at")
+    actions = ["adjust_stock"]
+    show_full_result_count = False
+
+    @admin.display(description="SKU", ordering="product__sku")
+    def sku(self, obj: StockLevel) -> str:
+        return obj.product.sku
+
+    @admin.display(description="Available")
+    def available(self, obj: StockLevel) -> int:
+        return obj.available
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_adjust_permission(self, request: HttpRequest) -> bool:
+        actor = admin_actor(request)
+        return request.user.is_superuser or actor.is_manager or actor.is_associate
+
+    def save_model(self, request: HttpRequest, obj: StockLevel, form: forms.ModelForm, change: bool) -> None:
+        # Never obj.save(): that would write the counters the page loaded, over concurrent changes.
+        stock_safety_set(
+            stock_level_id=obj.pk, safety_stock=form.cleaned_data["safety_stock"], actor=admin_actor(request)
+        )
+
+    @admin.action(description="Adjust stock", permissions=["adjust"])
+    def adjust_stock(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        rows = list(queryset.select_related("product", "location").order_by("pk"))
+        form = StockAdjustForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Adjust stock",
+                "opts": self.opts,
+                "form": form,
+                "rows": rows,
+                "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, adjust_template(), context)
+        actor = admin_actor(request)
+        delta, on_hand, reason = (form.cleaned_data[k] for k in ("delta", "on_hand", "reason"))
+        done = 0
+        for row in rows:
+            where = f"{row.product.sku} at {row.location.code}"
+            if not actor.may_act_at(row.location_id):
+                messages.error(request, f"{where}: you do not work at this location.")
+                continue
+            try:
+                if delta is not None:
+                    stock_adjust(
+                        product=row.product,
+                        location=row.location,
+                        delta=delta,
+                        reason=reason,
+                        actor=actor,
+                        reference="admin",
+                    )
+                else:
+                    stock_count(
+                        product=row.product,
+                        location=row.location,
+                        on_hand=on_hand,
+                        reason=reason,
+                        actor=actor,
+                        reference="admin",
+                    )
+            except DomainError as exc:
+                messages.error(request, f"{where}: {exc.message}")
+            else:
+                done += 1
+        if done:
+            messages.success(request, f"Adjusted {done} stock row{'s' if done != 1 else ''}.")
+        return None
+
+
+# --- The ledger ---------------------------------------------------------------------------------
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(LocationScopedMixin, admin.ModelAdmin):
+    """The append-only stock ledger: history only."""
+
+    list_display = (
+        "created_at",
+        "kind",
+        "sku",
+        "location",
+        "on_hand_delta",
+        "reserved_delta",
+        "on_hand_after",
+        "reason",
+        "reference",
+        "actor",
+    )
+    list_filter = ("kind", ("location", admin.RelatedOnlyFieldListFilter), "actor_type")
+    search_fields = ("product__sku", "reference", "reason", "actor_name")
+    list_select_related = ("product", "location")
+    date_hierarchy = "created_at"
+    ordering = ("-pk",)
+    show_full_result_count = False
+
+    @admin.display(description="SKU", ordering="product__sku")
+    def sku(self, obj: StockMovement) -> str:
+        return obj.product.sku
+
+    @admin.display(description="Actor")
+    def actor(self, obj: StockMovement) -> str:
+        return f"{obj.actor_type}:{obj.actor_name}"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

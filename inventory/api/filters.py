@@ -1,0 +1,40 @@
+import django_filters
+
+from inventory.choices import LocationKind
+from inventory.models import Location, Product, StockLevel
+
+
+class LocationFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=LocationKind.choices)
+    city = django_filters.CharFilter(lookup_expr="iexact")
+    country = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = Location
+        fields = [
+            "kind",
+            "active",
+            "ships",
+            "pickup",
+            "ship_from_store",
+            "accepts_returns",
+            "city",
+            "country",
+        ]
+
+
+class ProductFilter(django_filters.FilterSet):
+    currency = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = Product
+        fields = ["sku", "active", "currency"]
+
+
+class StockLevelFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter(field_name="product__sku", help_text="A SKU.")
+    location = django_filters.CharFilter(field_name="location__code", help_text="A location code.")
+
+    class Meta:
+        model = StockLevel
+        fields = ["sku", "location"]

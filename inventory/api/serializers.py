@@ -1,0 +1,320 @@
+"""One input and one output serializer per endpoint. Inputs only parse; services write."""
+
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+from typing import Any
+
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from inventory.choices import LocationKind
+from inventory.models import Location, Product
+from oms.models import code_validator
+
+from .validation import (
+    WRONG_TYPE,
+    StrictBooleanField,
+    StrictCharField,
+    StrictDecimalField,
+    StrictIntegerField,
+)
+
+INT32_MAX = 2_147_483_647
+sku_validator = RegexValidator(r"^[^\s/]+$", "A SKU has no spaces and no '/'.")
+country_validator = RegexValidator(r"^([A-Za-z]{2})?$", "Use a two-letter ISO 3166 country code.")
+
+
+class CoordinateField(StrictDecimalField):
+    """Degrees, rounded to the 6 decimal places stored (about 11 cm); a number or a string."""
+
+    def __init__(self, *, limit: int, **kwargs: Any):
+        super().__init__(
+            max_digits=9,
+            decimal_places=6,
+            min_value=Decimal(-limit),
+            max_value=Decimal(limit),
+            coerce_to_string=False,
+            **kwargs,
+        )
+
+    def validate_precision(self, value: Decimal) -> Decimal:
+        if abs(value) > 1000:  # out of range: left to min_value / max_value (422)
+            return value
+        return super().validate_precision(value.quantize(Decimal("0.000001"), rounding=decimal.ROUND_HALF_UP))
+
+
+# --- Locations -------------------------------------------------------------------------------------
+
+
+class LocationCreateInput(serializers.Serializer):
+    code = StrictCharField(max_length=64, validators=[code_validator])
+    name = StrictCharField(max_length=200)
+    kind = serializers.ChoiceField(choices=LocationKind.choices)
+    latitude = CoordinateField(limit=90)
+    longitude = CoordinateField(limit=180)
+    address = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
+    city = StrictCharField(max_length=120, required=False, allow_blank=True, default="")
+    country = StrictCharField(
+        max_length=2, required=False, allow_blank=True, default="", validators=[country_validator]
+    )
+    opening_hours = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+    ships = StrictBooleanField(default=False)
+    pickup = StrictBooleanField(default=False)
+    ship_from_store = StrictBooleanField(default=False)
+    accepts_returns = StrictBooleanField(default=False)
+    daily_capacity = StrictIntegerField(
+        min_value=0, max_value=INT32_MAX, allow_null=True, required=False, default=None
+    )
+    priority = StrictIntegerField(min_value=-1_000_000, max_value=1_000_000, default=0)
+    pickup_hold_days = StrictIntegerField(
+        min_value=0, max_value=365, allow_null=True, required=False, default=None
+    )
+    active = StrictBooleanField(default=True)
+
+
+class LocationUpdateInput(serializers.Serializer):
+    """PATCH: any subset of the fields; the code is the location's identity and cannot change."""
+
+    name = StrictCharField(max_length=200, required=False)
+    kind = serializers.ChoiceField(choices=LocationKind.choices, required=False)
+    latitude = CoordinateField(limit=90, required=False)
+    longitude = CoordinateField(limit=180, required=False)
+    address = StrictCharField(max_length=300, required=False, allow_blank=True)
+    city = StrictCharField(max_length=120, required=False, allow_blank=True)
+    country = StrictCharField(max_length=2, required=False, allow_blank=True, validators=[country_validator])
+    opening_hours = StrictCharField(max_length=200, required=False, allow_blank=True)
+    ships = StrictBooleanField(required=False)
+    pickup = StrictBooleanField(required=False)
+    ship_from_store = StrictBooleanField(required=False)
+    accepts_returns = StrictBooleanField(required=False)
+    daily_capacity = StrictIntegerField(min_value=0, max_value=INT32_MAX, allow_null=True, required=False)
+    priority = StrictIntegerField(min_value=-1_000_000, max_value=1_000_000, required=False)
+    pickup_hold_days = StrictIntegerField(min_value=0, max_value=365, allow_null=True, required=False)
+    active = StrictBooleanField(required=False)
+
+
+class LocationOutput(serializers.ModelSerializer):
+    latitude = serializers.DecimalField(max_digits=9, decimal_places=6, coerce_to_string=False)
+    longitude = serializers.DecimalField(max_digits=9, decimal_places=6, coerce_to_string=False)
+
+    class Meta:
+        model = Location
+        fields = [
+            "id",
+            "code",
+            "name",
+            "kind",
+            "latitude",
+            "longitude",
+            "address",
+            "city",
+            "country",
+            "opening_hours",
+            "ships",
+            "pickup",
+            "ship_from_store",
+            "accepts_returns",
+            "daily_capacity",
+            "priority",
+            "pickup_hold_days",
+            "active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+# --- Products --------------------------------------------------------------------------------------
+
+
+class ProductCreateInput(serializers.Serializer):
+    sku = StrictCharField(max_length=64, validators=[sku_validator])
+    name = StrictCharField(max_length=200)
+    price = StrictDecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
+    currency = StrictCharField(min_length=3, max_length=3)
+    active = StrictBooleanField(default=True)
+
+
+class ProductUpdateInput(serializers.Serializer):
+    """PATCH: any subset; the SKU is the product's identity and cannot change."""
+
+    name = StrictCharField(max_length=200, required=False)
+    price = StrictDecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    currency = StrictCharField(min_length=3, max_length=3, required=False)
+    active = StrictBooleanField(required=False)
+
+
+class ProductOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = ["id", "sku", "name", "price", "currency", "active", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+# --- Inventory rows, adjustments, snapshots --------------------------------------------------------
+
+
+class StockLevelOutput(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    sku = serializers.CharField(source="product.sku", read_only=True)
+    location = serializers.CharField(source="location.code", read_only=True)
+    on_hand = serializers.IntegerField(read_only=True)
+    reserved = serializers.IntegerField(read_only=True)
+    safety_stock = serializers.IntegerField(read_only=True)
+    available = serializers.IntegerField(
+        read_only=True, help_text="on_hand - reserved - safety_stock, never below 0."
+    )
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class StockLevelUpdateInput(serializers.Serializer):
+    safety_stock = StrictIntegerField(help_text="Units held back from online sale.")
+
+
+class StockAdjustmentInput(serializers.Serializer):
+    """Exactly one of ``delta`` (a change, + or -) and ``on_hand`` (a count)."""
+
+    sku = StrictCharField(max_length=64)
+    location = StrictCharField(max_length=64)
+    delta = StrictIntegerField(required=False, help_text="Units to add (+) or remove (-).")
+    on_hand = StrictIntegerField(required=False, help_text="The counted units (a cycle count).")
+    reason = StrictCharField(max_length=300)
+
+
+class StockAdjustmentOutput(serializers.Serializer):
+    movement_id = serializers.IntegerField(source="pk", read_only=True, help_text="The ledger row.")
+    kind = serializers.CharField(read_only=True)
+    on_hand_delta = serializers.IntegerField(read_only=True)
+    expected_on_hand = serializers.IntegerField(read_only=True, allow_null=True)
+    reason = serializers.CharField(read_only=True)
+    stock = StockLevelOutput(source="stock_level", read_only=True)
+
+
+class SnapshotItemSchema(serializers.Serializer):
+    """Documents one snapshot item; parsing is done by ``SnapshotItemsField`` (fast, any size)."""
+
+    sku = serializers.CharField(max_length=64)
+    on_hand = serializers.IntegerField(min_value=0)
+
+
+@extend_schema_field(SnapshotItemSchema(many=True))
+class SnapshotItemsField(serializers.Field):
+    """A list of ``{"sku", "on_hand"}`` checked in one tight loop (a snapshot may hold 100,000
+    items; a nested serializer per item would cost seconds). Wrong types are shape errors (400);
+    ranges, duplicates and unknown SKUs are the service's to refuse (422)."""
+
+    default_error_messages = {
+        "not_a_list": 'Expected a list of items but got type "{input_type}".',
+        WRONG_TYPE: "Item {index}: {problem}",
+        "item_field_required": "Item {index}: '{name}' is required.",
+    }
+
+    def to_internal_value(self, data: Any) -> list[tuple[str, int]]:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        items: list[tuple[str, int]] = []
+        for index, item in enumerate(data):
+            if not isinstance(item, dict):
+                self.fail(WRONG_TYPE, index=index, problem="expected an object {sku, on_hand}.")
+            sku = item.get("sku")
+            on_hand = item.get("on_hand")
+            if sku is None or on_hand is None:
+                self.fail("item_field_required", index=index, name="sku" if sku is None else "on_hand")
+            if not isinstance(sku, str):
+                self.fail(WRONG_TYPE, index=index, problem="sku must be a string.")
+            if isinstance(on_hand, float) and on_hand.is_integer() and abs(on_hand) < 2**53:
+                on_hand = int(on_hand)
+            if isinstance(on_hand, bool) or not isinstance(on_hand, int):
+                self.fail(WRONG_TYPE, index=index, problem="on_hand must be an integer.")
+            items.append((sku, on_hand))
+        return items
+
+    def to_representation(self, value: Any) -> Any:
+        return [{"sku": sku, "on_hand": on_hand} for sku, on_hand in value]
+
+
+class SnapshotInput(serializers.Serializer):
+    location = StrictCharField(max_length=64)
+    items = SnapshotItemsField(help_text="Every SKU counted at the location; absent SKUs go to 0.")
+    reason = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class SnapshotOutput(serializers.Serializer):
+    location = serializers.CharField(read_only=True)
+    rows_changed = serializers.IntegerField(read_only=True)
+    units_delta = serializers.IntegerField(read_only=True, help_text="Sum of on_hand changes.")
+    movements = serializers.IntegerField(read_only=True, help_text="Ledger rows written.")
+    reference = serializers.CharField(read_only=True, help_text="The ledger reference of this count.")
+
+
+# --- Availability ----------------------------------------------------------------------------------
+
+
+class AvailabilityQuery(serializers.Serializer):
+    sku = serializers.ListField(
+        child=StrictCharField(max_length=64),
+        min_length=1,
+        max_length=100,
+        help_text="Repeat for several SKUs: ?sku=A&sku=B (at most 100).",
+    )
+    latitude = StrictDecimalField(
+        max_digits=None,
+        decimal_places=None,
+        coerce_to_string=False,
+        min_value=Decimal(-90),
+        max_value=Decimal(90),
+        required=False,
+        help_text="The customer's point; with longitude.",
+    )
+    longitude = StrictDecimalField(
+        max_digits=None,
+        decimal_places=None,
+        coerce_to_string=False,
+        min_value=Decimal(-180),
+        max_value=Decimal(180),
+        required=False,
+    )
+    radius_km = StrictDecimalField(
+        max_digits=None,
+        decimal_places=None,
+        coerce_to_string=False,
+        min_value=Decimal(0),
+        max_value=Decimal(20_100),
+        required=False,
+        help_text="Only locations within this distance of the point (needs latitude and longitude).",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("latitude" in attrs) != ("longitude" in attrs):
+            missing = "longitude" if "latitude" in attrs else "latitude"
+            raise serializers.ValidationError(
+                {missing: "Give latitude and longitude together."}, code="incomplete_point"
+            )
+        if "radius_km" in attrs and "latitude" not in attrs:
+            raise serializers.ValidationError(
+                {"radius_km": "radius_km needs latitude and longitude."}, code="incomplete_point"
+            )
+        return attrs
+
+
+class LocationAvailabilityOutput(serializers.Serializer):
+    location = serializers.CharField(read_only=True, help_text="The location's code.")
+    name = serializers.CharField(read_only=True)
+    kind = serializers.ChoiceField(choices=LocationKind.choices, read_only=True)
+    available = serializers.IntegerField(read_only=True)
+    distance_km = serializers.FloatField(read_only=True, allow_null=True)
+    pickup = serializers.BooleanField(read_only=True, help_text="A store where customers collect.")
+
+
+class SkuAvailabilityOutput(serializers.Serializer):
+    sku = serializers.CharField(read_only=True)
+    available = serializers.IntegerField(read_only=True, help_text="Available to ship, all locations.")
+    locations = LocationAvailabilityOutput(many=True, read_only=True)
+
+
+class AvailabilityOutput(serializers.Serializer):
+    results = SkuAvailabilityOutput(many=True, read_only=True)
+    unknown_skus = serializers.ListField(child=serializers.CharField(), read_only=True)

@@ -1,0 +1,199 @@
+"""Inventory endpoints of REST API v1: parse, call one service or selector, format."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from inventory.selectors import availability_for_skus, location_list, product_list, stock_level_list
+from inventory.services import (
+    location_create,
+    location_get_by_code,
+    location_update,
+    product_create,
+    product_get_by_sku,
+    product_update,
+    stock_adjustment_apply,
+    stock_safety_set,
+)
+from inventory.snapshots import stock_snapshot_apply
+from oms.authentication import actor_from_request
+from oms.models import Channel
+from oms.permissions import IsManager, IsManagerOrReadOnly, IsStaff, IsStaffOrChannel
+
+from .filters import LocationFilter, ProductFilter, StockLevelFilter
+from .parsers import SizeLimitedJSONParser, SnapshotJSONParser
+from .serializers import (
+    AvailabilityOutput,
+    AvailabilityQuery,
+    LocationCreateInput,
+    LocationOutput,
+    LocationUpdateInput,
+    ProductCreateInput,
+    ProductOutput,
+    ProductUpdateInput,
+    SnapshotInput,
+    SnapshotOutput,
+    StockAdjustmentInput,
+    StockAdjustmentOutput,
+    StockLevelOutput,
+    StockLevelUpdateInput,
+)
+from .validation import parse_input
+
+
+class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Warehouses and stores. Anyone authenticated reads; only a manager creates or changes them."""
+
+    permission_classes = [IsManagerOrReadOnly]
+    parser_classes = [SizeLimitedJSONParser]
+    serializer_class = LocationOutput
+    filterset_class = LocationFilter
+    lookup_field = "code"
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return location_list()
+
+    @extend_schema(request=LocationCreateInput, responses={201: LocationOutput})
+    def create(self, request: Request) -> Response:
+        data = parse_input(LocationCreateInput, request.data)
+        location = location_create(**data)
+        return Response(LocationOutput(location).data, status=201)
+
+    @extend_schema(request=LocationUpdateInput, responses={200: LocationOutput})
+    def partial_update(self, request: Request, code: str) -> Response:
+        location = self.get_object()
+        data = parse_input(LocationUpdateInput, request.data)
+        location = location_update(location=location, data=data)
+        return Response(LocationOutput(location).data)
+
+
+class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """SKUs. Anyone authenticated reads; only a manager creates or changes them."""
+
+    permission_classes = [IsManagerOrReadOnly]
+    parser_classes = [SizeLimitedJSONParser]
+    serializer_class = ProductOutput
+    filterset_class = ProductFilter
+    lookup_field = "sku"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return product_list()
+
+    @extend_schema(request=ProductCreateInput, responses={201: ProductOutput})
+    def create(self, request: Request) -> Response:
+        data = parse_input(ProductCreateInput, request.data)
+        product = product_create(**data)
+        return Response(ProductOutput(product).data, status=201)
+
+    @extend_schema(request=ProductUpdateInput, responses={200: ProductOutput})
+    def partial_update(self, request: Request, sku: str) -> Response:
+        product = self.get_object()
+        data = parse_input(ProductUpdateInput, request.data)
+        product = product_update(product=product, data=data)
+        return Response(ProductOutput(product).data)
+
+
+class StockLevelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Stock rows (staff). A manager sets a row's safety stock with PATCH."""
+
+    parser_classes = [SizeLimitedJSONParser]
+    serializer_class = StockLevelOutput
+    filterset_class = StockLevelFilter
+    lookup_value_regex = r"\d+"
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        return [IsManager()] if self.action == "partial_update" else [IsStaff()]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return stock_level_list()
+
+    @extend_schema(
+        request=StockLevelUpdateInput,
+        responses={200: StockLevelOutput},
+        parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        data = parse_input(StockLevelUpdateInput, request.data)
+        level = stock_safety_set(
+            stock_level_id=int(pk), safety_stock=data["safety_stock"], actor=actor_from_request(request)
+        )
+        return Response(StockLevelOutput(level).data)
+
+    @extend_schema(parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)])
+    def retrieve(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+
+class StockAdjustmentViewSet(viewsets.GenericViewSet):
+    """A change (``delta``) or a count (``on_hand``) of one SKU at one location, by a manager or an
+    associate of that location. Answers with the ledger row and the stock row after it."""
+
+    permission_classes = [IsStaff]
+    parser_classes = [SizeLimitedJSONParser]
+    serializer_class = StockAdjustmentOutput
+
+    @extend_schema(request=StockAdjustmentInput, responses={201: StockAdjustmentOutput})
+    def create(self, request: Request) -> Response:
+        data = parse_input(StockAdjustmentInput, request.data)
+        movement = stock_adjustment_apply(
+            product=product_get_by_sku(sku=data["sku"]),
+            location=location_get_by_code(code=data["location"]),
+            actor=actor_from_request(request),
+            reason=data["reason"],
+            delta=data.get("delta"),
+            on_hand=data.get("on_hand"),
+        )
+        return Response(StockAdjustmentOutput(movement).data, status=201)
+
+
+class StockSnapshotViewSet(viewsets.GenericViewSet):
+    """A full count of one location (manager). SKUs absent from ``items`` go to 0 on hand; reserved
+    units are never touched, and a count below them is refused (409). The body may be up to 32 MB
+    (``SnapshotJSONParser``), other endpoints take Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
+
+    permission_classes = [IsManager]
+    parser_classes = [SnapshotJSONParser]
+    serializer_class = SnapshotOutput
+
+    @extend_schema(request=SnapshotInput, responses={201: SnapshotOutput})
+    def create(self, request: Request) -> Response:
+        data = parse_input(SnapshotInput, request.data)
+        result = stock_snapshot_apply(
+            location=location_get_by_code(code=data["location"]),
+            items=data["items"],
+            actor=actor_from_request(request),
+            reason=data["reason"],
+        )
+        return Response(SnapshotOutput(result).data, status=201)
+
+
+class AvailabilityViewSet(viewsets.GenericViewSet):
+    """Available to promise per SKU: to ship, and per location near a point (any client)."""
+
+    permission_classes = [IsStaffOrChannel]
+    serializer_class = AvailabilityOutput
+    pagination_class = None
+    filter_backends: list = []
+
+    @extend_schema(parameters=[AvailabilityQuery], responses={200: AvailabilityOutput})
+    def list(self, request: Request) -> Response:
+        query = parse_input(AvailabilityQuery, request.query_params)
+        actor = actor_from_request(request)
+        channel = None
+        if actor.is_channel and actor.channel_id is not None:
+            channel = Channel.objects.filter(pk=actor.channel_id).first()
+        origin = None
+        if "latitude" in query:
+            origin = (float(query["latitude"]), float(query["longitude"]))
+        radius = query.get("radius_km")
+        answer = availability_for_skus(
+            skus=query["sku"],
+            origin=origin,
+            radius_km=None if radius is None else float(radius),
+            channel=channel,
+        )
+        return Response(AvailabilityOutput(answer).data)

@@ -1,0 +1,324 @@
+"""Stateful property test of the stock ledger.
+
+Random sequences of the real stock services (adjust, count, reserve, release, consume, safety
+stock) run against two locations and two products, with quantities that often must fail. After
+every step: ``0 <= reserved <= on_hand`` on every row, ``on_hand`` and ``reserved`` equal the sums of
+their ledger movements, and a plain-Python model of the expected counters equals the database. A
+refused call must change nothing at all: no counter, no ledger row, not even a new stock row.
+
+Each example runs inside a savepoint of the test's transaction (the ``db`` fixture) and is rolled
+back in ``teardown``, so every example starts from an empty stock table. The services use plain
+``transaction.atomic`` (not durable), so they nest inside it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.db.models.functions import Coalesce
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from inventory.errors import CountBelowReserved, InsufficientStock, StockWouldGoNegative
+from inventory.models import Location, Product, StockLevel, StockMovement
+from inventory.services import (
+    StockLine,
+    stock_adjust,
+    stock_consume,
+    stock_count,
+    stock_release,
+    stock_reserve,
+    stock_safety_set,
+)
+from oms.actors import Actor
+from oms.errors import DomainError, InvalidInput
+from tests.factories import LocationFactory, ProductFactory, StoreFactory
+
+ACTOR = Actor.system("ledger-properties")
+MAX = settings.OMS_MAX_QUANTITY
+T = TypeVar("T")
+KEYS = [(loc, sku) for loc in range(2) for sku in range(2)]  # (location index, product index)
+
+
+def mostly(good: st.SearchStrategy[T], bad: st.SearchStrategy[T]) -> st.SearchStrategy[T]:
+    """``good`` about nine times in ten, else ``bad`` (say, values the service must refuse).
+    The pick is a middle value: Hypothesis favours the ends of a range, and shrinks towards 0."""
+    return st.integers(min_value=0, max_value=9).flatmap(lambda n: bad if n == 5 else good)
+
+
+invalid_quantities = st.sampled_from([0, -1, MAX + 1])
+# Small numbers, so that removals, counts and reservations run into on-hand and reserved limits.
+deltas = mostly(
+    st.integers(min_value=-25, max_value=30).filter(bool), st.sampled_from([0, MAX + 1, -MAX - 1])
+)
+counts = mostly(st.integers(min_value=0, max_value=40), st.sampled_from([-1, MAX + 1]))
+safety_stocks = mostly(st.integers(min_value=0, max_value=10), st.sampled_from([-1, MAX + 1]))
+
+
+@dataclass
+class Row:
+    on_hand: int = 0
+    reserved: int = 0
+    safety_stock: int = 0
+
+
+class StockLedgerMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        self.locations: list[Location] = [LocationFactory(code="wh-prop"), StoreFactory(code="store-prop")]
+        self.products: list[Product] = [ProductFactory(sku="PROP-A"), ProductFactory(sku="PROP-B")]
+        self.model: dict[tuple[int, int], Row] = {}
+        self.ids: dict[tuple[int, int], int] = {}  # model key -> StockLevel pk
+        self.movements = 0
+
+    def teardown(self) -> None:
+        transaction.set_rollback(True)
+        self._atomic.__exit__(None, None, None)
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _call(self, expected_error: type[DomainError] | None, service, **kwargs) -> bool:  # type: ignore[no-untyped-def]
+        """Run one service in its caller's transaction (rolled back if it raises). Returns True on
+        success; a failure must be exactly the expected domain error."""
+        error: DomainError | None = None
+        try:
+            with transaction.atomic():
+                service(**kwargs)
+        except DomainError as exc:
+            error = exc
+        if error is None:
+            assert expected_error is None, f"{service.__name__} should have raised {expected_error.__name__}"
+            return True
+        assert expected_error is not None, f"{service.__name__} refused unexpectedly: {error.as_dict()}"
+        assert isinstance(error, expected_error), (type(error), expected_error, error.as_dict())
+        return False
+
+    def _lines(self, picks: list[tuple[tuple[int, int], int]]) -> list[StockLine]:
+        return [
+            StockLine(
+                stock_level_id=self.ids[key],
+                product_id=self.products[key[1]].pk,
+                location_id=self.locations[key[0]].pk,
+                quantity=qty,
+            )
+            for key, qty in picks
+        ]
+
+    @staticmethod
+    def _merged(picks: list[tuple[tuple[int, int], int]]) -> Counter:
+        totals: Counter = Counter()
+        for key, qty in picks:
+            totals[key] += qty
+        return totals
+
+    def _picks(self, data: st.DataObject, bound: Callable[[Row], int]) -> list[tuple[tuple[int, int], int]]:
+        """1-2 lines over existing rows; each quantity up to a little over ``bound(row)``, so that the
+        call succeeds about as often as it fails, and now and then an invalid quantity."""
+        keys = sorted(self.model)
+        # Mostly rows where the call can succeed; sometimes any row (where it may not).
+        useful = [key for key in keys if bound(self.model[key]) > 0] or keys
+        lines = mostly(st.sampled_from(useful), st.sampled_from(keys)).flatmap(
+            lambda key: st.tuples(
+                st.just(key),
+                mostly(
+                    st.integers(min_value=1, max_value=max(1, bound(self.model[key]) + 1)),
+                    invalid_quantities,
+                ),
+            )
+        )
+        return data.draw(st.lists(lines, min_size=1, max_size=2), label="lines")
+
+    def _level_created(self, key: tuple[int, int]) -> None:
+        if key not in self.ids:
+            self.ids[key] = StockLevel.objects.get(
+                location=self.locations[key[0]], product=self.products[key[1]]
+            ).pk
+            self.model[key] = Row()
+
+    # --- rules ---------------------------------------------------------------------------------
+    @rule(key=st.sampled_from(KEYS), delta=deltas)
+    def adjust(self, key: tuple[int, int], delta: int) -> None:
+        row = self.model.get(key, Row())
+        if delta == 0 or abs(delta) > MAX:
+            expected: type[DomainError] | None = InvalidInput
+        elif row.on_hand + delta < row.reserved:
+            expected = StockWouldGoNegative
+        else:
+            expected = None
+        ok = self._call(
+            expected,
+            stock_adjust,
+            product=self.products[key[1]],
+            location=self.locations[key[0]],
+            delta=delta,
+            reason="property test",
+            actor=ACTOR,
+        )
+        if ok:
+            self._level_created(key)
+            self.model[key].on_hand += delta
+            self.movements += 1
+
+    @rule(key=st.sampled_from(KEYS), on_hand=counts)
+    def count(self, key: tuple[int, int], on_hand: int) -> None:
+        row = self.model.get(key, Row())
+        if on_hand < 0 or on_hand > MAX:
+            expected: type[DomainError] | None = InvalidInput
+        elif on_hand < row.reserved:
+            expected = CountBelowReserved
+        else:
+            expected = None
+        ok = self._call(
+            expected,
+            stock_count,
+            product=self.products[key[1]],
+            location=self.locations[key[0]],
+            on_hand=on_hand,
+            reason="cycle count",
+            actor=ACTOR,
+        )
+        if ok:
+            self._level_created(key)
+            self.model[key].on_hand = on_hand
+            self.movements += 1
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data(), respect_safety_stock=st.booleans())
+    def reserve(self, data: st.DataObject, respect_safety_stock: bool) -> None:
+        picks = self._picks(data, lambda row: row.on_hand - row.reserved)
+        totals = self._merged(picks)
+        if any(qty <= 0 for _, qty in picks):
+            expected: type[DomainError] | None = InvalidInput
+        elif any(
+            self.model[key].reserved + qty + (self.model[key].safety_stock if respect_safety_stock else 0)
+            > self.model[key].on_hand
+            for key, qty in totals.items()
+        ):
+            expected = InsufficientStock
+        else:
+            expected = None
+        ok = self._call(
+            expected,
+            stock_reserve,
+            lines=self._lines(picks),
+            actor=ACTOR,
+            reference="order-prop",
+            respect_safety_stock=respect_safety_stock,
+        )
+        if ok:
+            for key, qty in totals.items():
+                self.model[key].reserved += qty
+            self.movements += len(totals)
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        picks = self._picks(data, lambda row: row.reserved)
+        totals = self._merged(picks)
+        if any(qty <= 0 for _, qty in picks):
+            expected: type[DomainError] | None = InvalidInput
+        elif any(self.model[key].reserved < qty for key, qty in totals.items()):
+            expected = StockWouldGoNegative
+        else:
+            expected = None
+        ok = self._call(
+            expected, stock_release, lines=self._lines(picks), actor=ACTOR, reference="order-prop"
+        )
+        if ok:
+            for key, qty in totals.items():
+                self.model[key].reserved -= qty
+            self.movements += len(totals)
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data())
+    def consume(self, data: st.DataObject) -> None:
+        picks = self._picks(data, lambda row: row.reserved)
+        totals = self._merged(picks)
+        if any(qty <= 0 for _, qty in picks):
+            expected: type[DomainError] | None = InvalidInput
+        elif any(self.model[key].reserved < qty for key, qty in totals.items()):
+            expected = StockWouldGoNegative
+        else:
+            expected = None
+        ok = self._call(
+            expected, stock_consume, lines=self._lines(picks), actor=ACTOR, reference="order-prop"
+        )
+        if ok:
+            for key, qty in totals.items():
+                self.model[key].on_hand -= qty
+                self.model[key].reserved -= qty
+            self.movements += len(totals)
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data(), safety_stock=safety_stocks)
+    def safety_set(self, data: st.DataObject, safety_stock: int) -> None:
+        key = data.draw(st.sampled_from(sorted(self.model)), label="row")
+        expected = InvalidInput if safety_stock < 0 or safety_stock > MAX else None
+        ok = self._call(
+            expected, stock_safety_set, stock_level_id=self.ids[key], safety_stock=safety_stock, actor=ACTOR
+        )
+        if ok:
+            self.model[key].safety_stock = safety_stock  # not a counter: no ledger row
+
+    # --- invariants ----------------------------------------------------------------------------
+    @invariant()
+    def counters_match_ledger_and_model(self) -> None:
+        rows = StockLevel.objects.annotate(
+            on_hand_sum=Coalesce(Sum("movements__on_hand_delta"), 0),
+            reserved_sum=Coalesce(Sum("movements__reserved_delta"), 0),
+            movement_count=Count("movements"),
+        ).values("pk", "on_hand", "reserved", "safety_stock", "on_hand_sum", "reserved_sum", "movement_count")
+        by_pk = {r["pk"]: r for r in rows}
+        assert set(by_pk) == set(self.ids.values()), "a refused call left a stock row behind"
+        for r in by_pk.values():
+            assert 0 <= r["reserved"] <= r["on_hand"], r
+            assert r["on_hand"] == r["on_hand_sum"], r
+            assert r["reserved"] == r["reserved_sum"], r
+            assert r["movement_count"] >= 1, r
+        for key, pk in self.ids.items():
+            expected = self.model[key]
+            actual = by_pk[pk]
+            assert (actual["on_hand"], actual["reserved"], actual["safety_stock"]) == (
+                expected.on_hand,
+                expected.reserved,
+                expected.safety_stock,
+            ), key
+        assert StockMovement.objects.count() == self.movements, "a refused call wrote a ledger row"
+
+
+def test_stock_ledger_state_machine(db):
+    run_state_machine_as_test(
+        StockLedgerMachine,
+        settings=hypothesis_settings(
+            max_examples=50,
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
+    )
+
+
+@pytest.mark.parametrize("delta", [-1, 0])
+def test_refused_adjust_on_a_new_row_leaves_no_row(db, delta):
+    """The state machine's 'nothing changes' includes not creating the (product, location) row."""
+    product, location = ProductFactory(sku="NEW"), LocationFactory(code="wh-new")
+    with pytest.raises(DomainError):
+        stock_adjust(product=product, location=location, delta=delta, reason="x", actor=ACTOR)
+    assert not StockLevel.objects.exists()
+    assert not StockMovement.objects.exists()
