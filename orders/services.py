@@ -629,8 +629,11 @@ def _lock_order(*, order_id: int, actor: Actor) -> Order:
     return Order.objects.select_for_update(of=("self",)).select_related("channel").get(pk=order_id)
 
 
-def reservations_release(*, reservations: Sequence[Reservation], actor: Actor, reason: str) -> None:
-    """Give held units back to sale and mark the reservations released (caller holds the order lock)."""
+def reservations_release(
+    *, order: Order, reservations: Sequence[Reservation], actor: Actor, reason: str
+) -> None:
+    """Give held units back to sale and mark the reservations released (caller holds the order lock).
+    The ledger rows carry the order's reference, like its reservation rows."""
     active = [r for r in reservations if r.status == ReservationStatus.ACTIVE]
     if not active:
         return
@@ -645,7 +648,7 @@ def reservations_release(*, reservations: Sequence[Reservation], actor: Actor, r
             for r in active
         ],
         actor=actor,
-        reference=f"order:{active[0].order_id}",
+        reference=f"order:{order.number}",
         reason=reason,
     )
     Reservation.objects.filter(pk__in=[r.pk for r in active]).update(
@@ -675,7 +678,13 @@ def order_cancel(*, order_id: int, reason: str, actor: Actor) -> Order:
     # Higher apps (fulfilment) cancel their work for the order in this same transaction.
     events.publish(topic="order.cancelling", payload={"order_id": order.pk, "reason": reason})
     reservations = list(order.reservations.filter(status=ReservationStatus.ACTIVE).order_by("pk"))
-    reservations_release(reservations=reservations, actor=actor, reason=f"order cancelled: {reason}"[:300])
+    reservations_release(
+        order=order, reservations=reservations, actor=actor, reason=f"order cancelled: {reason}"[:300]
+    )
+    # a cancelled order keeps no hold: nothing is left to release later
+    order.holds.filter(released_at__isnull=True).update(
+        released_at=timezone.now(), released_by=f"{actor.name} (order cancelled)"[:200]
+    )
     for line in lines:
         line.quantity_cancelled = line.quantity - line.quantity_fulfilled
         line.quantity_backordered = 0
@@ -741,7 +750,7 @@ def order_hold_release(*, order_id: int, actor: Actor, hold_id: int | None = Non
     for hold in holds:
         hold.released_at, hold.released_by = now, actor.name[:200]
     OrderHold.objects.bulk_update(holds, ["released_at", "released_by"])
-    if not order.holds.filter(released_at__isnull=True).exists():
+    if order.status == OrderStatus.ON_HOLD and not order.holds.filter(released_at__isnull=True).exists():
         order.status = order.status_before_hold or OrderStatus.RECEIVED
         order.status_before_hold = ""
         order.save(update_fields=["status", "status_before_hold", "updated_at"])

@@ -94,7 +94,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         actor = actor_from_request(self.request)
-        lookup = bool(self.request.query_params.get("number"))
+        # Only a real number widens an in-person channel's list (the filter strips blanks and
+        # ignores an empty value, so " " must not count as a lookup).
+        lookup = bool(self.request.query_params.get("number", "").strip())
         return order_detail_queryset(order_queryset_for_actor(actor, lookup=lookup), with_events=False)
 
     def list(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
