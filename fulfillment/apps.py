@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class FulfillmentConfig(AppConfig):
     name = "fulfillment"
     verbose_name = "Routing and fulfilment"
+
+    def ready(self) -> None:
+        from . import subscribers
+
+        subscribers.connect()

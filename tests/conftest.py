@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.db import connection
+from kombu import pools as kombu_pools
 from rest_framework.test import APIClient
 
 from inventory.models import Location, Product, StockLevel
@@ -116,6 +117,7 @@ def _reset_connections(app) -> None:
         app._pool.force_close_all()
         app._pool = None
     app.amqp._producer_pool = None
+    kombu_pools.reset()  # the global producer pools would hand out the closed connections again
     app.backend.__dict__.pop("client", None)
     app.__dict__.pop("backend", None)
 
@@ -153,3 +155,35 @@ def celery_worker(celery_broker, transactional_db):
     worker = WorkerProcess(name=f"w{os.getpid()}").start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture(scope="session")
+def session_worker(django_db_setup, django_db_blocker):
+    """One real Celery worker (2 processes) for the whole session, on the test PostgreSQL database
+    and the Redis test broker; None on SQLite (tasks then run eagerly, in process)."""
+    if connection.vendor != "postgresql":
+        yield None
+        return
+    from config.celery_app import app
+
+    from .worker import WorkerProcess, purge_queues, redis_url, shutdown_strays
+
+    names = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+    saved_env = {name: os.environ.get(name) for name in names}
+    saved_conf = (app.conf.broker_url, app.conf.result_backend)
+    for name in names:
+        os.environ[name] = redis_url()
+    app.conf.broker_url = app.conf.result_backend = redis_url()
+    _reset_connections(app)
+    shutdown_strays()
+    purge_queues()
+    worker = WorkerProcess(name=f"s{os.getpid()}", concurrency=2).start()
+    yield worker
+    worker.stop()
+    for name, value in saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    app.conf.broker_url, app.conf.result_backend = saved_conf
+    _reset_connections(app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -91,7 +92,11 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.wait_ready(timeout=timeout)
+        try:
+            self.wait_ready(timeout=timeout)
+        except BaseException:
+            self.kill()  # never leave a half-started worker behind to steal a later run's tasks
+            raise
         return self
 
     def wait_ready(self, *, timeout: float) -> None:
@@ -125,6 +130,36 @@ class WorkerProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
         if self.proc.poll() is None:
             self.proc.wait(timeout=10)
+
+
+def wait_idle(worker: WorkerProcess, *, timeout: float = 20.0) -> None:
+    """Wait until the test broker's queues are empty and the worker runs no task (so a test's
+    teardown does not truncate tables under a running task)."""
+    from config.celery_app import app
+
+    deadline = time.monotonic() + timeout
+    with app.connection_for_write(redis_url()) as conn:
+        client = conn.default_channel.client
+        while time.monotonic() < deadline:
+            if any(client.llen(queue) for queue in QUEUES.split(",")):
+                time.sleep(0.05)
+                continue
+            inspect = app.control.inspect(
+                destination=[f"{worker.name}@{socket.gethostname()}"], timeout=1.0, connection=conn
+            )
+            active = inspect.active() or {}
+            reserved = inspect.reserved() or {}
+            if not any(active.values()) and not any(reserved.values()):
+                return
+            time.sleep(0.05)
+
+
+def shutdown_strays() -> None:
+    """Stop workers that a crashed earlier run left listening on this test broker."""
+    from config.celery_app import app
+
+    with app.connection_for_write(redis_url()) as conn:
+        app.control.broadcast("shutdown", connection=conn)
 
 
 def purge_queues() -> None:

@@ -1,1 +1,8 @@
-urlpatterns: list = []
+from oms.api.routers import OptionalSlashRouter
+
+from .views import FulfillmentOrderViewSet
+
+router = OptionalSlashRouter()
+router.register("fulfillment-orders", FulfillmentOrderViewSet, basename="fulfillment-order")
+
+urlpatterns = router.urls

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from fulfillment.choices import FulfillmentStatus
+from fulfillment.models import FulfillmentOrder
+from orders.choices import FulfillmentMethod
+
+
+class FulfillmentOrderLineOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    line = serializers.IntegerField(source="order_line_id", help_text="Order line id.")
+    sku = serializers.CharField(source="order_line.sku")
+    name = serializers.CharField(source="order_line.name")
+    quantity = serializers.IntegerField()
+
+
+class FulfillmentOrderOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    order = serializers.IntegerField(source="order_id")
+    order_number = serializers.CharField(source="order.number")
+    location = serializers.CharField(source="location.code")
+    method = serializers.ChoiceField(choices=FulfillmentMethod.choices)
+    status = serializers.ChoiceField(choices=FulfillmentStatus.choices)
+    customer_name = serializers.SerializerMethodField()
+    reject_reason = serializers.CharField()
+    carrier = serializers.CharField()
+    tracking_number = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    ready_at = serializers.DateTimeField(allow_null=True)
+    pickup_expires_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    lines = FulfillmentOrderLineOutput(many=True)
+
+    def get_customer_name(self, fo: FulfillmentOrder) -> str:
+        customer = fo.order.customer
+        return customer.name if customer is not None else ""
+
+
+class ShipInput(serializers.Serializer):
+    carrier = serializers.CharField(max_length=64)
+    tracking_number = serializers.CharField(max_length=128)
+
+
+class RejectInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+
+
+class EmptyInput(serializers.Serializer):
+    """No body is needed."""

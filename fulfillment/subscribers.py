@@ -1,0 +1,32 @@
+"""How fulfilment reacts to other apps' events (imports stay one way: orders and inventory publish,
+fulfilment listens). After-commit handlers only enqueue tasks; the in-transaction one closes
+fulfilment orders with the order that is being cancelled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oms import events
+from orders.selectors import order_section_register
+
+from .selectors import fulfillment_orders_for_orders
+from .services import fulfillment_orders_cancel_for_order
+from .tasks import allocate_backorders, route_order
+
+
+def _route(topic: str, payload: dict[str, Any]) -> None:
+    route_order.delay(payload["order_id"])
+
+
+def _stock_arrived(topic: str, payload: dict[str, Any]) -> None:
+    product_ids = payload.get("product_ids") or []
+    if product_ids:
+        allocate_backorders.delay(sorted(product_ids))
+
+
+def connect() -> None:
+    for topic in ("order.created", "order.hold_released", "fulfillment.rejected"):
+        events.subscribe(topic, _route)
+    events.subscribe("stock.changed", _stock_arrived)
+    events.subscribe_in_transaction("order.cancelling", fulfillment_orders_cancel_for_order)
+    order_section_register("fulfillment_orders", fulfillment_orders_for_orders, default=[])
