@@ -19,12 +19,12 @@ from inventory.services import (
     stock_safety_set,
 )
 from inventory.snapshots import stock_snapshot_apply
+from oms.api.parsers import SizeLimitedJSONParser, SnapshotJSONParser
 from oms.authentication import actor_from_request
 from oms.models import Channel
 from oms.permissions import IsManager, IsManagerOrReadOnly, IsStaff, IsStaffOrChannel
 
 from .filters import LocationFilter, ProductFilter, StockLevelFilter
-from .parsers import SizeLimitedJSONParser, SnapshotJSONParser
 from .serializers import (
     AvailabilityOutput,
     AvailabilityQuery,

@@ -87,3 +87,22 @@ def test_unauthenticated_is_401(network, anon):
     response = anon.post("/api/v1/orders", BASE, format="json")
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+def test_a_body_over_the_size_limit_is_413_in_house_format(network, web_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = ship_body(("SHIRT", 1))
+    body["customer"]["name"] = "x" * 20_000
+    response = post_order(web_client, body)
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"
+    assert not Order.objects.exists()
+
+
+def test_deeply_nested_json_is_400_not_500(network, web_client):
+    deep = "[" * 100_000 + "]" * 100_000
+    response = web_client.api.post(
+        "/api/v1/orders", data=deep, content_type="application/json", HTTP_IDEMPOTENCY_KEY="deep"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "malformed_request"
