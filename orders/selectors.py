@@ -173,3 +173,13 @@ def customer_order_history(*, customer_id: int, actor: Actor) -> QuerySet[Order]
     customer = customer_get_for_actor(customer_id=customer_id, actor=actor)
     qs = Order.objects.filter(customer=customer).order_by("-created_at", "-pk")
     return order_detail_queryset(qs, with_events=False)
+
+
+def customer_export(*, customer_id: int, actor: Actor) -> tuple[Customer, list[Order]]:
+    """Everything the OMS holds about a person (right of access): the customer with their channel
+    ids, and every order from every channel with lines, reservations, holds, timeline and the
+    sections other apps add (fulfilment orders, returns)."""
+    customer = customer_get_for_actor(customer_id=customer_id, actor=actor)
+    orders = list(order_detail_queryset(Order.objects.filter(customer=customer).order_by("pk")))
+    attach_sections(orders)
+    return customer, orders

@@ -47,6 +47,7 @@ from oms.services import check_currency
 
 from .choices import FulfillmentMethod, HoldReason, OrderEventKind, OrderStatus, ReservationStatus
 from .errors import (
+    CustomerNotFound,
     DuplicateExternalId,
     IdempotencyKeyReused,
     NoActiveHold,
@@ -54,7 +55,7 @@ from .errors import (
     RequestInProgress,
 )
 from .events import order_event_build, order_event_record, order_events_record
-from .models import ORDER_HOLDABLE, IdempotencyRecord, Order, OrderHold, OrderLine, Reservation
+from .models import ORDER_HOLDABLE, IdempotencyRecord, Order, OrderEvent, OrderHold, OrderLine, Reservation
 from .selectors import order_get_for_actor
 
 MAX_LINES = 200
@@ -806,3 +807,56 @@ def reservations_by_line(reservations: Sequence[Reservation]) -> dict[int, list[
     for r in reservations:
         grouped[r.line_id].append(r)
     return grouped
+
+
+# --- Data protection -------------------------------------------------------------------------------------
+
+PERSONAL_ADDRESS_FIELDS = ("name", "line1", "line2", "postal_code", "phone")
+PERSONAL_EVENT_KEYS = ("email", "recipient", "to", "phone", "name", "customer_name")
+
+
+@transaction.atomic(durable=True)
+def customer_erase(*, customer_id: int, actor: Actor) -> Customer:
+    """Anonymise a person (right to erasure) while keeping their orders, stock and money records:
+    contact details, channel ids, delivery names and coordinates, personal data in timeline events
+    and stored idempotent responses are removed; city, country, lines and amounts stay."""
+    if not (actor.is_manager or actor.is_system):
+        raise PermissionDenied("Only a manager may erase a customer's personal data.")
+    customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
+    if customer is None:
+        raise CustomerNotFound(f"No customer {customer_id}.")
+    if customer.erased_at is not None:
+        return customer
+    customer.email = customer.email_normalized = ""
+    customer.phone = customer.phone_normalized = ""
+    customer.name = ""
+    customer.erased_at = timezone.now()
+    customer.save()
+    ChannelCustomerRef.objects.filter(customer=customer).delete()
+    orders = list(Order.objects.select_for_update(of=("self",)).filter(customer=customer).order_by("pk"))
+    for order in orders:
+        address = dict(order.shipping_address or {})
+        for key in PERSONAL_ADDRESS_FIELDS:
+            if key in address:
+                address[key] = ""
+        order.shipping_address = address
+        order.ship_latitude = order.ship_longitude = None
+    Order.objects.bulk_update(orders, ["shipping_address", "ship_latitude", "ship_longitude"])
+    events_to_scrub = []
+    for event in OrderEvent.objects.filter(order__customer=customer):
+        data = dict(event.data or {})
+        if any(key in data for key in PERSONAL_EVENT_KEYS):
+            for key in PERSONAL_EVENT_KEYS:
+                data.pop(key, None)
+            event.data = data
+            events_to_scrub.append(event)
+    OrderEvent.objects.bulk_update(events_to_scrub, ["data"])
+    IdempotencyRecord.objects.filter(order__customer=customer).delete()
+    order_events_record(
+        order_event_build(
+            order=order, kind=OrderEventKind.NOTE, actor=actor, message="Customer's personal data erased."
+        )
+        for order in orders
+    )
+    events.publish(topic="customer.erased", payload={"customer_id": customer.pk})
+    return customer

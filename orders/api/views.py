@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +17,7 @@ from oms.permissions import IsManager, IsStaffOrChannel
 from orders.errors import CustomerNotFound, IdempotencyKeyRequired
 from orders.selectors import (
     attach_sections,
+    customer_export,
     customer_get_for_actor,
     customer_list,
     customer_order_history,
@@ -25,6 +27,7 @@ from orders.selectors import (
 )
 from orders.services import (
     IdempotencyClaim,
+    customer_erase,
     idempotency_request_hash,
     order_cancel,
     order_hold_place,
@@ -161,7 +164,45 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(OrderOutput(order_detail(order_id=order.pk, actor=actor)).data)
 
 
-class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CustomerExportOutput(serializers.Serializer):
+    exported_at = serializers.DateTimeField()
+    customer = CustomerOutput()
+    orders = OrderOutput(many=True)
+
+
+class CustomerDataProtectionMixin:
+    @extend_schema(request=None, responses={200: CustomerExportOutput})
+    @action(detail=True, methods=["get"], permission_classes=[IsManager])
+    def export(self, request, pk=None):  # type: ignore[no-untyped-def]
+        """All of a customer's data as JSON (manager)."""
+        customer, orders = customer_export(customer_id=_int_id(pk), actor=actor_from_request(request))
+        return Response(
+            {
+                "exported_at": serializers.DateTimeField().to_representation(timezone.now()),
+                "customer": CustomerOutput(customer).data,
+                "orders": OrderOutput(orders, many=True, context={"with_events": True}).data,
+            }
+        )
+
+    @extend_schema(request=None, responses={200: CustomerOutput})
+    @action(detail=True, methods=["post"], permission_classes=[IsManager])
+    def erase(self, request, pk=None):  # type: ignore[no-untyped-def]
+        """Anonymise the person; orders, stock and money records stay (manager)."""
+        actor = actor_from_request(request)
+        customer = customer_get_for_actor(customer_id=_int_id(pk), actor=actor)
+        return Response(CustomerOutput(customer_erase(customer_id=customer.pk, actor=actor)).data)
+
+
+def _int_id(value) -> int:  # type: ignore[no-untyped-def]
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise CustomerNotFound(f"No customer '{value}'.") from exc
+
+
+class CustomerViewSet(
+    CustomerDataProtectionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """One customer across channels. Staff see all; a channel sees the customers it has served."""
 
     permission_classes = [IsStaffOrChannel]
@@ -196,10 +237,3 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         page = self.paginate_queryset(qs)
         attach_sections(page)
         return self.get_paginated_response(OrderOutput(page, many=True).data)
-
-
-def _int_id(value) -> int:  # type: ignore[no-untyped-def]
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise CustomerNotFound(f"No customer '{value}'.") from exc
