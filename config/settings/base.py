@@ -98,6 +98,8 @@ LANGUAGES = [("en", "English"), ("vi", "Tiếng Việt")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Customer e-mails are translated (locale/vi/LC_MESSAGES/django.po, compiled .mo committed).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -132,6 +134,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "oms.api.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         # Several choice sets share a field name ("kind", "status"): name each enum after its class.
         "ChannelKindEnum": "oms.choices.ChannelKind",
@@ -139,6 +145,13 @@ SPECTACULAR_SETTINGS = {
         "MovementKindEnum": "inventory.choices.MovementKind",
         "OrderStatusEnum": "orders.choices.OrderStatus",
         "ReservationStatusEnum": "orders.choices.ReservationStatus",
+        "FulfillmentMethodEnum": "orders.choices.FulfillmentMethod",
+        "HoldReasonEnum": "orders.choices.HoldReason",
+        "ReturnStatusEnum": "returns.choices.ReturnStatus",
+        "ReturnMethodEnum": "returns.choices.ReturnMethod",
+        "ReturnReasonEnum": "returns.choices.ReturnReason",
+        "DispositionEnum": "returns.choices.Disposition",
+        "RefundMethodEnum": "returns.choices.RefundMethod",
     },
 }
 
@@ -157,6 +170,18 @@ OMS_PICKUP_HOLD_DAYS = env.int("OMS_PICKUP_HOLD_DAYS", default=3)
 OMS_RETURN_WINDOW_DAYS = env.int("OMS_RETURN_WINDOW_DAYS", default=30)
 OMS_IDEMPOTENCY_TTL_HOURS = env.int("OMS_IDEMPOTENCY_TTL_HOURS", default=24)
 OMS_SWEEPER_STUCK_SECONDS = env.int("OMS_SWEEPER_STUCK_SECONDS", default=60)
+# Outbox: the relay re-dispatches events not dispatched this long after they were written, and
+# forgets dispatched events after the retention period.
+OMS_OUTBOX_RELAY_AFTER_SECONDS = env.int("OMS_OUTBOX_RELAY_AFTER_SECONDS", default=30)
+OMS_OUTBOX_RETENTION_DAYS = env.int("OMS_OUTBOX_RETENTION_DAYS", default=7)
+# Webhooks: attempts per delivery (1 + retries with backoff 2, 4, ... 2**n s), consecutive failures
+# that disable an endpoint, the HTTP timeout, and how long a process reuses its list of endpoints.
+OMS_WEBHOOK_MAX_RETRIES = env.int("OMS_WEBHOOK_MAX_RETRIES", default=8)
+OMS_WEBHOOK_MAX_FAILURES = env.int("OMS_WEBHOOK_MAX_FAILURES", default=10)
+OMS_WEBHOOK_TIMEOUT_SECONDS = env.float("OMS_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+OMS_WEBHOOK_ENDPOINT_CACHE_SECONDS = env.float("OMS_WEBHOOK_ENDPOINT_CACHE_SECONDS", default=5.0)
+# Notifications: a claim on an e-mail older than this (a worker died while sending) may be retaken.
+OMS_NOTIFICATION_CLAIM_SECONDS = env.int("OMS_NOTIFICATION_CLAIM_SECONDS", default=600)
 # Largest quantity or stock delta one request may carry: bigger numbers are refused as invalid.
 OMS_MAX_QUANTITY = 1_000_000
 

@@ -1,7 +1,9 @@
+from django.urls import re_path
+
 from oms.api.routers import OptionalSlashRouter
 
 from .views import (
-    AvailabilityViewSet,
+    AvailabilityView,
     LocationViewSet,
     ProductViewSet,
     StockAdjustmentViewSet,
@@ -16,6 +18,8 @@ router.register("products", ProductViewSet, basename="product")
 router.register("inventory/adjustments", StockAdjustmentViewSet, basename="stock-adjustment")
 router.register("inventory/snapshots", StockSnapshotViewSet, basename="stock-snapshot")
 router.register("inventory", StockLevelViewSet, basename="stock-level")
-router.register("availability", AvailabilityViewSet, basename="availability")
 
-urlpatterns = router.urls
+urlpatterns = [
+    re_path(r"^availability/?$", AvailabilityView.as_view(), name="availability"),
+    *router.urls,
+]

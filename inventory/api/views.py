@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import mixins, viewsets
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -171,8 +172,9 @@ class StockSnapshotViewSet(viewsets.GenericViewSet):
         return Response(SnapshotOutput(result).data, status=201)
 
 
-class AvailabilityViewSet(viewsets.GenericViewSet):
-    """Available to promise per SKU: to ship, and per location near a point (any client)."""
+class AvailabilityView(GenericAPIView):
+    """Available to promise per SKU: to ship, and per location near a point (any client).
+    One object, not a paginated list: ``{"results": [...], "unknown_skus": [...]}``."""
 
     permission_classes = [IsStaffOrChannel]
     serializer_class = AvailabilityOutput
@@ -180,7 +182,7 @@ class AvailabilityViewSet(viewsets.GenericViewSet):
     filter_backends: list = []
 
     @extend_schema(parameters=[AvailabilityQuery], responses={200: AvailabilityOutput})
-    def list(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response:
         query = parse_input(AvailabilityQuery, request.query_params)
         actor = actor_from_request(request)
         channel = None
