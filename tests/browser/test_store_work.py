@@ -1,0 +1,72 @@
+"""An associate works their store's pickups in the admin, in a real browser."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from fulfillment.models import FulfillmentOrder
+from fulfillment.services import route_order
+from inventory.models import StockLevel
+from inventory.services import staff_create
+from oms.actors import Actor
+from orders.services import CustomerInput, LineInput, OrderInput, order_place
+from tests.conftest import stock_put
+from tests.factories import ChannelFactory, ProductFactory, StoreFactory
+
+from .conftest import admin_login, run_action, shot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SYSTEM = Actor.system("browser-test")
+
+
+def pickup_order(store_code: str, email: str) -> FulfillmentOrder:
+    data = OrderInput(
+        channel=ChannelFactory(code="web", currency="USD"),
+        method="pickup",
+        lines=[LineInput(sku="SHIRT", quantity=1, unit_price=Decimal("10"))],
+        currency="USD",
+        customer=CustomerInput(email=email, name=email.split("@")[0].title()),
+        pickup_location=store_code,
+    )
+    order = order_place(data=data, actor=SYSTEM).order
+    route_order(order_id=order.pk)
+    return FulfillmentOrder.objects.get(order=order)
+
+
+def test_an_associate_prepares_and_hands_over_a_pickup(page, live_server):
+    mine = StoreFactory(
+        code="st-mine", name="My Store", latitude=Decimal("10.77"), longitude=Decimal("106.70")
+    )
+    other = StoreFactory(
+        code="st-other", name="Other Store", latitude=Decimal("21.0"), longitude=Decimal("105.8")
+    )
+    shirt = ProductFactory(sku="SHIRT")
+    stock_put(shirt, mine, 5)
+    stock_put(shirt, other, 5)
+    fo = pickup_order("st-mine", "lan@example.com")
+    theirs = pickup_order("st-other", "minh@example.com")
+    _, password = staff_create(username="ann", role="associate", location_codes=["st-mine"])
+
+    admin_login(page, live_server, "ann", password)
+    page.goto(f"{live_server.url}/admin/fulfillment/fulfillmentorder/")
+    shot(page, "associate-work-queue")
+    assert page.locator("#result_list").get_by_text(fo.number).count() == 1
+    assert page.get_by_text(theirs.number).count() == 0  # another store's work is not shown
+
+    for action in ("accept", "ready_for_pickup"):
+        run_action(page, action, fo.number)
+        page.wait_for_selector(".messagelist .success")
+    fo.refresh_from_db()
+    assert fo.status == "ready_for_pickup"
+
+    page.goto(f"{live_server.url}/admin/fulfillment/fulfillmentorder/?queue=waiting")
+    shot(page, "associate-waiting-for-customer")
+    run_action(page, "handed_over", fo.number)
+    page.wait_for_selector(".messagelist .success")
+    fo.refresh_from_db()
+    assert fo.status == "picked_up"
+    row = StockLevel.objects.get(product=shirt, location=mine)
+    assert (row.on_hand, row.reserved) == (4, 0)
+    shot(page, "associate-handed-over")
