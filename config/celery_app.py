@@ -38,4 +38,31 @@ app.conf.update(
     result_expires=3600,
     timezone="UTC",
 )
+
+# Periodic work (``celery -A config beat``). Each entry expires before its next run, so a backlog
+# left while no worker listened does not pile up.
+app.conf.beat_schedule = {
+    # The outbox relay: events a dead process or a lost broker left undispatched.
+    "outbox-relay": {
+        "task": "oms.tasks.outbox_relay",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    # The routing sweeper: orders stuck in received, backorders, pickups past their hold.
+    "routing-sweep": {
+        "task": "fulfillment.tasks.sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "expire-pickups": {
+        "task": "fulfillment.tasks.expire_pickups",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
+    "purge-idempotency-records": {
+        "task": "orders.tasks.purge_idempotency_records",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
+}
 app.autodiscover_tasks()

@@ -6,6 +6,7 @@ class FulfillmentConfig(AppConfig):
     verbose_name = "Routing and fulfilment"
 
     def ready(self) -> None:
-        from . import subscribers
+        from . import notifications, subscribers
 
         subscribers.connect()
+        notifications.connect()

@@ -1,4 +1,5 @@
-"""Django admin of the kernel: channels, customers, API clients and staff.
+"""Django admin of the kernel: channels, customers, API clients and staff; read-only logs of the
+outbox, webhook endpoints and deliveries, and customer e-mails.
 
 Only managers (superusers) see these pages. Secrets are never shown after creation: an API
 client is created through ``api_client_create`` and its key is shown once, in a message; staff
@@ -13,7 +14,17 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from .errors import InvalidInput
-from .models import ApiClient, Channel, ChannelCustomerRef, Customer, StaffProfile
+from .models import (
+    ApiClient,
+    Channel,
+    ChannelCustomerRef,
+    Customer,
+    NotificationLog,
+    OutboxEvent,
+    StaffProfile,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from .services import api_client_create, check_currency
 
 admin.site.site_header = "Unified OMS"
@@ -182,3 +193,108 @@ class StaffProfileAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: StaffProfile | None = None) -> bool:
         return False
+
+
+# --- Events, webhooks and notifications: read-only logs ----------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A log: written by the OMS, read by managers, never edited here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "topic", "created_at", "dispatched_at", "attempts", "short_error")
+    list_filter = ("topic", ("dispatched_at", admin.EmptyFieldListFilter))
+    search_fields = ("topic",)
+    fields = ("topic", "payload", "created_at", "dispatched_at", "attempts", "retry_after", "last_error")
+    readonly_fields = fields
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description="Last error")
+    def short_error(self, obj: OutboxEvent) -> str:
+        return obj.last_error[:80]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ReadOnlyAdmin):
+    """Endpoints are managed with the API (POST/DELETE /webhooks); the secret is never shown."""
+
+    list_display = ("url", "events", "active", "failure_count", "disabled_at", "created_at")
+    list_filter = ("active",)
+    search_fields = ("url",)
+    fields = ("url", "events", "active", "failure_count", "disabled_at", "created_at", "updated_at")
+    readonly_fields = fields
+    exclude = ("secret",)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "endpoint",
+        "topic",
+        "event_id",
+        "attempt",
+        "status_code",
+        "succeeded",
+        "created_at",
+    )
+    list_filter = ("topic", ("delivered_at", admin.EmptyFieldListFilter))
+    search_fields = ("delivery_id", "topic", "endpoint__url")
+    list_select_related = ("endpoint",)
+    fields = (
+        "endpoint",
+        "delivery_id",
+        "event_id",
+        "topic",
+        "attempt",
+        "status_code",
+        "response_body",
+        "error",
+        "duration_ms",
+        "delivered_at",
+        "next_attempt_at",
+        "created_at",
+        "payload",
+    )
+    readonly_fields = fields
+    show_full_result_count = False
+
+    @admin.display(boolean=True, description="Delivered")
+    def succeeded(self, obj: WebhookDelivery) -> bool:
+        return obj.succeeded
+
+
+@admin.register(NotificationLog)
+class NotificationLogAdmin(ReadOnlyAdmin):
+    list_display = ("id", "template", "recipient", "language", "status", "order_id", "sent_at")
+    list_filter = ("status", "template", "language")
+    search_fields = ("recipient", "subject", "=order_id")
+    fields = (
+        "topic",
+        "event_id",
+        "template",
+        "recipient",
+        "language",
+        "order_id",
+        "status",
+        "subject",
+        "attempts",
+        "error",
+        "created_at",
+        "claimed_at",
+        "sent_at",
+    )
+    readonly_fields = fields
+    show_full_result_count = False

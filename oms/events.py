@@ -1,9 +1,18 @@
 """Domain events: how a lower app tells higher ones (and the outside world) that something happened.
 
-``publish`` is called inside the transaction that made the change; subscribers run only after it
-commits (``transaction.on_commit``), so a rolled-back change announces nothing. Higher apps
-subscribe in their ``AppConfig.ready`` (e.g. fulfillment subscribes to ``order.created`` to route),
-which keeps imports one way: returns -> fulfillment -> orders -> inventory -> oms.
+``publish`` is called inside the transaction that made the change. It runs the in-transaction
+subscribers at once, and writes one ``OutboxEvent`` row in that same transaction (the transactional
+outbox). The after-commit subscribers run only once the transaction commits
+(``transaction.on_commit``), after which the row is marked dispatched with one UPDATE; a
+rolled-back change leaves neither a row nor an announcement. If the process dies between the
+commit and the dispatch, or a subscriber fails (the broker is down), the row stays undispatched
+and ``oms.outbox.outbox_relay`` dispatches it again: every event reaches its subscribers at least
+once, so subscribers must be idempotent (they only enqueue idempotent tasks).
+
+Higher apps subscribe in their ``AppConfig.ready`` (e.g. fulfillment subscribes to
+``order.created`` to route), which keeps imports one way: returns -> fulfillment -> orders ->
+inventory -> oms. While a subscriber runs, ``current_event()`` tells it the outbox event's id and
+time (webhooks and notifications key their deliveries on it).
 
 Topics use the webhook names of design.md: ``order.created``, ``order.allocated``,
 ``order.cancelled``, ``fulfillment.shipped``, ``fulfillment.ready_for_pickup``, ``return.received``,
@@ -14,11 +23,18 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import OutboxEvent
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +42,18 @@ Handler = Callable[[str, dict[str, Any]], None]
 
 _subscribers: dict[str, list[Handler]] = defaultdict(list)
 _in_transaction: dict[str, list[Handler]] = defaultdict(list)
+
+
+@dataclass(frozen=True)
+class Event:
+    """The outbox row of an event being dispatched."""
+
+    id: int
+    topic: str
+    created_at: datetime
+
+
+_current: ContextVar[Event | None] = ContextVar("oms_current_event", default=None)
 
 
 def subscribe(topic: str, handler: Handler) -> None:
@@ -47,17 +75,51 @@ def subscribers(topic: str) -> list[Handler]:
     return [*_subscribers.get(topic, []), *_subscribers.get("*", [])]
 
 
-def _dispatch(topic: str, payload: dict[str, Any]) -> None:
-    for handler in subscribers(topic):
-        try:
-            handler(topic, payload)
-        except Exception:  # one failing subscriber must not stop the others; sweepers repair
-            logger.exception("event subscriber %r failed for %s", handler, topic)
+def current_event() -> Event | None:
+    """The outbox event whose after-commit subscribers are running (None outside a dispatch)."""
+    return _current.get()
+
+
+def dispatch(event: Event, payload: Mapping[str, Any]) -> list[str]:
+    """Run the after-commit subscribers of one event; answer the errors of those that failed.
+
+    One failing subscriber does not stop the others; the caller keeps the event undispatched so
+    that the relay tries again (every subscriber again: they are idempotent)."""
+    errors: list[str] = []
+    token = _current.set(event)
+    try:
+        for handler in subscribers(event.topic):
+            try:
+                handler(event.topic, dict(payload))
+            except Exception as exc:
+                logger.exception("event subscriber %r failed for %s #%s", handler, event.topic, event.id)
+                name = getattr(handler, "__qualname__", repr(handler))
+                errors.append(f"{name}: {exc!r}"[:500])
+    finally:
+        _current.reset(token)
+    return errors
+
+
+def _dispatch_committed(event: Event, payload: dict[str, Any]) -> None:
+    """After commit: announce the event, then mark its outbox row (one UPDATE)."""
+    errors = dispatch(event, payload)
+    rows = OutboxEvent.objects.filter(pk=event.id)
+    try:
+        if errors:
+            rows.update(attempts=F("attempts") + 1, last_error="\n".join(errors)[:4000])
+        else:
+            rows.update(dispatched_at=timezone.now(), attempts=F("attempts") + 1)
+    except DatabaseError:
+        # The change is committed and announced; the relay will announce it once more.
+        logger.exception("could not mark outbox event %s dispatched", event.id)
 
 
 def publish(*, topic: str, payload: dict[str, Any]) -> None:
-    """Run the in-transaction handlers of ``topic`` now, and announce it to the others once the
-    current transaction commits (at once outside a transaction)."""
+    """Run the in-transaction handlers of ``topic`` now, record the event in the outbox (same
+    transaction), and announce it to the others once the current transaction commits (at once
+    outside a transaction)."""
     for handler in _in_transaction.get(topic, []):
         handler(topic, dict(payload))
-    transaction.on_commit(partial(_dispatch, topic, dict(payload)))
+    row = OutboxEvent.objects.create(topic=topic, payload=payload)
+    event = Event(id=row.pk, topic=topic, created_at=row.created_at)
+    transaction.on_commit(partial(_dispatch_committed, event, dict(payload)))

@@ -2,8 +2,11 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 from .choices import ChannelKind, StaffRole
 
@@ -119,3 +122,136 @@ class StaffProfile(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.user.get_username()} ({self.role})"
+
+
+# --- Events: the transactional outbox --------------------------------------------------------------
+
+
+class OutboxEvent(models.Model):
+    """One domain event, written by ``oms.events.publish`` in the transaction of the change that
+    caused it. Dispatched to the after-commit subscribers once that transaction commits (and then
+    marked ``dispatched_at``); the relay (``oms.tasks.outbox_relay``) re-dispatches any row a dead
+    process or a lost broker left undispatched, so every event is delivered at least once."""
+
+    topic = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    # Set in Python (not by the database) so that publish knows it without reading the row back.
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Dispatches tried (after commit, relay).")
+    last_error = models.TextField(blank=True, default="")
+    retry_after = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The relay leaves the event alone until then (while it holds it, or after a failure).",
+    )
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            # The relay's scan: only the (few) undispatched rows, oldest first.
+            models.Index(
+                fields=["created_at"], condition=Q(dispatched_at__isnull=True), name="outbox_pending_idx"
+            ),
+            # The purge of old dispatched rows.
+            models.Index(fields=["created_at"], name="outbox_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pk} {self.topic}"
+
+
+# --- Webhooks -------------------------------------------------------------------------------------
+
+
+class WebhookEndpoint(TimeStampedModel):
+    """An integrator's URL that receives signed JSON events. The secret is stored because every
+    delivery is signed with it; it is shown once, when the endpoint is created, and never again."""
+
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list, help_text='Topics delivered here; "*" for every topic.')
+    secret = models.CharField(max_length=200, editable=False)
+    active = models.BooleanField(default=True)
+    failure_count = models.PositiveIntegerField(
+        default=0, help_text="Consecutive failed attempts; reset by a success."
+    )
+    disabled_at = models.DateTimeField(null=True, blank=True, help_text="Disabled after repeated failures.")
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver one event to one endpoint (the delivery log)."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    delivery_id = models.UUIDField(help_text="X-OMS-Delivery: the same for every attempt of a delivery.")
+    event_id = models.PositiveBigIntegerField(help_text="The outbox event id (the body's 'id').")
+    topic = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict, encoder=DjangoJSONEncoder, help_text="The body sent.")
+    attempt = models.PositiveSmallIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.CharField(max_length=1000, blank=True, default="", help_text="An excerpt.")
+    error = models.CharField(max_length=500, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+    delivered_at = models.DateTimeField(null=True, blank=True, help_text="Set when the receiver said 2xx.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the retry is due.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["endpoint", "id"], name="webhook_delivery_endpoint_idx"),
+            models.Index(fields=["delivery_id"], name="webhook_delivery_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.event_id} → {self.endpoint_id} (attempt {self.attempt})"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.delivered_at is not None
+
+
+# --- Customer notifications -----------------------------------------------------------------------
+
+
+class NotificationStatus(models.TextChoices):
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (will be retried)"
+    SKIPPED = "skipped", "Skipped (no e-mail address)"
+
+
+class NotificationLog(models.Model):
+    """One customer e-mail for one event. The unique key (topic, event, recipient) is the claim that
+    makes a redelivered notification task send nothing twice."""
+
+    topic = models.CharField(max_length=64)
+    event_id = models.PositiveBigIntegerField()
+    recipient = models.CharField(max_length=254, blank=True, default="")
+    template = models.CharField(max_length=100)
+    language = models.CharField(max_length=8)
+    order_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    status = models.CharField(max_length=10, choices=NotificationStatus.choices)
+    subject = models.CharField(max_length=300, blank=True, default="")
+    error = models.CharField(max_length=500, blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["topic", "event_id", "recipient"], name="notification_once_per_event_recipient"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} → {self.recipient or '(no e-mail)'} ({self.status})"

@@ -168,6 +168,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="orders@oms.example")
 # --- Domain settings ------------------------------------------------------------------------
 OMS_PICKUP_HOLD_DAYS = env.int("OMS_PICKUP_HOLD_DAYS", default=3)
 OMS_RETURN_WINDOW_DAYS = env.int("OMS_RETURN_WINDOW_DAYS", default=30)
+# Per-channel return windows, e.g. OMS_RETURN_WINDOW_DAYS_BY_CHANNEL="marketplace=14;pos=60"
+OMS_RETURN_WINDOW_DAYS_BY_CHANNEL = env.dict(
+    "OMS_RETURN_WINDOW_DAYS_BY_CHANNEL", cast={"value": int}, default={}
+)
 OMS_IDEMPOTENCY_TTL_HOURS = env.int("OMS_IDEMPOTENCY_TTL_HOURS", default=24)
 OMS_SWEEPER_STUCK_SECONDS = env.int("OMS_SWEEPER_STUCK_SECONDS", default=60)
 # Outbox: the relay re-dispatches events not dispatched this long after they were written, and
@@ -191,7 +195,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # one INFO line per task is noise when tasks run eagerly in the web process (the demo)
+        "celery.app.trace": {"level": env("CELERY_TRACE_LOG_LEVEL", default="WARNING")},
+    },
 }
 
 # Throttle counters (and any cache): per-process memory by default, Redis in production via CACHE_URL.

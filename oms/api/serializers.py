@@ -1,7 +1,14 @@
 from rest_framework import serializers
 
 from oms.choices import ChannelKind
-from oms.models import Channel, code_validator
+from oms.errors import InvalidInput
+from oms.models import Channel, WebhookDelivery, WebhookEndpoint, code_validator
+from oms.webhooks import (
+    SECRET_MIN_LENGTH,
+    WEBHOOK_EVENT_CHOICES,
+    check_webhook_events,
+    check_webhook_url,
+)
 
 
 class ChannelInput(serializers.Serializer):
@@ -17,4 +24,85 @@ class ChannelOutput(serializers.ModelSerializer):
     class Meta:
         model = Channel
         fields = ["id", "code", "name", "kind", "currency", "ship_from_stores", "active", "created_at"]
+        read_only_fields = fields
+
+
+# --- Webhooks -------------------------------------------------------------------------------------
+
+
+class WebhookEndpointInput(serializers.Serializer):
+    url = serializers.URLField(max_length=500, help_text="An http:// or https:// URL.")
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(WEBHOOK_EVENT_CHOICES)),
+        allow_empty=False,
+        max_length=len(WEBHOOK_EVENT_CHOICES),
+        help_text='Event types to deliver; "*" for every type.',
+    )
+    secret = serializers.CharField(
+        min_length=SECRET_MIN_LENGTH,
+        max_length=200,
+        required=False,
+        trim_whitespace=False,
+        write_only=True,
+        help_text="Signs every delivery (HMAC-SHA256). Generated when omitted; never shown again.",
+    )
+
+    def validate_url(self, value: str) -> str:
+        try:
+            return check_webhook_url(value)
+        except InvalidInput as exc:
+            raise serializers.ValidationError(exc.message) from exc
+
+    def validate_events(self, value: list[str]) -> list[str]:
+        try:
+            return check_webhook_events(value)
+        except InvalidInput as exc:
+            raise serializers.ValidationError(exc.message) from exc
+
+
+class WebhookEndpointOutput(serializers.ModelSerializer):
+    events = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "events", "active", "failure_count", "disabled_at", "created_at"]
+        read_only_fields = fields
+
+
+class WebhookEndpointCreatedOutput(WebhookEndpointOutput):
+    """The answer to POST /webhooks: the only time the secret is shown."""
+
+    secret = serializers.SerializerMethodField()
+
+    class Meta(WebhookEndpointOutput.Meta):
+        fields = [*WebhookEndpointOutput.Meta.fields, "secret"]
+        read_only_fields = fields
+
+    def get_secret(self, obj: WebhookEndpoint) -> str:
+        return self.context["secret"]
+
+
+class WebhookDeliveryOutput(serializers.ModelSerializer):
+    endpoint = serializers.IntegerField(source="endpoint_id")
+    succeeded = serializers.BooleanField()
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "endpoint",
+            "delivery_id",
+            "event_id",
+            "topic",
+            "attempt",
+            "succeeded",
+            "status_code",
+            "response_body",
+            "error",
+            "duration_ms",
+            "delivered_at",
+            "next_attempt_at",
+            "created_at",
+            "payload",
+        ]
         read_only_fields = fields

@@ -1,0 +1,214 @@
+"""Customer e-mails: a registry of builders, and the sending of one notification per event.
+
+Imports run one way (returns -> fulfillment -> orders -> inventory -> oms), so the kernel knows
+no order: the app that owns a topic's data registers a *builder* in its ``AppConfig.ready``::
+
+    notification_register("order.created", order_confirmation_build, on_sent=order_email_sent_record)
+
+A builder turns an event payload into ``Notification``s (recipient, template, context, language,
+order id), or None when there is nothing to say. The wildcard subscriber in ``oms.subscribers``
+enqueues ``oms.tasks.notification_send`` (queue ``notifications``) for every event with a builder;
+the task calls ``notification_send`` below, which renders ``oms/email/<template>.subject.txt``,
+``.txt`` and ``.html`` in the customer's language and sends them through Django's e-mail framework.
+
+Exactly once per (topic, event, recipient): a ``NotificationLog`` row is claimed (unique key)
+before sending, so a redelivered task or a re-dispatched event sends nothing twice. A claim left
+by a worker that died while sending may be retaken after ``OMS_NOTIFICATION_CLAIM_SECONDS``.
+``on_sent`` runs in the transaction that marks the log ``sent`` (orders records an ``email_sent``
+row on the order's timeline). A customer without an e-mail address is skipped and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from .models import NotificationLog, NotificationStatus
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One e-mail to send. ``recipient`` is empty when the customer has no e-mail (skipped)."""
+
+    recipient: str
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    language: str = ""
+    order_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+Builder = Callable[[str, dict[str, Any]], "Notification | Iterable[Notification] | None"]
+SentCallback = Callable[[Notification, NotificationLog], None]
+
+
+@dataclass(frozen=True)
+class _Registration:
+    builder: Builder
+    on_sent: SentCallback | None
+
+
+_registry: dict[str, list[_Registration]] = defaultdict(list)
+
+
+def notification_register(topic: str, builder: Builder, *, on_sent: SentCallback | None = None) -> None:
+    """Send the notifications ``builder(topic, payload)`` makes for every ``topic`` event; call
+    ``on_sent(notification, log)`` for each e-mail sent. Idempotent."""
+    registration = _Registration(builder=builder, on_sent=on_sent)
+    if registration not in _registry[topic]:
+        _registry[topic].append(registration)
+
+
+def notification_topics() -> frozenset[str]:
+    return frozenset(topic for topic, registrations in _registry.items() if registrations)
+
+
+def has_notifications(topic: str) -> bool:
+    return bool(_registry.get(topic))
+
+
+def language_for(code: str | None) -> str:
+    """A language of settings.LANGUAGES for a customer's code ("vi", "vi-VN", "" ...)."""
+    if code:
+        try:
+            return translation.get_supported_language_variant(code.strip().lower().replace("_", "-"))
+        except LookupError:
+            pass
+    return settings.LANGUAGE_CODE
+
+
+# --- Rendering and sending ----------------------------------------------------------------------------
+
+
+def notification_render(notification: Notification) -> Rendered:
+    """Subject, text and HTML of a notification, in its language."""
+    language = language_for(notification.language)
+    context = {**notification.context, "language": language}
+    name = f"oms/email/{notification.template}"
+    with translation.override(language):
+        subject = " ".join(render_to_string(f"{name}.subject.txt", context).split())
+        text = render_to_string(f"{name}.txt", context)
+        html = render_to_string(f"{name}.html", context)
+    return Rendered(subject=subject[:300], text=text, html=html)
+
+
+def _key(topic: str, event_id: int, recipient: str) -> dict[str, Any]:
+    return {"topic": topic, "event_id": event_id, "recipient": recipient}
+
+
+def _claim(*, topic: str, event_id: int, notification: Notification, status: str) -> NotificationLog | None:
+    """Insert the log row (the claim); None if this e-mail was sent, skipped or is being sent."""
+    now = timezone.now()
+    key = _key(topic, event_id, notification.recipient)
+    try:
+        with transaction.atomic():
+            return NotificationLog.objects.create(
+                **key,
+                template=notification.template,
+                language=language_for(notification.language),
+                order_id=notification.order_id,
+                status=status,
+                attempts=1 if status == NotificationStatus.SENDING else 0,
+                claimed_at=now,
+            )
+    except IntegrityError:
+        pass
+    if status != NotificationStatus.SENDING:
+        return None
+    stale = now - timedelta(seconds=settings.OMS_NOTIFICATION_CLAIM_SECONDS)
+    retaken = (
+        NotificationLog.objects.filter(**key)
+        .filter(
+            Q(status=NotificationStatus.FAILED) | Q(status=NotificationStatus.SENDING, claimed_at__lte=stale)
+        )
+        .update(status=NotificationStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1, error="")
+    )
+    return NotificationLog.objects.get(**key) if retaken else None
+
+
+def _send_one(
+    *, topic: str, event_id: int, notification: Notification, on_sent: SentCallback | None
+) -> NotificationLog | None:
+    if not notification.recipient:
+        log = _claim(
+            topic=topic, event_id=event_id, notification=notification, status=NotificationStatus.SKIPPED
+        )
+        if log is not None:
+            logger.info(
+                "notification %s for %s #%s skipped: the customer has no e-mail address (order %s)",
+                notification.template,
+                topic,
+                event_id,
+                notification.order_id,
+            )
+        return log
+    log = _claim(topic=topic, event_id=event_id, notification=notification, status=NotificationStatus.SENDING)
+    if log is None:
+        return None  # sent (or being sent) by an earlier delivery of this task
+    try:
+        rendered = notification_render(notification)
+        message = EmailMultiAlternatives(
+            subject=rendered.subject,
+            body=rendered.text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[notification.recipient],
+        )
+        message.attach_alternative(rendered.html, "text/html")
+        message.send()
+    except Exception as exc:
+        NotificationLog.objects.filter(pk=log.pk).update(
+            status=NotificationStatus.FAILED, error=repr(exc)[:500]
+        )
+        raise
+    with transaction.atomic():
+        log.status, log.subject, log.sent_at, log.error = (
+            NotificationStatus.SENT,
+            rendered.subject,
+            timezone.now(),
+            "",
+        )
+        log.save(update_fields=["status", "subject", "sent_at", "error"])
+        if on_sent is not None:
+            on_sent(notification, log)
+    return log
+
+
+def _as_list(built: Notification | Iterable[Notification] | None) -> list[Notification]:
+    if built is None:
+        return []
+    if isinstance(built, Notification):
+        return [built]
+    return list(built)
+
+
+def notification_send(*, topic: str, event_id: int, payload: dict[str, Any]) -> list[NotificationLog]:
+    """Build and send every notification registered for ``topic`` for one event, each at most
+    once; answer the logs written by this call (sent or skipped)."""
+    logs: list[NotificationLog] = []
+    for registration in list(_registry.get(topic, [])):
+        for notification in _as_list(registration.builder(topic, dict(payload))):
+            log = _send_one(
+                topic=topic, event_id=event_id, notification=notification, on_sent=registration.on_sent
+            )
+            if log is not None:
+                logs.append(log)
+    return logs

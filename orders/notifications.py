@@ -1,0 +1,133 @@
+"""Customer e-mails about orders, and the timeline row of every e-mail sent.
+
+Registered in ``OrdersConfig.ready`` through the kernel's registry (``oms.notifications``): the
+kernel sends, orders knows what to say. ``order_email_sent_record`` is the ``on_sent`` callback of
+every order e-mail (fulfillment and returns use it too): one ``email_sent`` OrderEvent per e-mail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oms.actors import Actor
+from oms.models import Customer, NotificationLog
+from oms.notifications import Notification, notification_register
+
+from .choices import FulfillmentMethod, OrderEventKind
+from .events import order_event_record
+from .models import Order, OrderLine
+
+NOTIFIER = Actor.system("notifications")
+
+
+def customer_recipient(customer: Customer | None) -> tuple[str, str]:
+    """(e-mail, language) of an order's customer; no e-mail for none, or for an erased one."""
+    if customer is None or customer.erased_at is not None:
+        return "", ""
+    return customer.email or "", customer.language or ""
+
+
+def store_context(location: Any) -> dict[str, Any] | None:
+    """What a customer needs to find a store."""
+    if location is None:
+        return None
+    return {
+        "name": location.name,
+        "code": location.code,
+        "address": location.address,
+        "city": location.city,
+        "country": location.country,
+        "opening_hours": location.opening_hours,
+    }
+
+
+def address_lines(address: dict[str, Any] | None) -> list[str]:
+    """A shipping address as the lines of an envelope."""
+    if not address:
+        return []
+    town = " ".join(part for part in (address.get("postal_code"), address.get("city")) if part)
+    parts = [
+        address.get("name"),
+        address.get("line1"),
+        address.get("line2"),
+        town,
+        address.get("region"),
+        address.get("country"),
+    ]
+    return [str(part) for part in parts if part]
+
+
+def line_context(line: OrderLine, quantity: int | None = None) -> dict[str, Any]:
+    return {
+        "sku": line.sku,
+        "name": line.name or line.sku,
+        "quantity": line.quantity if quantity is None else quantity,
+        "unit_price": line.unit_price,
+        "line_total": line.line_total,
+    }
+
+
+def order_context(order: Order) -> dict[str, Any]:
+    """What every order e-mail may show."""
+    customer = order.customer
+    return {
+        "customer_name": (customer.name if customer is not None and customer.erased_at is None else "") or "",
+        "order_number": order.number,
+        "order_id": order.pk,
+        "placed_at": order.created_at,
+        "currency": order.currency,
+        "method": order.method,
+        "shipping_address": address_lines(order.shipping_address),
+        "store": store_context(order.pickup_location) if order.method == FulfillmentMethod.PICKUP else None,
+    }
+
+
+def order_confirmation_build(topic: str, payload: dict[str, Any]) -> Notification | None:
+    """order.created: the order confirmation, with its lines, totals and delivery method."""
+    order_id = payload.get("order_id")
+    if order_id is None:
+        return None
+    order = Order.objects.select_related("customer", "pickup_location", "channel").filter(pk=order_id).first()
+    if order is None:
+        return None
+    lines = list(OrderLine.objects.filter(order=order).order_by("line_number"))
+    recipient, language = customer_recipient(order.customer)
+    context = {
+        **order_context(order),
+        "channel_name": order.channel.name,
+        "lines": [line_context(line) for line in lines],
+        "subtotal": order.subtotal,
+        "tax_total": order.tax_total,
+        "shipping_total": order.shipping_total,
+        "total": order.total,
+        "backordered": any(line.quantity_backordered for line in lines),
+    }
+    return Notification(
+        recipient=recipient,
+        template="order_confirmation",
+        context=context,
+        language=language,
+        order_id=order.pk,
+    )
+
+
+def order_email_sent_record(notification: Notification, log: NotificationLog) -> None:
+    """on_sent: an ``email_sent`` row on the order's timeline (in the log's transaction)."""
+    if notification.order_id is None:
+        return
+    order_event_record(
+        order=notification.order_id,
+        kind=OrderEventKind.EMAIL_SENT,
+        actor=NOTIFIER,
+        message=f"E-mail '{log.subject}' sent to {log.recipient}",
+        data={
+            "template": notification.template,
+            "topic": log.topic,
+            "event_id": log.event_id,
+            "language": log.language,
+            "notification": log.pk,
+        },
+    )
+
+
+def connect() -> None:
+    notification_register("order.created", order_confirmation_build, on_sent=order_email_sent_record)
