@@ -59,6 +59,7 @@ class OrderEventKind(models.TextChoices):
     RETURN_REQUESTED = "return_requested", "Return requested"
     RETURN_RECEIVED = "return_received", "Return received"
     RETURN_CANCELLED = "return_cancelled", "Return cancelled"
+    RETURN_CLOSED = "return_closed", "Return closed"
     REFUND_CREATED = "refund_created", "Refund created"
     EXCHANGE_CREATED = "exchange_created", "Exchange order created"
     # messages

@@ -21,6 +21,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from inventory.errors import InsufficientStock, UnknownLocation, UnknownSku
@@ -41,7 +43,7 @@ from oms import events
 from oms.actors import Actor
 from oms.contact import normalize_email, normalize_phone
 from oms.errors import DomainError, InvalidInput, PermissionDenied
-from oms.models import Channel, ChannelCustomerRef, Customer
+from oms.models import Channel, ChannelCustomerRef, Customer, NotificationLog
 from oms.money import quantize
 from oms.services import check_currency
 
@@ -458,8 +460,24 @@ def order_place(
         raise
 
 
-@transaction.atomic(durable=True)
+def order_place_in_transaction(
+    *, data: OrderInput, actor: Actor, render: Renderer | None = None
+) -> PlacementResult:
+    """Place an order inside the caller's transaction, with the same rules as ``order_place`` and no
+    idempotency record: for an exchange order that must commit or roll back with its return."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("order_place_in_transaction must run inside the caller's transaction")
+    return _order_place_body(data=data, actor=actor, idempotency=None, render=render)
+
+
 def _order_place(
+    *, data: OrderInput, actor: Actor, idempotency: IdempotencyClaim | None, render: Renderer | None
+) -> PlacementResult:
+    with transaction.atomic(durable=True):
+        return _order_place_body(data=data, actor=actor, idempotency=idempotency, render=render)
+
+
+def _order_place_body(
     *, data: OrderInput, actor: Actor, idempotency: IdempotencyClaim | None, render: Renderer | None
 ) -> PlacementResult:
     currency, pickup = _check_order_input(data)
@@ -663,6 +681,13 @@ def reservations_release(
 def order_cancel(*, order_id: int, reason: str, actor: Actor) -> Order:
     """Cancel the whole order: release every held unit, drop backorders, cancel its fulfilment
     orders. Refused (409) once any unit was shipped or collected. Cancelling twice is a no-op."""
+    return order_cancel_in_transaction(order_id=order_id, reason=reason, actor=actor)
+
+
+def order_cancel_in_transaction(*, order_id: int, reason: str, actor: Actor) -> Order:
+    """``order_cancel`` inside the caller's transaction (a cancelled return cancels its exchange)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("order_cancel_in_transaction must run inside the caller's transaction")
     order = _lock_order(order_id=order_id, actor=actor)
     owner = actor.is_channel and actor.channel_id == order.channel_id
     if not (actor.is_manager or actor.is_system or owner):
@@ -852,6 +877,9 @@ def customer_erase(*, customer_id: int, actor: Actor) -> Customer:
             events_to_scrub.append(event)
     OrderEvent.objects.bulk_update(events_to_scrub, ["data"])
     IdempotencyRecord.objects.filter(order__customer=customer).delete()
+    NotificationLog.objects.filter(order_id__in=[o.pk for o in orders]).update(
+        recipient=Concat(Value("erased:"), Cast("id", output_field=CharField()))
+    )
     order_events_record(
         order_event_build(
             order=order, kind=OrderEventKind.NOTE, actor=actor, message="Customer's personal data erased."

@@ -257,6 +257,12 @@ class OrderOutput(serializers.Serializer):
     holds = OrderHoldOutput(many=True)
     fulfillment_orders = FulfillmentOrderSummary(many=True)
     events = OrderEventOutput(many=True, required=False, help_text="Only in GET /orders/{id}.")
+    returns = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="Returns of this order (from any channel)."
+    )
+    exchange_for = serializers.DictField(
+        required=False, allow_null=True, help_text="For an exchange order: the return it was created for."
+    )
 
     def to_representation(self, order: Order) -> dict[str, Any]:
         data = _order_head(

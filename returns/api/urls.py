@@ -1,1 +1,8 @@
-urlpatterns: list = []
+from oms.api.routers import OptionalSlashRouter
+
+from .views import ReturnViewSet
+
+router = OptionalSlashRouter()
+router.register("returns", ReturnViewSet, basename="return")
+
+urlpatterns = router.urls

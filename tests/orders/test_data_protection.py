@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from oms.models import ChannelCustomerRef, Customer
+from oms.models import ChannelCustomerRef, Customer, NotificationLog
 from orders.models import IdempotencyRecord, Order, OrderEvent
 
 from .conftest import post_order, ship_body
@@ -36,6 +36,15 @@ def test_export_returns_everything_about_the_customer(network, web_client, manag
 def test_erase_anonymises_the_person_and_keeps_the_records(network, web_client, manager):
     order = _order_with_ref(web_client)
     customer_id = order["customer"]["id"]
+    NotificationLog.objects.create(
+        topic="order.created",
+        event_id=1,
+        recipient="ann@example.com",
+        template="order_confirmation",
+        language="en",
+        order_id=order["id"],
+        status="sent",
+    )
     response = manager.api.post(f"/api/v1/customers/{customer_id}/erase")
     assert response.status_code == 200
     customer = Customer.objects.get(pk=customer_id)
@@ -52,6 +61,7 @@ def test_erase_anonymises_the_person_and_keeps_the_records(network, web_client, 
     assert stored.reservations.count() == 1
     assert not IdempotencyRecord.objects.filter(order=stored).exists()
     assert OrderEvent.objects.filter(order=stored, kind="note", message__contains="erased").exists()
+    assert not NotificationLog.objects.filter(recipient__icontains="example.com").exists()
     # the erased person is no longer matched: the same e-mail makes a new customer
     again = post_order(web_client, ship_body(("SHIRT", 1)))
     assert again.json()["customer"]["id"] != customer_id

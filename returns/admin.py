@@ -1,0 +1,375 @@
+"""Returns in the Django admin: a store's returns to receive, with actions that call the services
+(receive, refund, close, cancel), and read-only pages for reporting return reasons, dispositions
+and refunds.
+
+Who sees what (as in the inventory admin): managers see every return; associates see the returns
+received at their own locations (and their lines, receipts and refunds) without Django model
+permissions. Records are never edited here: every change goes through ``returns.services``, which
+checks again that the associate works at the return's location."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet, Sum
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from inventory.admin import LocationScopedMixin, admin_actor
+from oms.errors import DomainError
+
+from .choices import Disposition, RefundMethod
+from .models import AWAITING_STATUSES, Receipt, Refund, Return, ReturnLine
+from .selectors import return_refund_due
+from .services import ReceiveLineInput, return_cancel, return_close, return_receive, return_refund
+
+HIDDEN_FIELDS = ("idempotency_scope", "idempotency_key", "request_hash")
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return admin_actor(request).is_staff or super().has_view_permission(request, obj)
+
+
+class ReturnLineInline(ReadOnlyInline):
+    model = ReturnLine
+    fields = (
+        "order_line",
+        "quantity",
+        "reason",
+        "note",
+        "value",
+        "quantity_received",
+        "quantity_restocked",
+        "quantity_damaged",
+    )
+    readonly_fields = fields
+
+
+class ReceiptInline(ReadOnlyInline):
+    model = Receipt
+    fields = ("created_at", "line", "quantity", "disposition", "location", "received_by")
+    readonly_fields = fields
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    fields = ("created_at", "amount", "currency", "method", "note", "created_by")
+    readonly_fields = fields
+
+
+class AwaitingReceiptFilter(admin.SimpleListFilter):
+    title = "to receive"
+    parameter_name = "to_receive"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Waiting for units")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(status__in=AWAITING_STATUSES)
+        return queryset
+
+
+class ReceiveForm(forms.Form):
+    disposition = forms.ChoiceField(
+        choices=Disposition.choices, help_text="Every outstanding unit of the selected returns gets it."
+    )
+
+
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(
+        required=False,
+        min_value=Decimal("0.01"),
+        max_digits=14,
+        decimal_places=2,
+        help_text="For each selected return; empty = what the return still owes the customer.",
+    )
+    method = forms.ChoiceField(choices=RefundMethod.choices)
+    note = forms.CharField(required=False, max_length=300)
+
+
+@admin.register(Return)
+class ReturnAdmin(LocationScopedMixin, admin.ModelAdmin):
+    list_display = (
+        "number",
+        "order",
+        "channel",
+        "method",
+        "location",
+        "status",
+        "value",
+        "refunded",
+        "exchange_order",
+        "window_overridden",
+        "created_at",
+    )
+    list_filter = (
+        AwaitingReceiptFilter,
+        "status",
+        "method",
+        ("location", admin.RelatedOnlyFieldListFilter),
+        "lines__reason",
+        "channel",
+        "window_overridden",
+    )
+    search_fields = ("number", "order__number", "order__customer__email", "order__customer__phone")
+    list_select_related = ("order", "channel", "location", "exchange_order")
+    date_hierarchy = "created_at"
+    ordering = ("-pk",)
+    inlines = [ReturnLineInline, ReceiptInline, RefundInline]
+    actions = ["receive_outstanding", "record_refund", "close_returns", "cancel_returns"]
+    exclude = HIDDEN_FIELDS
+    readonly_fields = [f.name for f in Return._meta.fields if f.name not in HIDDEN_FIELDS]
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(refunded_total=Sum("refunds__amount"))
+
+    @admin.display(description="Refunded", ordering="refunded_total")
+    def refunded(self, obj: Return) -> Decimal:
+        return getattr(obj, "refunded_total", None) or Decimal("0.00")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # returns are opened through the API (POS, storefront, call centre)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _acts(self, request: HttpRequest) -> bool:
+        actor = admin_actor(request)
+        return request.user.is_superuser or actor.is_manager or actor.is_associate
+
+    def has_receive_permission(self, request: HttpRequest) -> bool:
+        return self._acts(request)
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return self._acts(request)
+
+    def has_close_permission(self, request: HttpRequest) -> bool:
+        return self._acts(request)
+
+    # --- actions ------------------------------------------------------------------------------------
+
+    def _form_page(
+        self,
+        request: HttpRequest,
+        rows: list[Return],
+        form: forms.Form,
+        *,
+        action: str,
+        title: str,
+        intro: str,
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "intro": intro,
+            "submit": title,
+            "opts": self.opts,
+            "form": form,
+            "returns": rows,
+            "action": action,
+            "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/returns/action_form.html", context)
+
+    def _each(
+        self, request: HttpRequest, rows: list[Return], fn: Callable[[Return], object], done_message: str
+    ) -> None:
+        done = 0
+        for rma in rows:
+            try:
+                fn(rma)
+            except DomainError as exc:
+                messages.error(request, f"{rma.number}: {exc.message}")
+            else:
+                done += 1
+        if done:
+            messages.success(request, done_message.format(count=done, s="" if done == 1 else "s"))
+
+    @admin.action(description="Receive every outstanding unit", permissions=["receive"])
+    def receive_outstanding(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        rows = list(queryset.select_related("location", "order").order_by("pk"))
+        form = ReceiveForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._form_page(
+                request,
+                rows,
+                form,
+                action="receive_outstanding",
+                title="Receive returns",
+                intro="Receive every unit these returns still expect, at their own locations:",
+            )
+        actor = admin_actor(request)
+        disposition = form.cleaned_data["disposition"]
+
+        def receive(rma: Return) -> object:
+            lines = [
+                ReceiveLineInput(
+                    return_line_id=line.pk, quantity=line.quantity_outstanding, disposition=disposition
+                )
+                for line in rma.lines.order_by("pk")
+                if line.quantity_outstanding > 0
+            ]
+            if not lines:
+                raise DomainError("Nothing is left to receive.", code="nothing_to_receive")
+            return return_receive(return_id=rma.pk, lines=lines, actor=actor)
+
+        self._each(request, rows, receive, "Received {count} return{s}.")
+        return None
+
+    @admin.action(description="Record a refund", permissions=["refund"])
+    def record_refund(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        rows = list(queryset.select_related("location", "order").order_by("pk"))
+        form = RefundForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._form_page(
+                request,
+                rows,
+                form,
+                action="record_refund",
+                title="Record a refund",
+                intro="Record a refund (for the payment system to execute) for each of these returns:",
+            )
+        actor = admin_actor(request)
+        amount, method, note = (form.cleaned_data[k] for k in ("amount", "method", "note"))
+
+        def refund(rma: Return) -> object:
+            value = amount if amount is not None else return_refund_due(rma=rma)
+            if value <= 0:
+                raise DomainError("The return owes nothing more.", code="nothing_to_refund")
+            return return_refund(return_id=rma.pk, amount=value, method=method, note=note, actor=actor)
+
+        self._each(request, rows, refund, "Recorded {count} refund{s}.")
+        return None
+
+    @admin.action(description="Close the selected returns", permissions=["close"])
+    def close_returns(self, request: HttpRequest, queryset: QuerySet) -> None:
+        actor = admin_actor(request)
+        rows = list(queryset.order_by("pk"))
+        self._each(
+            request,
+            rows,
+            lambda rma: return_close(return_id=rma.pk, actor=actor),
+            "Closed {count} return{s}.",
+        )
+
+    @admin.action(description="Cancel the selected returns", permissions=["close"])
+    def cancel_returns(self, request: HttpRequest, queryset: QuerySet) -> None:
+        actor = admin_actor(request)
+        rows = list(queryset.order_by("pk"))
+        self._each(
+            request,
+            rows,
+            lambda rma: return_cancel(return_id=rma.pk, actor=actor, reason="cancelled in admin"),
+            "Cancelled {count} return{s}.",
+        )
+
+
+# --- Reporting: reasons, dispositions, refunds -------------------------------------------------------
+
+
+class ReadOnlyAdmin(LocationScopedMixin, admin.ModelAdmin):
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ReturnLine)
+class ReturnLineAdmin(ReadOnlyAdmin):
+    """Returned units by reason (what comes back, and why)."""
+
+    location_lookup = "rma__location"
+    list_display = (
+        "rma",
+        "sku",
+        "quantity",
+        "reason",
+        "quantity_received",
+        "quantity_restocked",
+        "quantity_damaged",
+        "value",
+        "location",
+    )
+    list_filter = (
+        "reason",
+        "rma__status",
+        ("rma__location", admin.RelatedOnlyFieldListFilter),
+        "rma__channel",
+    )
+    search_fields = ("rma__number", "order_line__sku", "note")
+    list_select_related = ("rma", "rma__location", "order_line")
+    ordering = ("-pk",)
+
+    def location_id_of(self, obj: ReturnLine) -> int:
+        return obj.rma.location_id
+
+    @admin.display(description="SKU", ordering="order_line__sku")
+    def sku(self, obj: ReturnLine) -> str:
+        return obj.order_line.sku
+
+    @admin.display(description="Location")
+    def location(self, obj: ReturnLine) -> str:
+        return obj.rma.location.code
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(ReadOnlyAdmin):
+    """Units received, by disposition and location (restocked or damaged)."""
+
+    list_display = ("created_at", "rma", "sku", "quantity", "disposition", "location", "received_by")
+    list_filter = ("disposition", ("location", admin.RelatedOnlyFieldListFilter), "received_by_type")
+    search_fields = ("rma__number", "line__order_line__sku", "received_by")
+    list_select_related = ("rma", "location", "line__order_line")
+    date_hierarchy = "created_at"
+    ordering = ("-pk",)
+
+    @admin.display(description="SKU")
+    def sku(self, obj: Receipt) -> str:
+        return obj.line.order_line.sku
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    """Refunds recorded for the payment system."""
+
+    location_lookup = "rma__location"
+    list_display = ("created_at", "rma", "order", "amount", "currency", "method", "created_by")
+    list_filter = ("method", "currency", ("rma__location", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("rma__number", "order__number", "created_by")
+    list_select_related = ("rma", "order")
+    date_hierarchy = "created_at"
+    ordering = ("-pk",)
+    exclude = ("idempotency_scope", "idempotency_key")
+
+    def location_id_of(self, obj: Refund) -> int:
+        return obj.rma.location_id

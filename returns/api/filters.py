@@ -1,0 +1,35 @@
+import django_filters
+from django import forms
+
+from returns.choices import ReturnMethod, ReturnReason, ReturnStatus
+from returns.models import Return
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A row id: a whole number within the database's integer range (else 422, never a 500)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
+class ReturnFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=ReturnStatus.choices)
+    order = IdFilter(field_name="order_id")
+    customer = IdFilter(field_name="order__customer_id")
+    location = django_filters.CharFilter(field_name="location__code")
+    channel = django_filters.CharFilter(field_name="channel__code")
+    method = django_filters.ChoiceFilter(choices=ReturnMethod.choices)
+    reason = django_filters.ChoiceFilter(choices=ReturnReason.choices, method="filter_reason")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Return
+        fields: list[str] = []
+
+    def filter_reason(self, queryset, name, value):  # type: ignore[no-untyped-def]
+        return queryset.filter(lines__reason=value).distinct()

@@ -1,0 +1,250 @@
+"""One input and one output serializer per endpoint. Inputs check shapes and types; the services
+check meaning. Outputs are read-only shapes built from prefetched rows."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from returns.choices import Disposition, RefundMethod, ReturnMethod, ReturnReason, ReturnStatus
+from returns.models import Refund, Return
+from returns.services import ExchangeLineInput, ReceiveLineInput, ReturnLineInput
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+MAX_LINES = 200
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON true / false (DRF would also take "yes", "on", 1 ...)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data is True or data is False:
+            return data
+        self.fail("invalid", input=data)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- Inputs --------------------------------------------------------------------------------------------
+
+
+class ReturnLineInputSerializer(serializers.Serializer):
+    order_line = serializers.IntegerField(min_value=1, help_text="Id of a line of the order.")
+    quantity = serializers.IntegerField(min_value=1, max_value=settings.OMS_MAX_QUANTITY)
+    reason = serializers.ChoiceField(choices=ReturnReason.choices)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class ExchangeLineInputSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=settings.OMS_MAX_QUANTITY)
+    unit_price = serializers.DecimalField(**MONEY, min_value=Decimal("0"))
+
+
+class ReturnCreateInput(serializers.Serializer):
+    order = serializers.CharField(max_length=32, help_text="The order's id (or its number).")
+    method = serializers.ChoiceField(choices=ReturnMethod.choices)
+    location = serializers.CharField(max_length=64, help_text="Code of the receiving location.")
+    channel = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        default="",
+        help_text="The returning channel's code (staff; default the order's). Channel clients return "
+        "through their own channel.",
+    )
+    lines = ReturnLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    exchange_lines = ExchangeLineInputSerializer(
+        many=True,
+        required=False,
+        default=list,
+        max_length=MAX_LINES,
+        help_text="Units of a new order (on the returning channel) paid by the return's value.",
+    )
+    override_window = StrictBooleanField(
+        required=False, default=False, help_text="A manager accepts the return past its window."
+    )
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.validated_data
+        return {
+            "order_id": data["order"],
+            "method": data["method"],
+            "location_code": data["location"],
+            "channel_code": data["channel"],
+            "lines": [
+                ReturnLineInput(
+                    order_line_id=li["order_line"],
+                    quantity=li["quantity"],
+                    reason=li["reason"],
+                    note=li["note"],
+                )
+                for li in data["lines"]
+            ],
+            "exchange_lines": [
+                ExchangeLineInput(sku=li["sku"], quantity=li["quantity"], unit_price=li["unit_price"])
+                for li in data["exchange_lines"]
+            ],
+            "override_window": data["override_window"],
+        }
+
+
+class ReceiveLineInputSerializer(serializers.Serializer):
+    return_line = serializers.IntegerField(min_value=1, help_text="Id of a line of the return.")
+    quantity = serializers.IntegerField(min_value=1, max_value=settings.OMS_MAX_QUANTITY)
+    disposition = serializers.ChoiceField(choices=Disposition.choices)
+
+
+class ReturnReceiveInput(serializers.Serializer):
+    lines = ReceiveLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+
+    def service_lines(self) -> list[ReceiveLineInput]:
+        return [
+            ReceiveLineInput(
+                return_line_id=li["return_line"], quantity=li["quantity"], disposition=li["disposition"]
+            )
+            for li in self.validated_data["lines"]
+        ]
+
+
+class ReturnRefundInput(serializers.Serializer):
+    amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
+    method = serializers.ChoiceField(choices=RefundMethod.choices, default=RefundMethod.ORIGINAL_PAYMENT)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class ReturnCancelInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class EmptyInput(serializers.Serializer):
+    """No body is needed."""
+
+
+# --- Outputs -------------------------------------------------------------------------------------------
+
+
+class ReturnLineOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    order_line = serializers.IntegerField(source="order_line_id")
+    sku = serializers.CharField(source="order_line.sku")
+    quantity = serializers.IntegerField()
+    reason = serializers.ChoiceField(choices=ReturnReason.choices)
+    note = serializers.CharField()
+    value = serializers.DecimalField(**MONEY)
+    quantity_received = serializers.IntegerField()
+    quantity_restocked = serializers.IntegerField()
+    quantity_damaged = serializers.IntegerField()
+
+
+class ReceiptOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    return_line = serializers.IntegerField(source="line_id")
+    location = serializers.CharField(source="location.code")
+    quantity = serializers.IntegerField()
+    disposition = serializers.ChoiceField(choices=Disposition.choices)
+    received_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class RefundOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    amount = serializers.DecimalField(**MONEY)
+    currency = serializers.CharField()
+    method = serializers.ChoiceField(choices=RefundMethod.choices)
+    note = serializers.CharField()
+    created_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ExchangeOrderOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    status = serializers.CharField()
+    method = serializers.CharField()
+    pickup_location = serializers.CharField(allow_null=True)
+    total = serializers.DecimalField(**MONEY)
+
+    def to_representation(self, order) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        return {
+            "id": order.pk,
+            "number": order.number,
+            "status": order.status,
+            "method": order.method,
+            "pickup_location": order.pickup_location.code if order.pickup_location_id else None,
+            "total": f"{order.total:.2f}",
+        }
+
+
+class ReturnOutput(serializers.Serializer):
+    """A return with its lines, receipts and refunds."""
+
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    order = serializers.IntegerField(source="order_id")
+    order_number = serializers.CharField(source="order.number")
+    channel = serializers.CharField(source="channel.code", help_text="The returning channel's code.")
+    method = serializers.ChoiceField(choices=ReturnMethod.choices)
+    location = serializers.CharField(source="location.code", help_text="The receiving location's code.")
+    status = serializers.ChoiceField(choices=ReturnStatus.choices)
+    window_overridden = serializers.BooleanField()
+    currency = serializers.CharField(source="order.currency")
+    value = serializers.DecimalField(**MONEY, help_text="What the returned units were paid.")
+    refunded = serializers.SerializerMethodField(help_text="Sum of this return's refunds.")
+    exchange_order = ExchangeOrderOutput(allow_null=True)
+    exchange_credit = serializers.DecimalField(**MONEY)
+    exchange_balance = serializers.DecimalField(
+        **MONEY,
+        allow_null=True,
+        help_text="Exchange total minus the return's value: positive = the customer pays, negative = "
+        "refund due.",
+    )
+    created_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    received_at = serializers.DateTimeField(allow_null=True)
+    refunded_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    lines = ReturnLineOutput(many=True)
+    receipts = ReceiptOutput(many=True)
+    refunds = RefundOutput(many=True)
+
+    @extend_schema_field(serializers.DecimalField(**MONEY))
+    def get_refunded(self, rma: Return) -> str:
+        return f"{sum((r.amount for r in rma.refunds.all()), Decimal('0')):.2f}"
+
+
+class RefundCreateOutput(serializers.Serializer):
+    """The 201 of POST /returns/{id}/refund: the refund, and what the order may still refund."""
+
+    id = serializers.IntegerField()
+    return_id = serializers.IntegerField(help_text="The return's id.")
+    return_status = serializers.ChoiceField(choices=ReturnStatus.choices)
+    order = serializers.IntegerField(help_text="The order's id.")
+    amount = serializers.DecimalField(**MONEY)
+    currency = serializers.CharField()
+    method = serializers.ChoiceField(choices=RefundMethod.choices)
+    note = serializers.CharField()
+    created_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    refundable = serializers.DecimalField(**MONEY, help_text="What the order may still refund.")
+
+
+def refund_created_dict(refund: Refund, *, refundable: Decimal) -> dict[str, Any]:
+    return {
+        "id": refund.pk,
+        "return_id": refund.rma_id,
+        "return_status": refund.rma.status,
+        "order": refund.order_id,
+        "amount": f"{refund.amount:.2f}",
+        "currency": refund.currency,
+        "method": refund.method,
+        "note": refund.note,
+        "created_by": refund.created_by,
+        "created_at": serializers.DateTimeField().to_representation(refund.created_at),
+        "refundable": f"{refundable:.2f}",
+    }

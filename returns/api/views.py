@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from oms.actors import Actor
+from oms.api.pagination import NewestFirstCursorPagination
+from oms.authentication import actor_from_request
+from oms.errors import MalformedInput
+from oms.permissions import IsStaff, IsStaffOrChannel
+from orders.services import IdempotencyClaim, idempotency_request_hash
+from returns import services
+from returns.selectors import return_detail, return_detail_queryset, return_queryset_for_actor
+
+from .filters import ReturnFilter
+from .serializers import (
+    EmptyInput,
+    RefundCreateOutput,
+    ReturnCancelInput,
+    ReturnCreateInput,
+    ReturnOutput,
+    ReturnReceiveInput,
+    ReturnRefundInput,
+    refund_created_dict,
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Optional: a repeat with the same key and body answers the first result instead of "
+    "doing it twice; another body under the same key is 422 idempotency_key_reused.",
+)
+
+
+def _idempotency_claim(request: Request, actor: Actor, *, scope: str) -> IdempotencyClaim | None:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        return None
+    if len(key) > 255 or not key.isprintable():
+        raise MalformedInput(
+            "Idempotency-Key must be at most 255 printable characters.", code="invalid_idempotency_key"
+        )
+    who = f"client:{actor.api_client_id}" if actor.is_channel else f"user:{actor.user_id}"
+    return IdempotencyClaim(
+        scope=f"{scope}:{who}"[:64], key=key, request_hash=idempotency_request_hash(request.data)
+    )
+
+
+def _replayed(response: Response, replayed: bool) -> Response:
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Returns (RMA) of any order from any channel. Staff see every return; a channel client sees the
+    returns made through it and those of its orders (in-person channels may look up any by id)."""
+
+    permission_classes = [IsStaffOrChannel]
+    serializer_class = ReturnOutput
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ReturnFilter
+    pagination_class = NewestFirstCursorPagination
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return return_detail_queryset(return_queryset_for_actor(actor_from_request(self.request)))
+
+    def _output(self, return_id: int, actor: Actor) -> dict:
+        return ReturnOutput(return_detail(return_id=return_id, actor=actor)).data
+
+    def retrieve(self, request, pk=None):  # type: ignore[no-untyped-def]
+        actor = actor_from_request(request)
+        return Response(ReturnOutput(return_detail(return_id=pk, actor=actor)).data)
+
+    @extend_schema(
+        request=ReturnCreateInput,
+        responses={201: ReturnOutput},
+        parameters=[IDEMPOTENCY_HEADER],
+        description="Open a return for shipped or collected units of an order, at a location that "
+        "accepts returns. 409 return_exceeds_returnable (with what each line may still return), 409 "
+        "return_window_expired (a manager may pass override_window), 422 "
+        "location_not_accepting_returns. With exchange_lines a new order is placed on the returning "
+        "channel (pickup at the receiving store if it has the units, else shipped to the order's "
+        "address); if it cannot be sourced (409 insufficient_stock) nothing is written.",
+    )
+    def create(self, request):  # type: ignore[no-untyped-def]
+        actor = actor_from_request(request)
+        claim = _idempotency_claim(request, actor, scope="return")
+        body = ReturnCreateInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = services.return_create(actor=actor, idempotency=claim, **body.service_kwargs())
+        response = Response(self._output(result.rma.pk, actor), status=201)
+        return _replayed(response, result.replayed)
+
+    @extend_schema(
+        request=ReturnReceiveInput,
+        responses={200: ReturnOutput},
+        description="Receive units at the return's location, each with a disposition: restock (on hand "
+        "there, with a ledger row) or damaged (recorded only). Associates only at their locations.",
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    def receive(self, request, pk=None):  # type: ignore[no-untyped-def]
+        actor = actor_from_request(request)
+        body = ReturnReceiveInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        rma = services.return_receive(return_id=pk, lines=body.service_lines(), actor=actor)
+        return Response(self._output(rma.pk, actor))
+
+    @extend_schema(
+        request=ReturnRefundInput,
+        responses={201: RefundCreateOutput},
+        parameters=[IDEMPOTENCY_HEADER],
+        description="Record a refund (original payment, store credit or cash) for the payment system: "
+        "up to what was paid for the order minus earlier refunds; beyond it 409 refund_exceeds_paid "
+        "with extra.refundable. Managers, or associates at the return's location.",
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    def refund(self, request, pk=None):  # type: ignore[no-untyped-def]
+        actor = actor_from_request(request)
+        claim = _idempotency_claim(request, actor, scope="refund")
+        body = ReturnRefundInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = services.return_refund(return_id=pk, actor=actor, idempotency=claim, **body.validated_data)
+        data = refund_created_dict(result.refund, refundable=result.refundable)
+        return _replayed(Response(data, status=201), result.replayed)
+
+    @extend_schema(request=ReturnCancelInput, responses={200: ReturnOutput})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):  # type: ignore[no-untyped-def]
+        """Withdraw a return before anything was received or refunded (cancels its exchange order)."""
+        actor = actor_from_request(request)
+        body = ReturnCancelInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        rma = services.return_cancel(return_id=pk, actor=actor, reason=body.validated_data["reason"])
+        return Response(self._output(rma.pk, actor))
+
+    @extend_schema(request=EmptyInput, responses={200: ReturnOutput})
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    def close(self, request, pk=None):  # type: ignore[no-untyped-def]
+        """Finish a return: no more receipts or refunds."""
+        actor = actor_from_request(request)
+        rma = services.return_close(return_id=pk, actor=actor)
+        return Response(self._output(rma.pk, actor))

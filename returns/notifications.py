@@ -1,0 +1,105 @@
+"""Customer e-mails about returns: return received and refund issued.
+
+Registered against the topic names (``return.received``, ``refund.created``) in
+``ReturnsConfig.ready`` through the kernel's registry; each sent e-mail lands on the order's
+timeline through orders' ``order_email_sent_record``. The models are read through the app registry
+and defensively (attributes with defaults), so this module does not break while the returns app
+changes: a payload whose rows cannot be read simply sends nothing."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.apps import apps
+from django.db import models
+
+from oms.notifications import Notification, notification_register
+from orders.models import Order
+from orders.notifications import customer_recipient, line_context, order_context, order_email_sent_record
+
+logger = logging.getLogger(__name__)
+
+
+def _model(name: str) -> type[models.Model] | None:
+    try:
+        return apps.get_model("returns", name)
+    except LookupError:
+        return None
+
+
+def _order(order_id: Any) -> Order | None:
+    return (
+        Order.objects.select_related("customer", "pickup_location").filter(pk=order_id).first()
+        if order_id
+        else None
+    )
+
+
+def _notification(order: Order, template: str, **extra: Any) -> Notification:
+    recipient, language = customer_recipient(order.customer)
+    return Notification(
+        recipient=recipient,
+        template=template,
+        context={**order_context(order), **extra},
+        language=language,
+        order_id=order.pk,
+    )
+
+
+def return_received_build(topic: str, payload: dict[str, Any]) -> Notification | None:
+    """return.received: the units received so far, and whether the return is complete."""
+    return_model, line_model = _model("Return"), _model("ReturnLine")
+    if return_model is None or line_model is None:
+        return None
+    rma = return_model._default_manager.select_related("location").filter(pk=payload.get("return_id")).first()
+    if rma is None:
+        return None
+    order = _order(getattr(rma, "order_id", None) or payload.get("order_id"))
+    if order is None:
+        return None
+    lines = list(line_model._default_manager.filter(rma=rma).select_related("order_line").order_by("pk"))
+    received = [
+        line_context(line.order_line, quantity=line.quantity_received)  # type: ignore[attr-defined]
+        for line in lines
+        if getattr(line, "quantity_received", 0)
+    ]
+    complete = all(getattr(line, "quantity_received", 0) >= getattr(line, "quantity", 0) for line in lines)
+    location = getattr(rma, "location", None)
+    return _notification(
+        order,
+        "return_received",
+        return_number=getattr(rma, "number", "") or payload.get("number", ""),
+        location_name=getattr(location, "name", "") if location is not None else "",
+        lines=received,
+        complete=complete,
+    )
+
+
+def refund_issued_build(topic: str, payload: dict[str, Any]) -> Notification | None:
+    """refund.created: the amount, and where the money goes."""
+    refund_model = _model("Refund")
+    if refund_model is None:
+        return None
+    refund = refund_model._default_manager.select_related("rma").filter(pk=payload.get("refund_id")).first()
+    if refund is None:
+        return None
+    order = _order(getattr(refund, "order_id", None) or payload.get("order_id"))
+    if order is None:
+        return None
+    rma = getattr(refund, "rma", None)
+    return _notification(
+        order,
+        "refund_issued",
+        amount=getattr(refund, "amount", payload.get("amount")),
+        currency=getattr(refund, "currency", "") or payload.get("currency") or order.currency,
+        refund_method=getattr(refund, "method", "") or payload.get("method", ""),
+        return_number=getattr(rma, "number", "") if rma is not None else "",
+    )
+
+
+def connect() -> None:
+    if not apps.is_installed("returns"):
+        return
+    notification_register("return.received", return_received_build, on_sent=order_email_sent_record)
+    notification_register("refund.created", refund_issued_build, on_sent=order_email_sent_record)
