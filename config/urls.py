@@ -3,6 +3,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from oms.api.views import api_not_found
+from oms.kpi_admin import kpi_dashboard
+
+# The admin index links the KPI dashboard (managers).
+admin.site.index_template = "admin/oms/index.html"
 
 api_v1 = [
     path("", include("oms.api.urls")),
@@ -10,9 +14,11 @@ api_v1 = [
     path("", include("orders.api.urls")),
     path("", include("fulfillment.api.urls")),
     path("", include("returns.api.urls")),
+    path("", include("oms.api.kpi_urls")),
 ]
 
 urlpatterns = [
+    path("admin/kpis/", admin.site.admin_view(kpi_dashboard), name="admin-kpis"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

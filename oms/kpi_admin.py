@@ -1,0 +1,249 @@
+"""The admin's "KPIs" page (``/admin/kpis/``, managers only): the figures of ``GET /api/v1/kpis`` as
+numbers and charts, drawn by Chart.js served from our own static files (no CDN).
+
+Mounted in ``config/urls.py`` through ``admin.site.admin_view`` (login and ``is_staff`` required);
+an associate is refused with 403 here."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from .actors import Actor
+from .errors import DomainError
+from .kpis import DEFAULT_DAYS, days_between, kpi_period, kpis_compute
+
+TEMPLATE = "admin/oms/kpis.html"
+
+
+class KpiPeriodForm(forms.Form):
+    date_from = forms.DateField(
+        label="From",
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    date_to = forms.DateField(
+        label="To",
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def add_prefix(self, field_name: str) -> str:
+        # The query string speaks the API's words: ?from=...&to=...
+        return {"date_from": "from", "date_to": "to"}.get(field_name, field_name)
+
+
+def kpi_dashboard(request: HttpRequest) -> HttpResponse:
+    if not Actor.for_user(request.user).is_manager:
+        raise PermissionDenied("Only a manager may see the KPIs.")
+    form = KpiPeriodForm(request.GET or None)
+    date_from: date | None = None
+    date_to: date | None = None
+    error = ""
+    if form.is_bound:
+        if form.is_valid():
+            date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
+        else:
+            fields = ", ".join(f"'{form.add_prefix(name)}'" for name in form.errors)
+            error = f"Enter the dates as YYYY-MM-DD ({fields}); showing the default period."
+    try:
+        date_from, date_to, start, end = kpi_period(date_from=date_from, date_to=date_to)
+    except DomainError as exc:
+        error = exc.message
+        date_from, date_to, start, end = kpi_period()
+    # Show the period actually used (defaults filled in).
+    form = KpiPeriodForm(initial={"date_from": date_from, "date_to": date_to})
+    kpis = kpis_compute(start=start, end=end)
+    context = {
+        **admin.site.each_context(request),
+        "title": "KPIs",
+        "subtitle": f"{date_from:%Y-%m-%d} to {date_to:%Y-%m-%d}",
+        "form": form,
+        "error": error,
+        "date_from": date_from,
+        "date_to": date_to,
+        "default_days": DEFAULT_DAYS,
+        "kpis": kpis,
+        "tiles": _tiles(kpis),
+        "charts": _charts(kpis, start=start, end=end),
+    }
+    return TemplateResponse(request, TEMPLATE, context)
+
+
+# --- What the page shows ------------------------------------------------------------------------------
+
+
+def _get(kpis: dict[str, Any], *path: str) -> Any:
+    value: Any = kpis
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def _tiles(kpis: dict[str, Any]) -> list[dict[str, str]]:
+    """The headline numbers: a label, the rate and what it is made of."""
+
+    def tile(label: str, value: float | None, detail: str) -> dict[str, str]:
+        return {"label": label, "value": _percent(value), "detail": detail}
+
+    fill = kpis.get("fill_rate") or {}
+    split = kpis.get("split_shipment_rate") or {}
+    pickup = kpis.get("pickup") or {}
+    sfs = kpis.get("ship_from_store") or {}
+    returns = kpis.get("return_rate") or {}
+    accuracy = kpis.get("inventory_accuracy") or {}
+    rejections = kpis.get("rejections") or {}
+    return [
+        tile(
+            "Fill rate (units)",
+            fill.get("unit_fill_rate"),
+            f"{fill.get('units_fulfilled', 0)} of {fill.get('units_ordered', 0)} units delivered",
+        ),
+        tile(
+            "Orders filled without backorder",
+            fill.get("order_fill_rate"),
+            f"{fill.get('orders_filled_without_backorder', 0)} of {fill.get('orders', 0)} orders",
+        ),
+        tile(
+            "Split-shipment rate",
+            split.get("rate"),
+            f"{split.get('orders_split', 0)} of {split.get('orders_routed', 0)} routed orders",
+        ),
+        tile(
+            "Pickup on time",
+            pickup.get("on_time_rate"),
+            f"{pickup.get('picked_up_on_time', 0)} on time, {pickup.get('expired', 0)} expired, "
+            f"{pickup.get('waiting', 0)} waiting",
+        ),
+        tile("Pickup expiry rate", pickup.get("expiry_rate"), f"{pickup.get('expired', 0)} expired"),
+        tile(
+            "Ship-from-store share",
+            sfs.get("share"),
+            f"{sfs.get('shipped_from_store', 0)} of {sfs.get('shipped', 0)} shipments",
+        ),
+        tile(
+            "Rejection rate",
+            rejections.get("rate"),
+            f"{rejections.get('rejected', 0)} of {rejections.get('fulfillment_orders', 0)} fulfilment orders",
+        ),
+        tile(
+            "Return rate",
+            returns.get("rate"),
+            f"{returns.get('units_returned', 0)} of {returns.get('units_fulfilled', 0)} units returned",
+        ),
+        tile(
+            "Inventory accuracy",
+            accuracy.get("accuracy"),
+            f"{accuracy.get('rows_accurate', 0)} of {accuracy.get('rows_counted', 0)} counts exact, "
+            f"{accuracy.get('absolute_unit_variance', 0)} unit(s) off",
+        ),
+    ]
+
+
+def _label(code: str) -> str:
+    return code.replace("_", " ").capitalize()
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 2)
+
+
+def _charts(kpis: dict[str, Any], *, start: datetime, end: datetime) -> dict[str, Any]:
+    """Chart.js data (labels and datasets) for the template's canvases."""
+    days = [d.isoformat() for d in days_between(start, end)]
+    per_channel: dict[str, dict[str, int]] = {}
+    for row in kpis.get("orders_by_day") or []:
+        per_channel.setdefault(row["channel"], {})[row["date"]] = row["orders"]
+    orders_by_day = {
+        "labels": days,
+        "datasets": [
+            {"label": channel, "data": [counts.get(day, 0) for day in days]}
+            for channel, counts in sorted(per_channel.items())
+        ],
+    }
+    rates = [
+        ("Fill rate", _get(kpis, "fill_rate", "unit_fill_rate")),
+        ("Filled w/o backorder", _get(kpis, "fill_rate", "order_fill_rate")),
+        ("Split shipments", _get(kpis, "split_shipment_rate", "rate")),
+        ("Pickup on time", _get(kpis, "pickup", "on_time_rate")),
+        ("Pickup expired", _get(kpis, "pickup", "expiry_rate")),
+        ("Ship from store", _get(kpis, "ship_from_store", "share")),
+        ("Rejections", _get(kpis, "rejections", "rate")),
+        ("Returns", _get(kpis, "return_rate", "rate")),
+        ("Inventory accuracy", _get(kpis, "inventory_accuracy", "accuracy")),
+    ]
+    cycle = kpis.get("cycle_times") or {}
+    cycle_names = [
+        ("to_allocation", "Order → allocated"),
+        ("to_ship", "Order → shipped"),
+        ("to_ready_for_pickup", "Order → ready for pickup"),
+        ("to_pickup", "Order → picked up"),
+    ]
+    by_reason = _get(kpis, "return_rate", "by_reason") or {}
+    by_location = _get(kpis, "rejections", "by_location") or {}
+    status_mix = {k: v for k, v in (kpis.get("order_status_mix") or {}).items() if v}
+    accuracy = kpis.get("inventory_accuracy") or {}
+    counted, accurate = accuracy.get("rows_counted", 0), accuracy.get("rows_accurate", 0)
+    return {
+        "orders_by_day": orders_by_day,
+        "rates": {
+            "labels": [label for label, _ in rates],
+            "datasets": [
+                {
+                    "label": "%",
+                    "data": [None if value is None else round(value * 100, 2) for _, value in rates],
+                }
+            ],
+        },
+        "cycle_times": {
+            "labels": [label for _, label in cycle_names],
+            "datasets": [
+                {
+                    "label": f"{p.upper()} (hours)",
+                    "data": [_hours((cycle.get(key) or {}).get(f"{p}_seconds")) for key, _ in cycle_names],
+                }
+                for p in ("p50", "p90")
+            ],
+        },
+        "returns_by_reason": {
+            "labels": [_label(reason) for reason in by_reason],
+            "datasets": [
+                {
+                    "label": "% of units delivered",
+                    "data": [
+                        None if row.get("rate") is None else round(row["rate"] * 100, 2)
+                        for row in by_reason.values()
+                    ],
+                }
+            ],
+        },
+        "rejections_by_location": {
+            "labels": list(by_location),
+            "datasets": [
+                {"label": "Sent", "data": [row["fulfillment_orders"] for row in by_location.values()]},
+                {"label": "Rejected", "data": [row["rejected"] for row in by_location.values()]},
+            ],
+        },
+        "status_mix": {
+            "labels": [_label(status) for status in status_mix],
+            "datasets": [{"label": "Orders", "data": list(status_mix.values())}],
+        },
+        "inventory_accuracy": {
+            "labels": ["Exact", "Off"],
+            "datasets": [{"label": "Counts", "data": [accurate, counted - accurate]}],
+        },
+    }
