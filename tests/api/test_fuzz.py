@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
@@ -25,7 +27,18 @@ CHECKS = (not_a_server_error, status_code_conformance, response_schema_conforman
 
 
 @pytest.fixture
-def fuzz_identities(db) -> list[dict[str, str]]:
+def in_test_transaction():
+    """Calls go straight to the WSGI app, whose request signals would close the test's database
+    connection (it is inside the test transaction); Django's test client unhooks them the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_identities(db, in_test_transaction) -> list[dict[str, str]]:
     ChannelFactory(code="web", currency="USD")
     warehouse = LocationFactory(code="wh-1")
     store = StoreFactory(code="st-1", latitude=Decimal("10.78"), longitude=Decimal("106.70"))

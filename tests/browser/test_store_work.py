@@ -70,3 +70,56 @@ def test_an_associate_prepares_and_hands_over_a_pickup(page, live_server):
     row = StockLevel.objects.get(product=shirt, location=mine)
     assert (row.on_hand, row.reserved) == (4, 0)
     shot(page, "associate-handed-over")
+
+
+def test_an_associate_receives_a_return_at_their_store(page, live_server):
+    from fulfillment import services as fs
+    from returns.services import ReturnLineInput, return_create
+
+    mine = StoreFactory(
+        code="st-mine", name="My Store", latitude=Decimal("10.77"), longitude=Decimal("106.70")
+    )
+    shirt = ProductFactory(sku="SHIRT")
+    stock_put(shirt, mine, 5)
+    fo = pickup_order("st-mine", "lan@example.com")
+    for step in (
+        fs.fulfillment_order_accept,
+        fs.fulfillment_order_ready_for_pickup,
+        fs.fulfillment_order_picked_up,
+    ):
+        step(fulfillment_order_id=fo.pk, actor=SYSTEM)
+    line = fo.order.lines.get()
+    rma = return_create(
+        order_id=fo.order_id,
+        method="in_store",
+        location_code="st-mine",
+        lines=[ReturnLineInput(order_line_id=line.pk, quantity=1, reason="wrong_size")],
+        actor=SYSTEM,
+    ).rma
+    _, password = staff_create(username="ann", role="associate", location_codes=["st-mine"])
+
+    admin_login(page, live_server, "ann", password)
+    page.goto(f"{live_server.url}/admin/returns/return/")
+    shot(page, "associate-returns-to-receive")
+    run_action(page, "receive_outstanding", rma.number)
+    page.select_option("select[name=disposition]", "restock")
+    page.click("input[name=apply]")
+    page.wait_for_selector(".messagelist .success")
+    shot(page, "associate-return-received")
+    rma.refresh_from_db()
+    assert rma.status == "received"
+    assert StockLevel.objects.get(product=shirt, location=mine).on_hand == 5  # 4 after pickup, +1 back
+
+
+def test_a_manager_sees_the_kpi_charts(page, live_server):
+    mine = StoreFactory(code="st-mine", latitude=Decimal("10.77"), longitude=Decimal("106.70"))
+    stock_put(ProductFactory(sku="SHIRT"), mine, 5)
+    pickup_order("st-mine", "lan@example.com")
+    _, password = staff_create(username="boss", role="manager")
+
+    admin_login(page, live_server, "boss", password)
+    page.click("a[href='/admin/kpis/']")
+    page.wait_for_selector("canvas")
+    page.wait_for_function("() => window.Chart !== undefined")
+    assert page.locator("canvas").count() >= 3
+    shot(page, "manager-kpis")
