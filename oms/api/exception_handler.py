@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -84,4 +84,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, IntegrityError):
         logger.warning("IntegrityError reached the API: %s", exc)
         return error_response("conflict", "The change conflicts with existing data.", status_code=409)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away mid-request (failover, restart, a killed connection): the
+        # transaction was rolled back, so the client may retry (with the same Idempotency-Key).
+        logger.error("database unavailable: %s", exc)
+        connection.close_if_unusable_or_obsolete()
+        response = error_response(
+            "service_unavailable",
+            "The database is unavailable; nothing was changed. Retry shortly.",
+            status_code=503,
+        )
+        response["Retry-After"] = "1"
+        return response
     return None

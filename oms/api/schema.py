@@ -30,6 +30,7 @@ ERRORS = {
     "415": "Unsupported media type (send application/json).",
     "422": "Valid JSON with an invalid meaning.",
     "429": "Throttled: slow down (see Retry-After).",
+    "503": "The database is unavailable; nothing was changed (see Retry-After).",
 }
 
 
