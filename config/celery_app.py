@@ -33,8 +33,24 @@ app.conf.update(
         "inventory.tasks.*": {"queue": "sync"},
     },
     broker_connection_retry_on_startup=True,
+    # When Redis is down, a web request must not hang on sending a task: give up quickly; the
+    # event waits in the outbox and the relay sends it once the broker is back.
+    broker_connection_timeout=2.0,
+    task_publish_retry_policy={
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    },
     # Redis visibility: a task not acked within this window is redelivered to another worker.
-    broker_transport_options={"visibility_timeout": 300},
+    broker_transport_options={
+        "visibility_timeout": 300,
+        # how hard a sender tries to (re)connect before giving up (the outbox relay retries later)
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    },
     result_expires=3600,
     timezone="UTC",
 )
