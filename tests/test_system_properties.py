@@ -1,18 +1,21 @@
 """A Hypothesis state machine over the whole order flow: place (ship, pickup, backorder), route,
-work fulfilment orders (accept, pick, pack, ship, ready, hand over), reject, expire, cancel, and
-receive stock. After every step:
+work fulfilment orders (accept, pick, pack, ship, ready, hand over), reject, expire, cancel,
+receive stock, return units (in store or by mail), receive returns (restock or damaged) and
+refund. After every step:
 
 - every stock row has ``0 <= reserved <= on_hand``, and its counters equal its ledger sums;
 - every stock row's ``reserved`` equals the units its live reservations hold;
 - every unit of every order line is accounted for exactly once:
   ``quantity == cancelled + fulfilled + backordered + held``;
-- every routed reservation sits in exactly one fulfilment order line of the same quantity.
+- every routed reservation sits in exactly one fulfilment order line of the same quantity;
+- refunds never exceed what was paid for the order.
 
 Services run inside the test's transaction (the ``db`` fixture); after-commit work (routing on
 ``order.created``, backorders on ``stock.changed``) is run by the rules themselves."""
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
@@ -39,6 +42,8 @@ from oms.errors import DomainError
 from orders.choices import ReservationStatus
 from orders.models import Order, OrderLine, Reservation
 from orders.services import CustomerInput, LineInput, OrderInput, order_cancel, order_place
+from returns.models import Receipt, Refund, Return, ReturnLine
+from returns.services import ReceiveLineInput, ReturnLineInput, return_create, return_receive, return_refund
 from tests.factories import ChannelFactory, LocationFactory, ProductFactory, StoreFactory
 
 ACTOR = Actor.system("system-properties")
@@ -49,6 +54,8 @@ STORES = ["st-1", "st-2"]
 class OrderFlow(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
+        for model in (Refund, Receipt, ReturnLine, Return):
+            model.objects.all().delete()
         for model in (FulfillmentOrderLine, FulfillmentOrder, RoutingExclusion, Reservation, OrderLine):
             model.objects.all().delete()
         Order.objects.all().delete()
@@ -168,7 +175,66 @@ class OrderFlow(RuleBasedStateMachine):
         )
         fs.backorders_allocate(product_ids=[self.products[sku].pk])  # the stock.changed task
 
+    @precondition(lambda self: OrderLine.objects.filter(quantity_fulfilled__gt=0).exists())
+    @rule(pick=st.integers(0, 50), quantity=st.integers(1, 3), where=st.sampled_from(["wh", "st-1", "st-2"]))
+    def return_units(self, pick, quantity, where):
+        lines = list(OrderLine.objects.filter(quantity_fulfilled__gt=0).order_by("pk"))
+        line = lines[pick % len(lines)]
+        try:
+            return_create(
+                order_id=line.order_id,
+                method="in_store" if where != "wh" else "mail",
+                location_code=where,
+                lines=[ReturnLineInput(order_line_id=line.pk, quantity=quantity, reason="changed_mind")],
+                actor=ACTOR,
+            )
+        except DomainError:
+            return
+
+    @precondition(lambda self: Return.objects.exists())
+    @rule(pick=st.integers(0, 50), damaged=st.booleans())
+    def receive_return(self, pick, damaged):
+        rmas = list(Return.objects.order_by("pk"))
+        rma = rmas[pick % len(rmas)]
+        lines = [
+            ReceiveLineInput(
+                return_line_id=line.pk,
+                quantity=line.quantity_outstanding,
+                disposition="damaged" if damaged else "restock",
+            )
+            for line in rma.lines.all()
+            if line.quantity_outstanding > 0
+        ]
+        if not lines:
+            return
+        try:
+            return_receive(return_id=rma.pk, lines=lines, actor=ACTOR)
+        except DomainError:
+            return
+        for line in rma.lines.all():
+            fs.backorders_allocate(
+                product_ids=[line.order_line.product_id]
+            )  # restock: the stock.changed task
+
+    @precondition(lambda self: Return.objects.exists())
+    @rule(
+        pick=st.integers(0, 50),
+        amount=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("60"), places=2),
+    )
+    def refund(self, pick, amount):
+        rmas = list(Return.objects.order_by("pk"))
+        try:
+            return_refund(return_id=rmas[pick % len(rmas)].pk, amount=amount, actor=ACTOR)
+        except DomainError:
+            return
+
     # --- invariants -------------------------------------------------------------------------------
+
+    @invariant()
+    def refunds_never_exceed_what_was_paid(self):
+        for order in Order.objects.filter(pk__in=Refund.objects.values("order_id")):
+            refunded = Refund.objects.filter(order=order).aggregate(total=Sum("amount"))["total"] or 0
+            assert refunded <= order.total, (order, refunded)
 
     @invariant()
     def stock_rows_match_ledger_and_reservations(self):
@@ -220,8 +286,8 @@ def test_order_flow_state_machine(db):
     run_state_machine_as_test(
         OrderFlow,
         settings=hypothesis_settings(
-            max_examples=25,
-            stateful_step_count=25,
+            max_examples=int(os.environ.get("OMS_PROPERTY_EXAMPLES", "40")),
+            stateful_step_count=30,  # 40 x 30 = 1,200 steps in CI
             deadline=None,
             suppress_health_check=list(HealthCheck),
         ),
