@@ -1,6 +1,6 @@
 """Benchmark: a full count (snapshot) of one location with N SKUs on PostgreSQL.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/oms python -m bench.snapshot --rows 100000
+    python -m bench.snapshot --rows 100000     (DATABASE_URL: a PostgreSQL server; default local)
 
 Creates a scratch database ``oms_bench`` with Django's test-database machinery (dropped at the end
 unless ``--keep``), seeds two identical locations with N stock rows each (every tenth SKU with units
@@ -21,19 +21,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import random
-import sys
 import time
+from typing import Any
 
-
-def _setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        sys.exit("bench.snapshot needs PostgreSQL: set DATABASE_URL=postgres://user@host:port/db")
-    import django
-
-    django.setup()
+from .harness import scratch_database, setup_django
 
 
 def _seed(*, rows: int, codes: list[str]) -> None:
@@ -53,11 +45,14 @@ def _seed(*, rows: int, codes: list[str]) -> None:
             location = Location.objects.create(
                 code=code, name=code, kind="warehouse", latitude=10.8, longitude=106.7, ships=True
             )
+            # Quantities follow the SKU's number (as ``_items`` does), not the product id: the
+            # database may already hold other products (``python -m bench`` seeds its own first).
             cursor.execute(
                 "INSERT INTO inventory_stocklevel "
                 "(product_id, location_id, on_hand, reserved, safety_stock, updated_at) "
-                "SELECT p.id, %s, 5 + (p.id * 7) %% 50, CASE WHEN p.id %% 10 = 0 THEN 3 ELSE 0 END, 0, now() "
-                "FROM inventory_product p WHERE p.sku LIKE 'BENCH-%%' ORDER BY p.id",
+                "SELECT p.id, %s, 5 + (n.i * 7) %% 50, CASE WHEN n.i %% 10 = 0 THEN 3 ELSE 0 END, 0, now() "
+                "FROM inventory_product p CROSS JOIN LATERAL (SELECT substr(p.sku, 7)::int AS i) n "
+                "WHERE p.sku LIKE 'BENCH-%%' ORDER BY p.id",
                 [location.pk],
             )
             for kind, on_hand_delta, reserved_delta, where in (
@@ -110,19 +105,26 @@ def _reference(*, location_id: int, items: list[tuple[str, int]]) -> float:
     return time.perf_counter() - started
 
 
-def _api_parse(items: list[tuple[str, int]], code: str) -> float:
-    from inventory.api.parsers import SnapshotJSONParser
+def _api_parse(items: list[tuple[str, int]], code: str) -> dict[str, Any]:
+    """JSON body -> the endpoint's parser -> ``SnapshotInput`` (what the API adds to the service).
+    A body over the endpoint's limit is reported (the endpoint would answer 413), not parsed."""
     from inventory.api.serializers import SnapshotInput
     from inventory.api.validation import parse_input
+    from oms.api.parsers import SnapshotJSONParser
 
     body = json.dumps({"location": code, "items": [{"sku": s, "on_hand": n} for s, n in items]}).encode()
+    parser = SnapshotJSONParser()
+    out: dict[str, Any] = {"body_mb": round(len(body) / 1e6, 1), "limit_mb": round(parser.limit() / 1e6, 1)}
+    if len(body) > parser.limit():
+        out["api_parse_s"] = None
+        out["note"] = "body over the endpoint's limit: the API answers 413 (split the count)"
+        return out
     started = time.perf_counter()
-    data = SnapshotJSONParser().parse(io.BytesIO(body), "application/json", {})
+    data = parser.parse(io.BytesIO(body), "application/json", {})
     parsed = parse_input(SnapshotInput, data)
-    elapsed = time.perf_counter() - started
+    out["api_parse_s"] = round(time.perf_counter() - started, 3)
     assert len(parsed["items"]) == len(items)
-    print(f"api body: {len(body) / 1e6:.1f} MB")
-    return elapsed
+    return out
 
 
 def _check(*, location_id: int, items: list[tuple[str, int]], reserved_before: dict[int, int]) -> None:
@@ -151,6 +153,45 @@ def _check(*, location_id: int, items: list[tuple[str, int]], reserved_before: d
     assert mismatched == 0, f"{mismatched} rows whose ledger does not sum to on_hand"
 
 
+def measure(*, rows: int, seed: int = 7, codes: tuple[str, str] = ("bench-a", "bench-b")) -> dict[str, Any]:
+    """Seed two locations with ``rows`` stock rows each, time the reference on one and
+    ``stock_snapshot_apply`` on the other, check the books; in the current (scratch) database."""
+    from inventory.models import Location, StockLevel
+    from inventory.snapshots import stock_snapshot_apply
+    from oms.actors import Actor
+
+    started = time.perf_counter()
+    _seed(rows=rows, codes=list(codes))
+    seeded = time.perf_counter() - started
+    a = Location.objects.get(code=codes[0])
+    b = Location.objects.get(code=codes[1])
+    items = _items(rows=rows, seed=seed)
+    reserved_before = dict(StockLevel.objects.filter(location=a).values_list("product_id", "reserved"))
+
+    reference = _reference(location_id=b.pk, items=items)
+    started = time.perf_counter()
+    result = stock_snapshot_apply(location=a, items=items, actor=Actor.system("bench"), reason="bench")
+    figure = time.perf_counter() - started
+    parse = _api_parse(items, a.code)
+    problems = []
+    try:
+        _check(location_id=a.pk, items=items, reserved_before=reserved_before)
+    except AssertionError as exc:
+        problems.append(str(exc))
+    return {
+        "rows": rows,
+        "seed_s": round(seeded, 2),
+        "rows_changed": result.rows_changed,
+        "units_delta": result.units_delta,
+        "figure_s": round(figure, 3),
+        "reference_s": round(reference, 3),
+        "ratio": round(figure / reference, 2),
+        "api": parse,
+        "checks": problems or "reservations intact, on_hand == count, ledger sums == on_hand",
+        "correct": not problems,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
@@ -158,42 +199,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the oms_bench database")
     args = parser.parse_args(argv)
 
-    _setup_django()
-    from django.db import connection
-
-    from inventory.models import Location, StockLevel
-    from inventory.snapshots import stock_snapshot_apply
-    from oms.actors import Actor
-
-    connection.settings_dict["TEST"].update({"NAME": "oms_bench", "MIGRATE": False})
-    original = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
-        started = time.perf_counter()
-        _seed(rows=args.rows, codes=["bench-a", "bench-b"])
-        print(f"seeded 2 x {args.rows} stock rows in {time.perf_counter() - started:.1f}s")
-        a = Location.objects.get(code="bench-a")
-        b = Location.objects.get(code="bench-b")
-        items = _items(rows=args.rows, seed=args.seed)
-        reserved_before = dict(StockLevel.objects.filter(location=a).values_list("product_id", "reserved"))
-
-        reference = _reference(location_id=b.pk, items=items)
-        started = time.perf_counter()
-        result = stock_snapshot_apply(location=a, items=items, actor=Actor.system("bench"), reason="bench")
-        figure = time.perf_counter() - started
-        parse = _api_parse(items, a.code)
-        _check(location_id=a.pk, items=items, reserved_before=reserved_before)
-
-        print(f"rows: {args.rows}, changed: {result.rows_changed}, units delta: {result.units_delta}")
-        print(f"figure    (stock_snapshot_apply): {figure:.3f}s")
-        print(f"reference (COPY + one upsert):    {reference:.3f}s")
-        print(f"ratio: {figure / reference:.2f}x")
-        print(f"api parse (JSON + SnapshotInput): {parse:.3f}s")
-        print("checks: reservations intact, on_hand == count, ledger sums == on_hand")
-    finally:
-        if args.keep:
-            print("kept database oms_bench")
-        else:
-            connection.creation.destroy_test_db(original, verbosity=0)
+    setup_django()
+    with scratch_database("oms_bench", keep=args.keep):
+        out = measure(rows=args.rows, seed=args.seed)
+    print(f"seeded 2 x {out['rows']} stock rows in {out['seed_s']:.1f}s")
+    print(f"rows: {out['rows']}, changed: {out['rows_changed']}, units delta: {out['units_delta']}")
+    print(f"figure    (stock_snapshot_apply): {out['figure_s']:.3f}s")
+    print(f"reference (COPY + one upsert):    {out['reference_s']:.3f}s")
+    print(f"ratio: {out['ratio']:.2f}x")
+    print(f"api parse (JSON + SnapshotInput): {out['api']}")
+    print(f"checks: {out['checks']}")
+    if not out["correct"]:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,150 @@
+"""Routing lag: an order committed over HTTP -> its fulfilment order exists, with a real Celery
+worker (started by the bench on the bench database and Redis database) at about half the measured
+intake capacity.
+
+* figure: per order, ``allocated_at - created_at``: from the order row's insert (inside the intake
+  transaction) to routing marking it allocated, the last write of ``route_order``'s transaction,
+  right after the fulfilment order rows (both stamps from the same machine's clock); the span to
+  the first fulfilment order's ``created_at`` is reported beside it;
+* reference: a no-op task round trip (``send_task`` on the ``routing`` queue -> worker -> result
+  back through the Redis result backend), sequentially on the idle worker.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any
+
+from .harness import HttpClient, summary_ms
+from .intake import ORDERS_PATH, _idempotency, order_body
+
+
+def noop_round_trips(*, count: int, warmup: int = 20) -> list[float]:
+    from config.celery_app import app
+
+    out = []
+    for i in range(warmup + count):
+        started = time.perf_counter()
+        assert app.send_task("bench.noop", queue="routing").get(timeout=30) is True
+        if i >= warmup:
+            out.append(time.perf_counter() - started)
+    return out
+
+
+def paced_orders(
+    *, port: int, key: str, skus: list[str], rate: float, duration: float, threads: int = 32
+) -> dict[str, Any]:
+    """Open loop: order i is sent at start + i / rate (late ones at once), by ``threads`` clients."""
+    total = max(1, int(rate * duration))
+    lock = threading.Lock()
+    cursor = {"next": 0}
+    ids: list[int] = []
+    latencies: list[float] = []
+    late: list[float] = []
+    failures: list[str] = []
+    start = time.perf_counter() + 0.2
+
+    def run(index: int) -> None:
+        rng = random.Random(7000 + index)
+        client = HttpClient(port, key)
+        try:
+            while True:
+                with lock:
+                    i = cursor["next"]
+                    cursor["next"] += 1
+                if i >= total:
+                    return
+                due = start + i / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                began = time.perf_counter()
+                status, body = client.request(
+                    "POST", ORDERS_PATH, order_body([rng.choice(skus)], rng), _idempotency()
+                )
+                finished = time.perf_counter()
+                with lock:
+                    late.append(max(0.0, began - due))
+                    if status == 201:
+                        ids.append(body["id"])
+                        latencies.append(finished - began)
+                    else:
+                        failures.append(f"http_{status}")
+        finally:
+            client.close()
+
+    workers = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - start
+    return {
+        "ids": ids,
+        "sent": total,
+        "achieved_rate_per_s": round(total / elapsed, 1),
+        "failures": len(failures),
+        "send_late_p99_ms": round(summary_ms(late)["p99_ms"], 1),
+        "intake": summary_ms(latencies),
+    }
+
+
+def drain_capacity(*, count: int, exclude: list[int], timeout: float = 180.0) -> dict[str, Any]:
+    """How many orders a second the worker routes when it has a backlog: ``route_order`` is sent at
+    once for ``count`` orders left unrouted by the intake rows (their tasks were dropped), and the
+    time until every one is allocated is measured (notifications run too, as in production)."""
+    from config.celery_app import app
+    from orders.models import Order
+
+    ids = list(
+        Order.objects.filter(status="received", allocated_at__isnull=True)
+        .exclude(pk__in=exclude)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:count]
+    )
+    if not ids:
+        return {"orders": 0}
+    started = time.perf_counter()
+    for order_id in ids:
+        app.send_task("fulfillment.tasks.route_order", args=[order_id], queue="routing")
+    deadline = time.monotonic() + timeout
+    waiting = len(ids)
+    while time.monotonic() < deadline and waiting:
+        time.sleep(0.1)
+        waiting = Order.objects.filter(pk__in=ids, allocated_at__isnull=True).count()
+    elapsed = time.perf_counter() - started
+    return {
+        "orders": len(ids),
+        "not_routed_in_time": waiting,
+        "seconds": round(elapsed, 2),
+        "orders_per_s": round((len(ids) - waiting) / elapsed, 1),
+    }
+
+
+def routing_lags(ids: list[int], *, timeout: float = 120.0) -> dict[str, Any]:
+    from django.db.models import Min
+
+    from orders.models import Order
+
+    deadline = time.monotonic() + timeout
+    waiting = len(ids)
+    while time.monotonic() < deadline:
+        waiting = Order.objects.filter(pk__in=ids, allocated_at__isnull=True).count()
+        if waiting == 0:
+            break
+        time.sleep(0.25)
+    rows = list(
+        Order.objects.filter(pk__in=ids, allocated_at__isnull=False)
+        .annotate(first_fo=Min("fulfillment_orders__created_at"))
+        .values_list("created_at", "allocated_at", "first_fo")
+    )
+    allocated = [(a - c).total_seconds() for c, a, _ in rows]
+    fo_created = [(f - c).total_seconds() for c, _, f in rows if f is not None]
+    return {
+        "orders": len(ids),
+        "not_routed_in_time": waiting,
+        "lag": summary_ms(allocated),
+        "lag_to_fulfilment_order_insert": summary_ms(fo_created),
+    }

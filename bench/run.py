@@ -1,0 +1,485 @@
+"""``python -m bench [--quick]``: every benchmark beside its reference, in one run, on one machine.
+
+Needs PostgreSQL and Redis running (``bash ../shared/services.sh``). Creates the scratch database
+``oms_bench`` (dropped at the end unless ``--keep``), uses Redis database 14, starts gunicorn
+(4 sync workers, production settings) and, for the routing row, a Celery worker; stops both even on
+failure. Prints the table, writes ``bench/results.json``; exits 1 if a correctness check failed
+(oversell, undersell, a snapshot that touched reservations), not for a figure below its goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from . import harness
+from .report import FAILED, INFO, OK, Row, judge, render, write
+
+ROWS = ("intake", "flash", "sourcing", "availability", "routing", "snapshot")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    intake_skus: int
+    flash_stock: int
+    duration: float  # seconds measured per closed-loop run (after warmup)
+    warmup: float
+    sourcing_repeat: int
+    routed_orders: int
+    snapshot_rows: int
+    lag_duration: float
+    noop_round_trips: int
+    drain_orders: int
+
+
+QUICK = Sizes(5_000, 1_000, 8.0, 2.0, 200, 30, 100_000, 10.0, 200, 200)
+FULL = Sizes(20_000, 3_000, 30.0, 5.0, 1_000, 200, 1_000_000, 30.0, 1_000, 600)
+CONCURRENCY = 8
+BUYERS = 200
+GUNICORN_WORKERS = 4
+WORKER_CONCURRENCY = 4  # as docker-compose runs it
+LOW_RATE = 5.0  # orders/s: the routing lag when nothing queues
+
+
+def _cpu_per_op(fn: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
+    """Run a closed-loop measurement and say how much CPU each successful operation cost: in this
+    process and its children (client threads + gunicorn) and in PostgreSQL (warm-up included in
+    both the CPU and the count, at the same steady rate)."""
+    before = harness.cpu_snapshot()
+    started = time.perf_counter()
+    result = fn()
+    seconds = time.perf_counter() - started
+    split = harness.cpu_split(before, harness.cpu_snapshot())
+    ops = result.throughput * seconds or 1.0
+    return result, {
+        "bench_and_servers_ms": round(split["bench"] / ops * 1000, 2),
+        "postgres_ms": round(split["postgres"] / ops * 1000, 2),
+        "neighbours_ms": round(split["other"] / ops * 1000, 2),
+    }
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f} ms" if value >= 10 else f"{value:.2f} ms"
+
+
+def _lat(d: dict[str, Any]) -> str:
+    return f"p50 {_ms(d['p50_ms'])}, p99 {_ms(d['p99_ms'])}"
+
+
+class Bench:
+    def __init__(self, sizes: Sizes, console: Console):
+        self.sizes = sizes
+        self.console = console
+        self.rows: list[Row] = []
+        self.details: dict[str, Any] = {}
+        self.correct = True
+        self.db_url = ""
+        self.seeded: Any = None
+        self.server: harness.Gunicorn | None = None
+        self.intake_throughput: float | None = None
+
+    def say(self, message: str) -> None:
+        self.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {message}")
+
+    def step(self, name: str, fn: Callable[[], None]) -> None:
+        """Run one row, noting the machine's load average before and after (the machine may be
+        shared: a busy neighbour shows here, and in the figures)."""
+        before = os.getloadavg()
+        cpu_before = harness.cpu_snapshot()
+        started = time.perf_counter()
+        try:
+            fn()
+        except Exception as exc:  # one broken row must not cost the others: report it, go on
+            self.correct = False
+            self.console.print_exception(max_frames=8)
+            self.details.setdefault("errors", {})[name] = repr(exc)[:2000]
+            self.rows.append(
+                Row(
+                    work=f"{name}: the row did not run",
+                    figure=repr(exc)[:80],
+                    reference="",
+                    ratio=None,
+                    goal="",
+                    status=FAILED,
+                )
+            )
+        seconds = time.perf_counter() - started
+        cpu = harness.cpu_split(cpu_before, harness.cpu_snapshot())
+        self.details.setdefault("machine_load", {})[name] = {
+            "seconds": round(seconds, 1),
+            "load_average_before": [round(x, 2) for x in before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "cpu_seconds": cpu,
+            "neighbours_share_of_machine": round(cpu["other"] / (seconds * (os.cpu_count() or 1)), 2),
+        }
+
+    # --- rows -------------------------------------------------------------------------------------
+
+    def statements(self) -> None:
+        from .intake import statement_counts
+
+        counts = statement_counts(key=self.seeded.key, skus=self.seeded.intake_skus)
+        self.details["statements"] = counts
+        service = counts["service"]
+        request = counts["request"]
+        limits = {n: 8 + (n - 1) for n in service}
+        within = all(service[n]["total"] <= limits[n] for n in service)
+        self.rows.append(
+            Row(
+                work="SQL statements per order: order_place, 1 / 2 / 5 lines",
+                figure=" / ".join(str(service[n]["total"]) for n in service)
+                + " (whole request "
+                + " / ".join(str(request[n]["total"]) for n in request)
+                + ")",
+                reference="raw SQL: 8 / order",
+                ratio=service[1]["total"] / limits[1],
+                goal="≤ " + " / ".join(str(limits[n]) for n in service),
+                status=OK if within else "below goal",
+                data={"service": {n: v["total"] for n, v in service.items()}},
+            )
+        )
+
+    def intake(self) -> None:
+        from .intake import http_intake, raw_intake
+
+        s = self.sizes
+        self.say("intake: raw SQL reference, concurrency 8")
+        raw, raw_cpu = _cpu_per_op(
+            lambda: raw_intake(
+                db_url=self.db_url,
+                skus=self.seeded.intake_skus,
+                channel_id=self.seeded.channel_id,
+                concurrency=CONCURRENCY,
+                duration=s.duration,
+                warmup=s.warmup,
+            )
+        )
+        self.say("intake: POST /api/v1/orders through gunicorn, concurrency 8")
+        fig, cpu = _cpu_per_op(
+            lambda: http_intake(
+                port=self.server.port,  # type: ignore[union-attr]
+                key=self.seeded.key,
+                skus=self.seeded.intake_skus,
+                concurrency=CONCURRENCY,
+                duration=s.duration,
+                warmup=s.warmup,
+            )
+        )
+        self.intake_throughput = fig.throughput
+        ratio = fig.throughput / raw.throughput
+        self.details["intake"] = {
+            "figure": fig.as_dict(),
+            "reference": raw.as_dict(),
+            "cpu_per_order": cpu,
+            "reference_cpu_per_order": raw_cpu,
+        }
+        self.rows.append(
+            Row(
+                work=f"Order intake over HTTP, 1 line, random SKUs, c={CONCURRENCY}",
+                figure=f"{fig.throughput:.0f}/s ({_lat(fig.as_dict())})",
+                reference=f"raw SQL {raw.throughput:.0f}/s ({_lat(raw.as_dict())})",
+                ratio=ratio,
+                goal="≥ 0.15 x raw",
+                status=judge(ratio, at_least=0.15),
+            )
+        )
+        errors = {k: v for k, v in fig.outcomes.items() if k != "ok"}
+        if errors:
+            self.say(f"[yellow]intake errors: {errors}[/]")
+
+    def flash(self) -> None:
+        from .intake import flash_sale
+
+        self.say(f"flash sale: {self.seeded.flash_stock} units of one SKU, {BUYERS} buyers over HTTP")
+        out = flash_sale(
+            port=self.server.port,  # type: ignore[union-attr]
+            key=self.seeded.key,
+            sku=self.seeded.flash_sku,
+            stock=self.seeded.flash_stock,
+            buyers=BUYERS,
+        )
+        self.details["flash_sale"] = out
+        checks = out["checks"]
+        if not out["correct"]:
+            self.correct = False
+        self.rows.append(
+            Row(
+                work=f"Flash sale correctness: stock {out['stock']}, {BUYERS} buyers",
+                figure=f"sold {out['sold']}, oversold {checks['oversold']}, undersold {checks['undersold']}",
+                reference=f"reserved {checks['reserved_on_row']} of {checks['on_hand']}",
+                ratio=None,
+                goal="0 oversold, 0 undersold",
+                status=OK if out["correct"] else FAILED,
+            )
+        )
+        base = self.intake_throughput
+        ratio = out["throughput_per_s"] / base if base else None
+        self.rows.append(
+            Row(
+                work=f"Flash sale throughput, 1 hot SKU, {BUYERS} buyers",
+                figure=f"{out['throughput_per_s']:.0f}/s ({_lat(out)})",
+                reference=f"random-SKU intake {base:.0f}/s" if base else "intake not run",
+                ratio=ratio,
+                goal="≥ 0.7 x intake",
+                status=judge(ratio, at_least=0.7) if ratio is not None else INFO,
+            )
+        )
+
+    def sourcing(self) -> None:
+        from .sourcing import run
+
+        s = self.sizes
+        self.say("sourcing: load_candidates + plan_sourcing vs the SQL alone; route_order")
+        out = run(db_url=self.db_url, repeat=s.sourcing_repeat, routed_orders=s.routed_orders)
+        self.details["sourcing"] = out
+        for case in out["sourcing"]:
+            if case["case"] != "split":
+                continue
+            ratio, ref = case["ratio_p99"], case["reference"]
+            self.rows.append(
+                Row(
+                    work=f"Sourcing, {case['size']:,} candidate locations (split order, p99)",
+                    figure=f"{_ms(case['figure']['p99_ms'])} (p50 {_ms(case['figure']['p50_ms'])})",
+                    reference=f"SQL alone {_ms(ref['p99_ms'])} (p50 {_ms(ref['p50_ms'])})",
+                    ratio=ratio,
+                    goal="p99 ≤ 3 x SQL",
+                    status=judge(ratio, at_most=3.0),
+                )
+            )
+        for routing in out["routing"]:
+            self.rows.append(
+                Row(
+                    work=f"route_order, {routing['size']:,} candidate locations",
+                    figure=_lat(routing),
+                    reference=f"{routing['statements']} SQL statements",
+                    ratio=None,
+                    goal="measured (issue 5)",
+                    status=INFO,
+                )
+            )
+
+    def availability(self) -> None:
+        from .availability import http_availability, raw_availability
+
+        s = self.sizes
+        self.say("availability: raw SQL reference, concurrency 8")
+        raw, raw_cpu = _cpu_per_op(
+            lambda: raw_availability(
+                db_url=self.db_url,
+                skus=self.seeded.intake_skus,
+                concurrency=CONCURRENCY,
+                duration=s.duration,
+                warmup=s.warmup,
+            )
+        )
+        self.say("availability: GET /api/v1/availability through gunicorn, concurrency 8")
+        fig, cpu = _cpu_per_op(
+            lambda: http_availability(
+                port=self.server.port,  # type: ignore[union-attr]
+                key=self.seeded.key,
+                skus=self.seeded.intake_skus,
+                concurrency=CONCURRENCY,
+                duration=s.duration,
+                warmup=s.warmup,
+            )
+        )
+        ratio = fig.throughput / raw.throughput
+        self.details["availability"] = {
+            "figure": fig.as_dict(),
+            "reference": raw.as_dict(),
+            "cpu_per_request": cpu,
+            "reference_cpu_per_request": raw_cpu,
+        }
+        self.rows.append(
+            Row(
+                work=f"Availability, 10 SKUs near a point, HTTP c={CONCURRENCY}",
+                figure=f"{fig.throughput:.0f}/s ({_lat(fig.as_dict())})",
+                reference=f"raw SQL {raw.throughput:.0f}/s ({_lat(raw.as_dict())})",
+                ratio=ratio,
+                goal="≥ 0.1 x raw",
+                status=judge(ratio, at_least=0.1),
+            )
+        )
+
+    def routing(self) -> None:
+        from .routing_lag import drain_capacity, noop_round_trips, paced_orders, routing_lags
+
+        s = self.sizes
+        rate = max(5.0, (self.intake_throughput or 40.0) / 2)
+        harness.redis_flush()  # tasks queued by the earlier rows (no worker was listening) are dropped
+        worker = harness.CeleryWorker(self.db_url, concurrency=WORKER_CONCURRENCY)
+        self.say(f"routing lag: starting a Celery worker (prefork, concurrency {WORKER_CONCURRENCY})")
+        worker.start()
+        try:
+            worker.wait_ready()
+            noop = harness.summary_ms(noop_round_trips(count=s.noop_round_trips))
+            self.say(f"routing lag: orders over HTTP at {rate:.0f}/s for {s.lag_duration:.0f}s")
+            sent = paced_orders(
+                port=self.server.port,  # type: ignore[union-attr]
+                key=self.seeded.key,
+                skus=self.seeded.intake_skus,
+                rate=rate,
+                duration=s.lag_duration,
+            )
+            ids = sent.pop("ids")
+            lags = routing_lags(ids)
+            harness.wait_queues_empty()  # notifications of the first run must not weigh on the second
+            self.say(f"routing lag: again at {LOW_RATE:.0f} orders/s (the machine not saturated)")
+            low_sent = paced_orders(
+                port=self.server.port,  # type: ignore[union-attr]
+                key=self.seeded.key,
+                skus=self.seeded.intake_skus,
+                rate=LOW_RATE,
+                duration=s.lag_duration,
+            )
+            low_ids = low_sent.pop("ids")
+            low = routing_lags(low_ids)
+            ids += low_ids
+            harness.wait_queues_empty()
+            self.say("routing lag: worker capacity with a backlog (route_order sent for unrouted orders)")
+            drain = drain_capacity(count=s.drain_orders, exclude=ids)
+            worker.check_alive()
+        finally:
+            worker.stop()
+        self.details["routing_lag"] = {
+            "rate_per_s": rate,
+            "sent": sent,
+            "noop": noop,
+            **lags,
+            "low_rate": {"rate_per_s": LOW_RATE, "sent": low_sent, **low},
+            "worker_capacity": drain,
+        }
+        lag = lags["lag"]
+        status = judge(lag["p99_ms"], at_most=100.0)
+        if lags["not_routed_in_time"] or low["not_routed_in_time"]:
+            status = FAILED
+            self.correct = False
+        self.rows.append(
+            Row(
+                work=f"Routing lag, real worker, ½ intake: {rate:.0f}/s offered, "
+                f"{sent['achieved_rate_per_s']:.0f}/s accepted",
+                figure=f"p99 {_ms(lag['p99_ms'])} (p50 {_ms(lag['p50_ms'])})",
+                reference=f"no-op task p99 {_ms(noop['p99_ms'])} (p50 {_ms(noop['p50_ms'])}); "
+                f"worker drains {drain.get('orders_per_s', 0):.0f} orders/s",
+                ratio=lag["p99_ms"] / noop["p99_ms"] if noop["p99_ms"] else None,
+                goal="p99 ≤ 100 ms",
+                status=status,
+            )
+        )
+        low_lag = low["lag"]
+        self.rows.append(
+            Row(
+                work=f"Routing lag, real worker, {LOW_RATE:.0f} orders/s (unsaturated)",
+                figure=f"p99 {_ms(low_lag['p99_ms'])} (p50 {_ms(low_lag['p50_ms'])})",
+                reference=f"no-op task p99 {_ms(noop['p99_ms'])}",
+                ratio=low_lag["p99_ms"] / noop["p99_ms"] if noop["p99_ms"] else None,
+                goal="p99 ≤ 100 ms",
+                status=judge(low_lag["p99_ms"], at_most=100.0),
+            )
+        )
+
+    def snapshot(self) -> None:
+        from .snapshot import measure
+
+        rows = self.sizes.snapshot_rows
+        self.say(f"snapshot: seeding 2 x {rows:,} stock rows, then the count of one location")
+        out = measure(rows=rows)
+        self.details["snapshot"] = out
+        if not out["correct"]:
+            self.correct = False
+        self.rows.append(
+            Row(
+                work=f"Snapshot of {rows:,} stock rows, one location",
+                figure=f"{out['figure_s']:.2f} s",
+                reference=f"COPY + upsert {out['reference_s']:.2f} s",
+                ratio=out["ratio"],
+                goal="≤ 2 x ref; reservations intact",
+                status=judge(out["ratio"], at_most=2.0) if out["correct"] else FAILED,
+            )
+        )
+
+    # --- the run ------------------------------------------------------------------------------------
+
+    def run(self, only: set[str]) -> None:
+        from .seed import seed
+
+        s = self.sizes
+        self.say(f"seeding {s.intake_skus:,} intake SKUs, the flash SKU, 1,045 locations")
+        self.seeded = seed(intake_skus=s.intake_skus, flash_stock=s.flash_stock)
+        harness.vacuum_analyze()
+        if "intake" in only:
+            self.say("statements per order (in process)")
+            self.step("statements", self.statements)
+        if "sourcing" in only:
+            self.step("sourcing", self.sourcing)
+        if only & {"intake", "flash", "availability", "routing"}:
+            self.server = harness.Gunicorn(self.db_url, workers=GUNICORN_WORKERS)
+            self.say(f"starting gunicorn ({GUNICORN_WORKERS} sync workers) on port {self.server.port}")
+            self.server.start()
+            try:
+                self.server.wait_ready()
+                if "intake" in only:
+                    self.step("intake", self.intake)
+                if "flash" in only:
+                    self.step("flash", self.flash)
+                if "availability" in only:
+                    self.step("availability", self.availability)
+                if "routing" in only:
+                    self.step("routing", self.routing)
+                self.server.check_alive()
+            finally:
+                self.server.stop()
+        if "snapshot" in only:
+            self.step("snapshot", self.snapshot)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, under 5 minutes")
+    parser.add_argument("--only", default=",".join(ROWS), help=f"comma-separated subset of {','.join(ROWS)}")
+    parser.add_argument("--keep", action="store_true", help="keep the oms_bench database afterwards")
+    args = parser.parse_args(argv)
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    unknown = only - set(ROWS)
+    if unknown:
+        parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
+
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    sizes = QUICK if args.quick else FULL
+    mode = "quick" if args.quick else "full"
+    harness.setup_django()
+    started = time.perf_counter()
+    bench = Bench(sizes, console)
+    harness.redis_flush()
+    try:
+        with harness.scratch_database(harness.BENCH_DB, keep=args.keep) as url:
+            bench.db_url = url
+            try:
+                bench.run(only)
+            finally:  # whatever ran is written, even if a later step broke
+                elapsed = time.perf_counter() - started
+                path = write(bench.rows, mode=mode, details=bench.details, elapsed_s=elapsed)
+    finally:
+        harness.redis_flush()
+    render(bench.rows, title=f"OMS benchmarks ({mode}, {elapsed:.0f} s)", console=console)
+    shares = {
+        name: f"{load['neighbours_share_of_machine']:.0%}"
+        for name, load in bench.details.get("machine_load", {}).items()
+    }
+    console.print(f"CPU taken by other processes on this machine, per row (noise): {shares}")
+    console.print(f"wrote {path}")
+    if not bench.correct:
+        console.print("[bold red]a correctness check failed[/]")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
