@@ -28,3 +28,25 @@ def test_ci_runs_the_readme_test_command():
     assert "./scripts/test" in readme
     assert "./scripts/test" in ci
     assert "./scripts/demo" in readme
+
+
+def test_production_logs_are_one_json_object_per_line():
+    import json
+    import logging
+
+    from oms.logging import JsonFormatter
+
+    try:
+        raise ValueError('bad "quote"')
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord(
+            "oms", logging.ERROR, __file__, 1, 'order %s said "%s"', (7, "hi"), sys.exc_info()
+        )
+    line = JsonFormatter().format(record)
+    entry = json.loads(line)
+    assert entry["message"] == 'order 7 said "hi"'
+    assert entry["level"] == "ERROR"
+    assert "ValueError" in entry["exception"]
+    assert "\n" not in line
