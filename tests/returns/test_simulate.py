@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Sum
+from django.utils import timezone
 
 from fulfillment.models import FulfillmentOrder
 from inventory.models import StockLevel, StockMovement
+from oms.kpis import kpis_compute
 from orders.models import Order
 from returns.models import Return
 
@@ -37,6 +40,12 @@ def test_simulate_runs_orders_from_every_channel_and_keeps_stock_consistent(db):
             o=Sum("on_hand_delta"), r=Sum("reserved_delta")
         )
         assert ((sums["o"] or 0), (sums["r"] or 0)) == (row.on_hand, row.reserved)
+    kpis = kpis_compute(start=timezone.now() - timedelta(days=5), end=timezone.now() + timedelta(days=1))
+    assert kpis["fill_rate"]["unit_fill_rate"] > 0
+    assert kpis["pickup"]["picked_up"] > 0
+    assert kpis["return_rate"]["rate"] > 0
+    assert kpis["split_shipment_rate"]["orders_routed"] > 0
+    assert kpis["ship_from_store"]["shipped"] > 0
     again = StringIO()
     call_command("simulate", "--orders", "5", "--days", "1", "--if-empty", stdout=again)
     assert "no simulation" in again.getvalue()
