@@ -683,9 +683,13 @@ def load_candidates(
     if not ids:
         return [], {}
     day = today or timezone.localdate()
-    load = LocationDailyLoad.objects.filter(location_id=OuterRef("location_id"), day=day).values(
-        "open_fulfillment_orders"
-    )[:1]
+    # .order_by(): the model's default ordering would make PostgreSQL sort once per stock row
+    # (at most one row matches: (location, day) is unique). docs/performance.md: 14.0 -> 10.2 ms.
+    load = (
+        LocationDailyLoad.objects.filter(location_id=OuterRef("location_id"), day=day)
+        .order_by()
+        .values("open_fulfillment_orders")[:1]
+    )
     rows = (
         StockLevel.objects.filter(product_id__in=ids)
         .annotate(load_today=Coalesce(Subquery(load), Value(0)))
