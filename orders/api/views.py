@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.db.models import Prefetch
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -85,6 +85,53 @@ def _channel_for(request: Request, actor, code: str) -> Channel:  # type: ignore
     return channel
 
 
+ORDER_EXAMPLES = [
+    OpenApiExample(
+        "Ship to an address",
+        request_only=True,
+        value={
+            "external_id": "shop-1001",
+            "customer": {"email": "an@example.com", "name": "Nguyen An", "phone": "+84 90 123 4567"},
+            "currency": "VND",
+            "method": "ship",
+            "shipping_address": {
+                "line1": "1 Le Loi",
+                "city": "Ho Chi Minh City",
+                "country": "VN",
+                "latitude": 10.7769,
+                "longitude": 106.7009,
+            },
+            "lines": [{"sku": "CHI-BLA-M-054", "quantity": 2, "unit_price": "199000"}],
+        },
+    ),
+    OpenApiExample(
+        "Pick up in store (BOPIS)",
+        request_only=True,
+        value={
+            "customer": {"email": "an@example.com"},
+            "method": "pickup",
+            "pickup_location": "st-hcm-d1",
+            "lines": [{"sku": "CHI-BLA-M-054", "quantity": 1, "unit_price": "199000"}],
+        },
+    ),
+    OpenApiExample(
+        "Not enough stock (409)",
+        response_only=True,
+        status_codes=["409"],
+        value={
+            "code": "insufficient_stock",
+            "message": "The pickup store cannot supply: CHI-BLA-M-054. "
+            "These stores have every unit: st-hcm-d3.",
+            "extra": {
+                "skus": ["CHI-BLA-M-054"],
+                "shortages": [{"sku": "CHI-BLA-M-054", "requested": 3, "missing": 1}],
+                "nearby_stores": [{"location": "st-hcm-d3", "distance_km": 2.3}],
+            },
+        },
+    ),
+]
+
+
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Orders from every channel. A channel client sees its own channel's orders (in-person channels
     may look up any order by id or number); staff see all."""
@@ -115,6 +162,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         request=OrderCreateInput,
         responses={201: OrderCreateOutput},
         parameters=[IDEMPOTENCY_HEADER],
+        examples=ORDER_EXAMPLES,
         description="Place an order: 201 only when every unit is held (or backordered with "
         "allow_backorder). 409 insufficient_stock lists the short SKUs (and, for pickup, nearby stores "
         "that have them).",
