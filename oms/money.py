@@ -2,6 +2,8 @@
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from .errors import InvalidInput
+
 # Active ISO 4217 codes (those a retailer may price in).
 _ISO_4217 = """
     AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN
@@ -21,3 +23,29 @@ DECIMAL_PLACES = 2
 
 def quantize(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+MAX_AMOUNT = Decimal("999999999999.99")  # what a DecimalField(max_digits=14, decimal_places=2) holds
+
+
+def check_amount(
+    value: object, *, field_name: str = "amount", positive: bool = False, exact: bool = False
+) -> Decimal:
+    """A money amount from a caller: a finite Decimal (or int), not negative (above zero with
+    ``positive``), within the columns' range; with ``exact``, at most two decimal places (otherwise
+    it is rounded to the cent). Returns it quantized."""
+    extra = {"field": field_name}
+    if isinstance(value, bool) or not isinstance(value, Decimal | int) or not Decimal(value).is_finite():
+        raise InvalidInput(f"{field_name} must be a decimal amount.", code="invalid_amount", extra=extra)
+    amount = Decimal(value)
+    if positive and amount <= 0:
+        raise InvalidInput(f"{field_name} must be more than zero.", code="invalid_amount", extra=extra)
+    if amount < 0:
+        raise InvalidInput(f"{field_name} must not be negative.", code="invalid_amount", extra=extra)
+    if amount > MAX_AMOUNT:
+        raise InvalidInput(f"{field_name} is too large.", code="invalid_amount", extra=extra)
+    if exact and amount != quantize(amount):
+        raise InvalidInput(
+            f"{field_name} has at most two decimal places.", code="invalid_amount", extra=extra
+        )
+    return quantize(amount)

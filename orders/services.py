@@ -44,7 +44,7 @@ from oms.actors import Actor
 from oms.contact import normalize_email, normalize_phone
 from oms.errors import DomainError, InvalidInput, PermissionDenied
 from oms.models import Channel, ChannelCustomerRef, Customer, NotificationLog
-from oms.money import quantize
+from oms.money import check_amount, quantize
 from oms.services import check_currency
 
 from .choices import FulfillmentMethod, HoldReason, OrderEventKind, OrderStatus, ReservationStatus
@@ -61,7 +61,6 @@ from .models import ORDER_HOLDABLE, IdempotencyRecord, Order, OrderEvent, OrderH
 from .selectors import order_get_for_actor
 
 MAX_LINES = 200
-MAX_MONEY = Decimal("999999999999.99")
 RESERVE_ATTEMPTS = 3
 
 # --- Inputs ---------------------------------------------------------------------------------------
@@ -208,18 +207,6 @@ def customer_resolve(*, channel: Channel, data: CustomerInput) -> Customer | Non
 # --- Validation -----------------------------------------------------------------------------------
 
 
-def _check_money(value: Decimal, *, field_name: str) -> Decimal:
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise InvalidInput(f"{field_name} must be a decimal amount.", code="invalid_amount")
-    if value < 0:
-        raise InvalidInput(
-            f"{field_name} must not be negative.", code="invalid_amount", extra={"field": field_name}
-        )
-    if value > MAX_MONEY:
-        raise InvalidInput(f"{field_name} is too large.", code="invalid_amount", extra={"field": field_name})
-    return quantize(value)
-
-
 def _check_order_input(data: OrderInput) -> tuple[str, Location | None]:
     """Validate meaning (the serializer checked shapes); return the currency and pickup store."""
     if not data.channel.active:
@@ -237,9 +224,9 @@ def _check_order_input(data: OrderInput) -> tuple[str, Location | None]:
         raise InvalidInput(f"An order has at most {MAX_LINES} lines.", code="too_many_lines")
     for index, line in enumerate(data.lines):
         check_quantity(line.quantity, field=f"lines[{index}].quantity")
-        _check_money(line.unit_price, field_name=f"lines[{index}].unit_price")
-        _check_money(line.tax, field_name=f"lines[{index}].tax")
-    _check_money(data.shipping_total, field_name="shipping_total")
+        check_amount(line.unit_price, field_name=f"lines[{index}].unit_price")
+        check_amount(line.tax, field_name=f"lines[{index}].tax")
+    check_amount(data.shipping_total, field_name="shipping_total")
     if data.customer is not None:
         check_customer(data.customer)
     pickup: Location | None = None

@@ -42,7 +42,7 @@ from oms import events
 from oms.actors import Actor
 from oms.errors import InvalidInput, InvalidTransition, PermissionDenied
 from oms.models import Channel
-from oms.money import quantize
+from oms.money import check_amount, quantize
 from orders import services as order_services
 from orders.choices import FulfillmentMethod, OrderEventKind, OrderStatus
 from orders.errors import IdempotencyKeyReused
@@ -72,7 +72,6 @@ from .selectors import (
 )
 
 MAX_LINES = 200
-MAX_MONEY = Decimal("999999999999.99")
 
 T = TypeVar("T")
 
@@ -115,19 +114,6 @@ class RefundCreated:
 
 
 # --- Helpers --------------------------------------------------------------------------------------------
-
-
-def _check_amount(value: Any, *, field_name: str = "amount") -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, Decimal | int) or not Decimal(value).is_finite():
-        raise InvalidInput(f"{field_name} must be a decimal amount.", code="invalid_amount")
-    value = Decimal(value)
-    if value <= 0:
-        raise InvalidInput(f"{field_name} must be more than zero.", code="invalid_amount")
-    if value > MAX_MONEY:
-        raise InvalidInput(f"{field_name} is too large.", code="invalid_amount")
-    if value != quantize(value):
-        raise InvalidInput(f"{field_name} has at most two decimal places.", code="invalid_amount")
-    return quantize(value)
 
 
 def _lock(*, order_id: int, return_id: int | None = None) -> tuple[Order, Return | None]:
@@ -666,7 +652,7 @@ def return_refund(
     order minus every earlier refund (and exchange credit); beyond it 409 ``refund_exceeds_paid``
     with the amount still refundable. Managers anywhere, associates at the return's location. The
     order row lock makes concurrent refunds wait for each other, so together they never exceed it."""
-    amount = _check_amount(amount)
+    amount = check_amount(amount, positive=True, exact=True)
     if method not in RefundMethod.values:
         raise InvalidInput(
             f"Unknown refund method '{method}'.",

@@ -23,6 +23,7 @@ from orders.selectors import (
     customer_order_history,
     order_detail,
     order_detail_queryset,
+    order_get_for_actor,
     order_queryset_for_actor,
 )
 from orders.services import (
@@ -187,7 +188,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         actor = actor_from_request(request)
         body = OrderCancelInput(data=request.data)
         body.is_valid(raise_exception=True)
-        order = order_detail(order_id=pk, actor=actor)  # 404 before anything else
+        order = order_get_for_actor(order_id=pk, actor=actor)  # 404 before anything else
         order_cancel(order_id=order.pk, reason=body.validated_data["reason"], actor=actor)
         return Response(OrderOutput(order_detail(order_id=order.pk, actor=actor)).data)
 
@@ -197,7 +198,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         actor = actor_from_request(request)
         body = OrderHoldInput(data=request.data)
         body.is_valid(raise_exception=True)
-        order = order_detail(order_id=pk, actor=actor)
+        order = order_get_for_actor(order_id=pk, actor=actor)
         hold = order_hold_place(order_id=order.pk, actor=actor, **body.validated_data)
         return Response(OrderHoldOutput(hold).data, status=201)
 
@@ -207,7 +208,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         actor = actor_from_request(request)
         body = OrderReleaseHoldInput(data=request.data)
         body.is_valid(raise_exception=True)
-        order = order_detail(order_id=pk, actor=actor)
+        order = order_get_for_actor(order_id=pk, actor=actor)
         order_hold_release(order_id=order.pk, actor=actor, hold_id=body.validated_data["hold"])
         return Response(OrderOutput(order_detail(order_id=order.pk, actor=actor)).data)
 
