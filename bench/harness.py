@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-BENCH_DB = "oms_bench"
+BENCH_DB = os.environ.get("OMS_BENCH_DB", "oms_bench")
 REDIS_DB = int(os.environ.get("OMS_BENCH_REDIS_DB", "14"))
 QUEUES = "celery,routing,notifications,webhooks,sync"
 

@@ -29,11 +29,10 @@ from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
 from django.utils import timezone
 
-from .models import LocationDailyLoad, StockLevel
+from .models import Location, LocationDailyLoad, Product, StockLevel
 
 SHIP = "ship"
 PICKUP = "pickup"
@@ -671,52 +670,47 @@ def stores_that_can_supply(
 # --- The one query that feeds the engine ----------------------------------------------------------
 
 
-def load_candidates(
-    *, product_ids: Collection[int], today: date | None = None
-) -> tuple[list[CandidateStock], dict[int, CandidateLocation]]:
-    """One query: the stock rows of these products with their locations and today's load.
+@dataclass(frozen=True)
+class CandidateProduct:
+    id: int
+    sku: str
+    name: str
+    active: bool
 
-    Every location holding a row of these products is returned (so the plan can say why one was
-    ruled out); only rows with ``available >= 1`` are stock (available = on hand - reserved - safety
-    stock: safety stock is never sold)."""
-    ids = sorted(set(product_ids))
-    if not ids:
-        return [], {}
-    day = today or timezone.localdate()
-    # .order_by(): the model's default ordering would make PostgreSQL sort once per stock row
-    # (at most one row matches: (location, day) is unique). docs/performance.md: 14.0 -> 10.2 ms.
-    load = (
-        LocationDailyLoad.objects.filter(location_id=OuterRef("location_id"), day=day)
-        .order_by()
-        .values("open_fulfillment_orders")[:1]
-    )
-    rows = (
-        StockLevel.objects.filter(product_id__in=ids)
-        .annotate(load_today=Coalesce(Subquery(load), Value(0)))
-        .order_by("pk")
-        .values_list(
-            "pk",
-            "product_id",
-            "product__sku",
-            "location_id",
-            "on_hand",
-            "reserved",
-            "safety_stock",
-            "location__code",
-            "location__kind",
-            "location__latitude",
-            "location__longitude",
-            "location__priority",
-            "location__active",
-            "location__ships",
-            "location__pickup",
-            "location__ship_from_store",
-            "location__daily_capacity",
-            "load_today",
-        )
-    )
-    stock: list[CandidateStock] = []
-    locations: dict[int, CandidateLocation] = {}
+
+@dataclass
+class Candidates:
+    """What ``load_candidates_for_skus`` read in its one round trip."""
+
+    stock: list[CandidateStock]
+    locations: dict[int, CandidateLocation]
+    products: dict[str, CandidateProduct]  # by SKU; a SKU missing here is unknown
+    next_value: int | None = None  # the sequence value drawn in the same statement, if asked
+
+
+_COLUMNS = (
+    "s.id, s.product_id, p.sku, s.location_id, s.on_hand, s.reserved, s.safety_stock, "
+    "l.code, l.kind, l.latitude, l.longitude, l.priority, l.active, l.ships, l.pickup, "
+    "l.ship_from_store, l.daily_capacity, COALESCE(d.open_fulfillment_orders, 0)"
+)
+
+
+def _tables() -> dict[str, str]:
+    return {
+        "product": Product._meta.db_table,
+        "stock": StockLevel._meta.db_table,
+        "location": Location._meta.db_table,
+        "load": LocationDailyLoad._meta.db_table,
+    }
+
+
+def _day_param(day: date) -> object:
+    return day if connection.vendor == "postgresql" else day.isoformat()
+
+
+def _collect(rows, stock: list[CandidateStock], locations: dict[int, CandidateLocation]) -> None:  # type: ignore[no-untyped-def]
+    """Turn (stock row, location, today's load) tuples into the engine's rows; rows with a NULL
+    stock id (a product stocked nowhere) are skipped. Only ``available >= 1`` is stock."""
     for (
         pk,
         product_id,
@@ -737,6 +731,8 @@ def load_candidates(
         daily_capacity,
         load_today,
     ) in rows:
+        if pk is None:
+            continue
         if location_id not in locations:
             locations[location_id] = CandidateLocation(
                 id=location_id,
@@ -745,10 +741,10 @@ def load_candidates(
                 latitude=float(latitude),
                 longitude=float(longitude),
                 priority=priority,
-                active=active,
-                ships=ships,
-                pickup=pickup,
-                ship_from_store=ship_from_store,
+                active=bool(active),
+                ships=bool(ships),
+                pickup=bool(pickup),
+                ship_from_store=bool(ship_from_store),
                 daily_capacity=daily_capacity,
                 load_today=load_today,
             )
@@ -763,4 +759,74 @@ def load_candidates(
                     available=available,
                 )
             )
+
+
+def load_candidates(
+    *, product_ids: Collection[int], today: date | None = None
+) -> tuple[list[CandidateStock], dict[int, CandidateLocation]]:
+    """One query: the stock rows of these products with their locations and today's load.
+
+    Every location holding a row of these products is returned (so the plan can say why one was
+    ruled out); only rows with ``available >= 1`` are stock (available = on hand - reserved - safety
+    stock: safety stock is never sold). Plain SQL on purpose: it runs on every placement and every
+    routing, and building the equivalent queryset cost as much as running it (docs/performance.md);
+    today's load is one LEFT JOIN on the unique (location, day), not a subquery per row."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return [], {}
+    day = today or timezone.localdate()
+    marks = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"SELECT {_COLUMNS} FROM {{stock}} s "  # noqa: S608
+        "JOIN {product} p ON p.id = s.product_id "
+        "JOIN {location} l ON l.id = s.location_id "
+        "LEFT JOIN {load} d ON d.location_id = s.location_id AND d.day = %s "
+        f"WHERE s.product_id IN ({marks}) ORDER BY s.id"
+    ).format(**_tables())
+    stock: list[CandidateStock] = []
+    locations: dict[int, CandidateLocation] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_day_param(day), *ids])
+        _collect(cursor.fetchall(), stock, locations)
     return stock, locations
+
+
+def load_candidates_for_skus(
+    *, skus: Collection[str], today: date | None = None, next_id_of: str | None = None
+) -> Candidates:
+    """``load_candidates`` by SKU, with the products themselves (id, name, active; a SKU stocked
+    nowhere is still returned, an unknown one is not), in one round trip. With ``next_id_of`` (a
+    table name) the statement also draws the next value of that table's id sequence, once, on
+    PostgreSQL: a caller that needs an id before its INSERT (an order's number) saves a statement."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return Candidates(stock=[], locations={}, products={})
+    day = today or timezone.localdate()
+    marks = ", ".join(["%s"] * len(wanted))
+    draw = next_id_of is not None and connection.vendor == "postgresql"
+    head = "WITH seq AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS value) "
+    sql = (
+        f"{head if draw else ''}SELECT p.id, p.sku, p.name, p.active, "  # noqa: S608
+        f"{'seq.value' if draw else 'NULL'}, {_COLUMNS} "
+        "FROM {product} p "
+        f"{'CROSS JOIN seq ' if draw else ''}"
+        "LEFT JOIN {stock} s ON s.product_id = p.id "
+        "LEFT JOIN {location} l ON l.id = s.location_id "
+        "LEFT JOIN {load} d ON d.location_id = s.location_id AND d.day = %s "
+        f"WHERE p.sku IN ({marks}) ORDER BY s.id"
+    ).format(**_tables())
+    params: list[object] = [next_id_of] if draw else []
+    params += [_day_param(day), *wanted]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    products: dict[str, CandidateProduct] = {}
+    next_value: int | None = None
+    for product_id, sku, name, active, value, *_rest in rows:
+        if sku not in products:
+            products[sku] = CandidateProduct(id=product_id, sku=sku, name=name, active=bool(active))
+        next_value = value if value is not None else next_value
+    stock: list[CandidateStock] = []
+    locations: dict[int, CandidateLocation] = {}
+    _collect((row[5:] for row in rows), stock, locations)
+    return Candidates(stock=stock, locations=locations, products=products, next_value=next_value)

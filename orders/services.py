@@ -26,16 +26,18 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from inventory.errors import InsufficientStock, UnknownLocation, UnknownSku
-from inventory.models import Location, Product
+from inventory.models import Location
 from inventory.services import StockLine, check_quantity, stock_release, stock_reserve
 from inventory.sourcing import (
     PICKUP,
     CandidateLocation,
+    CandidateProduct,
     CandidateStock,
     Need,
     SourcingPlan,
     SourcingRequest,
     load_candidates,
+    load_candidates_for_skus,
     plan_sourcing,
     stores_that_can_supply,
 )
@@ -258,12 +260,13 @@ def _check_order_input(data: OrderInput) -> tuple[str, Location | None]:
     return currency, pickup
 
 
-def _products_by_sku(skus: Sequence[str]) -> dict[str, Product]:
-    products = {p.sku: p for p in Product.objects.filter(sku__in=set(skus))}
+def _check_products(
+    skus: Sequence[str], products: dict[str, CandidateProduct]
+) -> dict[str, CandidateProduct]:
     unknown = sorted(set(skus) - products.keys())
     if unknown:
         raise UnknownSku(f"Unknown SKU(s): {', '.join(unknown)}.", extra={"skus": unknown})
-    inactive = sorted(sku for sku, p in products.items() if not p.active)
+    inactive = sorted({sku for sku in skus if not products[sku].active})
     if inactive:
         raise InvalidInput(
             f"Not for sale: {', '.join(inactive)}.", code="product_inactive", extra={"skus": inactive}
@@ -321,6 +324,19 @@ def _insufficient(
     return InsufficientStock(message, extra=extra)
 
 
+def stock_lines_for(plan: SourcingPlan) -> list[StockLine]:
+    """The stock rows and units a plan holds, as the inventory services take them."""
+    return [
+        StockLine(
+            stock_level_id=a.stock_level_id,
+            product_id=a.product_id,
+            location_id=a.location_id,
+            quantity=a.quantity,
+        )
+        for a in plan.allocations
+    ]
+
+
 def reserve_for_needs(
     *,
     needs: Sequence[Need],
@@ -339,15 +355,7 @@ def reserve_for_needs(
         plan = plan_sourcing(needs=needs, stock=stock, locations=locations, request=request)
         if plan.shortages and not allow_shortage:
             raise _insufficient(needs=needs, plan=plan, stock=stock, locations=locations, request=request)
-        lines = [
-            StockLine(
-                stock_level_id=a.stock_level_id,
-                product_id=a.product_id,
-                location_id=a.location_id,
-                quantity=a.quantity,
-            )
-            for a in plan.allocations
-        ]
+        lines = stock_lines_for(plan)
         if not lines:
             return plan, locations
         try:
@@ -380,7 +388,11 @@ def order_number_for(*, channel: Channel, order_id: int) -> str:
     return f"{prefix}-{order_id:07d}"
 
 
-def _idempotency_replay(claim: IdempotencyClaim) -> PlacementResult | None:
+_EXPIRED = object()  # _idempotency_replay: the record was past its 24 hours and is forgotten
+
+
+def _idempotency_replay(claim: IdempotencyClaim) -> PlacementResult | object | None:
+    """The stored answer to this key (None: no record; ``_EXPIRED``: an old record, now deleted)."""
     record = (
         IdempotencyRecord.objects.filter(scope=claim.scope, key=claim.key).select_related("order").first()
     )
@@ -388,7 +400,7 @@ def _idempotency_replay(claim: IdempotencyClaim) -> PlacementResult | None:
         return None
     if record.expires_at <= timezone.now():  # past its 24 hours: the key is free again
         IdempotencyRecord.objects.filter(pk=record.pk).delete()
-        return None
+        return _EXPIRED
     if record.request_hash != claim.request_hash:
         raise IdempotencyKeyReused(extra={"idempotency_key": claim.key})
     order = record.order
@@ -401,6 +413,10 @@ def _idempotency_replay(claim: IdempotencyClaim) -> PlacementResult | None:
         response=record.response,
         replayed=True,
     )
+
+
+class _LostRace(Exception):
+    """The planned units were taken between the read and the reservation: plan again."""
 
 
 def order_place(
@@ -416,67 +432,87 @@ def order_place(
 
     With an idempotency claim, a repeat of the same request answers the first response; another
     body under the same key is refused (422); a concurrent duplicate waits for the first and
-    answers its response."""
-    if idempotency is not None:
-        replay = _idempotency_replay(idempotency)
-        if replay is not None:
-            return replay
-    try:
-        return _order_place(data=data, actor=actor, idempotency=idempotency, render=render)
-    except IntegrityError as exc:
-        # A concurrent request committed first: the same idempotency key or the same external_id.
-        if idempotency is not None:
-            replay = _idempotency_replay(idempotency)
-            if replay is not None:
-                return replay
-            if IdempotencyRecord.objects.filter(scope=idempotency.scope, key=idempotency.key).exists():
-                raise RequestInProgress(extra={"idempotency_key": idempotency.key}) from exc
-        if (
-            data.external_id
-            and Order.objects.filter(channel=data.channel, external_id=data.external_id).exists()
-        ):
-            raise DuplicateExternalId(extra={"external_id": data.external_id}) from exc
-        raise
-    except DomainError:
-        # A duplicate that waited on the first request's locks may have failed only because the
-        # first took the units: answer the first response.
-        if idempotency is not None:
-            replay = _idempotency_replay(idempotency)
-            if replay is not None:
-                return replay
-        raise
+    answers its response. The key is not looked up beforehand: the unique (scope, key) index
+    refuses the record of a repeat at the end of its transaction, which then rolls back and
+    answers the stored response (a repeat is rare; a look-up on every order is not)."""
+    for _attempt in range(2):  # a second time only after forgetting an expired key
+        try:
+            return _order_place(data=data, actor=actor, idempotency=idempotency, render=render)
+        except IntegrityError as exc:
+            # A concurrent or earlier request committed first: the same idempotency key or the
+            # same external_id.
+            if idempotency is not None:
+                replay = _idempotency_replay(idempotency)
+                if replay is _EXPIRED:
+                    continue
+                if replay is not None:
+                    return replay  # type: ignore[return-value]
+                if IdempotencyRecord.objects.filter(scope=idempotency.scope, key=idempotency.key).exists():
+                    raise RequestInProgress(extra={"idempotency_key": idempotency.key}) from exc
+            if (
+                data.external_id
+                and Order.objects.filter(channel=data.channel, external_id=data.external_id).exists()
+            ):
+                raise DuplicateExternalId(extra={"external_id": data.external_id}) from exc
+            raise
+        except DomainError:
+            # A repeat (or a duplicate that waited on the first request's locks) may fail only
+            # because the first took the units or sent the external_id: answer the first response.
+            if idempotency is not None:
+                replay = _idempotency_replay(idempotency)
+                if replay is not None and replay is not _EXPIRED:
+                    return replay  # type: ignore[return-value]
+            raise
+    raise RuntimeError("unreachable: an expired idempotency key is forgotten once")
 
 
 def order_place_in_transaction(
     *, data: OrderInput, actor: Actor, render: Renderer | None = None
 ) -> PlacementResult:
     """Place an order inside the caller's transaction, with the same rules as ``order_place`` and no
-    idempotency record: for an exchange order that must commit or roll back with its return."""
+    idempotency record: for an exchange order that must commit or roll back with its return. Each
+    attempt runs in a savepoint, so a lost race undoes only that attempt."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("order_place_in_transaction must run inside the caller's transaction")
-    return _order_place_body(data=data, actor=actor, idempotency=None, render=render)
+    for _attempt in range(RESERVE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return _order_place_body(data=data, actor=actor, idempotency=None, render=render)
+        except _LostRace:
+            continue
+    raise _sold_out(data)
 
 
 def _order_place(
     *, data: OrderInput, actor: Actor, idempotency: IdempotencyClaim | None, render: Renderer | None
 ) -> PlacementResult:
-    with transaction.atomic(durable=True):
-        return _order_place_body(data=data, actor=actor, idempotency=idempotency, render=render)
+    """The durable transaction, placed again from the start when another order took the planned
+    units between the read and the reservation (rare: the whole order is re-planned on fresh stock,
+    without a savepoint per attempt)."""
+    for _attempt in range(RESERVE_ATTEMPTS):
+        try:
+            with transaction.atomic(durable=True):
+                return _order_place_body(data=data, actor=actor, idempotency=idempotency, render=render)
+        except _LostRace:
+            continue
+    # Every attempt lost a race for the same units: the stock is being sold out right now.
+    raise _sold_out(data)
 
 
-def _order_place_body(
-    *, data: OrderInput, actor: Actor, idempotency: IdempotencyClaim | None, render: Renderer | None
-) -> PlacementResult:
-    currency, pickup = _check_order_input(data)
-    if data.external_id and Order.objects.filter(channel=data.channel, external_id=data.external_id).exists():
-        raise DuplicateExternalId(
-            f"The channel already sent order '{data.external_id}'.", extra={"external_id": data.external_id}
-        )
-    products = _products_by_sku([line.sku for line in data.lines])
-    customer = customer_resolve(channel=data.channel, data=data.customer) if data.customer else None
+def _sold_out(data: OrderInput) -> InsufficientStock:
+    """The refusal after every attempt lost its race, computed from the stock as it is now."""
+    _currency, pickup = _check_order_input(data)
+    candidates = load_candidates_for_skus(skus=[line.sku for line in data.lines])
+    request, needs = _sourcing_for(data=data, pickup=pickup, products=candidates.products)
+    plan = plan_sourcing(needs=needs, stock=candidates.stock, locations=candidates.locations, request=request)
+    return _insufficient(
+        needs=needs, plan=plan, stock=candidates.stock, locations=candidates.locations, request=request
+    )
 
-    order_id = _next_order_id()
-    number = order_number_for(channel=data.channel, order_id=order_id)
+
+def _sourcing_for(
+    *, data: OrderInput, pickup: Location | None, products: dict[str, CandidateProduct]
+) -> tuple[SourcingRequest, list[Need]]:
     if pickup is not None:
         origin: tuple[float, float] | None = (float(pickup.latitude), float(pickup.longitude))
     elif data.latitude is not None and data.longitude is not None:
@@ -490,16 +526,37 @@ def _order_place_body(
         pickup_location_id=pickup.pk if pickup else None,
     )
     needs = [
-        Need(key=index, product_id=products[line.sku].pk, sku=line.sku, quantity=line.quantity)
+        Need(key=index, product_id=products[line.sku].id, sku=line.sku, quantity=line.quantity)
         for index, line in enumerate(data.lines)
     ]
-    plan, locations = reserve_for_needs(
-        needs=needs,
-        request=request,
-        actor=actor,
-        reference=f"order:{number}",
-        allow_shortage=data.allow_backorder,
+    return request, needs
+
+
+def _order_place_body(
+    *, data: OrderInput, actor: Actor, idempotency: IdempotencyClaim | None, render: Renderer | None
+) -> PlacementResult:
+    currency, pickup = _check_order_input(data)
+    if data.external_id and Order.objects.filter(channel=data.channel, external_id=data.external_id).exists():
+        raise DuplicateExternalId(
+            f"The channel already sent order '{data.external_id}'.", extra={"external_id": data.external_id}
+        )
+    # One round trip: the products, their stock rows with locations and today's load, and the
+    # order's id (PostgreSQL draws it from the sequence in the same statement).
+    candidates = load_candidates_for_skus(
+        skus=[line.sku for line in data.lines], next_id_of=Order._meta.db_table
     )
+    products = _check_products([line.sku for line in data.lines], candidates.products)
+    customer = customer_resolve(channel=data.channel, data=data.customer) if data.customer else None
+
+    order_id = candidates.next_value if candidates.next_value is not None else _next_order_id()
+    number = order_number_for(channel=data.channel, order_id=order_id)
+    request, needs = _sourcing_for(data=data, pickup=pickup, products=products)
+    locations = candidates.locations
+    plan = plan_sourcing(needs=needs, stock=candidates.stock, locations=locations, request=request)
+    if plan.shortages and not data.allow_backorder:
+        raise _insufficient(
+            needs=needs, plan=plan, stock=candidates.stock, locations=locations, request=request
+        )
 
     # The order and its lines
     lines: list[OrderLine] = []
@@ -513,7 +570,7 @@ def _order_place_body(
             OrderLine(
                 order_id=order_id,
                 line_number=index + 1,
-                product=products[line.sku],
+                product_id=products[line.sku].id,
                 sku=line.sku,
                 name=products[line.sku].name[:200],
                 quantity=line.quantity,
@@ -547,6 +604,18 @@ def _order_place_body(
         placed_by_name=actor.name[:200],
     )
     lines = OrderLine.objects.bulk_create(lines)
+    # Reserve last: the stock rows stay locked only for the rest of the transaction (the hot-row
+    # lock of a flash sale), and a lost race rolls back what was written.
+    if plan.allocations:
+        try:
+            stock_reserve(
+                lines=stock_lines_for(plan),
+                actor=actor,
+                reference=f"order:{number}",
+                reason="order placed",
+            )
+        except InsufficientStock as exc:
+            raise _LostRace from exc
     reservations = Reservation.objects.bulk_create(
         [
             Reservation(

@@ -242,3 +242,79 @@ def test_two_locations_and_mixed_quantities_never_oversell_and_sell_out():
     assert supply - sold <= 1
     assert supply - sold < min(wanted[i] for i in gave_up)
     assert_stock_consistent()
+
+
+def test_multi_line_orders_lock_their_rows_in_one_order_and_never_deadlock():
+    """Forty buyers each want one unit of two SKUs, listed in either order: every order's rows are
+    locked in pk order before the one reserving UPDATE, so no two transactions wait on each other
+    crosswise (PostgreSQL would abort one with a deadlock error, and it would surface here)."""
+    warehouse = LocationFactory(
+        code="wh-pair", latitude=Decimal("10.800000"), longitude=Decimal("106.650000")
+    )
+    first, second = ProductFactory(sku="PAIR-A"), ProductFactory(sku="PAIR-B")
+    stock_put(first, warehouse, 15)
+    stock_put(second, warehouse, 15)
+    channel, actor = channel_actor()
+    accepted: list[int] = []
+    refused: list[InsufficientStock] = []
+    lock = threading.Lock()
+
+    def buy(index: int) -> None:
+        skus = [first.sku, second.sku] if index % 2 else [second.sku, first.sku]
+        data = OrderInput(
+            channel=channel,
+            method="ship",
+            currency="USD",
+            customer=CustomerInput(email=f"pair{index}@example.com"),
+            shipping_address=ADDRESS,
+            latitude=LATITUDE,
+            longitude=LONGITUDE,
+            lines=[LineInput(sku=sku, quantity=1, unit_price=Decimal("5.00")) for sku in skus],
+        )
+        try:
+            result = order_place(data=data, actor=actor)
+        except InsufficientStock as exc:
+            with lock:
+                refused.append(exc)
+        else:
+            with lock:
+                accepted.append(result.order.pk)
+
+    errors = run_together(40, buy)
+
+    assert errors == []
+    assert len(accepted) == 15
+    assert len(refused) == 25
+    assert {level.reserved for level in StockLevel.objects.filter(location=warehouse)} == {15}
+    assert_stock_consistent()
+
+
+def test_the_reserving_statement_locks_every_row_before_it_updates_one():
+    """The plan PostgreSQL runs: the pk-ordered FOR UPDATE sits in a one-time filter of the UPDATE,
+    so it is evaluated (every row locked, in pk order) before the UPDATE reads its first row."""
+    from inventory.services import StockLine, stock_reserve
+
+    warehouse = LocationFactory(code="wh-plan")
+    levels = [stock_put(ProductFactory(sku=f"PLAN-{i}"), warehouse, 5) for i in range(3)]
+    statements: list[str] = []
+
+    def capture(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if sql.startswith("WITH want"):
+            statements.append(sql)
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (COSTS OFF) " + sql, params)
+                statements.append("\n".join(row[0] for row in cursor.fetchall()))
+        return execute(sql, params, many, context)
+
+    actor = Actor.system("test")
+    lines = [StockLine(level.pk, level.product_id, level.location_id, 1) for level in reversed(levels)]
+    with connection.execute_wrapper(capture):
+        from django.db import transaction
+
+        with transaction.atomic():
+            stock_reserve(lines=lines, actor=actor, reference="plan")
+    assert len(statements) == 2, statements
+    plan = statements[1]
+    assert "One-Time Filter" in plan, plan
+    assert "LockRows" in plan, plan
+    assert {level.reserved for level in StockLevel.objects.filter(location=warehouse)} == {1}
