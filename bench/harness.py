@@ -47,6 +47,8 @@ def setup_django() -> None:
         sys.exit("the benchmarks need PostgreSQL: set DATABASE_URL=postgres://user@host:port/db")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
+    # as in production: dispatched outbox rows are marked in batches by a background thread
+    os.environ.setdefault("OMS_OUTBOX_MARK_DELAY_SECONDS", "1.0")
     os.environ["CELERY_BROKER_URL"] = redis_url()
     os.environ["CELERY_RESULT_BACKEND"] = redis_url()
     import django

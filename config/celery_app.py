@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_process_shutdown
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -51,6 +52,10 @@ app.conf.update(
         "interval_step": 0.2,
         "interval_max": 0.5,
     },
+    # Every task is fire-and-forget (nothing waits on a result): storing results cost each send a
+    # result-channel subscription in the sender and each task a write in the worker. A task that
+    # is waited on says ignore_result=False (only the bench's no-op reference).
+    task_ignore_result=True,
     result_expires=3600,
     timezone="UTC",
 )
@@ -82,3 +87,11 @@ app.conf.beat_schedule = {
     },
 }
 app.autodiscover_tasks()
+
+
+@worker_process_shutdown.connect
+def _mark_dispatched_events(**_kwargs) -> None:  # type: ignore[no-untyped-def]
+    """A worker child leaving: mark the outbox rows it dispatched (oms.events batches the marks)."""
+    from oms.events import outbox_marks_flush
+
+    outbox_marks_flush()

@@ -3,11 +3,19 @@
 ``publish`` is called inside the transaction that made the change. It runs the in-transaction
 subscribers at once, and writes one ``OutboxEvent`` row in that same transaction (the transactional
 outbox). The after-commit subscribers run only once the transaction commits
-(``transaction.on_commit``), after which the row is marked dispatched with one UPDATE; a
-rolled-back change leaves neither a row nor an announcement. If the process dies between the
-commit and the dispatch, or a subscriber fails (the broker is down), the row stays undispatched
-and ``oms.outbox.outbox_relay`` dispatches it again: every event reaches its subscribers at least
-once, so subscribers must be idempotent (they only enqueue idempotent tasks).
+(``transaction.on_commit``), after which the row is marked dispatched; a rolled-back change leaves
+neither a row nor an announcement.
+
+Marking: with ``OMS_OUTBOX_MARK_DELAY_SECONDS`` at 0 (tests, the demo) one UPDATE right after the
+dispatch; above 0 (production) the dispatched ids wait in the process and a background thread
+marks them with one UPDATE per batch (at most that many seconds later, or as soon as
+``MARK_BATCH`` ids wait; at exit and at a Celery child's shutdown too). The request path then
+writes nothing after its COMMIT. A mark lost with its process only means the relay announces the
+event once more (after ``OMS_OUTBOX_RELAY_AFTER_SECONDS``, which must stay well above the delay).
+
+If the process dies between the commit and the dispatch, or a subscriber fails (the broker is
+down), the row stays undispatched and ``oms.outbox.outbox_relay`` dispatches it again: every event
+reaches its subscribers at least once, so subscribers must be idempotent (they only enqueue idempotent tasks).
 
 Higher apps subscribe in their ``AppConfig.ready`` (e.g. fulfillment subscribes to
 ``order.created`` to route), which keeps imports one way: returns -> fulfillment -> orders ->
@@ -21,7 +29,10 @@ Topics use the webhook names of design.md: ``order.created``, ``order.allocated`
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -30,7 +41,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -100,9 +112,85 @@ def dispatch(event: Event, payload: Mapping[str, Any]) -> list[str]:
     return errors
 
 
+MARK_BATCH = 200  # ids per marking UPDATE
+MARK_BACKLOG = 20_000  # ids kept while the database refuses the marks; older ones are left to the relay
+
+
+class _Marker:
+    """Dispatched outbox ids of this process, marked by a background thread in batches."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._ids: list[int] = []
+        self._pid: int | None = None
+
+    def add(self, event_id: int, delay: float) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # first use in this process (or a forked child): own thread
+                self._pid, self._ids = os.getpid(), []
+                thread = threading.Thread(target=self._run, args=(delay,), name="outbox-marker", daemon=True)
+                thread.start()
+            self._ids.append(event_id)
+            full = len(self._ids) >= MARK_BATCH
+        if full:
+            self._wake.set()
+
+    def pending(self) -> list[int]:
+        with self._lock:
+            return list(self._ids)
+
+    def _run(self, delay: float) -> None:
+        while True:
+            self._wake.wait(delay)
+            self._wake.clear()
+            if self.pending():
+                try:
+                    self.flush()
+                finally:
+                    # the thread's own connection: handed back (or closed) between rounds, so it
+                    # never holds a session the database would have to wait for
+                    connections.close_all()
+
+    def flush(self) -> int:
+        """Mark every waiting id dispatched (one UPDATE per batch); answer how many were marked."""
+        with self._lock:
+            ids, self._ids = self._ids, []
+        marked = 0
+        for start in range(0, len(ids), MARK_BATCH):
+            chunk = ids[start : start + MARK_BATCH]
+            try:
+                close_old_connections()
+                OutboxEvent.objects.filter(pk__in=chunk, dispatched_at__isnull=True).update(
+                    dispatched_at=timezone.now(), attempts=F("attempts") + 1
+                )
+                marked += len(chunk)
+            except DatabaseError:
+                logger.exception("could not mark %s outbox event(s) dispatched; trying again", len(chunk))
+                with self._lock:
+                    self._ids = [*ids[start:], *self._ids][-MARK_BACKLOG:]
+                break
+        return marked
+
+
+_marker = _Marker()
+
+
+def outbox_marks_flush() -> int:
+    """Mark now what this process dispatched and has not marked yet (exit, worker shutdown, tests)."""
+    return _marker.flush()
+
+
+atexit.register(outbox_marks_flush)
+
+
 def _dispatch_committed(event: Event, payload: dict[str, Any]) -> None:
-    """After commit: announce the event, then mark its outbox row (one UPDATE)."""
+    """After commit: announce the event, then mark its outbox row (at once, or in a batch)."""
     errors = dispatch(event, payload)
+    delay = settings.OMS_OUTBOX_MARK_DELAY_SECONDS
+    if not errors and delay > 0:
+        _marker.add(event.id, delay)
+        return
     rows = OutboxEvent.objects.filter(pk=event.id)
     try:
         if errors:

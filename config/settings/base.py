@@ -178,6 +178,9 @@ OMS_SWEEPER_STUCK_SECONDS = env.int("OMS_SWEEPER_STUCK_SECONDS", default=60)
 # forgets dispatched events after the retention period.
 OMS_OUTBOX_RELAY_AFTER_SECONDS = env.int("OMS_OUTBOX_RELAY_AFTER_SECONDS", default=30)
 OMS_OUTBOX_RETENTION_DAYS = env.int("OMS_OUTBOX_RETENTION_DAYS", default=7)
+# Dispatched events are marked by a background thread in batches at most this many seconds later
+# (0: one UPDATE right after each dispatch, in the request). Keep it far below RELAY_AFTER.
+OMS_OUTBOX_MARK_DELAY_SECONDS = env.float("OMS_OUTBOX_MARK_DELAY_SECONDS", default=1.0)
 # Webhooks: attempts per delivery (1 + retries with backoff 2, 4, ... 2**n s), consecutive failures
 # that disable an endpoint, the HTTP timeout, and how long a process reuses its list of endpoints.
 OMS_WEBHOOK_MAX_RETRIES = env.int("OMS_WEBHOOK_MAX_RETRIES", default=8)

@@ -5,6 +5,9 @@ from .base import DATABASES, env
 
 DEBUG = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+# Mark dispatched outbox rows at once, so a test sees them marked (tests of the batched marking
+# turn it on themselves).
+OMS_OUTBOX_MARK_DELAY_SECONDS = env.float("OMS_OUTBOX_MARK_DELAY_SECONDS", default=0.0)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Threads in concurrency tests each need their own connection: plain connections, no pool.
