@@ -116,13 +116,21 @@ def stock_reserve(
 
     All or nothing: if any row lacks the units, raises InsufficientStock (with the failing
     stock_level ids in ``extra``) and the caller's transaction rolls back. On PostgreSQL every row
-    and its ledger row are written by one statement (``_reserve_in_one_statement``)."""
-    merged = _merge(lines)
-    if connection.vendor == "postgresql" and merged:
-        _reserve_in_one_statement(
-            merged, actor=actor, reference=reference, reason=reason, respect_safety_stock=respect_safety_stock
-        )
+    and its ledger row are written by one statement (``stock_reserve_statement``)."""
+    lines = list(lines)
+    statement = stock_reserve_statement(
+        lines=lines,
+        actor=actor,
+        reference=reference,
+        reason=reason,
+        respect_safety_stock=respect_safety_stock,
+    )
+    if statement is not None:  # PostgreSQL: one round trip
+        with connection.cursor() as cursor:
+            cursor.execute(f"{statement.ctes} SELECT stock_level_id FROM reserved", statement.params)  # noqa: S608
+            statement.check(row[0] for row in cursor.fetchall())
         return
+    merged = _merge(lines)
     failed: list[int] = []
     for line in merged:
         floor = F("reserved") + line.quantity + (F("safety_stock") if respect_safety_stock else 0)
@@ -146,16 +154,43 @@ def stock_reserve(
     )
 
 
-def _reserve_in_one_statement(
-    merged: Sequence[StockLine], *, actor: Actor, reference: str, reason: str, respect_safety_stock: bool
-) -> None:
-    """The conditional UPDATE of every row and the INSERT of their ledger rows, in one round trip.
+@dataclass(frozen=True)
+class ReserveStatement:
+    """The reserving CTEs of ``stock_reserve`` on PostgreSQL, for a caller to end with its own final
+    statement in the same round trip (order placement inserts its reservations). The CTE named
+    ``reserved`` yields the ``stock_level_id`` of each row that was reserved; ``check`` then raises
+    InsufficientStock for the rows that lacked the units (the caller's transaction rolls back)."""
+
+    ctes: str
+    params: list[object]
+    lines: list[StockLine]  # merged, in pk order
+
+    def check(self, reserved_ids: Iterable[int]) -> None:
+        done = set(reserved_ids)
+        failed = [line.stock_level_id for line in self.lines if line.stock_level_id not in done]
+        if failed:
+            raise InsufficientStock(extra={"stock_levels": failed})
+
+
+def stock_reserve_statement(
+    *,
+    lines: Iterable[StockLine],
+    actor: Actor,
+    reference: str,
+    reason: str = "",
+    respect_safety_stock: bool = True,
+) -> ReserveStatement | None:
+    """The conditional UPDATE of every row and the INSERT of their ledger rows as CTEs (PostgreSQL;
+    None elsewhere: use ``stock_reserve``).
 
     Several rows are first locked in pk order (the locking policy: two orders needing the same rows
     never wait on each other crosswise) by a ``FOR UPDATE`` CTE that the UPDATE reads in a one-time
     filter, i.e. before it touches any row. The UPDATE's WHERE is re-checked on the newest version
     of a row another transaction changed meanwhile (READ COMMITTED), so units are never oversold;
-    a row lacking the units is simply not returned, and the caller's transaction rolls back."""
+    a row lacking the units is simply not in ``reserved``."""
+    merged = _merge(lines)
+    if connection.vendor != "postgresql" or not merged:
+        return None
     stock, ledger = StockLevel._meta.db_table, StockMovement._meta.db_table
     values = ", ".join(["(%s::bigint, %s::integer)"] * len(merged))
     params: list[object] = [value for line in merged for value in (line.stock_level_id, line.quantity)]
@@ -169,23 +204,18 @@ def _reserve_in_one_statement(
         gate = " AND (SELECT count(*) FROM locked) >= 0"
         params += [line.stock_level_id for line in merged]
     safety = " + s.safety_stock" if respect_safety_stock else ""
-    sql = (
+    ctes = (
         f"WITH want(id, q) AS (VALUES {values}){lock}, "  # noqa: S608
         f"upd AS (UPDATE {stock} s SET reserved = s.reserved + want.q, updated_at = now() FROM want "
         f"WHERE s.id = want.id AND s.on_hand >= s.reserved + want.q{safety}{gate} "
-        "RETURNING s.id, s.product_id, s.location_id, want.q) "
-        f"INSERT INTO {ledger} (stock_level_id, product_id, location_id, kind, on_hand_delta, "
+        "RETURNING s.id, s.product_id, s.location_id, want.q), "
+        f"reserved AS (INSERT INTO {ledger} (stock_level_id, product_id, location_id, kind, on_hand_delta, "
         "reserved_delta, reason, reference, actor_type, actor_name, created_at) "
         "SELECT id, product_id, location_id, %s, 0, q, %s, %s, %s, %s, now() FROM upd "
-        "RETURNING stock_level_id"
+        "RETURNING stock_level_id)"
     )
     params += [MovementKind.RESERVATION.value, reason[:300], reference[:100], actor.type, actor.name[:200]]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        done = {row[0] for row in cursor.fetchall()}
-    failed = [line.stock_level_id for line in merged if line.stock_level_id not in done]
-    if failed:
-        raise InsufficientStock(extra={"stock_levels": failed})
+    return ReserveStatement(ctes=ctes, params=params, lines=merged)
 
 
 def stock_release(*, lines: Iterable[StockLine], actor: Actor, reference: str, reason: str = "") -> None:

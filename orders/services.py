@@ -27,7 +27,13 @@ from django.utils import timezone
 
 from inventory.errors import InsufficientStock, UnknownLocation, UnknownSku
 from inventory.models import Location
-from inventory.services import StockLine, check_quantity, stock_release, stock_reserve
+from inventory.services import (
+    StockLine,
+    check_quantity,
+    stock_release,
+    stock_reserve,
+    stock_reserve_statement,
+)
 from inventory.sourcing import (
     PICKUP,
     CandidateLocation,
@@ -606,29 +612,24 @@ def _order_place_body(
     lines = OrderLine.objects.bulk_create(lines)
     # Reserve last: the stock rows stay locked only for the rest of the transaction (the hot-row
     # lock of a flash sale), and a lost race rolls back what was written.
-    if plan.allocations:
+    reservations = [
+        Reservation(
+            order_id=order_id,
+            line=lines[a.key],  # type: ignore[index]
+            stock_level_id=a.stock_level_id,
+            product_id=a.product_id,
+            location_id=a.location_id,
+            quantity=a.quantity,
+        )
+        for a in plan.allocations
+    ]
+    if reservations:
         try:
-            stock_reserve(
-                lines=stock_lines_for(plan),
-                actor=actor,
-                reference=f"order:{number}",
-                reason="order placed",
+            _reserve_and_record(
+                plan=plan, reservations=reservations, actor=actor, reference=f"order:{number}"
             )
         except InsufficientStock as exc:
             raise _LostRace from exc
-    reservations = Reservation.objects.bulk_create(
-        [
-            Reservation(
-                order_id=order_id,
-                line=lines[a.key],  # type: ignore[index]
-                stock_level_id=a.stock_level_id,
-                product_id=a.product_id,
-                location_id=a.location_id,
-                quantity=a.quantity,
-            )
-            for a in plan.allocations
-        ]
-    )
     location_codes = {loc_id: loc.code for loc_id, loc in locations.items()}
     timeline = [
         order_event_build(
@@ -688,6 +689,39 @@ def _order_place_body(
         payload={"order_id": order.pk, "number": number, "channel": data.channel.code},
     )
     return result
+
+
+def _reserve_and_record(
+    *, plan: SourcingPlan, reservations: list[Reservation], actor: Actor, reference: str
+) -> None:
+    """Hold the plan's units and write the reservation rows. On PostgreSQL one statement does both:
+    the inventory's reserving CTEs (stock rows and ledger), then the reservations' INSERT, whose
+    RETURNING also tells which stock rows were reserved (a lost race raises InsufficientStock and
+    the caller rolls back the reservations with the rest)."""
+    lines = stock_lines_for(plan)
+    statement = stock_reserve_statement(lines=lines, actor=actor, reference=reference, reason="order placed")
+    if statement is None:
+        stock_reserve(lines=lines, actor=actor, reference=reference, reason="order placed")
+        Reservation.objects.bulk_create(reservations)
+        return
+    columns = (
+        "order_id, line_id, stock_level_id, product_id, location_id, quantity, status, created_at, updated_at"
+    )
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, now(), now())"] * len(reservations))
+    params = [*statement.params]
+    for r in reservations:
+        params += [r.order_id, r.line.pk, r.stock_level_id, r.product_id, r.location_id, r.quantity, r.status]
+    sql = (
+        f"{statement.ctes} INSERT INTO {Reservation._meta.db_table} ({columns}) VALUES {values} "  # noqa: S608
+        "RETURNING id, created_at, (SELECT array_agg(stock_level_id) FROM reserved)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    statement.check(rows[0][2] or [])
+    for reservation, (pk, created_at, _reserved) in zip(reservations, rows, strict=True):
+        reservation.pk, reservation.created_at, reservation.updated_at = pk, created_at, created_at
+        reservation._state.adding, reservation._state.db = False, connection.alias
 
 
 def idempotency_records_purge(*, now=None) -> int:  # type: ignore[no-untyped-def]
