@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from inventory.capacity import location_load_change
+from inventory.capacity import location_load_change, location_loads_add
 from inventory.choices import MovementKind
 from inventory.errors import InsufficientStock
 from inventory.models import StockLevel
@@ -71,7 +71,16 @@ class RoutingResult:
 # --- The order's status follows its lines and fulfilment orders ------------------------------------
 
 
-def order_status_derive(*, order: Order, lines: Sequence[OrderLine]) -> str:
+def order_status_derive(
+    *,
+    order: Order,
+    lines: Sequence[OrderLine],
+    has_unrouted: bool | None = None,
+    fulfillment_orders: Sequence[FulfillmentOrder] | None = None,
+) -> str:
+    """The status the order's lines and fulfilment orders call for. A caller that already knows
+    whether units are held but not routed (``has_unrouted``), or holds every fulfilment order of
+    the order (``fulfillment_orders``), passes them and saves the lookups."""
     open_units = sum(line.quantity_open for line in lines)
     if open_units == 0:
         fulfilled = sum(line.quantity_fulfilled for line in lines)
@@ -81,22 +90,39 @@ def order_status_derive(*, order: Order, lines: Sequence[OrderLine]) -> str:
         return OrderStatus.PARTIALLY_CANCELLED if cancelled else OrderStatus.COMPLETED
     if any(line.quantity_backordered for line in lines):
         return OrderStatus.BACKORDERED
-    if Reservation.objects.filter(
-        order=order, status=ReservationStatus.ACTIVE, fulfillment_line__isnull=True
-    ).exists():
+    if has_unrouted is None:
+        has_unrouted = Reservation.objects.filter(
+            order=order, status=ReservationStatus.ACTIVE, fulfillment_line__isnull=True
+        ).exists()
+    if has_unrouted:
         return OrderStatus.RECEIVED
-    working = FulfillmentOrder.objects.filter(
-        order=order, status__in=[*WORKING_STATUSES, *DONE_STATUSES]
-    ).exists()
+    working_statuses = {*WORKING_STATUSES, *DONE_STATUSES}
+    if fulfillment_orders is None:
+        working = FulfillmentOrder.objects.filter(order=order, status__in=working_statuses).exists()
+    else:
+        working = any(fo.status in working_statuses for fo in fulfillment_orders)
     if working or any(line.quantity_fulfilled for line in lines):
         return OrderStatus.IN_FULFILLMENT
     return OrderStatus.ALLOCATED
 
 
-def order_status_sync(*, order: Order, actor: Actor) -> str:
-    """Set the (locked) order's status from its lines and fulfilment orders; announce milestones."""
-    lines = list(OrderLine.objects.filter(order=order).order_by("line_number"))
-    target = order_status_derive(order=order, lines=lines)
+def order_status_sync(
+    *,
+    order: Order,
+    actor: Actor,
+    lines: Sequence[OrderLine] | None = None,
+    has_unrouted: bool | None = None,
+    fulfillment_orders: Sequence[FulfillmentOrder] | None = None,
+) -> str:
+    """Set the (locked) order's status from its lines and fulfilment orders; announce milestones.
+
+    ``lines`` (all of the order's, as they are now), ``has_unrouted`` and ``fulfillment_orders``
+    are for a caller that holds them already (routing): left out, they are read."""
+    if lines is None:
+        lines = list(OrderLine.objects.filter(order=order).order_by("line_number"))
+    target = order_status_derive(
+        order=order, lines=lines, has_unrouted=has_unrouted, fulfillment_orders=fulfillment_orders
+    )
     if order.status == OrderStatus.CANCELLED:
         return order.status
     before = order.status
@@ -311,37 +337,41 @@ def _fill_backorders(
 
 
 def _create_fulfillment_orders(
-    *, order: Order, reservations: Sequence[Reservation], reason: str
+    *,
+    order: Order,
+    reservations: Sequence[Reservation],
+    reason: str,
+    fulfillment_orders: list[FulfillmentOrder],
 ) -> list[int]:
+    """Route the reservations: into the order's pending fulfilment order at their location, or a
+    new one. ``fulfillment_orders`` holds every fulfilment order of the order; new ones are added
+    to it. Statements do not grow with the locations: one INSERT each for the new fulfilment
+    orders, their capacity, their lines and their timeline events."""
     by_location: dict[int, list[Reservation]] = defaultdict(list)
     for r in reservations:
         by_location[r.location_id].append(r)
     if not by_location:
         return []
     today = timezone.localdate()
-    existing = {
-        fo.location_id: fo
-        for fo in FulfillmentOrder.objects.filter(
-            order=order, status=FulfillmentStatus.PENDING, location_id__in=by_location
-        )
-    }
-    count = FulfillmentOrder.objects.filter(order=order).count()
-    created: list[int] = []
-    new_lines: list[FulfillmentOrderLine] = []
-    timeline = []
+    pending = {fo.location_id: fo for fo in fulfillment_orders if fo.status == FulfillmentStatus.PENDING}
+    new: dict[int, FulfillmentOrder] = {}
     for location_id in sorted(by_location):
-        fo = existing.get(location_id)
-        if fo is None:
-            count += 1
-            fo = FulfillmentOrder.objects.create(
+        if location_id not in pending:
+            new[location_id] = FulfillmentOrder(
                 order=order,
                 location_id=location_id,
-                number=f"{order.number}-{count}",
+                number=f"{order.number}-{len(fulfillment_orders) + len(new) + 1}",
                 method=order.method,
                 day=today,
             )
-            location_load_change(location_id=location_id, day=today, delta=1)
-            created.append(fo.pk)
+    if new:
+        FulfillmentOrder.objects.bulk_create(new.values())
+        location_loads_add(day=today, added=dict.fromkeys(new, 1))
+        fulfillment_orders.extend(new.values())
+    new_lines: list[FulfillmentOrderLine] = []
+    timeline = []
+    for location_id in sorted(by_location):
+        fo = pending.get(location_id) or new[location_id]
         held = by_location[location_id]
         new_lines += [
             FulfillmentOrderLine(
@@ -364,6 +394,7 @@ def _create_fulfillment_orders(
         )
     FulfillmentOrderLine.objects.bulk_create(new_lines)
     order_events_record(timeline)
+    created = [fo.pk for fo in new.values()]
     for fo_id in created:
         events.publish(
             topic="fulfillment.created", payload={"fulfillment_order_id": fo_id, "order_id": order.pk}
@@ -385,7 +416,13 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
     if order.status in NOT_ROUTED:
         return RoutingResult(order_id=order_id, status=order.status, skipped=order.status)
     lines = {line.pk: line for line in OrderLine.objects.filter(order=order)}
-    excluded = frozenset(RoutingExclusion.objects.filter(order=order).values_list("location_id", flat=True))
+    fulfillment_orders = list(FulfillmentOrder.objects.filter(order=order))
+    excluded: frozenset[int] = frozenset()
+    if any(fo.status == FulfillmentStatus.REJECTED for fo in fulfillment_orders):
+        # A location is excluded only when it rejects, and a rejected fulfilment order stays.
+        excluded = frozenset(
+            RoutingExclusion.objects.filter(order=order).values_list("location_id", flat=True)
+        )
     result = RoutingResult(order_id=order_id, status=order.status)
     unrouted = _unrouted(order)
     reason = ""
@@ -396,8 +433,22 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
     filled, result.filled_units = _fill_backorders(
         order=order, lines=lines, excluded=excluded, first_come=first_come
     )
-    result.created = _create_fulfillment_orders(order=order, reservations=[*unrouted, *filled], reason=reason)
-    result.status = order_status_sync(order=order, actor=ROUTER)
+    result.created = _create_fulfillment_orders(
+        order=order,
+        reservations=[*unrouted, *filled],
+        reason=reason,
+        fulfillment_orders=fulfillment_orders,
+    )
+    # Every unrouted reservation was just routed, and ``lines`` and ``fulfillment_orders`` are as
+    # in the database (``_fill_backorders`` and ``_create_fulfillment_orders`` keep them in step;
+    # the order lock keeps others out): the status needs no lookup.
+    result.status = order_status_sync(
+        order=order,
+        actor=ROUTER,
+        lines=list(lines.values()),
+        has_unrouted=False,
+        fulfillment_orders=fulfillment_orders,
+    )
     return result
 
 

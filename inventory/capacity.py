@@ -6,16 +6,17 @@ The counter lives in ``LocationDailyLoad``, one row per location and day. The fu
 rejected, cancelled or expired; the sourcing engine reads today's value (``load_candidates``) and
 skips a location once ``load_today >= daily_capacity``.
 
-Every change is one conditional UPDATE (plus one INSERT the first time a location gets a fulfilment
-order on a day), so concurrent routing workers never lose an increment, and the counter never goes
-below zero (a CHECK constraint backs it)."""
+Every change is one statement, so concurrent routing workers never lose an increment: an addition is
+one ``INSERT … ON CONFLICT (location_id, day) DO UPDATE`` (for any number of locations; PostgreSQL
+and SQLite ≥ 3.24 both have it), a removal one conditional UPDATE clamped at zero (a CHECK
+constraint backs it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -28,17 +29,33 @@ def location_load_change(*, location_id: int, day: date, delta: int) -> None:
 
     Clamped at zero: taking away more than is counted leaves 0 (a release that races a reset must
     not fail the caller's transaction)."""
-    if delta == 0:
+    if delta > 0:
+        location_loads_add(day=day, added={location_id: delta})
+    elif delta < 0:
+        LocationDailyLoad.objects.filter(location_id=location_id, day=day).update(
+            open_fulfillment_orders=Greatest(F("open_fulfillment_orders") + delta, Value(0))
+        )
+
+
+def location_loads_add(*, day: date, added: Mapping[int, int]) -> None:
+    """Add ``added[location_id]`` open fulfilment orders to each location on ``day``, creating the
+    day's rows that do not exist yet: one upsert, rows in location order (a stable lock order)."""
+    rows = sorted((location_id, n) for location_id, n in added.items() if n)
+    if not rows:
         return
-    rows = LocationDailyLoad.objects.filter(location_id=location_id, day=day)
-    updated = rows.update(open_fulfillment_orders=Greatest(F("open_fulfillment_orders") + delta, Value(0)))
-    if updated or delta < 0:
-        return
-    try:
-        with transaction.atomic():  # a savepoint: a concurrent INSERT must not break the caller
-            LocationDailyLoad.objects.create(location_id=location_id, day=day, open_fulfillment_orders=delta)
-    except IntegrityError:  # another transaction created the row first: add to it
-        rows.update(open_fulfillment_orders=F("open_fulfillment_orders") + delta)
+    if any(n < 0 for _, n in rows):
+        raise ValueError("location_loads_add only adds; use location_load_change to take away")
+    table = connection.ops.quote_name(LocationDailyLoad._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (location_id, day, open_fulfillment_orders) "  # noqa: S608 (no input)
+        f"VALUES {', '.join(['(%s, %s, %s)'] * len(rows))} "
+        "ON CONFLICT (location_id, day) DO UPDATE SET "
+        f"open_fulfillment_orders = {table}.open_fulfillment_orders + excluded.open_fulfillment_orders"
+    )
+    value = connection.ops.adapt_datefield_value(day)
+    params = [param for location_id, n in rows for param in (location_id, value, n)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def location_load_today(*, location_ids: Iterable[int], day: date | None = None) -> dict[int, int]:
