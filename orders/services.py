@@ -511,6 +511,12 @@ def _sold_out(data: OrderInput) -> InsufficientStock:
     candidates = load_candidates_for_skus(skus=[line.sku for line in data.lines])
     request, needs = _sourcing_for(data=data, pickup=pickup, products=candidates.products)
     plan = plan_sourcing(needs=needs, stock=candidates.stock, locations=candidates.locations, request=request)
+    if not plan.shortages:  # the units came back meanwhile (a cancellation): the race goes on
+        skus = sorted({line.sku for line in data.lines})
+        return InsufficientStock(
+            f"The stock of {', '.join(skus)} is being sold right now; please try again.",
+            extra={"skus": skus, "shortages": []},
+        )
     return _insufficient(
         needs=needs, plan=plan, stock=candidates.stock, locations=candidates.locations, request=request
     )
