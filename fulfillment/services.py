@@ -16,7 +16,7 @@ reservations; and every active reservation of a routed order belongs to one open
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -342,11 +342,12 @@ def _create_fulfillment_orders(
     reservations: Sequence[Reservation],
     reason: str,
     fulfillment_orders: list[FulfillmentOrder],
-) -> list[int]:
+) -> list[FulfillmentOrder]:
     """Route the reservations: into the order's pending fulfilment order at their location, or a
-    new one. ``fulfillment_orders`` holds every fulfilment order of the order; new ones are added
-    to it. Statements do not grow with the locations: one INSERT each for the new fulfilment
-    orders, their capacity, their lines and their timeline events."""
+    new one (returned; the caller counts them in the locations' daily load). ``fulfillment_orders``
+    holds every fulfilment order of the order; new ones are added to it. Statements do not grow
+    with the locations: one INSERT each for the new fulfilment orders, their lines and their
+    timeline events."""
     by_location: dict[int, list[Reservation]] = defaultdict(list)
     for r in reservations:
         by_location[r.location_id].append(r)
@@ -366,7 +367,6 @@ def _create_fulfillment_orders(
             )
     if new:
         FulfillmentOrder.objects.bulk_create(new.values())
-        location_loads_add(day=today, added=dict.fromkeys(new, 1))
         fulfillment_orders.extend(new.values())
     new_lines: list[FulfillmentOrderLine] = []
     timeline = []
@@ -394,12 +394,11 @@ def _create_fulfillment_orders(
         )
     FulfillmentOrderLine.objects.bulk_create(new_lines)
     order_events_record(timeline)
-    created = [fo.pk for fo in new.values()]
-    for fo_id in created:
+    for fo in new.values():
         events.publish(
-            topic="fulfillment.created", payload={"fulfillment_order_id": fo_id, "order_id": order.pk}
+            topic="fulfillment.created", payload={"fulfillment_order_id": fo.pk, "order_id": order.pk}
         )
-    return created
+    return list(new.values())
 
 
 @transaction.atomic(durable=True)
@@ -433,12 +432,13 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
     filled, result.filled_units = _fill_backorders(
         order=order, lines=lines, excluded=excluded, first_come=first_come
     )
-    result.created = _create_fulfillment_orders(
+    created = _create_fulfillment_orders(
         order=order,
         reservations=[*unrouted, *filled],
         reason=reason,
         fulfillment_orders=fulfillment_orders,
     )
+    result.created = [fo.pk for fo in created]
     # Every unrouted reservation was just routed, and ``lines`` and ``fulfillment_orders`` are as
     # in the database (``_fill_backorders`` and ``_create_fulfillment_orders`` keep them in step;
     # the order lock keeps others out): the status needs no lookup.
@@ -449,6 +449,10 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
         has_unrouted=False,
         fulfillment_orders=fulfillment_orders,
     )
+    if created:
+        # Last: a location's count for the day is a row every order routed there updates, so it
+        # stays locked only until COMMIT, not while the rest of the routing is written.
+        location_loads_add(day=created[0].day, added=Counter(fo.location_id for fo in created))
     return result
 
 

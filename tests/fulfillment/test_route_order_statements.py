@@ -19,9 +19,10 @@ from .conftest import fulfillment_orders, place, warehouse
 from .test_routing import stock
 
 # lock the order, its lines, its fulfilment orders, its unrouted reservations, the candidates;
-# INSERT the fulfilment order(s), their day's load (one upsert), their lines, the `routed` events;
+# INSERT the fulfilment order(s), their lines, the `routed` events;
 # UPDATE the order's status and INSERT its `status_changed` event; one outbox row per event
-# (`fulfillment.created` per fulfilment order, `order.allocated`).
+# (`fulfillment.created` per fulfilment order, `order.allocated`); last the locations' load for the day
+# (one upsert, so that hot row stays locked only until COMMIT).
 ROUTING_ONE_LOCATION = 13
 
 
