@@ -1,6 +1,8 @@
-"""Routing lag: an order committed over HTTP -> its fulfilment order exists, with a real Celery
-worker (started by the bench on the bench database and Redis database) at about half the measured
-intake capacity.
+"""Routing lag: an order committed over HTTP -> its fulfilment order exists, with real Celery
+workers (started by the bench on the bench database and Redis database) at about half the measured
+intake capacity. The workers run as production runs them (docker-compose.yml): one consumes only
+the ``routing`` queue, another every other queue, so a ``route_order`` never waits behind the
+rendering of an e-mail or a webhook call.
 
 * figure: per order, ``allocated_at - created_at``: from the order row's insert (inside the intake
   transaction) to routing marking it allocated, the last write of ``route_order``'s transaction,
@@ -12,13 +14,40 @@ intake capacity.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
 from typing import Any
 
-from .harness import HttpClient, summary_ms
+from .harness import ARTIFACTS, QUEUES, CeleryWorker, HttpClient, summary_ms
 from .intake import ORDERS_PATH, _idempotency, order_body
+
+ROUTING_QUEUE = "routing"
+OTHER_QUEUES = ",".join(q for q in QUEUES.split(",") if q != ROUTING_QUEUE)
+
+
+class QueueWorker(CeleryWorker):
+    """A bench Celery worker that consumes only ``queues``, under its own node name and log."""
+
+    def __init__(self, db_url: str, *, name: str, queues: str, concurrency: int):
+        super().__init__(db_url, concurrency=concurrency)
+        self.name = f"celery-{name}"
+        self.log_path = ARTIFACTS / f"bench-celery-{name}.log"
+        self.node = f"bench-{name}-{os.getpid()}"
+        self.argv[self.argv.index("-Q") + 1] = queues
+        self.argv[self.argv.index("-n") + 1] = f"{self.node}@%h"
+
+
+def production_workers(
+    db_url: str, *, routing_concurrency: int, other_concurrency: int
+) -> tuple[QueueWorker, QueueWorker]:
+    """The two workers of docker-compose.yml: ``worker-routing`` (routing only) and ``worker``
+    (notifications, webhooks, sync and the default queue)."""
+    return (
+        QueueWorker(db_url, name="routing", queues=ROUTING_QUEUE, concurrency=routing_concurrency),
+        QueueWorker(db_url, name="other", queues=OTHER_QUEUES, concurrency=other_concurrency),
+    )
 
 
 def noop_round_trips(*, count: int, warmup: int = 20) -> list[float]:
@@ -27,7 +56,7 @@ def noop_round_trips(*, count: int, warmup: int = 20) -> list[float]:
     out = []
     for i in range(warmup + count):
         started = time.perf_counter()
-        assert app.send_task("bench.noop", queue="routing").get(timeout=30) is True
+        assert app.send_task("bench.noop", queue=ROUTING_QUEUE).get(timeout=30) is True
         if i >= warmup:
             out.append(time.perf_counter() - started)
     return out
@@ -94,7 +123,8 @@ def paced_orders(
 def drain_capacity(*, count: int, exclude: list[int], timeout: float = 180.0) -> dict[str, Any]:
     """How many orders a second the worker routes when it has a backlog: ``route_order`` is sent at
     once for ``count`` orders left unrouted by the intake rows (their tasks were dropped), and the
-    time until every one is allocated is measured (notifications run too, as in production)."""
+    time until every one is allocated is measured (notifications run too, on their own worker, as in
+    production)."""
     from config.celery_app import app
     from orders.models import Order
 
@@ -108,7 +138,7 @@ def drain_capacity(*, count: int, exclude: list[int], timeout: float = 180.0) ->
         return {"orders": 0}
     started = time.perf_counter()
     for order_id in ids:
-        app.send_task("fulfillment.tasks.route_order", args=[order_id], queue="routing")
+        app.send_task("fulfillment.tasks.route_order", args=[order_id], queue=ROUTING_QUEUE)
     deadline = time.monotonic() + timeout
     waiting = len(ids)
     while time.monotonic() < deadline and waiting:

@@ -10,15 +10,20 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_compose_has_the_production_shape():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"postgres", "redis", "migrate", "web", "worker", "beat"} <= set(services)
-    for name in ("web", "worker", "beat", "migrate"):
+    assert {"postgres", "redis", "migrate", "web", "worker", "worker-routing", "beat"} <= set(services)
+    for name in ("web", "worker", "worker-routing", "beat", "migrate"):
         env = services[name]["environment"]
         assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
         assert env["DATABASE_URL"].startswith("postgres://")
         assert env["CELERY_TASK_ALWAYS_EAGER"] == "false"
     assert "gunicorn" in services["web"]["command"]
-    worker_queues = services["worker"]["command"][services["worker"]["command"].index("-Q") + 1]
-    assert set(worker_queues.split(",")) == {"celery", "routing", "notifications", "webhooks", "sync"}
+    queues = {}
+    for name in ("worker", "worker-routing"):
+        command = services[name]["command"]
+        queues[name] = set(command[command.index("-Q") + 1].split(","))
+    # routing alone on its worker (never behind an e-mail); every queue has a worker
+    assert queues["worker-routing"] == {"routing"}
+    assert queues["worker"] == {"celery", "notifications", "webhooks", "sync"}
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
