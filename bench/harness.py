@@ -66,6 +66,9 @@ def scratch_database(name: str = BENCH_DB, *, keep: bool = False) -> Iterator[st
     try:
         yield database_url()
     finally:
+        from oms.events import outbox_marks_flush
+
+        outbox_marks_flush()  # the marks of what ran in process, before their database goes
         if keep:
             print(f"kept database {name}")
         else:

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_shutdown
+from celery.signals import task_postrun, worker_process_init, worker_process_shutdown
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -89,9 +89,18 @@ app.conf.beat_schedule = {
 app.autodiscover_tasks()
 
 
+@worker_process_init.connect
+def _mark_events_after_each_task(**_kwargs) -> None:  # type: ignore[no-untyped-def]
+    """In a worker child, dispatched outbox rows are marked after each task, not by a thread."""
+    from oms.events import outbox_marks_in_caller
+
+    outbox_marks_in_caller()
+
+
+@task_postrun.connect
 @worker_process_shutdown.connect
 def _mark_dispatched_events(**_kwargs) -> None:  # type: ignore[no-untyped-def]
-    """A worker child leaving: mark the outbox rows it dispatched (oms.events batches the marks)."""
+    """After a task (and when a child leaves): one UPDATE marks the outbox rows it dispatched."""
     from oms.events import outbox_marks_flush
 
     outbox_marks_flush()

@@ -9,13 +9,15 @@ neither a row nor an announcement.
 Marking: with ``OMS_OUTBOX_MARK_DELAY_SECONDS`` at 0 (tests, the demo) one UPDATE right after the
 dispatch; above 0 (production) the dispatched ids wait in the process and a background thread
 marks them with one UPDATE per batch (at most that many seconds later, or as soon as
-``MARK_BATCH`` ids wait; at exit and at a Celery child's shutdown too). The request path then
-writes nothing after its COMMIT. A mark lost with its process only means the relay announces the
+``MARK_BATCH`` ids wait; at exit too); a Celery worker child marks after each task instead, with
+no thread (``outbox_marks_in_caller``). The request path then writes nothing after its COMMIT.
+A mark lost with its process only means the relay announces the
 event once more (after ``OMS_OUTBOX_RELAY_AFTER_SECONDS``, which must stay well above the delay).
 
 If the process dies between the commit and the dispatch, or a subscriber fails (the broker is
 down), the row stays undispatched and ``oms.outbox.outbox_relay`` dispatches it again: every event
-reaches its subscribers at least once, so subscribers must be idempotent (they only enqueue idempotent tasks).
+reaches its subscribers at least once, so subscribers must be idempotent (they only enqueue
+idempotent tasks).
 
 Higher apps subscribe in their ``AppConfig.ready`` (e.g. fulfillment subscribes to
 ``order.created`` to route), which keeps imports one way: returns -> fulfillment -> orders ->
@@ -124,9 +126,13 @@ class _Marker:
         self._wake = threading.Event()
         self._ids: list[int] = []
         self._pid: int | None = None
+        self.threaded = True  # False: the caller flushes (a Celery worker, after each task)
 
     def add(self, event_id: int, delay: float) -> None:
         with self._lock:
+            if not self.threaded:
+                self._ids.append(event_id)
+                return
             if self._pid != os.getpid():  # first use in this process (or a forked child): own thread
                 self._pid, self._ids = os.getpid(), []
                 thread = threading.Thread(target=self._run, args=(delay,), name="outbox-marker", daemon=True)
@@ -174,6 +180,13 @@ class _Marker:
 
 
 _marker = _Marker()
+
+
+def outbox_marks_in_caller() -> None:
+    """No marking thread in this process: its owner calls ``outbox_marks_flush`` itself. For Celery
+    worker processes, which close their database connections (and a pool) after every task: a
+    thread of their own would race with that; one UPDATE after each task marks what it published."""
+    _marker.threaded = False
 
 
 def outbox_marks_flush() -> int:

@@ -125,3 +125,18 @@ def test_the_background_thread_marks_within_the_delay(monkeypatch, settings, hea
         time.sleep(0.02)
     assert row.dispatched_at is not None
     assert heard == [{"n": 1}]
+
+
+def test_a_worker_child_marks_after_each_task_without_a_thread(marker, heard):
+    from celery.signals import task_postrun
+
+    marker.threaded = False  # what worker_process_init sets in a Celery child
+    row = publish({"n": 1})
+    assert marker._pid is None  # no thread was started
+    assert marker.pending() == [row.pk]
+
+    task_postrun.send(sender=None)  # the end of the task that published it
+
+    row.refresh_from_db()
+    assert row.dispatched_at is not None
+    assert marker.pending() == []
