@@ -189,6 +189,8 @@ OMS_WEBHOOK_TIMEOUT_SECONDS = env.float("OMS_WEBHOOK_TIMEOUT_SECONDS", default=1
 OMS_WEBHOOK_ENDPOINT_CACHE_SECONDS = env.float("OMS_WEBHOOK_ENDPOINT_CACHE_SECONDS", default=5.0)
 # Notifications: a claim on an e-mail older than this (a worker died while sending) may be retaken.
 OMS_NOTIFICATION_CLAIM_SECONDS = env.int("OMS_NOTIFICATION_CLAIM_SECONDS", default=600)
+# A channel API key's client and channel are kept in each process this long (0: read every request).
+OMS_API_KEY_CACHE_SECONDS = env.float("OMS_API_KEY_CACHE_SECONDS", default=5.0)
 # Largest quantity or stock delta one request may carry: bigger numbers are refused as invalid.
 OMS_MAX_QUANTITY = 1_000_000
 
