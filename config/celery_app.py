@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, worker_process_init, worker_process_shutdown
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -97,10 +97,35 @@ def _mark_events_after_each_task(**_kwargs) -> None:  # type: ignore[no-untyped-
     outbox_marks_in_caller()
 
 
+@task_prerun.connect
+def _drop_unusable_connections(sender=None, **_kwargs) -> None:  # type: ignore[no-untyped-def]
+    """Before a task, as Django does before a request: a connection that broke or outlived its
+    age is closed (a pooled one goes back to its pool, which discards it if broken). Celery's own
+    fixup keeps connections across tasks when CELERY_DB_REUSE_MAX is set."""
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
 @task_postrun.connect
+def _after_task(sender=None, **_kwargs) -> None:  # type: ignore[no-untyped-def]
+    """After a task: one UPDATE marks the outbox rows it dispatched, then the connection is given
+    back (to the pool, or kept up to CONN_MAX_AGE), as Django does after a request."""
+    from oms.events import outbox_marks_flush
+
+    outbox_marks_flush()
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return  # an eager task runs inside its caller's request or transaction
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
 @worker_process_shutdown.connect
 def _mark_dispatched_events(**_kwargs) -> None:  # type: ignore[no-untyped-def]
-    """After a task (and when a child leaves): one UPDATE marks the outbox rows it dispatched."""
+    """When a worker child leaves: the outbox rows it dispatched and has not marked yet."""
     from oms.events import outbox_marks_flush
 
     outbox_marks_flush()
