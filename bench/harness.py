@@ -174,6 +174,41 @@ def cpu_split(before: dict[int, tuple[int, int, str]], after: dict[int, tuple[in
     return {k: round(v, 1) for k, v in split.items()}
 
 
+def cpu_by_tree(
+    before: dict[int, tuple[int, int, str]],
+    after: dict[int, tuple[int, int, str]],
+    roots: dict[str, int],
+) -> dict[str, float]:
+    """CPU seconds used between two snapshots by each named process tree (``roots``: name -> pid of
+    the tree's root, e.g. gunicorn's arbiter or a Celery worker's main process; its children
+    count with it), by the rest of this bench, by PostgreSQL, by Redis and by everything else.
+    Take both snapshots while the trees' processes live: an exited process's CPU is not seen."""
+    me = os.getpid()
+    names = {pid: name for name, pid in roots.items()}
+
+    def owner(pid: int) -> str | None:
+        seen = 0
+        while pid and seen < 64:
+            if pid in names:
+                return names[pid]
+            if pid == me:
+                return "bench"
+            pid = after.get(pid, before.get(pid, (0, 0, "")))[0]
+            seen += 1
+        return None
+
+    split = dict.fromkeys([*roots, "bench", "postgres", "redis", "other"], 0.0)
+    for pid, (_, ticks, comm) in after.items():
+        used = (ticks - before.get(pid, (0, 0, ""))[1]) / _TICKS
+        if used <= 0:
+            continue
+        name = owner(pid)
+        if name is None:
+            name = next((n for n in ("postgres", "redis") if comm.startswith(n)), "other")
+        split[name] += used
+    return {k: round(v, 2) for k, v in split.items()}
+
+
 # --- Statistics ---------------------------------------------------------------------------------
 
 
