@@ -187,9 +187,13 @@ def customer_resolve(*, channel: Channel, data: CustomerInput) -> Customer | Non
     }
     if customer is None:
         if email_n:
-            # get_or_create runs the INSERT in a savepoint: a concurrent order from the same new
-            # customer makes one row, not an IntegrityError.
-            customer, _ = Customer.objects.get_or_create(email_normalized=email_n, defaults=defaults)
+            # INSERT ... ON CONFLICT DO NOTHING, then read the row: a concurrent order from the
+            # same new customer makes one row (whichever INSERT came first), with no IntegrityError
+            # and no savepoint (two round trips instead of get_or_create's four).
+            Customer.objects.bulk_create(
+                [Customer(email_normalized=email_n, **defaults)], ignore_conflicts=True
+            )
+            customer = Customer.objects.get(email_normalized=email_n)
         else:
             customer = Customer.objects.create(email_normalized="", **defaults)
     else:

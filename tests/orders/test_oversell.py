@@ -5,6 +5,7 @@ together so their transactions overlap on the same stock rows."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from collections import Counter
@@ -20,7 +21,7 @@ from inventory.errors import InsufficientStock
 from inventory.models import Location, Product, StockLevel, StockMovement
 from oms.actors import Actor
 from oms.choices import ChannelKind
-from oms.models import Channel
+from oms.models import Channel, Customer
 from oms.services import api_client_create
 from orders.choices import ReservationStatus
 from orders.models import Order, Reservation
@@ -318,3 +319,30 @@ def test_the_reserving_statement_locks_every_row_before_it_updates_one():
     assert "One-Time Filter" in plan, plan
     assert "LockRows" in plan, plan
     assert {level.reserved for level in StockLevel.objects.filter(location=warehouse)} == {1}
+
+
+def test_one_new_customer_ordering_from_many_threads_at_once_is_one_row():
+    """The customer row is written with INSERT ... ON CONFLICT DO NOTHING, then read: orders racing
+    for the same new e-mail all land, on one customer, without an IntegrityError or a savepoint."""
+    product = ProductFactory(sku="NEW-CUSTOMER")
+    stock_put(product, LocationFactory(code="wh-new"), 100)
+    channel, actor = channel_actor()
+    placed: list[int] = []
+    lock = threading.Lock()
+
+    def buy(index: int) -> None:
+        data = dataclasses.replace(
+            order_input(channel, product.sku, 1, index),
+            customer=CustomerInput(email="New.Buyer@Example.com ", name=f"Thread {index}"),
+        )
+        result = order_place(data=data, actor=actor)
+        with lock:
+            placed.append(result.order.customer_id)
+
+    errors = run_together(20, buy)
+    assert errors == []
+    assert len(placed) == 20
+    customer = Customer.objects.get()
+    assert set(placed) == {customer.pk}
+    assert customer.email_normalized == "new.buyer@example.com"
+    assert customer.name.startswith("Thread ")
