@@ -293,6 +293,16 @@ class LoadResult:
         }
 
 
+def merged(results: list[LoadResult]) -> LoadResult:
+    """Several runs of the same load as one: their windows, operations and latencies added."""
+    out = LoadResult(workers=results[0].workers, window_s=0.0)
+    for result in results:
+        out.window_s += result.window_s
+        out.latencies += result.latencies
+        out.outcomes.update(result.outcomes)
+    return out
+
+
 Operation = Callable[[Any, random.Random], str]  # (per-thread state, rng) -> "ok" or an error label
 
 

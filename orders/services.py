@@ -163,21 +163,6 @@ def customer_resolve(*, channel: Channel, data: CustomerInput) -> Customer | Non
     external_id = (data.external_id or "").strip()
     if not (email_n or phone_n or external_id):
         return None
-    customer: Customer | None = None
-    if email_n:
-        customer = Customer.objects.filter(email_normalized=email_n).first()
-    if customer is None and phone_n:
-        by_phone = Customer.objects.filter(phone_normalized=phone_n, erased_at__isnull=True).order_by("pk")
-        if email_n:
-            by_phone = by_phone.filter(email_normalized="")
-        customer = by_phone.first()
-    if customer is None and external_id:
-        ref = (
-            ChannelCustomerRef.objects.select_related("customer")
-            .filter(channel=channel, external_id=external_id)
-            .first()
-        )
-        customer = ref.customer if ref is not None else None
     defaults = {
         "email": data.email.strip(),
         "phone": data.phone.strip(),
@@ -185,18 +170,18 @@ def customer_resolve(*, channel: Channel, data: CustomerInput) -> Customer | Non
         "name": data.name.strip(),
         "language": data.language or "en",
     }
-    if customer is None:
-        if email_n:
-            # INSERT ... ON CONFLICT DO NOTHING, then read the row: a concurrent order from the
-            # same new customer makes one row (whichever INSERT came first), with no IntegrityError
-            # and no savepoint (two round trips instead of get_or_create's four).
-            Customer.objects.bulk_create(
-                [Customer(email_normalized=email_n, **defaults)], ignore_conflicts=True
-            )
-            customer = Customer.objects.get(email_normalized=email_n)
-        else:
-            customer = Customer.objects.create(email_normalized="", **defaults)
+    if connection.vendor == "postgresql":
+        customer, created = _customer_match_or_create(
+            channel=channel, email_n=email_n, phone_n=phone_n, external_id=external_id, defaults=defaults
+        )
     else:
+        customer, created = (
+            _customer_match(channel=channel, email_n=email_n, phone_n=phone_n, external_id=external_id),
+            False,
+        )
+        if customer is None:
+            customer, created = _customer_create(email_n=email_n, defaults=defaults), True
+    if not created:
         changed = []
         if email_n and not customer.email_normalized:
             customer.email, customer.email_normalized = data.email.strip(), email_n
@@ -214,6 +199,86 @@ def customer_resolve(*, channel: Channel, data: CustomerInput) -> Customer | Non
             channel=channel, external_id=external_id, defaults={"customer": customer}
         )
     return customer
+
+
+def _customer_match(*, channel: Channel, email_n: str, phone_n: str, external_id: str) -> Customer | None:
+    customer: Customer | None = None
+    if email_n:
+        customer = Customer.objects.filter(email_normalized=email_n).first()
+    if customer is None and phone_n:
+        by_phone = Customer.objects.filter(phone_normalized=phone_n, erased_at__isnull=True).order_by("pk")
+        if email_n:
+            by_phone = by_phone.filter(email_normalized="")
+        customer = by_phone.first()
+    if customer is None and external_id:
+        ref = (
+            ChannelCustomerRef.objects.select_related("customer")
+            .filter(channel=channel, external_id=external_id)
+            .first()
+        )
+        customer = ref.customer if ref is not None else None
+    return customer
+
+
+def _customer_create(*, email_n: str, defaults: dict[str, Any]) -> Customer:
+    if not email_n:
+        return Customer.objects.create(email_normalized="", **defaults)
+    # INSERT ... ON CONFLICT DO NOTHING, then read the row: a concurrent order from the same new
+    # customer makes one row (whichever INSERT came first), with no IntegrityError and no savepoint.
+    Customer.objects.bulk_create([Customer(email_normalized=email_n, **defaults)], ignore_conflicts=True)
+    return Customer.objects.get(email_normalized=email_n)
+
+
+def _customer_match_or_create(
+    *, channel: Channel, email_n: str, phone_n: str, external_id: str, defaults: dict[str, Any]
+) -> tuple[Customer, bool]:
+    """PostgreSQL: ``_customer_match`` and, when nothing matches, ``_customer_create`` in one
+    statement (the hot path of order intake). Each way of matching is a ranked branch of one CTE;
+    the INSERT runs only when the CTE found nothing and does nothing on a conflicting e-mail (a
+    concurrent order of the same new customer), which is then read by a second statement."""
+    meta = Customer._meta
+    fields = meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    qualified = ", ".join(f"c.{connection.ops.quote_name(f.column)}" for f in fields)
+    new = Customer(email_normalized=email_n, **defaults)
+    inserted = [f for f in fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(new, add=True), connection) for f in inserted]
+    table, refs = meta.db_table, ChannelCustomerRef._meta.db_table
+    sql = f"""
+        WITH found AS (
+            (SELECT 1 AS rank, {qualified} FROM {table} c
+              WHERE %(email)s <> '' AND c.email_normalized = %(email)s ORDER BY c.id LIMIT 1)
+            UNION ALL
+            (SELECT 2, {qualified} FROM {table} c
+              WHERE %(phone)s <> '' AND c.phone_normalized = %(phone)s AND c.erased_at IS NULL
+                AND (%(email)s = '' OR c.email_normalized = '') ORDER BY c.id LIMIT 1)
+            UNION ALL
+            (SELECT 3, {qualified} FROM {refs} r JOIN {table} c ON c.id = r.customer_id
+              WHERE %(external_id)s <> '' AND r.channel_id = %(channel)s
+                AND r.external_id = %(external_id)s LIMIT 1)
+        ), created AS (
+            INSERT INTO {table} ({", ".join(connection.ops.quote_name(f.column) for f in inserted)})
+            SELECT {", ".join(f"%(v{i})s" for i in range(len(inserted)))}
+             WHERE NOT EXISTS (SELECT 1 FROM found)
+            ON CONFLICT DO NOTHING
+            RETURNING {columns}
+        )
+        SELECT * FROM found UNION ALL SELECT 4, * FROM created ORDER BY 1 LIMIT 1
+    """  # noqa: S608 - table and column names come from the models, values are parameters
+    params: dict[str, Any] = {
+        "email": email_n,
+        "phone": phone_n,
+        "external_id": external_id,
+        "channel": channel.pk,
+        **{f"v{i}": value for i, value in enumerate(values)},
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:  # a concurrent order created this e-mail's customer first
+        return Customer.objects.get(email_normalized=email_n), False
+    customer = Customer.from_db(connection.alias, [f.attname for f in fields], list(row[1:]))
+    return customer, row[0] == 4
 
 
 # --- Validation -----------------------------------------------------------------------------------
