@@ -54,6 +54,7 @@ from oms.errors import DomainError, InvalidInput, PermissionDenied
 from oms.models import Channel, ChannelCustomerRef, Customer, NotificationLog
 from oms.money import check_amount, quantize
 from oms.services import check_currency
+from oms.sql import insert_sql, mark_saved
 
 from .choices import FulfillmentMethod, HoldReason, OrderEventKind, OrderStatus, ReservationStatus
 from .errors import (
@@ -663,7 +664,7 @@ def _order_place_body(
         )
     shipping_total = quantize(data.shipping_total)
     backordered = any(line.quantity_backordered for line in lines)
-    order = Order.objects.create(
+    order = Order(
         id=order_id,
         channel=data.channel,
         customer=customer,
@@ -684,7 +685,7 @@ def _order_place_body(
         placed_by_type=actor.type,
         placed_by_name=actor.name[:200],
     )
-    lines = OrderLine.objects.bulk_create(lines)
+    lines = _insert_order_and_lines(order, lines)
     # Reserve last: the stock rows stay locked only for the rest of the transaction (the hot-row
     # lock of a flash sale), and a lost race rolls back what was written.
     reservations = [
@@ -738,7 +739,6 @@ def _order_place_body(
                 data={"lines": {str(lines[k].line_number): q for k, q in plan.shortages.items()}},  # type: ignore[index]
             )
         )
-    order_events_record(timeline)
     result = PlacementResult(
         order=order,
         lines=lines,
@@ -746,9 +746,10 @@ def _order_place_body(
         location_codes=location_codes,
         plan_reason=plan.reason,
     )
+    record = None
     if idempotency is not None:
         result.response = render(result) if render is not None else {"id": order.pk, "number": number}
-        IdempotencyRecord.objects.create(
+        record = IdempotencyRecord(
             scope=idempotency.scope,
             key=idempotency.key,
             request_hash=idempotency.request_hash,
@@ -759,11 +760,51 @@ def _order_place_body(
         )
     elif render is not None:
         result.response = render(result)
+    _insert_timeline_and_record(timeline, record)
     events.publish(
         topic="order.created",
         payload={"order_id": order.pk, "number": number, "channel": data.channel.code},
     )
     return result
+
+
+def _insert_order_and_lines(order: Order, lines: list[OrderLine]) -> list[OrderLine]:
+    """Write the order and its lines: on PostgreSQL in one statement (the order's INSERT as a
+    data-modifying CTE before the lines'), with the ORM elsewhere."""
+    if connection.vendor != "postgresql":
+        order.save(force_insert=True)
+        return OrderLine.objects.bulk_create(lines)
+    order_sql, order_params = insert_sql(Order, [order])
+    lines_sql, lines_params = insert_sql(OrderLine, lines, returning=("id",))
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH o AS ({order_sql}) {lines_sql}", (*order_params, *lines_params))
+        ids = [row[0] for row in cursor.fetchall()]
+    for line, pk in zip(lines, ids, strict=True):
+        line.pk = pk
+    mark_saved([order, *lines])
+    return lines
+
+
+def _insert_timeline_and_record(timeline: list[OrderEvent], record: IdempotencyRecord | None) -> None:
+    """Write the placement's timeline events and its idempotency record: on PostgreSQL in one
+    statement (a repeated key still fails it on the unique index, and the transaction with it)."""
+    if connection.vendor != "postgresql":
+        order_events_record(timeline)
+        if record is not None:
+            record.save(force_insert=True)
+        return
+    events_sql, params = insert_sql(OrderEvent, timeline, returning=("id",))
+    sql = f"WITH e AS ({events_sql})"
+    if record is not None:
+        record_sql, record_params = insert_sql(IdempotencyRecord, [record])
+        sql += f", r AS ({record_sql})"
+        params = (*params, *record_params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} SELECT id FROM e", params)  # noqa: S608 - SQL from the models
+        ids = [row[0] for row in cursor.fetchall()]
+    for event, pk in zip(timeline, ids, strict=True):
+        event.pk = pk
+    mark_saved([*timeline, *([record] if record is not None else [])])
 
 
 def _reserve_and_record(
