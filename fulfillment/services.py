@@ -15,7 +15,6 @@ reservations; and every active reservation of a routed order belongs to one open
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -191,7 +190,7 @@ def _improve(
     seen: set[int] = set()
     for row in stock:
         seen.add(row.stock_level_id)
-        virtual.append(dataclasses.replace(row, available=row.available + held.get(row.stock_level_id, 0)))
+        virtual.append(row._replace(available=row.available + held.get(row.stock_level_id, 0)))
     skus = {lines[r.line_id].product_id: lines[r.line_id].sku for r in unrouted}
     for r in unrouted:
         if r.stock_level_id not in seen:

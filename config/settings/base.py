@@ -196,6 +196,11 @@ OMS_WEBHOOK_ENDPOINT_CACHE_SECONDS = env.float("OMS_WEBHOOK_ENDPOINT_CACHE_SECON
 OMS_NOTIFICATION_CLAIM_SECONDS = env.int("OMS_NOTIFICATION_CLAIM_SECONDS", default=600)
 # A channel API key's client and channel are kept in each process this long (0: read every request).
 OMS_API_KEY_CACHE_SECONDS = env.float("OMS_API_KEY_CACHE_SECONDS", default=5.0)
+# Python's cyclic garbage collector runs a generation-0 pass every 700 allocations by default: a
+# request or task that builds thousands of objects (sourcing over 1,000 locations, a big order
+# page) pays several passes, and a full one now and then shows as a latency tail. Thresholds
+# "gen0,gen1,gen2" applied in every process at start (oms.apps); empty keeps Python's defaults.
+OMS_GC_THRESHOLDS = env("OMS_GC_THRESHOLDS", default="50000,20,100")
 # Largest quantity or stock delta one request may carry: bigger numbers are refused as invalid.
 OMS_MAX_QUANTITY = 1_000_000
 
