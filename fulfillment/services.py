@@ -37,7 +37,7 @@ from oms.actors import Actor
 from oms.errors import InvalidInput, PermissionDenied
 from orders.choices import OrderEventKind, OrderStatus, ReservationStatus
 from orders.events import order_event_build, order_event_record, order_events_record
-from orders.models import Order, OrderLine, Reservation
+from orders.models import Order, OrderEvent, OrderLine, Reservation
 from orders.services import order_status_set, reservations_release, reserve_for_needs, sourcing_request_for
 
 from .choices import FulfillmentStatus
@@ -112,11 +112,15 @@ def order_status_sync(
     lines: Sequence[OrderLine] | None = None,
     has_unrouted: bool | None = None,
     fulfillment_orders: Sequence[FulfillmentOrder] | None = None,
+    timeline: list[OrderEvent] | None = None,
+    outbox: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> str:
     """Set the (locked) order's status from its lines and fulfilment orders; announce milestones.
 
     ``lines`` (all of the order's, as they are now), ``has_unrouted`` and ``fulfillment_orders``
-    are for a caller that holds them already (routing): left out, they are read."""
+    are for a caller that holds them already (routing): left out, they are read. With ``timeline``
+    and ``outbox`` the status event and the milestone are appended there for the caller to write
+    with its own (routing: one INSERT each), instead of being written here."""
     if lines is None:
         lines = list(OrderLine.objects.filter(order=order).order_by("line_number"))
     target = order_status_derive(
@@ -125,7 +129,7 @@ def order_status_sync(
     if order.status == OrderStatus.CANCELLED:
         return order.status
     before = order.status
-    changed = order_status_set(order=order, status=target, actor=actor)
+    changed = order_status_set(order=order, status=target, actor=actor, timeline=timeline)
     if changed and target != before:
         topic = {
             OrderStatus.ALLOCATED: "order.allocated",
@@ -135,7 +139,11 @@ def order_status_sync(
             OrderStatus.CANCELLED: "order.cancelled",
         }.get(target)
         if topic:
-            events.publish(topic=topic, payload={"order_id": order.pk, "number": order.number})
+            payload = {"order_id": order.pk, "number": order.number}
+            if outbox is None:
+                events.publish(topic=topic, payload=payload)
+            else:
+                outbox.append((topic, payload))
     return target
 
 
@@ -341,12 +349,15 @@ def _create_fulfillment_orders(
     reservations: Sequence[Reservation],
     reason: str,
     fulfillment_orders: list[FulfillmentOrder],
+    timeline: list[OrderEvent],
+    outbox: list[tuple[str, dict[str, Any]]],
 ) -> list[FulfillmentOrder]:
     """Route the reservations: into the order's pending fulfilment order at their location, or a
     new one (returned; the caller counts them in the locations' daily load). ``fulfillment_orders``
     holds every fulfilment order of the order; new ones are added to it. Statements do not grow
-    with the locations: one INSERT each for the new fulfilment orders, their lines and their
-    timeline events."""
+    with the locations: one INSERT each for the new fulfilment orders and their lines; their
+    ``routed`` events go to ``timeline`` and their ``fulfillment.created`` events to ``outbox``,
+    which the caller writes with its own."""
     by_location: dict[int, list[Reservation]] = defaultdict(list)
     for r in reservations:
         by_location[r.location_id].append(r)
@@ -368,7 +379,6 @@ def _create_fulfillment_orders(
         FulfillmentOrder.objects.bulk_create(new.values())
         fulfillment_orders.extend(new.values())
     new_lines: list[FulfillmentOrderLine] = []
-    timeline = []
     for location_id in sorted(by_location):
         fo = pending.get(location_id) or new[location_id]
         held = by_location[location_id]
@@ -392,11 +402,9 @@ def _create_fulfillment_orders(
             )
         )
     FulfillmentOrderLine.objects.bulk_create(new_lines)
-    order_events_record(timeline)
-    for fo in new.values():
-        events.publish(
-            topic="fulfillment.created", payload={"fulfillment_order_id": fo.pk, "order_id": order.pk}
-        )
+    outbox.extend(
+        ("fulfillment.created", {"fulfillment_order_id": fo.pk, "order_id": order.pk}) for fo in new.values()
+    )
     return list(new.values())
 
 
@@ -431,11 +439,16 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
     filled, result.filled_units = _fill_backorders(
         order=order, lines=lines, excluded=excluded, first_come=first_come
     )
+    # The routing's timeline events and outbox rows are written at the end, one INSERT each.
+    timeline: list[OrderEvent] = []
+    outbox: list[tuple[str, dict[str, Any]]] = []
     created = _create_fulfillment_orders(
         order=order,
         reservations=[*unrouted, *filled],
         reason=reason,
         fulfillment_orders=fulfillment_orders,
+        timeline=timeline,
+        outbox=outbox,
     )
     result.created = [fo.pk for fo in created]
     # Every unrouted reservation was just routed, and ``lines`` and ``fulfillment_orders`` are as
@@ -447,7 +460,12 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
         lines=list(lines.values()),
         has_unrouted=False,
         fulfillment_orders=fulfillment_orders,
+        timeline=timeline,
+        outbox=outbox,
     )
+    if timeline:
+        order_events_record(timeline)
+    events.publish_many(outbox)
     if created:
         # Last: a location's count for the day is a row every order routed there updates, so it
         # stays locked only until COMMIT, not while the rest of the routing is written.

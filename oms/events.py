@@ -36,7 +36,7 @@ import logging
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -213,6 +213,21 @@ def _dispatch_committed(event: Event, payload: dict[str, Any]) -> None:
     except DatabaseError:
         # The change is committed and announced; the relay will announce it once more.
         logger.exception("could not mark outbox event %s dispatched", event.id)
+
+
+def publish_many(items: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """``publish`` for several events of one transaction, with one INSERT for their outbox rows
+    (a hot path that announces more than one: routing). In-transaction handlers run first, in
+    order; each event is announced after commit as with ``publish``."""
+    if not items:
+        return
+    for topic, payload in items:
+        for handler in _in_transaction.get(topic, []):
+            handler(topic, dict(payload))
+    rows = OutboxEvent.objects.bulk_create([OutboxEvent(topic=t, payload=p) for t, p in items])
+    for row, (topic, payload) in zip(rows, items, strict=True):
+        event = Event(id=row.pk, topic=topic, created_at=row.created_at)
+        transaction.on_commit(partial(_dispatch_committed, event, dict(payload)))
 
 
 def publish(*, topic: str, payload: dict[str, Any]) -> None:

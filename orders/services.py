@@ -997,9 +997,13 @@ def order_hold_release(*, order_id: int, actor: Actor, hold_id: int | None = Non
     return order
 
 
-def order_status_set(*, order: Order, status: str, actor: Actor, message: str = "") -> bool:
+def order_status_set(
+    *, order: Order, status: str, actor: Actor, message: str = "", timeline: list[OrderEvent] | None = None
+) -> bool:
     """Move a locked order to ``status`` (used by routing as fulfilment progresses); an on-hold
-    order keeps its hold and remembers the new status for later. Returns whether it changed."""
+    order keeps its hold and remembers the new status for later. Returns whether it changed.
+    With ``timeline`` the ``status_changed`` event is appended to it for the caller to write with
+    its own events (one INSERT), instead of being written here."""
     if order.status == OrderStatus.ON_HOLD and status != OrderStatus.CANCELLED:
         if order.status_before_hold != status:
             order.status_before_hold = status
@@ -1019,13 +1023,17 @@ def order_status_set(*, order: Order, status: str, actor: Actor, message: str = 
         order.completed_at = now
         fields.append("completed_at")
     order.save(update_fields=fields)
-    order_event_record(
+    event = order_event_build(
         order=order,
         kind=OrderEventKind.STATUS_CHANGED,
         actor=actor,
         message=message or f"{previous} → {status}",
         data={"from": previous, "to": status},
     )
+    if timeline is None:
+        event.save(force_insert=True)
+    else:
+        timeline.append(event)
     return True
 
 

@@ -78,6 +78,33 @@ def test_the_row_is_written_in_the_callers_transaction_and_dispatched_after_comm
 
 
 @pytest.mark.django_db(transaction=True)
+def test_publish_many_writes_every_row_in_one_insert_and_announces_each_after_commit(monkeypatch, heard):
+    other = "test.outbox.other"
+    in_transaction: list[tuple[str, dict]] = []
+    monkeypatch.setitem(events._in_transaction, other, [lambda t, p: in_transaction.append((t, p))])
+    monkeypatch.setitem(events._subscribers, other, [lambda t, p: heard.append((t, p, None))])
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as ctx:
+            events.publish_many([(TOPIC, {"n": 1}), (other, {"n": 2}), (TOPIC, {"n": 3})])
+        assert [q["sql"].split()[0] for q in ctx.captured_queries] == ["INSERT"]
+        assert in_transaction == [(other, {"n": 2})]  # at once, inside the transaction
+        rows = list(OutboxEvent.objects.order_by("pk"))
+        assert [(r.topic, r.payload) for r in rows] == [
+            (TOPIC, {"n": 1}),
+            (other, {"n": 2}),
+            (TOPIC, {"n": 3}),
+        ]
+        assert heard == []
+    assert heard == [
+        (TOPIC, {"n": 1}, rows[0].pk),
+        (other, {"n": 2}, None),
+        (TOPIC, {"n": 3}, rows[2].pk),
+    ]
+    assert all(r.dispatched_at is not None for r in OutboxEvent.objects.all())
+    events.publish_many([])  # nothing to announce: no statement, no error
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_change_leaves_no_row_and_announces_nothing(heard):
     def change() -> None:
         with transaction.atomic():
