@@ -97,16 +97,22 @@ def _mark_events_after_each_task(**_kwargs) -> None:  # type: ignore[no-untyped-
     outbox_marks_in_caller()
 
 
-@task_prerun.connect
-def _drop_unusable_connections(sender=None, **_kwargs) -> None:  # type: ignore[no-untyped-def]
-    """Before a task, as Django does before a request: a connection that broke or outlived its
-    age is closed (a pooled one goes back to its pool, which discards it if broken). Celery's own
-    fixup keeps connections across tasks when CELERY_DB_REUSE_MAX is set."""
+def _close_old_connections(sender) -> None:  # type: ignore[no-untyped-def]
+    """Django's per-request connection upkeep, around a task run by a worker: a connection that
+    broke or outlived its age is closed (a pooled one goes back to its pool, which discards it if
+    broken). Not for an eager task, which runs inside its caller's request or transaction."""
     if sender is not None and getattr(sender.request, "is_eager", False):
         return
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@task_prerun.connect
+def _drop_unusable_connections(sender=None, **_kwargs) -> None:  # type: ignore[no-untyped-def]
+    """Before a task, as Django does before a request. Celery's own fixup keeps connections
+    across tasks when CELERY_DB_REUSE_MAX is set."""
+    _close_old_connections(sender)
 
 
 @task_postrun.connect
@@ -116,11 +122,7 @@ def _after_task(sender=None, **_kwargs) -> None:  # type: ignore[no-untyped-def]
     from oms.events import outbox_marks_flush
 
     outbox_marks_flush()
-    if sender is not None and getattr(sender.request, "is_eager", False):
-        return  # an eager task runs inside its caller's request or transaction
-    from django.db import close_old_connections
-
-    close_old_connections()
+    _close_old_connections(sender)
 
 
 @worker_process_shutdown.connect

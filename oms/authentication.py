@@ -83,7 +83,7 @@ class BearerKeyAuthentication(authentication.BaseAuthentication):
         if client is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked key.")
         user, actor = ApiClientUser(client), Actor.for_api_client(client)
-        ttl = getattr(settings, "OMS_API_KEY_CACHE_SECONDS", DEFAULT_KEY_CACHE_SECONDS)
+        ttl = settings.OMS_API_KEY_CACHE_SECONDS
         if ttl > 0:
             if len(_client_cache) >= KEY_CACHE_MAX_ENTRIES:
                 _client_cache.clear()
@@ -106,7 +106,6 @@ def _touch(client: ApiClient) -> None:
 
 # --- The key cache ----------------------------------------------------------------------------------
 
-DEFAULT_KEY_CACHE_SECONDS = 5.0
 KEY_CACHE_MAX_ENTRIES = 1000  # valid keys only; a process serves a handful of clients
 LAST_USED_EVERY_SECONDS = 60
 

@@ -44,7 +44,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connections, transaction
+from django.db import DatabaseError, close_old_connections, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -224,7 +224,11 @@ def publish_many(items: Sequence[tuple[str, dict[str, Any]]]) -> None:
     for topic, payload in items:
         for handler in _in_transaction.get(topic, []):
             handler(topic, dict(payload))
-    rows = OutboxEvent.objects.bulk_create([OutboxEvent(topic=t, payload=p) for t, p in items])
+    new = [OutboxEvent(topic=topic, payload=payload) for topic, payload in items]
+    if connection.features.can_return_rows_from_bulk_insert:
+        rows = OutboxEvent.objects.bulk_create(new)
+    else:  # a database that cannot say the ids of a multi-row INSERT (an old SQLite)
+        rows = [OutboxEvent.objects.create(topic=row.topic, payload=row.payload) for row in new]
     for row, (topic, payload) in zip(rows, items, strict=True):
         event = Event(id=row.pk, topic=topic, created_at=row.created_at)
         transaction.on_commit(partial(_dispatch_committed, event, dict(payload)))
@@ -234,8 +238,4 @@ def publish(*, topic: str, payload: dict[str, Any]) -> None:
     """Run the in-transaction handlers of ``topic`` now, record the event in the outbox (same
     transaction), and announce it to the others once the current transaction commits (at once
     outside a transaction)."""
-    for handler in _in_transaction.get(topic, []):
-        handler(topic, dict(payload))
-    row = OutboxEvent.objects.create(topic=topic, payload=payload)
-    event = Event(id=row.pk, topic=topic, created_at=row.created_at)
-    transaction.on_commit(partial(_dispatch_committed, event, dict(payload)))
+    publish_many([(topic, payload)])

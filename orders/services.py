@@ -176,12 +176,10 @@ def customer_resolve(*, channel: Channel, data: CustomerInput) -> Customer | Non
             channel=channel, email_n=email_n, phone_n=phone_n, external_id=external_id, defaults=defaults
         )
     else:
-        customer, created = (
-            _customer_match(channel=channel, email_n=email_n, phone_n=phone_n, external_id=external_id),
-            False,
-        )
+        customer = _customer_match(channel=channel, email_n=email_n, phone_n=phone_n, external_id=external_id)
+        created = customer is None
         if customer is None:
-            customer, created = _customer_create(email_n=email_n, defaults=defaults), True
+            customer = _customer_create(email_n=email_n, defaults=defaults)
     if not created:
         changed = []
         if email_n and not customer.email_normalized:
