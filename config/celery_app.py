@@ -91,10 +91,16 @@ app.autodiscover_tasks()
 
 @worker_process_init.connect
 def _mark_events_after_each_task(**_kwargs) -> None:  # type: ignore[no-untyped-def]
-    """In a worker child, dispatched outbox rows are marked after each task, not by a thread."""
+    """A worker child that keeps its connections across tasks (CELERY_DB_REUSE_MAX) marks its
+    dispatched outbox rows in batches with a thread, as a web process does; one whose connections
+    Celery closes after every task marks them after each task instead (a thread would race with
+    the closing of the pool)."""
+    from django.conf import settings
+
     from oms.events import outbox_marks_in_caller
 
-    outbox_marks_in_caller()
+    if not settings.CELERY_DB_REUSE_MAX:
+        outbox_marks_in_caller()
 
 
 def _close_old_connections(sender) -> None:  # type: ignore[no-untyped-def]
@@ -117,11 +123,12 @@ def _drop_unusable_connections(sender=None, **_kwargs) -> None:  # type: ignore[
 
 @task_postrun.connect
 def _after_task(sender=None, **_kwargs) -> None:  # type: ignore[no-untyped-def]
-    """After a task: one UPDATE marks the outbox rows it dispatched, then the connection is given
-    back (to the pool, or kept up to CONN_MAX_AGE), as Django does after a request."""
-    from oms.events import outbox_marks_flush
+    """After a task: without a marking thread, one UPDATE marks the outbox rows it dispatched; then
+    the connection is given back (to the pool, or kept up to CONN_MAX_AGE), as Django does after a
+    request."""
+    from oms.events import outbox_marks_after_task
 
-    outbox_marks_flush()
+    outbox_marks_after_task()
     _close_old_connections(sender)
 
 

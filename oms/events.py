@@ -9,8 +9,10 @@ neither a row nor an announcement.
 Marking: with ``OMS_OUTBOX_MARK_DELAY_SECONDS`` at 0 (tests, the demo) one UPDATE right after the
 dispatch; above 0 (production) the dispatched ids wait in the process and a background thread
 marks them with one UPDATE per batch (at most that many seconds later, or as soon as
-``MARK_BATCH`` ids wait; at exit too); a Celery worker child marks after each task instead, with
-no thread (``outbox_marks_in_caller``). The request path then writes nothing after its COMMIT.
+``MARK_BATCH`` ids wait; at exit too). A Celery worker child does the same while it keeps its
+database connections across tasks (``CELERY_DB_REUSE_MAX``); when Celery closes them after every
+task it marks after each task instead, with no thread (``outbox_marks_in_caller``). The request
+path then writes nothing after its COMMIT.
 A mark lost with its process only means the relay announces the
 event once more (after ``OMS_OUTBOX_RELAY_AFTER_SECONDS``, which must stay well above the delay).
 
@@ -183,10 +185,17 @@ _marker = _Marker()
 
 
 def outbox_marks_in_caller() -> None:
-    """No marking thread in this process: its owner calls ``outbox_marks_flush`` itself. For Celery
-    worker processes, which close their database connections (and a pool) after every task: a
-    thread of their own would race with that; one UPDATE after each task marks what it published."""
+    """No marking thread in this process: its owner calls ``outbox_marks_after_task`` itself. For
+    Celery worker processes that close their database connections (and a pool) after every task
+    (``CELERY_DB_REUSE_MAX`` unset): a thread of their own would race with that; one UPDATE after
+    each task marks what it published."""
     _marker.threaded = False
+
+
+def outbox_marks_after_task() -> int:
+    """The end of a worker's task: mark what it dispatched now if this process has no marking
+    thread; with one, the thread marks them in its next batch (no statement per task)."""
+    return 0 if _marker.threaded else _marker.flush()
 
 
 def outbox_marks_flush() -> int:

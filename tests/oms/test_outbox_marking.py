@@ -127,10 +127,37 @@ def test_the_background_thread_marks_within_the_delay(monkeypatch, settings, hea
     assert heard == [{"n": 1}]
 
 
-def test_a_worker_child_marks_after_each_task_without_a_thread(marker, heard):
+def test_a_worker_child_keeping_its_connections_marks_in_batches_with_the_thread(marker, heard, settings):
+    """CELERY_DB_REUSE_MAX set (the default): the child marks as a web process does, so a task
+    ends without a marking statement of its own."""
     from celery.signals import task_postrun
 
-    marker.threaded = False  # what worker_process_init sets in a Celery child
+    from config.celery_app import _mark_events_after_each_task
+
+    settings.CELERY_DB_REUSE_MAX = 1000
+    _mark_events_after_each_task()  # worker_process_init, in a new child
+    assert marker.threaded
+    row = publish({"n": 1})
+    assert marker.pending() == [row.pk]
+
+    with CaptureQueriesContext(connection) as ctx:
+        task_postrun.send(sender=None)  # the end of the task that published it
+    assert [q["sql"] for q in ctx.captured_queries if "oms_outboxevent" in q["sql"]] == []
+    assert marker.pending() == [row.pk]  # the thread's next batch takes it
+
+    assert events.outbox_marks_flush() == 1
+    row.refresh_from_db()
+    assert row.dispatched_at is not None
+
+
+def test_a_worker_child_whose_connections_close_marks_after_each_task(marker, heard, settings):
+    from celery.signals import task_postrun
+
+    from config.celery_app import _mark_events_after_each_task
+
+    settings.CELERY_DB_REUSE_MAX = 0  # Celery closes the connections (and a pool) after each task
+    _mark_events_after_each_task()
+    assert not marker.threaded
     row = publish({"n": 1})
     assert marker._pid is None  # no thread was started
     assert marker.pending() == [row.pk]
