@@ -35,6 +35,7 @@ from inventory.sourcing import CandidateStock, Need, load_candidates, plan_sourc
 from oms import events
 from oms.actors import Actor
 from oms.errors import InvalidInput, PermissionDenied
+from oms.sql import Prepared
 from orders.choices import OrderEventKind, OrderStatus, ReservationStatus
 from orders.events import order_event_build, order_event_record, order_events_record
 from orders.models import Order, OrderEvent, OrderLine, Reservation
@@ -150,21 +151,29 @@ def order_status_sync(
 # --- Routing ------------------------------------------------------------------------------------------
 
 
-def _lock_order(order_id: int) -> Order | None:
-    return (
+# The reads of every routing, compiled once per process (``oms.sql.Prepared``).
+_order_locked = Prepared(
+    lambda order_id: (
         Order.objects.select_for_update(of=("self",))
         .select_related("channel", "pickup_location")
         .filter(pk=order_id)
-        .first()
     )
+)
+_lines_of = Prepared(lambda order_id: OrderLine.objects.filter(order_id=order_id))
+_fulfillment_orders_of = Prepared(lambda order_id: FulfillmentOrder.objects.filter(order_id=order_id))
+_unrouted_of = Prepared(
+    lambda order_id: Reservation.objects.filter(
+        order_id=order_id, status=ReservationStatus.ACTIVE, fulfillment_line__isnull=True
+    ).order_by("pk")
+)
+
+
+def _lock_order(order_id: int) -> Order | None:
+    return _order_locked.first(order_id=order_id)
 
 
 def _unrouted(order: Order) -> list[Reservation]:
-    return list(
-        Reservation.objects.filter(
-            order=order, status=ReservationStatus.ACTIVE, fulfillment_line__isnull=True
-        ).order_by("pk")
-    )
+    return _unrouted_of(order_id=order.pk)
 
 
 def _request_for(order: Order, excluded: frozenset[int]):  # type: ignore[no-untyped-def]
@@ -421,8 +430,8 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
         return RoutingResult(order_id=order_id, status="", skipped="not_found")
     if order.status in NOT_ROUTED:
         return RoutingResult(order_id=order_id, status=order.status, skipped=order.status)
-    lines = {line.pk: line for line in OrderLine.objects.filter(order=order)}
-    fulfillment_orders = list(FulfillmentOrder.objects.filter(order=order))
+    lines = {line.pk: line for line in _lines_of(order_id=order.pk)}
+    fulfillment_orders = _fulfillment_orders_of(order_id=order.pk)
     excluded: frozenset[int] = frozenset()
     if any(fo.status == FulfillmentStatus.REJECTED for fo in fulfillment_orders):
         # A location is excluded only when it rejects, and a rejected fulfilment order stays.

@@ -11,6 +11,7 @@ from typing import Any
 from oms.actors import Actor
 from oms.models import Customer, NotificationLog
 from oms.notifications import Notification, notification_register
+from oms.sql import Prepared
 
 from .choices import FulfillmentMethod, OrderEventKind
 from .events import order_event_record
@@ -81,15 +82,26 @@ def order_context(order: Order) -> dict[str, Any]:
     }
 
 
+# Every confirmation reads these: compiled once per process (``oms.sql.Prepared``).
+_order_for_email = Prepared(
+    lambda order_id: Order.objects.select_related("customer", "pickup_location", "channel").filter(
+        pk=order_id
+    )
+)
+_lines_for_email = Prepared(
+    lambda order_id: OrderLine.objects.filter(order_id=order_id).order_by("line_number")
+)
+
+
 def order_confirmation_build(topic: str, payload: dict[str, Any]) -> Notification | None:
     """order.created: the order confirmation, with its lines, totals and delivery method."""
     order_id = payload.get("order_id")
     if order_id is None:
         return None
-    order = Order.objects.select_related("customer", "pickup_location", "channel").filter(pk=order_id).first()
+    order = _order_for_email.first(order_id=order_id)
     if order is None:
         return None
-    lines = list(OrderLine.objects.filter(order=order).order_by("line_number"))
+    lines = _lines_for_email(order_id=order.pk)
     recipient, language = customer_recipient(order.customer)
     context = {
         **order_context(order),

@@ -1,5 +1,7 @@
 """``oms.sql.insert_sql``: the ORM's own INSERT as text, so a hot path can write several tables in
-one statement. The rows must be exactly those ``save()`` / ``bulk_create()`` would write."""
+one statement. The rows must be exactly those ``save()`` / ``bulk_create()`` would write.
+``oms.sql.Prepared``: a queryset compiled once and run with other ids must give exactly the
+instances the queryset gives."""
 
 from __future__ import annotations
 
@@ -8,9 +10,9 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from oms.sql import insert_sql, mark_saved
+from oms.sql import Prepared, insert_sql, mark_saved
 from orders.models import OrderEvent
-from tests.factories import ChannelFactory
+from tests.factories import ChannelFactory, CustomerFactory, ProductFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +70,100 @@ def test_a_primary_key_set_on_every_object_is_written(order):
 def test_nothing_to_insert_is_refused():
     with pytest.raises(ValueError, match="at least one"):
         insert_sql(OrderEvent, [])
+
+
+# --- Prepared: a queryset compiled once, run with other ids -----------------------------------------
+
+
+def _fields(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+@pytest.fixture
+def two_orders(order):
+    from orders.models import Order, OrderLine
+
+    customer = CustomerFactory(email="ann@example.com", name="Ann")
+    store = StoreFactory()
+    second = Order.objects.create(
+        channel=order.channel,
+        customer=customer,
+        pickup_location=store,
+        number="WEB-2",
+        method="pickup",
+        currency="USD",
+        total=Decimal("12.50"),
+        shipping_address={"city": "Hanoi", "lines": ["1", "2"]},
+    )
+    for n, o in enumerate((order, second, second), start=1):
+        OrderLine.objects.create(
+            order=o,
+            line_number=n,
+            product=ProductFactory(),
+            sku=f"S{n}",
+            quantity=n,
+            unit_price=Decimal("2.50"),
+            line_total=Decimal("2.50") * n,
+        )
+    return order, second
+
+
+def test_prepared_gives_what_the_queryset_gives(two_orders):
+    from django.test.utils import CaptureQueriesContext
+
+    from orders.models import Order, OrderLine
+
+    lines_of = Prepared(lambda order_id: OrderLine.objects.filter(order_id=order_id).order_by("line_number"))
+    by_pk = Prepared(
+        lambda order_id: (
+            Order.objects.select_related("channel", "customer", "pickup_location")
+            .filter(pk=order_id)
+            .order_by("pk")[:1]
+        )
+    )
+    for o in two_orders:  # the second call reuses the SQL compiled by the first
+        expected = list(OrderLine.objects.filter(order_id=o.pk).order_by("line_number"))
+        got = lines_of(order_id=o.pk)
+        assert [_fields(x) for x in got] == [_fields(x) for x in expected]
+        assert all(not x._state.adding and x._state.db == "default" for x in got)
+
+        found = by_pk.first(order_id=o.pk)
+        assert _fields(found) == _fields(Order.objects.get(pk=o.pk))  # JSON, Decimal, aware datetimes
+        with CaptureQueriesContext(connection) as ctx:
+            assert found.channel.code == "web"  # select_related objects come with it
+            assert (found.customer and found.customer.email) == (o.customer and o.customer.email)
+            assert (found.pickup_location and found.pickup_location.pk) == o.pickup_location_id
+        assert ctx.captured_queries == []
+    assert by_pk.first(order_id=-1) is None
+    assert lines_of(order_id=-1) == []
+
+
+def test_prepared_runs_one_statement_per_call_and_locks_in_a_transaction(two_orders):
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from orders.models import Order
+
+    locked = Prepared(lambda order_id: Order.objects.select_for_update(of=("self",)).filter(pk=order_id))
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        first = locked(order_id=two_orders[0].pk)
+        second = locked(order_id=two_orders[1].pk)
+    assert [o.number for o in (*first, *second)] == ["WEB-1", "WEB-2"]
+    assert len(ctx.captured_queries) == 2
+    if connection.features.has_select_for_update:
+        assert all("FOR UPDATE" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_prepared_refuses_what_it_cannot_replay(order):
+    from django.db.models import Count
+
+    from orders.models import Order
+
+    with pytest.raises(TypeError):
+        Prepared(lambda order_id: Order.objects.filter(pk=order_id).values("number"))(order_id=order.pk)
+    with pytest.raises(TypeError):
+        Prepared(lambda order_id: Order.objects.annotate(n=Count("lines")).filter(pk=order_id))(
+            order_id=order.pk
+        )
+    with pytest.raises(TypeError):  # the id does not reach the SQL
+        Prepared(lambda order_id: Order.objects.filter(number="WEB-1"))(order_id=order.pk)
