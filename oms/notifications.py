@@ -29,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -119,17 +119,22 @@ def _claim(*, topic: str, event_id: int, notification: Notification, status: str
     """Insert the log row (the claim); None if this e-mail was sent, skipped or is being sent."""
     now = timezone.now()
     key = _key(topic, event_id, notification.recipient)
+    row = NotificationLog(
+        **key,
+        template=notification.template,
+        language=language_for(notification.language),
+        order_id=notification.order_id,
+        status=status,
+        attempts=1 if status == NotificationStatus.SENDING else 0,
+        claimed_at=now,
+    )
     try:
-        with transaction.atomic():
-            return NotificationLog.objects.create(
-                **key,
-                template=notification.template,
-                language=language_for(notification.language),
-                order_id=notification.order_id,
-                status=status,
-                attempts=1 if status == NotificationStatus.SENDING else 0,
-                claimed_at=now,
-            )
+        if connection.in_atomic_block:  # an eager task in its caller's transaction: a savepoint
+            with transaction.atomic():
+                row.save(force_insert=True)
+        else:  # a worker, in autocommit: the INSERT commits on its own, no BEGIN/COMMIT around it
+            row.save(force_insert=True)
+        return row
     except IntegrityError:
         pass
     if status != NotificationStatus.SENDING:

@@ -188,6 +188,39 @@ def test_one_email_per_event_even_if_the_task_runs_twice(network, on_commit, mai
     assert NotificationLog.objects.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_claims_in_autocommit_and_sends_once(network, mailoutbox):
+    """A worker runs the task outside any transaction: the claim is one INSERT committing on its
+    own (no BEGIN/COMMIT around it), and a second delivery of the task still sends nothing."""
+    from django.db import connection
+
+    order = place(network, ("SHIRT", 1))  # committed (autocommit test); e-mail sent eagerly
+    assert len(mailoutbox) == 1
+    mailoutbox.clear()
+    NotificationLog.objects.all().delete()
+    OrderEvent.objects.filter(order=order, kind="email_sent").delete()
+    event = OutboxEvent.objects.get(topic="order.created")
+    kwargs = {"topic": "order.created", "event_id": event.pk, "payload": event.payload}
+
+    claims: list[bool] = []  # was the claim's INSERT inside a transaction block?
+
+    def watch(execute, sql, params, many, context):
+        if sql.startswith("INSERT") and "notificationlog" in sql:
+            claims.append(connection.in_atomic_block)
+        return execute(sql, params, many, context)
+
+    assert not connection.in_atomic_block
+    with connection.execute_wrapper(watch):
+        notification_send.apply(kwargs=kwargs).get()
+    assert claims == [False]
+    assert len(mailoutbox) == 1
+
+    notification_send.apply(kwargs=kwargs).get()  # redelivered: the claim conflicts, nothing sent
+    assert len(mailoutbox) == 1
+    assert NotificationLog.objects.get().status == NotificationStatus.SENT
+    assert len(emails_sent(order)) == 1
+
+
 def test_each_event_is_its_own_email(network, on_commit, mailoutbox):
     with on_commit():
         place(network, ("SHIRT", 1))
