@@ -12,6 +12,7 @@ compile step is most of the Python a primary-key lookup costs)."""
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,7 +75,9 @@ class Prepared:
     def __init__(self, build: Callable[..., QuerySet]):
         self._build = build
         self._names = tuple(inspect.signature(build).parameters)
-        self._compiled: dict[str, _Compiled] = {}
+        # per thread, as Django's connections are: a compiled query keeps its compiler, which
+        # keeps the connection it was compiled for (its field converters are read from it)
+        self._local = threading.local()
 
     def _compile(self, alias: str | None) -> _Compiled:
         sentinels = {name: self._SENTINEL - i for i, name in enumerate(self._names)}
@@ -107,9 +110,10 @@ class Prepared:
         )
 
     def __call__(self, *, using: str | None = None, **values: int) -> list[Any]:
-        compiled = self._compiled.get(using or "")
+        cache: dict[str, _Compiled] = self._local.__dict__.setdefault("compiled", {})
+        compiled = cache.get(using or "")
         if compiled is None:
-            compiled = self._compiled[using or ""] = self._compile(using)
+            compiled = cache[using or ""] = self._compile(using)
         params = [
             p if slot is None else values[slot]
             for p, slot in zip(compiled.params, compiled.slots, strict=True)
@@ -129,7 +133,8 @@ class Prepared:
         return out
 
     def first(self, *, using: str | None = None, **values: int) -> Any:
-        """The first instance, or None (``build`` slices and orders as ``.first()`` would)."""
+        """The only or first instance, or None: for a lookup by primary key (or a ``build`` that
+        orders and slices as ``.first()`` would)."""
         found = self(using=using, **values)
         return found[0] if found else None
 

@@ -167,3 +167,32 @@ def test_prepared_refuses_what_it_cannot_replay(order):
         )
     with pytest.raises(TypeError):  # the id does not reach the SQL
         Prepared(lambda order_id: Order.objects.filter(number="WEB-1"))(order_id=order.pk)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_prepared_compiles_per_thread(two_orders):
+    """Django's connections are per thread, and so is a compiled query (its compiler keeps the
+    connection it was compiled for)."""
+    import threading
+
+    from django.db import connections
+
+    from orders.models import OrderLine
+
+    lines_of = Prepared(lambda order_id: OrderLine.objects.filter(order_id=order_id).order_by("line_number"))
+    here = [line.sku for line in lines_of(order_id=two_orders[1].pk)]
+    seen: dict[str, object] = {}
+
+    def other() -> None:
+        try:
+            seen["skus"] = [line.sku for line in lines_of(order_id=two_orders[1].pk)]
+            seen["compiled"] = lines_of._local.compiled[""]
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert here == seen["skus"] == ["S2", "S3"]
+    assert seen["compiled"] is not lines_of._local.compiled[""]
