@@ -39,8 +39,9 @@ WORKING_STATUSES = frozenset({F.ACCEPTED, F.PICKED, F.PACKED, F.READY_FOR_PICKUP
 
 class FulfillmentOrder(models.Model):
     order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="fulfillment_orders")
+    # indexed by fo_location_status_idx (location, status)
     location = models.ForeignKey(
-        "inventory.Location", on_delete=models.PROTECT, related_name="fulfillment_orders"
+        "inventory.Location", on_delete=models.PROTECT, related_name="fulfillment_orders", db_index=False
     )
     number = models.CharField(max_length=40, unique=True)
     method = models.CharField(max_length=8, choices=FulfillmentMethod.choices)
@@ -108,7 +109,10 @@ class FulfillmentOrderLine(models.Model):
 class RoutingExclusion(models.Model):
     """A location that rejected (part of) an order is not asked again for that order."""
 
-    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="routing_exclusions")
+    # indexed by routing_exclusion_unique (order, location)
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.CASCADE, related_name="routing_exclusions", db_index=False
+    )
     location = models.ForeignKey("inventory.Location", on_delete=models.CASCADE, related_name="+")
     reason = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -82,8 +82,14 @@ class StockLevel(models.Model):
     """One row per SKU per location. Counters change only through inventory services, each one
     conditional UPDATE backed by these CHECK constraints."""
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels")
+    # indexed by stock_level_unique_product_location (product, location) and
+    # stock_location_product_idx (location, product)
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="stock_levels", db_index=False
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="stock_levels", db_index=False
+    )
     on_hand = models.IntegerField(default=0)
     reserved = models.IntegerField(default=0)
     safety_stock = models.IntegerField(default=0)
@@ -116,7 +122,10 @@ class StockMovement(models.Model):
     """Append-only ledger: every change to on_hand or reserved, with who and why.
     For every StockLevel, on_hand == sum(on_hand_delta) and reserved == sum(reserved_delta)."""
 
-    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
+    # indexed by movement_stock_created_idx (stock_level, created_at)
+    stock_level = models.ForeignKey(
+        StockLevel, on_delete=models.PROTECT, related_name="movements", db_index=False
+    )
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=20, choices=MovementKind.choices)
@@ -154,7 +163,10 @@ class LocationDailyLoad(models.Model):
     A denormalised counter: the fulfilment app adds 1 when it creates a fulfilment order and takes 1
     away when one is rejected, cancelled or expired (``inventory.capacity.location_load_change``)."""
 
-    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="daily_loads")
+    # indexed by location_daily_load_unique_day (location, day)
+    location = models.ForeignKey(
+        Location, on_delete=models.CASCADE, related_name="daily_loads", db_index=False
+    )
     day = models.DateField()
     open_fulfillment_orders = models.IntegerField(default=0)
 

@@ -69,7 +69,10 @@ class Customer(TimeStampedModel):
 class ChannelCustomerRef(models.Model):
     """A channel's own id for a customer (a marketplace buyer id, a loyalty number ...)."""
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="customer_refs")
+    # indexed by channel_customer_ref_unique (channel, external_id)
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="customer_refs", db_index=False
+    )
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="channel_refs")
     external_id = models.CharField(max_length=128)
 
@@ -187,7 +190,10 @@ class WebhookEndpoint(TimeStampedModel):
 class WebhookDelivery(models.Model):
     """One attempt to deliver one event to one endpoint (the delivery log)."""
 
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # indexed by webhook_delivery_endpoint_idx (endpoint, id)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     delivery_id = models.UUIDField(help_text="X-OMS-Delivery: the same for every attempt of a delivery.")
     event_id = models.PositiveBigIntegerField(help_text="The outbox event id (the body's 'id').")
     topic = models.CharField(max_length=64)

@@ -61,9 +61,18 @@ MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
 class Order(TimeStampedModel):
-    channel = models.ForeignKey("oms.Channel", on_delete=models.PROTECT, related_name="orders")
+    # Both foreign keys are indexed by order_channel_created_idx / order_customer_created_idx (their
+    # leading columns): a single-column index of their own would only slow every INSERT.
+    channel = models.ForeignKey(
+        "oms.Channel", on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     customer = models.ForeignKey(
-        "oms.Customer", on_delete=models.PROTECT, related_name="orders", null=True, blank=True
+        "oms.Customer",
+        on_delete=models.PROTECT,
+        related_name="orders",
+        null=True,
+        blank=True,
+        db_index=False,
     )
     external_id = models.CharField(max_length=128, blank=True, default="", help_text="The channel's id.")
     number = models.CharField(max_length=32, unique=True)
@@ -129,7 +138,8 @@ class Order(TimeStampedModel):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # indexed by order_line_unique_number (order, line_number)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_number = models.PositiveSmallIntegerField()
     product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+")
     sku = models.CharField(max_length=64)
@@ -182,7 +192,10 @@ class Reservation(models.Model):
     line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="reservations")
     stock_level = models.ForeignKey("inventory.StockLevel", on_delete=models.PROTECT, related_name="+")
     product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+")
-    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="reservations")
+    # indexed by reservation_loc_status_idx (location, status)
+    location = models.ForeignKey(
+        "inventory.Location", on_delete=models.PROTECT, related_name="reservations", db_index=False
+    )
     quantity = models.IntegerField()
     status = models.CharField(
         max_length=12, choices=ReservationStatus.choices, default=ReservationStatus.ACTIVE
@@ -223,7 +236,8 @@ class OrderHold(models.Model):
 class OrderEvent(models.Model):
     """One row per change of an order: the timeline staff read in the admin."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    # indexed by order_event_kind_idx (order, kind)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=32, choices=OrderEventKind.choices)
     message = models.CharField(max_length=500, blank=True, default="")
     data = models.JSONField(default=dict, blank=True)

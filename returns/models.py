@@ -55,11 +55,13 @@ class Return(TimeStampedModel):
         help_text="The channel the customer returned through (may differ from the order's).",
     )
     method = models.CharField(max_length=12, choices=ReturnMethod.choices)
+    # indexed by return_location_status_idx (location, status)
     location = models.ForeignKey(
         "inventory.Location",
         on_delete=models.PROTECT,
         related_name="returns",
         help_text="Where the units are received and restocked.",
+        db_index=False,
     )
     status = models.CharField(max_length=24, choices=ReturnStatus.choices, default=ReturnStatus.REQUESTED)
     window_overridden = models.BooleanField(
@@ -131,7 +133,8 @@ class Return(TimeStampedModel):
 class ReturnLine(models.Model):
     """Units of one order line in a return, with why they come back and what became of them."""
 
-    rma = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines")
+    # indexed by return_line_unique_order_line (rma, order_line)
+    rma = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines", db_index=False)
     order_line = models.ForeignKey("orders.OrderLine", on_delete=models.PROTECT, related_name="return_lines")
     quantity = models.IntegerField()
     reason = models.CharField(max_length=24, choices=ReturnReason.choices)
@@ -172,7 +175,10 @@ class Receipt(models.Model):
 
     rma = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="receipts")
     line = models.ForeignKey(ReturnLine, on_delete=models.CASCADE, related_name="receipts")
-    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    # indexed by receipt_location_disp_idx (location, disposition)
+    location = models.ForeignKey(
+        "inventory.Location", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     quantity = models.IntegerField()
     disposition = models.CharField(max_length=12, choices=Disposition.choices)
     received_by_type = models.CharField(max_length=16)
