@@ -67,6 +67,20 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+
+
+def prepare_threshold(raw: str) -> int | None:
+    """psycopg's ``prepare_threshold`` from the environment: a count, or None (never prepare) for
+    ``off`` / ``none`` / empty."""
+    value = raw.strip().lower()
+    if value in ("", "off", "none", "false"):
+        return None
+    threshold = int(value)
+    if threshold < 0:
+        raise ValueError("DATABASE_PREPARE_THRESHOLD must be 0 or more, or off")
+    return threshold
+
+
 # SQLite is the embedded default for the demo; DATABASE_URL=postgres://... is the real thing.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactions (style.md)
@@ -82,6 +96,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Parameters bound by the server, and each statement prepared (parsed and planned once per
+    # connection) after DATABASE_PREPARE_THRESHOLD runs: the hot paths repeat the same few dozen
+    # statements, and planning them again each time was a third of PostgreSQL's CPU per order
+    # (docs/performance.md). Behind a pooler in transaction mode without prepared-statement
+    # support, set DATABASE_PREPARE_THRESHOLD=off; DATABASE_SERVER_SIDE_BINDING=false goes back to
+    # Django's default (client-side binding, nothing prepared).
+    if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = prepare_threshold(
+            env.str("DATABASE_PREPARE_THRESHOLD", default="5")
+        )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for the writer lock instead of failing at once when the demo server and a worker share it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
