@@ -3,11 +3,12 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from oms.migration_ops import drop_fk_index
+
 
 class Migration(migrations.Migration):
     """Single-column indexes of foreign keys whose column already leads a composite index: every
-    INSERT paid for both. Only the index is dropped (RunSQL): Django's own AlterField would also
-    drop and re-add each foreign-key constraint, which re-checks every row under a lock."""
+    INSERT paid for both. Only the indexes are dropped (``drop_fk_index``)."""
 
     dependencies = [
         ("fulfillment", "0001_initial"),
@@ -16,44 +17,36 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # fulfillment_fulfillmentorder.location_id: indexed by fo_location_status_idx (location, status)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "fulfillment_fulfillmentorder_location_id_f76348d7"',
-            reverse_sql=(
-                'CREATE INDEX "fulfillment_fulfillmentorder_location_id_f76348d7" '
-                'ON "fulfillment_fulfillmentorder" ("location_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="fulfillmentorder",
-                    name="location",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="fulfillment_orders",
-                        to="inventory.location",
-                    ),
+        # location_id indexed by fo_location_status_idx (location, status)
+        drop_fk_index(
+            table="fulfillment_fulfillmentorder",
+            column="location_id",
+            index="fulfillment_fulfillmentorder_location_id_f76348d7",
+            field=migrations.AlterField(
+                model_name="fulfillmentorder",
+                name="location",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.PROTECT,
+                    related_name="fulfillment_orders",
+                    to="inventory.location",
                 ),
-            ],
+            ),
         ),
-        # fulfillment_routingexclusion.order_id: indexed by routing_exclusion_unique (order, location)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "fulfillment_routingexclusion_order_id_a00f0b33"',
-            reverse_sql=(
-                'CREATE INDEX "fulfillment_routingexclusion_order_id_a00f0b33" '
-                'ON "fulfillment_routingexclusion" ("order_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="routingexclusion",
-                    name="order",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="routing_exclusions",
-                        to="orders.order",
-                    ),
+        # order_id indexed by routing_exclusion_unique (order, location)
+        drop_fk_index(
+            table="fulfillment_routingexclusion",
+            column="order_id",
+            index="fulfillment_routingexclusion_order_id_a00f0b33",
+            field=migrations.AlterField(
+                model_name="routingexclusion",
+                name="order",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.CASCADE,
+                    related_name="routing_exclusions",
+                    to="orders.order",
                 ),
-            ],
+            ),
         ),
     ]

@@ -3,96 +3,80 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from oms.migration_ops import drop_fk_index
+
 
 class Migration(migrations.Migration):
     """Single-column indexes of foreign keys whose column already leads a composite index: every
-    INSERT paid for both. Only the index is dropped (RunSQL): Django's own AlterField would also
-    drop and re-add each foreign-key constraint, which re-checks every row under a lock."""
+    INSERT paid for both. Only the indexes are dropped (``drop_fk_index``)."""
 
     dependencies = [
         ("inventory", "0002_locationdailyload"),
     ]
 
     operations = [
-        # inventory_locationdailyload.location_id: indexed by location_daily_load_unique_day (location, day)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "inventory_locationdailyload_location_id_fb589d51"',
-            reverse_sql=(
-                'CREATE INDEX "inventory_locationdailyload_location_id_fb589d51" '
-                'ON "inventory_locationdailyload" ("location_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="locationdailyload",
-                    name="location",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="daily_loads",
-                        to="inventory.location",
-                    ),
+        # location_id indexed by location_daily_load_unique_day (location, day)
+        drop_fk_index(
+            table="inventory_locationdailyload",
+            column="location_id",
+            index="inventory_locationdailyload_location_id_fb589d51",
+            field=migrations.AlterField(
+                model_name="locationdailyload",
+                name="location",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.CASCADE,
+                    related_name="daily_loads",
+                    to="inventory.location",
                 ),
-            ],
+            ),
         ),
-        # inventory_stocklevel.location_id: indexed by stock_location_product_idx (location, product)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "inventory_stocklevel_location_id_14713b21"',
-            reverse_sql=(
-                'CREATE INDEX "inventory_stocklevel_location_id_14713b21" '
-                'ON "inventory_stocklevel" ("location_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="stocklevel",
-                    name="location",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="stock_levels",
-                        to="inventory.location",
-                    ),
+        # location_id indexed by stock_location_product_idx (location, product)
+        drop_fk_index(
+            table="inventory_stocklevel",
+            column="location_id",
+            index="inventory_stocklevel_location_id_14713b21",
+            field=migrations.AlterField(
+                model_name="stocklevel",
+                name="location",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.PROTECT,
+                    related_name="stock_levels",
+                    to="inventory.location",
                 ),
-            ],
+            ),
         ),
-        # inventory_stocklevel.product_id: indexed by stock_level_unique_product_location (product, location)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "inventory_stocklevel_product_id_0fcddfdf"',
-            reverse_sql=(
-                'CREATE INDEX "inventory_stocklevel_product_id_0fcddfdf" '
-                'ON "inventory_stocklevel" ("product_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="stocklevel",
-                    name="product",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="stock_levels",
-                        to="inventory.product",
-                    ),
+        # product_id indexed by stock_level_unique_product_location (product, location)
+        drop_fk_index(
+            table="inventory_stocklevel",
+            column="product_id",
+            index="inventory_stocklevel_product_id_0fcddfdf",
+            field=migrations.AlterField(
+                model_name="stocklevel",
+                name="product",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.PROTECT,
+                    related_name="stock_levels",
+                    to="inventory.product",
                 ),
-            ],
+            ),
         ),
-        # inventory_stockmovement.stock_level_id: indexed by movement_stock_created_idx
-        # (stock_level, created_at)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "inventory_stockmovement_stock_level_id_2e504e39"',
-            reverse_sql=(
-                'CREATE INDEX "inventory_stockmovement_stock_level_id_2e504e39" '
-                'ON "inventory_stockmovement" ("stock_level_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="stockmovement",
-                    name="stock_level",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="movements",
-                        to="inventory.stocklevel",
-                    ),
+        # stock_level_id indexed by movement_stock_created_idx (stock_level, created_at)
+        drop_fk_index(
+            table="inventory_stockmovement",
+            column="stock_level_id",
+            index="inventory_stockmovement_stock_level_id_2e504e39",
+            field=migrations.AlterField(
+                model_name="stockmovement",
+                name="stock_level",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.PROTECT,
+                    related_name="movements",
+                    to="inventory.stocklevel",
                 ),
-            ],
+            ),
         ),
     ]

@@ -3,45 +3,48 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from oms.migration_ops import drop_fk_index
+
 
 class Migration(migrations.Migration):
     """Single-column indexes of foreign keys whose column already leads a composite index: every
-    INSERT paid for both. Only the index is dropped (RunSQL): Django's own AlterField would also
-    drop and re-add each foreign-key constraint, which re-checks every row under a lock."""
+    INSERT paid for both. Only the indexes are dropped (``drop_fk_index``)."""
 
     dependencies = [
         ('oms', '0002_outbox_webhooks_notifications'),
     ]
 
     operations = [
-        # oms_channelcustomerref.channel_id: indexed by channel_customer_ref_unique (channel, external_id)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "oms_channelcustomerref_channel_id_beb9e4f0"',
-            reverse_sql=(
-                'CREATE INDEX "oms_channelcustomerref_channel_id_beb9e4f0" '
-                'ON "oms_channelcustomerref" ("channel_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="channelcustomerref",
-                    name="channel",
-                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='customer_refs', to='oms.channel'),
+        # channel_id indexed by channel_customer_ref_unique (channel, external_id)
+        drop_fk_index(
+            table="oms_channelcustomerref",
+            column="channel_id",
+            index="oms_channelcustomerref_channel_id_beb9e4f0",
+            field=migrations.AlterField(
+                model_name="channelcustomerref",
+                name="channel",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.CASCADE,
+                    related_name='customer_refs',
+                    to='oms.channel',
                 ),
-            ],
+            ),
         ),
-        # oms_webhookdelivery.endpoint_id: indexed by webhook_delivery_endpoint_idx (endpoint, id)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "oms_webhookdelivery_endpoint_id_00100e97"',
-            reverse_sql=(
-                'CREATE INDEX "oms_webhookdelivery_endpoint_id_00100e97" '
-                'ON "oms_webhookdelivery" ("endpoint_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="webhookdelivery",
-                    name="endpoint",
-                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='oms.webhookendpoint'),
+        # endpoint_id indexed by webhook_delivery_endpoint_idx (endpoint, id)
+        drop_fk_index(
+            table="oms_webhookdelivery",
+            column="endpoint_id",
+            index="oms_webhookdelivery_endpoint_id_00100e97",
+            field=migrations.AlterField(
+                model_name="webhookdelivery",
+                name="endpoint",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.CASCADE,
+                    related_name='deliveries',
+                    to='oms.webhookendpoint',
                 ),
-            ],
+            ),
         ),
     ]

@@ -3,11 +3,12 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from oms.migration_ops import drop_fk_index
+
 
 class Migration(migrations.Migration):
     """Single-column indexes of foreign keys whose column already leads a composite index: every
-    INSERT paid for both. Only the index is dropped (RunSQL): Django's own AlterField would also
-    drop and re-add each foreign-key constraint, which re-checks every row under a lock."""
+    INSERT paid for both. Only the indexes are dropped (``drop_fk_index``)."""
 
     dependencies = [
         ("inventory", "0003_drop_indexes_covered_by_composites"),
@@ -16,100 +17,86 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # orders_order.channel_id: indexed by order_channel_created_idx (channel, created_at)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "orders_order_channel_id_a76729a3"',
-            reverse_sql=('CREATE INDEX "orders_order_channel_id_a76729a3" ON "orders_order" ("channel_id")'),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="order",
-                    name="channel",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="orders",
-                        to="oms.channel",
-                    ),
+        # channel_id indexed by order_channel_created_idx (channel, created_at)
+        drop_fk_index(
+            table="orders_order",
+            column="channel_id",
+            index="orders_order_channel_id_a76729a3",
+            field=migrations.AlterField(
+                model_name="order",
+                name="channel",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.PROTECT,
+                    related_name="orders",
+                    to="oms.channel",
                 ),
-            ],
-        ),
-        # orders_order.customer_id: indexed by order_customer_created_idx (customer, created_at)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "orders_order_customer_id_0b76f6a4"',
-            reverse_sql=(
-                'CREATE INDEX "orders_order_customer_id_0b76f6a4" ON "orders_order" ("customer_id")'
             ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="order",
-                    name="customer",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="orders",
-                        to="oms.customer",
-                    ),
-                ),
-            ],
         ),
-        # orders_orderevent.order_id: indexed by order_event_kind_idx (order, kind)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "orders_orderevent_order_id_b26297f3"',
-            reverse_sql=(
-                'CREATE INDEX "orders_orderevent_order_id_b26297f3" ON "orders_orderevent" ("order_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="orderevent",
-                    name="order",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="events",
-                        to="orders.order",
-                    ),
+        # customer_id indexed by order_customer_created_idx (customer, created_at)
+        drop_fk_index(
+            table="orders_order",
+            column="customer_id",
+            index="orders_order_customer_id_0b76f6a4",
+            field=migrations.AlterField(
+                model_name="order",
+                name="customer",
+                field=models.ForeignKey(
+                    blank=True,
+                    db_index=False,
+                    null=True,
+                    on_delete=django.db.models.deletion.PROTECT,
+                    related_name="orders",
+                    to="oms.customer",
                 ),
-            ],
+            ),
         ),
-        # orders_orderline.order_id: indexed by order_line_unique_number (order, line_number)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "orders_orderline_order_id_17f8f3ef"',
-            reverse_sql=(
-                'CREATE INDEX "orders_orderline_order_id_17f8f3ef" ON "orders_orderline" ("order_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="orderline",
-                    name="order",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="lines",
-                        to="orders.order",
-                    ),
+        # order_id indexed by order_event_kind_idx (order, kind)
+        drop_fk_index(
+            table="orders_orderevent",
+            column="order_id",
+            index="orders_orderevent_order_id_b26297f3",
+            field=migrations.AlterField(
+                model_name="orderevent",
+                name="order",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.CASCADE,
+                    related_name="events",
+                    to="orders.order",
                 ),
-            ],
+            ),
         ),
-        # orders_reservation.location_id: indexed by reservation_loc_status_idx (location, status)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "orders_reservation_location_id_294d6501"',
-            reverse_sql=(
-                'CREATE INDEX "orders_reservation_location_id_294d6501" '
-                'ON "orders_reservation" ("location_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="reservation",
-                    name="location",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="reservations",
-                        to="inventory.location",
-                    ),
+        # order_id indexed by order_line_unique_number (order, line_number)
+        drop_fk_index(
+            table="orders_orderline",
+            column="order_id",
+            index="orders_orderline_order_id_17f8f3ef",
+            field=migrations.AlterField(
+                model_name="orderline",
+                name="order",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.CASCADE,
+                    related_name="lines",
+                    to="orders.order",
                 ),
-            ],
+            ),
+        ),
+        # location_id indexed by reservation_loc_status_idx (location, status)
+        drop_fk_index(
+            table="orders_reservation",
+            column="location_id",
+            index="orders_reservation_location_id_294d6501",
+            field=migrations.AlterField(
+                model_name="reservation",
+                name="location",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.PROTECT,
+                    related_name="reservations",
+                    to="inventory.location",
+                ),
+            ),
         ),
     ]

@@ -3,11 +3,12 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from oms.migration_ops import drop_fk_index
+
 
 class Migration(migrations.Migration):
     """Single-column indexes of foreign keys whose column already leads a composite index: every
-    INSERT paid for both. Only the index is dropped (RunSQL): Django's own AlterField would also
-    drop and re-add each foreign-key constraint, which re-checks every row under a lock."""
+    INSERT paid for both. Only the indexes are dropped (``drop_fk_index``)."""
 
     dependencies = [
         ('inventory', '0003_drop_indexes_covered_by_composites'),
@@ -15,49 +16,53 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # returns_receipt.location_id: indexed by receipt_location_disp_idx (location, disposition)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "returns_receipt_location_id_56fa0ce7"',
-            reverse_sql=(
-                'CREATE INDEX "returns_receipt_location_id_56fa0ce7" '
-                'ON "returns_receipt" ("location_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="receipt",
-                    name="location",
-                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inventory.location'),
+        # location_id indexed by receipt_location_disp_idx (location, disposition)
+        drop_fk_index(
+            table="returns_receipt",
+            column="location_id",
+            index="returns_receipt_location_id_56fa0ce7",
+            field=migrations.AlterField(
+                model_name="receipt",
+                name="location",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.PROTECT,
+                    related_name='+',
+                    to='inventory.location',
                 ),
-            ],
+            ),
         ),
-        # returns_return.location_id: indexed by return_location_status_idx (location, status)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "returns_return_location_id_2c9c7385"',
-            reverse_sql=(
-                'CREATE INDEX "returns_return_location_id_2c9c7385" '
-                'ON "returns_return" ("location_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="return",
-                    name="location",
-                    field=models.ForeignKey(db_index=False, help_text='Where the units are received and restocked.', on_delete=django.db.models.deletion.PROTECT, related_name='returns', to='inventory.location'),
+        # location_id indexed by return_location_status_idx (location, status)
+        drop_fk_index(
+            table="returns_return",
+            column="location_id",
+            index="returns_return_location_id_2c9c7385",
+            field=migrations.AlterField(
+                model_name="return",
+                name="location",
+                field=models.ForeignKey(
+                    db_index=False,
+                    help_text='Where the units are received and restocked.',
+                    on_delete=django.db.models.deletion.PROTECT,
+                    related_name='returns',
+                    to='inventory.location',
                 ),
-            ],
+            ),
         ),
-        # returns_returnline.rma_id: indexed by return_line_unique_order_line (rma, order_line)
-        migrations.RunSQL(
-            sql='DROP INDEX IF EXISTS "returns_returnline_rma_id_b3500477"',
-            reverse_sql=(
-                'CREATE INDEX "returns_returnline_rma_id_b3500477" '
-                'ON "returns_returnline" ("rma_id")'
-            ),
-            state_operations=[
-                migrations.AlterField(
-                    model_name="returnline",
-                    name="rma",
-                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='returns.return'),
+        # rma_id indexed by return_line_unique_order_line (rma, order_line)
+        drop_fk_index(
+            table="returns_returnline",
+            column="rma_id",
+            index="returns_returnline_rma_id_b3500477",
+            field=migrations.AlterField(
+                model_name="returnline",
+                name="rma",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.CASCADE,
+                    related_name='lines',
+                    to='returns.return',
                 ),
-            ],
+            ),
         ),
     ]
