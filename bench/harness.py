@@ -146,32 +146,8 @@ def cpu_snapshot() -> dict[int, tuple[int, int, str]]:
 
 def cpu_split(before: dict[int, tuple[int, int, str]], after: dict[int, tuple[int, int, str]]) -> dict:
     """CPU seconds used between two snapshots by this bench (this process and its descendants),
-    by PostgreSQL (every backend: other users' too) and by everything else (neighbours)."""
-    me = os.getpid()
-
-    def ours(pid: int) -> bool:
-        seen = 0
-        while pid and seen < 64:
-            if pid == me:
-                return True
-            pid = after.get(pid, before.get(pid, (0, 0, "")))[0]
-            seen += 1
-        return False
-
-    split = {"bench": 0.0, "postgres": 0.0, "redis": 0.0, "other": 0.0}
-    for pid, (_, ticks, comm) in after.items():
-        used = (ticks - before.get(pid, (0, 0, ""))[1]) / _TICKS
-        if used <= 0:
-            continue
-        if ours(pid):
-            split["bench"] += used
-        elif comm.startswith("postgres"):
-            split["postgres"] += used
-        elif comm.startswith("redis"):
-            split["redis"] += used
-        else:
-            split["other"] += used
-    return {k: round(v, 1) for k, v in split.items()}
+    by PostgreSQL (every backend: other users' too), by Redis and by everything else (neighbours)."""
+    return {k: round(v, 1) for k, v in cpu_by_tree(before, after, {}).items()}
 
 
 def cpu_by_tree(

@@ -168,14 +168,6 @@ _unrouted_of = Prepared(
 )
 
 
-def _lock_order(order_id: int) -> Order | None:
-    return _order_locked.first(order_id=order_id)
-
-
-def _unrouted(order: Order) -> list[Reservation]:
-    return _unrouted_of(order_id=order.pk)
-
-
 def _request_for(order: Order, excluded: frozenset[int]):  # type: ignore[no-untyped-def]
     return sourcing_request_for(
         method=order.method,
@@ -425,7 +417,7 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
 
     With ``first_come`` a backordered unit is filled only if no older order waits for the same
     SKU (``backorders_allocate`` walks the waiting orders oldest first with it off)."""
-    order = _lock_order(order_id)
+    order = _order_locked.first(order_id=order_id)
     if order is None:
         return RoutingResult(order_id=order_id, status="", skipped="not_found")
     if order.status in NOT_ROUTED:
@@ -439,7 +431,7 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
             RoutingExclusion.objects.filter(order=order).values_list("location_id", flat=True)
         )
     result = RoutingResult(order_id=order_id, status=order.status)
-    unrouted = _unrouted(order)
+    unrouted = _unrouted_of(order_id=order.pk)
     reason = ""
     if unrouted:
         unrouted, result.moved_units, reason = _improve(
