@@ -26,6 +26,7 @@ from .harness import HttpClient, closed_loop, count_statements, psycopg_connect,
 from .seed import CITY
 
 ORDERS_PATH = "/api/v1/orders"
+RAW_PREFIX = "RAW-"  # the numbers of the raw SQL reference's orders
 CUSTOMER_POOL = 20_000
 
 
@@ -169,7 +170,7 @@ def raw_place(conn, *, sku: str, rng: random.Random, channel_id: int) -> str:  #
             cur.execute("SELECT id FROM oms_customer WHERE email_normalized = %s", [email])
             row = cur.fetchone()
         (customer,) = row
-        number = "RAW-" + uuid.uuid4().hex[:24]
+        number = RAW_PREFIX + uuid.uuid4().hex[:24]
         cur.execute(
             ORDER_SQL,
             {

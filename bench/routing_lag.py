@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from .harness import ARTIFACTS, QUEUES, CeleryWorker, HttpClient, summary_ms
-from .intake import ORDERS_PATH, _idempotency, order_body
+from .intake import ORDERS_PATH, RAW_PREFIX, _idempotency, order_body
 
 ROUTING_QUEUE = "routing"
 OTHER_QUEUES = ",".join(q for q in QUEUES.split(",") if q != ROUTING_QUEUE)
@@ -124,13 +124,17 @@ def drain_capacity(*, count: int, exclude: list[int], timeout: float = 180.0) ->
     """How many orders a second the worker routes when it has a backlog: ``route_order`` is sent at
     once for ``count`` orders left unrouted by the intake rows (their tasks were dropped), and the
     time until every one is allocated is measured (notifications run too, on their own worker, as in
-    production)."""
+    production). Only orders placed over HTTP: the raw SQL reference's orders (``RAW-``) hold a
+    stock row picked without the sourcing engine, so routing would first move most of them to a
+    better location, work an order placed by the OMS never causes. Sent as ``.delay()`` sends
+    them: no result stored (``send_task`` by name would ask for one)."""
     from config.celery_app import app
     from orders.models import Order
 
     ids = list(
         Order.objects.filter(status="received", allocated_at__isnull=True)
         .exclude(pk__in=exclude)
+        .exclude(number__startswith=RAW_PREFIX)
         .order_by("pk")
         .values_list("pk", flat=True)[:count]
     )
@@ -138,7 +142,9 @@ def drain_capacity(*, count: int, exclude: list[int], timeout: float = 180.0) ->
         return {"orders": 0}
     started = time.perf_counter()
     for order_id in ids:
-        app.send_task("fulfillment.tasks.route_order", args=[order_id], queue=ROUTING_QUEUE)
+        app.send_task(
+            "fulfillment.tasks.route_order", args=[order_id], queue=ROUTING_QUEUE, ignore_result=True
+        )
     deadline = time.monotonic() + timeout
     waiting = len(ids)
     while time.monotonic() < deadline and waiting:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
+from typing import Any
 
 from django.db import connection
 from django.db.models import F, Value
@@ -40,9 +41,19 @@ def location_load_change(*, location_id: int, day: date, delta: int) -> None:
 def location_loads_add(*, day: date, added: Mapping[int, int]) -> None:
     """Add ``added[location_id]`` open fulfilment orders to each location on ``day``, creating the
     day's rows that do not exist yet: one upsert, rows in location order (a stable lock order)."""
+    statement = location_loads_add_sql(day=day, added=added)
+    if statement is None:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(*statement)
+
+
+def location_loads_add_sql(*, day: date, added: Mapping[int, int]) -> tuple[str, list[Any]] | None:
+    """The upsert of ``location_loads_add`` as SQL and parameters (None: nothing to add), for a
+    caller that runs it with other writes in one statement (routing on PostgreSQL)."""
     rows = sorted((location_id, n) for location_id, n in added.items() if n)
     if not rows:
-        return
+        return None
     if any(n < 0 for _, n in rows):
         raise ValueError("location_loads_add only adds; use location_load_change to take away")
     table = connection.ops.quote_name(LocationDailyLoad._meta.db_table)
@@ -53,9 +64,7 @@ def location_loads_add(*, day: date, added: Mapping[int, int]) -> None:
         f"open_fulfillment_orders = {table}.open_fulfillment_orders + excluded.open_fulfillment_orders"
     )
     value = connection.ops.adapt_datefield_value(day)
-    params = [param for location_id, n in rows for param in (location_id, value, n)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, [param for location_id, n in rows for param in (location_id, value, n)]
 
 
 def location_load_today(*, location_ids: Iterable[int], day: date | None = None) -> dict[int, int]:

@@ -224,23 +224,37 @@ def _dispatch_committed(event: Event, payload: dict[str, Any]) -> None:
         logger.exception("could not mark outbox event %s dispatched", event.id)
 
 
-def publish_many(items: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """``publish`` for several events of one transaction, with one INSERT for their outbox rows
-    (a hot path that announces more than one: routing). In-transaction handlers run first, in
-    order; each event is announced after commit as with ``publish``."""
-    if not items:
-        return
+def outbox_rows(items: Sequence[tuple[str, dict[str, Any]]]) -> list[OutboxEvent]:
+    """The first half of ``publish_many``, for a caller that writes the outbox rows with other rows
+    in one statement (routing on PostgreSQL): run the in-transaction handlers, in order, and
+    answer the unsaved rows. Once they are written (with their ids), ``outbox_announce`` them."""
     for topic, payload in items:
         for handler in _in_transaction.get(topic, []):
             handler(topic, dict(payload))
-    new = [OutboxEvent(topic=topic, payload=payload) for topic, payload in items]
+    return [OutboxEvent(topic=topic, payload=payload) for topic, payload in items]
+
+
+def outbox_announce(rows: Sequence[OutboxEvent]) -> None:
+    """The second half: announce each written row once the current transaction commits."""
+    for row in rows:
+        if row.pk is None or row.created_at is None:
+            raise ValueError("outbox_announce needs rows that are written (id and created_at)")
+        event = Event(id=row.pk, topic=row.topic, created_at=row.created_at)
+        transaction.on_commit(partial(_dispatch_committed, event, dict(row.payload)))
+
+
+def publish_many(items: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """``publish`` for several events of one transaction, with one INSERT for their outbox rows.
+    In-transaction handlers run first, in order; each event is announced after commit as with
+    ``publish``."""
+    if not items:
+        return
+    new = outbox_rows(items)
     if connection.features.can_return_rows_from_bulk_insert:
         rows = OutboxEvent.objects.bulk_create(new)
     else:  # a database that cannot say the ids of a multi-row INSERT (an old SQLite)
         rows = [OutboxEvent.objects.create(topic=row.topic, payload=row.payload) for row in new]
-    for row, (topic, payload) in zip(rows, items, strict=True):
-        event = Event(id=row.pk, topic=topic, created_at=row.created_at)
-        transaction.on_commit(partial(_dispatch_committed, event, dict(payload)))
+    outbox_announce(rows)
 
 
 def publish(*, topic: str, payload: dict[str, Any]) -> None:

@@ -4,7 +4,9 @@
 (PostgreSQL data-modifying CTEs: ``WITH a AS (INSERT ...) INSERT ...``). The SQL and its parameters
 come from Django's insert compiler, so the values are those the ORM would write (``auto_now``
 stamps, JSON adaptation, defaults): only the round trips are saved. The caller runs the statement
-and then calls ``mark_saved`` on the instances.
+and then calls ``mark_saved`` on the instances. ``update_sql`` is the same for an ``UPDATE`` of some
+fields of one instance (what ``save(update_fields=...)`` would write), and ``next_ids`` draws
+primary keys from a table's sequence, for rows that other rows of the same statement point to.
 
 ``Prepared``: a read whose queryset is compiled once per process and run again with other ids (the
 compile step is most of the Python a primary-key lookup costs)."""
@@ -44,6 +46,42 @@ def insert_sql(
     if len(statements) != 1:  # a backend that cannot insert several rows in one statement
         raise NotImplementedError(f"{connection.vendor} cannot insert {len(objs)} rows in one statement")
     return statements[0]
+
+
+def update_sql(obj: Model, fields: Iterable[str]) -> tuple[str, tuple[Any, ...]]:
+    """The ``UPDATE`` that ``obj.save(update_fields=fields)`` would run, as SQL text: each field's
+    ``pre_save`` (an ``auto_now`` field is stamped now, as save does) and database value."""
+    meta = obj._meta
+    quote = connection.ops.quote_name
+    assignments: list[str] = []
+    values: list[Any] = []
+    for name in dict.fromkeys(fields):
+        f = meta.get_field(name)
+        if not f.concrete or f.primary_key:
+            raise ValueError(f"update_sql cannot write {meta.label}.{name}")
+        assignments.append(f"{quote(f.column)} = %s")
+        values.append(f.get_db_prep_save(f.pre_save(obj, add=False), connection))
+    if not assignments:
+        raise ValueError("update_sql needs at least one field")
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {pk} = %s"  # noqa: S608 - the model's names
+    return sql, (*values, meta.pk.get_db_prep_value(obj.pk, connection))
+
+
+def next_ids(model: type[Model], count: int) -> list[int]:
+    """``count`` new primary keys of ``model`` from its table's sequence (PostgreSQL), in order: for
+    rows written later in one statement with rows that point to them."""
+    if count <= 0:
+        return []
+    if connection.vendor != "postgresql":
+        raise NotImplementedError("next_ids draws from a PostgreSQL sequence")
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def mark_saved(objs: Iterable[Model]) -> None:

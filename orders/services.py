@@ -996,16 +996,31 @@ def order_hold_release(*, order_id: int, actor: Actor, hold_id: int | None = Non
 
 
 def order_status_set(
-    *, order: Order, status: str, actor: Actor, message: str = "", timeline: list[OrderEvent] | None = None
+    *,
+    order: Order,
+    status: str,
+    actor: Actor,
+    message: str = "",
+    timeline: list[OrderEvent] | None = None,
+    unsaved: set[str] | None = None,
 ) -> bool:
     """Move a locked order to ``status`` (used by routing as fulfilment progresses); an on-hold
     order keeps its hold and remembers the new status for later. Returns whether it changed.
     With ``timeline`` the ``status_changed`` event is appended to it for the caller to write with
-    its own events (one INSERT), instead of being written here."""
+    its own events (one INSERT), instead of being written here; with ``unsaved`` the order is not
+    saved either: the names of the fields to write are added to it (routing writes them with its
+    other rows)."""
+
+    def save(fields: list[str]) -> None:
+        if unsaved is None:
+            order.save(update_fields=fields)
+        else:
+            unsaved.update(fields)
+
     if order.status == OrderStatus.ON_HOLD and status != OrderStatus.CANCELLED:
         if order.status_before_hold != status:
             order.status_before_hold = status
-            order.save(update_fields=["status_before_hold", "updated_at"])
+            save(["status_before_hold", "updated_at"])
         return False
     if order.status == status:
         return False
@@ -1020,7 +1035,7 @@ def order_status_set(
     if status == OrderStatus.COMPLETED:
         order.completed_at = now
         fields.append("completed_at")
-    order.save(update_fields=fields)
+    save(fields)
     event = order_event_build(
         order=order,
         kind=OrderEventKind.STATUS_CHANGED,

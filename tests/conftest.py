@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from kombu import pools as kombu_pools
 from rest_framework.test import APIClient
@@ -134,7 +135,11 @@ def celery_broker(monkeypatch):
 
     monkeypatch.setenv("CELERY_BROKER_URL", redis_url())
     monkeypatch.setenv("CELERY_RESULT_BACKEND", redis_url())
+    # Celery looks a key up by its Django name (CELERY_TASK_ALWAYS_EAGER) before its own name
+    # (task_always_eager) in every layer, so ``app.conf.task_always_eager = False`` alone loses to
+    # the test settings' True: the Django setting itself is turned off for the test.
     saved = (app.conf.task_always_eager, app.conf.broker_url, app.conf.result_backend)
+    monkeypatch.setattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
     app.conf.task_always_eager = False
     app.conf.broker_url = redis_url()
     app.conf.result_backend = redis_url()

@@ -105,6 +105,26 @@ def test_publish_many_writes_every_row_in_one_insert_and_announces_each_after_co
 
 
 @pytest.mark.django_db(transaction=True)
+def test_outbox_rows_and_announce_split_publish_many_for_a_caller_that_writes_the_rows(monkeypatch, heard):
+    """Routing on PostgreSQL writes its outbox rows with its other rows in one statement: the
+    in-transaction handlers run when the rows are made, the announcement waits for COMMIT."""
+    in_transaction: list[tuple[str, dict]] = []
+    monkeypatch.setitem(events._in_transaction, TOPIC, [lambda t, p: in_transaction.append((t, p))])
+    with transaction.atomic():
+        rows = events.outbox_rows([(TOPIC, {"n": 1}), (TOPIC, {"n": 2})])
+        assert in_transaction == [(TOPIC, {"n": 1}), (TOPIC, {"n": 2})]
+        assert all(r.pk is None for r in rows)
+        assert not OutboxEvent.objects.exists()
+        with pytest.raises(ValueError, match="written"):
+            events.outbox_announce(rows)
+        for row in rows:
+            row.save()
+        events.outbox_announce(rows)
+        assert heard == []
+    assert heard == [(TOPIC, {"n": 1}, rows[0].pk), (TOPIC, {"n": 2}, rows[1].pk)]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_change_leaves_no_row_and_announces_nothing(heard):
     def change() -> None:
         with transaction.atomic():

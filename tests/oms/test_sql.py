@@ -1,5 +1,6 @@
-"""``oms.sql.insert_sql``: the ORM's own INSERT as text, so a hot path can write several tables in
-one statement. The rows must be exactly those ``save()`` / ``bulk_create()`` would write.
+"""``oms.sql.insert_sql`` / ``update_sql``: the ORM's own INSERT and UPDATE as text, so a hot path
+can write several tables in one statement. The rows must be exactly those ``save()`` /
+``bulk_create()`` would write. ``next_ids``: keys drawn from a table's sequence.
 ``oms.sql.Prepared``: a queryset compiled once and run with other ids must give exactly the
 instances the queryset gives."""
 
@@ -10,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from oms.sql import Prepared, insert_sql, mark_saved
+from oms.sql import Prepared, insert_sql, mark_saved, next_ids, update_sql
 from orders.models import OrderEvent
 from tests.factories import ChannelFactory, CustomerFactory, ProductFactory, StoreFactory
 
@@ -70,6 +71,59 @@ def test_a_primary_key_set_on_every_object_is_written(order):
 def test_nothing_to_insert_is_refused():
     with pytest.raises(ValueError, match="at least one"):
         insert_sql(OrderEvent, [])
+
+
+def test_update_sql_writes_what_save_with_update_fields_writes(order):
+    from django.utils import timezone
+
+    from orders.models import Order
+
+    twin = Order.objects.get(pk=order.pk)
+    stamp = timezone.now()
+    before = order.updated_at
+    order.status, order.allocated_at, order.number = "allocated", stamp, "NOT-WRITTEN"
+    sql, params = update_sql(order, ["status", "allocated_at", "updated_at"])
+    assert sql.startswith("UPDATE")
+    assert "number" not in sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    assert order.updated_at > before  # auto_now stamped on the instance, as save() does
+    row = Order.objects.get(pk=order.pk)
+    assert (row.status, row.allocated_at, row.updated_at, row.number) == (
+        "allocated",
+        stamp,
+        order.updated_at,
+        "WEB-1",
+    )
+    # the same change through save(update_fields=...) leaves the same row
+    twin.status, twin.allocated_at = "allocated", stamp
+    twin.save(update_fields=["status", "allocated_at"])
+    again = Order.objects.get(pk=order.pk)
+    assert (again.status, again.allocated_at) == (row.status, row.allocated_at)
+
+
+def test_update_sql_refuses_nothing_and_the_primary_key(order):
+    with pytest.raises(ValueError, match="at least one"):
+        update_sql(order, [])
+    with pytest.raises(ValueError, match="cannot write"):
+        update_sql(order, ["id"])
+
+
+def test_next_ids_draws_increasing_unused_keys(order):
+    if connection.vendor != "postgresql":
+        with pytest.raises(NotImplementedError):
+            next_ids(OrderEvent, 2)
+        return
+    assert next_ids(OrderEvent, 0) == []
+    first, second, third = next_ids(OrderEvent, 3)
+    assert first < second < third
+    event = _event(order, 4)
+    event.pk = second
+    sql, params = insert_sql(OrderEvent, [event])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    assert OrderEvent.objects.get(pk=second).message == "event 4"
+    assert _event(order, 5).save() is None  # the sequence has moved past them: no clash
 
 
 # --- Prepared: a queryset compiled once, run with other ids -----------------------------------------
