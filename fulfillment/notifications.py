@@ -1,7 +1,7 @@
 """Customer e-mails about fulfilment: ready for pickup (store, address, opening hours, the hold's
 deadline), shipped (carrier, tracking number) and pickup expired. Registered in
 ``FulfillmentConfig.ready`` through the kernel's registry; each sent e-mail lands on the order's
-timeline through orders' ``order_email_sent_record``."""
+timeline through orders' ``order_email_sent_event``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from orders.notifications import (
     customer_recipient,
     line_context,
     order_context,
-    order_email_sent_record,
+    order_email_sent_event,
     store_context,
 )
 
@@ -91,7 +91,7 @@ def pickup_expired_build(topic: str, payload: dict[str, Any]) -> Notification | 
 
 def connect() -> None:
     notification_register(
-        "fulfillment.ready_for_pickup", ready_for_pickup_build, on_sent=order_email_sent_record
+        "fulfillment.ready_for_pickup", ready_for_pickup_build, on_sent=order_email_sent_event
     )
-    notification_register("fulfillment.shipped", shipped_build, on_sent=order_email_sent_record)
-    notification_register("fulfillment.pickup_expired", pickup_expired_build, on_sent=order_email_sent_record)
+    notification_register("fulfillment.shipped", shipped_build, on_sent=order_email_sent_event)
+    notification_register("fulfillment.pickup_expired", pickup_expired_build, on_sent=order_email_sent_event)

@@ -14,8 +14,9 @@ the task calls ``notification_send`` below, which renders ``oms/email/<template>
 Exactly once per (topic, event, recipient): a ``NotificationLog`` row is claimed (unique key)
 before sending, so a redelivered task or a re-dispatched event sends nothing twice. A claim left
 by a worker that died while sending may be retaken after ``OMS_NOTIFICATION_CLAIM_SECONDS``.
-``on_sent`` runs in the transaction that marks the log ``sent`` (orders records an ``email_sent``
-row on the order's timeline). A customer without an e-mail address is skipped and logged.
+``on_sent`` says what to write with the log's ``sent`` mark: unsaved rows (orders answers an
+``email_sent`` row for the order's timeline), written with the mark in one statement on PostgreSQL,
+in one transaction elsewhere. A customer without an e-mail address is skipped and logged.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Model, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from .models import NotificationLog, NotificationStatus
+from .sql import insert_sql, mark_saved, update_sql
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,8 @@ class Rendered:
 
 
 Builder = Callable[[str, dict[str, Any]], "Notification | Iterable[Notification] | None"]
-SentCallback = Callable[[Notification, NotificationLog], None]
+# What to write with a log's ``sent`` mark: unsaved instances (or None). It must not write itself.
+SentCallback = Callable[[Notification, NotificationLog], "Iterable[Model] | None"]
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,9 @@ _registry: dict[str, list[_Registration]] = defaultdict(list)
 
 
 def notification_register(topic: str, builder: Builder, *, on_sent: SentCallback | None = None) -> None:
-    """Send the notifications ``builder(topic, payload)`` makes for every ``topic`` event; call
-    ``on_sent(notification, log)`` for each e-mail sent. Idempotent."""
+    """Send the notifications ``builder(topic, payload)`` makes for every ``topic`` event; for each
+    e-mail sent, write the rows ``on_sent(notification, log)`` answers with the log's ``sent``
+    mark. Idempotent."""
     registration = _Registration(builder=builder, on_sent=on_sent)
     if registration not in _registry[topic]:
         _registry[topic].append(registration)
@@ -128,15 +132,8 @@ def _claim(*, topic: str, event_id: int, notification: Notification, status: str
         attempts=1 if status == NotificationStatus.SENDING else 0,
         claimed_at=now,
     )
-    try:
-        if connection.in_atomic_block:  # an eager task in its caller's transaction: a savepoint
-            with transaction.atomic():
-                row.save(force_insert=True)
-        else:  # a worker, in autocommit: the INSERT commits on its own, no BEGIN/COMMIT around it
-            row.save(force_insert=True)
+    if _insert_claim(row):
         return row
-    except IntegrityError:
-        pass
     if status != NotificationStatus.SENDING:
         return None
     stale = now - timedelta(seconds=settings.OMS_NOTIFICATION_CLAIM_SECONDS)
@@ -148,6 +145,54 @@ def _claim(*, topic: str, event_id: int, notification: Notification, status: str
         .update(status=NotificationStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1, error="")
     )
     return NotificationLog.objects.get(**key) if retaken else None
+
+
+def _insert_claim(row: NotificationLog) -> bool:
+    """Insert the claim; False if the (topic, event, recipient) row exists. On PostgreSQL one
+    ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: no error to catch, so no savepoint even when
+    an eager task runs inside its caller's transaction, and in a worker (autocommit) the statement
+    commits on its own. Elsewhere ``save()``, in a savepoint inside a transaction."""
+    if connection.vendor == "postgresql":
+        sql, params = insert_sql(NotificationLog, [row], returning=("id",), ignore_conflicts=True)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            inserted = cursor.fetchone()
+        if inserted is None:
+            return False
+        row.pk = inserted[0]
+        mark_saved([row])
+        return True
+    try:
+        if connection.in_atomic_block:  # an eager task in its caller's transaction: a savepoint
+            with transaction.atomic():
+                row.save(force_insert=True)
+        else:  # a worker, in autocommit: the INSERT commits on its own, no BEGIN/COMMIT around it
+            row.save(force_insert=True)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _mark_sent(log: NotificationLog, rows: list[Model]) -> None:
+    """Mark the log sent and write ``rows`` (the ``on_sent`` rows): on PostgreSQL one statement
+    (the UPDATE a data-modifying CTE before each model's INSERT), which needs no transaction
+    around it; elsewhere the ORM in one transaction."""
+    fields = ["status", "subject", "sent_at", "error"]
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            log.save(update_fields=fields)
+            for obj in rows:
+                obj.save(force_insert=True)
+        return
+    by_model: dict[type[Model], list[Model]] = defaultdict(list)
+    for obj in rows:
+        by_model[type(obj)].append(obj)
+    writes = [update_sql(log, fields), *(insert_sql(model, objs) for model, objs in by_model.items())]
+    *ctes, (last, _) = writes
+    head = f"WITH {', '.join(f'w{i} AS ({sql})' for i, (sql, _) in enumerate(ctes))} " if ctes else ""
+    with connection.cursor() as cursor:
+        cursor.execute(head + last, [param for _, values in writes for param in values])
+    mark_saved(rows)
 
 
 def _send_one(
@@ -184,16 +229,14 @@ def _send_one(
             status=NotificationStatus.FAILED, error=repr(exc)[:500]
         )
         raise
-    with transaction.atomic():
-        log.status, log.subject, log.sent_at, log.error = (
-            NotificationStatus.SENT,
-            rendered.subject,
-            timezone.now(),
-            "",
-        )
-        log.save(update_fields=["status", "subject", "sent_at", "error"])
-        if on_sent is not None:
-            on_sent(notification, log)
+    log.status, log.subject, log.sent_at, log.error = (
+        NotificationStatus.SENT,
+        rendered.subject,
+        timezone.now(),
+        "",
+    )
+    rows = list((on_sent(notification, log) if on_sent is not None else None) or ())
+    _mark_sent(log, rows)
     return log
 
 

@@ -21,15 +21,22 @@ from typing import Any
 
 from django.db import connection, connections
 from django.db.models import Model, QuerySet
+from django.db.models.constants import OnConflict
 from django.db.models.query import ModelIterable, get_related_populators
 from django.db.models.sql import InsertQuery
 
 
 def insert_sql(
-    model: type[Model], objs: Sequence[Model], *, returning: Sequence[str] = ()
+    model: type[Model],
+    objs: Sequence[Model],
+    *,
+    returning: Sequence[str] = (),
+    ignore_conflicts: bool = False,
 ) -> tuple[str, tuple[Any, ...]]:
     """One ``INSERT`` of ``objs`` (all of ``model``) with Django's values; the primary key is
-    written only when every object has one. ``returning`` names fields for a ``RETURNING``."""
+    written only when every object has one. ``returning`` names fields for a ``RETURNING``;
+    ``ignore_conflicts`` adds ``ON CONFLICT DO NOTHING`` (a row that would break a unique
+    constraint is not written, and returns nothing)."""
     if not objs:
         raise ValueError("insert_sql needs at least one object")
     meta = model._meta
@@ -38,7 +45,7 @@ def insert_sql(
         for f in meta.concrete_fields
         if not (f.primary_key and any(getattr(obj, f.attname) is None for obj in objs))
     ]
-    query = InsertQuery(model)
+    query = InsertQuery(model, on_conflict=OnConflict.IGNORE if ignore_conflicts else None)
     query.insert_values(fields, objs, raw=False)
     compiler = query.get_compiler(connection=connection)
     compiler.returning_fields = [meta.get_field(name) for name in returning] or None

@@ -1,8 +1,9 @@
 """Customer e-mails about orders, and the timeline row of every e-mail sent.
 
 Registered in ``OrdersConfig.ready`` through the kernel's registry (``oms.notifications``): the
-kernel sends, orders knows what to say. ``order_email_sent_record`` is the ``on_sent`` callback of
-every order e-mail (fulfillment and returns use it too): one ``email_sent`` OrderEvent per e-mail."""
+kernel sends, orders knows what to say. ``order_email_sent_event`` is the ``on_sent`` callback of
+every order e-mail (fulfillment and returns use it too): one ``email_sent`` OrderEvent per e-mail,
+written with the log's ``sent`` mark."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from oms.notifications import Notification, notification_register
 from oms.sql import Prepared
 
 from .choices import FulfillmentMethod, OrderEventKind
-from .events import order_event_record
-from .models import Order, OrderLine
+from .events import order_event_build
+from .models import Order, OrderEvent, OrderLine
 
 NOTIFIER = Actor.system("notifications")
 
@@ -122,24 +123,26 @@ def order_confirmation_build(topic: str, payload: dict[str, Any]) -> Notificatio
     )
 
 
-def order_email_sent_record(notification: Notification, log: NotificationLog) -> None:
-    """on_sent: an ``email_sent`` row on the order's timeline (in the log's transaction)."""
+def order_email_sent_event(notification: Notification, log: NotificationLog) -> list[OrderEvent]:
+    """on_sent: an ``email_sent`` row for the order's timeline, written with the log's mark."""
     if notification.order_id is None:
-        return
-    order_event_record(
-        order=notification.order_id,
-        kind=OrderEventKind.EMAIL_SENT,
-        actor=NOTIFIER,
-        message=f"E-mail '{log.subject}' sent to {log.recipient}",
-        data={
-            "template": notification.template,
-            "topic": log.topic,
-            "event_id": log.event_id,
-            "language": log.language,
-            "notification": log.pk,
-        },
-    )
+        return []
+    return [
+        order_event_build(
+            order=notification.order_id,
+            kind=OrderEventKind.EMAIL_SENT,
+            actor=NOTIFIER,
+            message=f"E-mail '{log.subject}' sent to {log.recipient}",
+            data={
+                "template": notification.template,
+                "topic": log.topic,
+                "event_id": log.event_id,
+                "language": log.language,
+                "notification": log.pk,
+            },
+        )
+    ]
 
 
 def connect() -> None:
-    notification_register("order.created", order_confirmation_build, on_sent=order_email_sent_record)
+    notification_register("order.created", order_confirmation_build, on_sent=order_email_sent_event)

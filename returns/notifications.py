@@ -2,7 +2,7 @@
 
 Registered against the topic names (``return.received``, ``refund.created``) in
 ``ReturnsConfig.ready`` through the kernel's registry; each sent e-mail lands on the order's
-timeline through orders' ``order_email_sent_record``. The models are read through the app registry
+timeline through orders' ``order_email_sent_event``. The models are read through the app registry
 and defensively (attributes with defaults), so this module does not break while the returns app
 changes: a payload whose rows cannot be read simply sends nothing."""
 
@@ -16,7 +16,7 @@ from django.db import models
 
 from oms.notifications import Notification, notification_register
 from orders.models import Order
-from orders.notifications import customer_recipient, line_context, order_context, order_email_sent_record
+from orders.notifications import customer_recipient, line_context, order_context, order_email_sent_event
 
 logger = logging.getLogger(__name__)
 
@@ -101,5 +101,5 @@ def refund_issued_build(topic: str, payload: dict[str, Any]) -> Notification | N
 def connect() -> None:
     if not apps.is_installed("returns"):
         return
-    notification_register("return.received", return_received_build, on_sent=order_email_sent_record)
-    notification_register("refund.created", refund_issued_build, on_sent=order_email_sent_record)
+    notification_register("return.received", return_received_build, on_sent=order_email_sent_event)
+    notification_register("refund.created", refund_issued_build, on_sent=order_email_sent_event)

@@ -222,6 +222,45 @@ def test_a_worker_claims_in_autocommit_and_sends_once(network, mailoutbox):
     assert len(emails_sent(order)) == 1
 
 
+def test_an_email_costs_two_writes_on_postgresql(network, mailoutbox):
+    """On PostgreSQL a worker's e-mail writes twice, each one statement with no transaction around
+    it: the claim (INSERT ... ON CONFLICT DO NOTHING) and, once sent, the log's mark with the
+    order's ``email_sent`` event. A redelivery's claim finds the row (its retake of a stale claim
+    matches nothing): nothing is sent or marked again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement writes are PostgreSQL's; elsewhere the ORM writes each row")
+    order = place(network, ("SHIRT", 1))
+    mailoutbox.clear()
+    NotificationLog.objects.all().delete()
+    OrderEvent.objects.filter(order=order, kind="email_sent").delete()
+    event = OutboxEvent.objects.get(topic="order.created")
+    kwargs = {"topic": "order.created", "event_id": event.pk, "payload": event.payload}
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert notification_send.apply(kwargs=kwargs).successful()
+    writes = [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith("SELECT")]
+    assert len(writes) == 2, writes
+    assert writes[0].startswith("INSERT")
+    assert "ON CONFLICT DO NOTHING" in writes[0]
+    assert writes[1].startswith("WITH w0 AS (UPDATE")
+    assert "orders_orderevent" in writes[1]
+    log = NotificationLog.objects.get()
+    assert (log.status, log.subject) == (NotificationStatus.SENT, mailoutbox[0].subject)
+    (sent,) = emails_sent(order)
+    assert sent.data["notification"] == log.pk
+    assert sent.message == f"E-mail '{log.subject}' sent to {log.recipient}"
+
+    with CaptureQueriesContext(connection) as ctx:  # redelivered
+        assert notification_send.apply(kwargs=kwargs).successful()
+    writes = [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith("SELECT")]
+    assert [w.split(None, 1)[0] for w in writes] == ["INSERT", "UPDATE"]
+    assert len(mailoutbox) == 1
+    assert len(emails_sent(order)) == 1
+
+
 def test_each_event_is_its_own_email(network, on_commit, mailoutbox):
     with on_commit():
         place(network, ("SHIRT", 1))
