@@ -396,6 +396,9 @@ def server_env(db_url: str, **extra: str) -> dict[str, str]:
             "DJANGO_SECURE_SSL_REDIRECT": "false",  # plain HTTP on the loopback
             "DJANGO_DEBUG": "false",
             "DJANGO_LOG_LEVEL": "WARNING",
+            # no line per task either (production's default logs one at INFO): a log line per
+            # order is the access log's cost, which the bench leaves out of the web tier too
+            "CELERY_TRACE_LOG_LEVEL": "WARNING",
             "DATABASE_URL": db_url,
             "CELERY_BROKER_URL": redis_url(),
             "CELERY_RESULT_BACKEND": redis_url(),

@@ -55,3 +55,28 @@ def test_production_logs_are_one_json_object_per_line():
     assert entry["level"] == "ERROR"
     assert "ValueError" in entry["exception"]
     assert "\n" not in line
+
+
+def test_production_task_log_level_comes_from_the_environment():
+    """CELERY_TRACE_LOG_LEVEL: a line per task run at INFO by default; WARNING keeps failures."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from django.conf import settings as s; print(s.LOGGING['loggers']['celery.app.trace']['level'])"
+
+    def level(**extra: str) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "CELERY_TRACE_LOG_LEVEL"}
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings.production",
+            DJANGO_SECRET_KEY="x" * 50,
+            DJANGO_ALLOWED_HOSTS="localhost",
+            **extra,
+        )
+        run = [sys.executable, "-c", code]
+        out = subprocess.run(run, env=env, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert level() == "INFO"
+    assert level(CELERY_TRACE_LOG_LEVEL="WARNING") == "WARNING"
