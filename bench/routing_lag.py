@@ -30,23 +30,24 @@ OTHER_QUEUES = ",".join(q for q in QUEUES.split(",") if q != ROUTING_QUEUE)
 class QueueWorker(CeleryWorker):
     """A bench Celery worker that consumes only ``queues``, under its own node name and log."""
 
-    def __init__(self, db_url: str, *, name: str, queues: str, concurrency: int):
+    def __init__(self, db_url: str, *, name: str, queues: str, concurrency: int, pool: str = "prefork"):
         super().__init__(db_url, concurrency=concurrency)
         self.name = f"celery-{name}"
         self.log_path = ARTIFACTS / f"bench-celery-{name}.log"
         self.node = f"bench-{name}-{os.getpid()}"
         self.argv[self.argv.index("-Q") + 1] = queues
         self.argv[self.argv.index("-n") + 1] = f"{self.node}@%h"
+        self.argv[self.argv.index("--pool") + 1] = pool
 
 
 def production_workers(
-    db_url: str, *, routing_concurrency: int, other_concurrency: int
+    db_url: str, *, routing_concurrency: int, other_concurrency: int, pool: str
 ) -> tuple[QueueWorker, QueueWorker]:
     """The two workers of docker-compose.yml: ``worker-routing`` (routing only) and ``worker``
-    (notifications, webhooks, sync and the default queue)."""
+    (notifications, webhooks, sync and the default queue), both with their tasks in ``pool``."""
     return (
-        QueueWorker(db_url, name="routing", queues=ROUTING_QUEUE, concurrency=routing_concurrency),
-        QueueWorker(db_url, name="other", queues=OTHER_QUEUES, concurrency=other_concurrency),
+        QueueWorker(db_url, name="routing", queues=ROUTING_QUEUE, concurrency=routing_concurrency, pool=pool),
+        QueueWorker(db_url, name="other", queues=OTHER_QUEUES, concurrency=other_concurrency, pool=pool),
     )
 
 

@@ -74,8 +74,11 @@ CONCURRENCY = 8
 INTAKE_ROUNDS = 4
 BUYERS = 200
 GUNICORN_WORKERS = 4
-ROUTING_WORKER_CONCURRENCY = 4  # as docker-compose runs worker-routing
-OTHER_WORKER_CONCURRENCY = 2  # as docker-compose runs worker (notifications, webhooks, sync)
+# as docker-compose.yml runs worker-routing and worker (notifications, webhooks, sync); a test
+# keeps them equal
+WORKER_POOL = "threads"
+ROUTING_WORKER_CONCURRENCY = 4
+OTHER_WORKER_CONCURRENCY = 2
 LOW_RATE = 5.0  # orders/s: the routing lag when nothing queues
 
 
@@ -372,9 +375,10 @@ class Bench:
             self.db_url,
             routing_concurrency=ROUTING_WORKER_CONCURRENCY,
             other_concurrency=OTHER_WORKER_CONCURRENCY,
+            pool=WORKER_POOL,
         )
         self.say(
-            f"routing lag: starting two Celery workers (prefork): routing only (concurrency "
+            f"routing lag: starting two Celery workers ({WORKER_POOL} pool): routing only (concurrency "
             f"{ROUTING_WORKER_CONCURRENCY}), the other queues (concurrency {OTHER_WORKER_CONCURRENCY})"
         )
         try:

@@ -91,10 +91,12 @@ app.autodiscover_tasks()
 
 @worker_process_init.connect
 def _mark_events_after_each_task(**_kwargs) -> None:  # type: ignore[no-untyped-def]
-    """A worker child that keeps its connections across tasks (CELERY_DB_REUSE_MAX) marks its
-    dispatched outbox rows in batches with a thread, as a web process does; one whose connections
-    Celery closes after every task marks them after each task instead (a thread would race with
-    the closing of the pool)."""
+    """A prefork worker child that keeps its connections across tasks (CELERY_DB_REUSE_MAX) marks
+    its dispatched outbox rows in batches with a thread, as a web process does; one whose
+    connections Celery closes after every task marks them after each task instead (a thread would
+    race with the closing of the pool). A worker with the threads pool (docker-compose.yml) sends
+    no such signal and keeps the marking thread: Celery then closes only the task thread's own
+    connection, never the pool."""
     from django.conf import settings
 
     from oms.events import outbox_marks_in_caller

@@ -24,6 +24,16 @@ def test_compose_has_the_production_shape():
     # routing alone on its worker (never behind an e-mail); every queue has a worker
     assert queues["worker-routing"] == {"routing"}
     assert queues["worker"] == {"celery", "notifications", "webhooks", "sync"}
+    # the bench runs the workers as the compose file does
+    from bench.run import OTHER_WORKER_CONCURRENCY, ROUTING_WORKER_CONCURRENCY, WORKER_POOL
+
+    for name, concurrency in (
+        ("worker-routing", ROUTING_WORKER_CONCURRENCY),
+        ("worker", OTHER_WORKER_CONCURRENCY),
+    ):
+        command = services[name]["command"]
+        assert command[command.index("--pool") + 1] == WORKER_POOL
+        assert command[command.index("--concurrency") + 1] == str(concurrency)
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 

@@ -40,9 +40,17 @@ def test_database_url() -> str:
 class WorkerProcess:
     """One ``celery -A config worker`` subprocess; ``kill()`` is a SIGKILL, as a crash would be."""
 
-    def __init__(self, *, name: str, concurrency: int = 1, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        *,
+        name: str,
+        concurrency: int = 1,
+        extra_env: dict[str, str] | None = None,
+        pool: str = "threads",
+    ):
         self.name = name
         self.concurrency = concurrency
+        self.pool = pool  # as docker-compose.yml runs the workers
         self.extra_env = extra_env or {}
         self.proc: subprocess.Popen | None = None
         self.log_path = ROOT / "artifacts" / f"celery-{name}.log"
@@ -78,7 +86,7 @@ class WorkerProcess:
                 "-n",
                 f"{self.name}@%h",
                 "--pool",
-                "prefork",
+                self.pool,
                 "--concurrency",
                 str(self.concurrency),
                 "--loglevel",
