@@ -36,7 +36,12 @@ def insert_sql(
     """One ``INSERT`` of ``objs`` (all of ``model``) with Django's values; the primary key is
     written only when every object has one. ``returning`` names fields for a ``RETURNING``;
     ``ignore_conflicts`` adds ``ON CONFLICT DO NOTHING`` (a row that would break a unique
-    constraint is not written, and returns nothing)."""
+    constraint is not written, and returns nothing).
+
+    The SQL depends only on the model, the fields, the number of rows and the options: Django
+    compiles it once per shape and process (``_INSERT_SHAPES``); each call then computes the
+    values as the compiler does (each field's ``pre_save`` and database value), in the compiler's
+    layout (a row after another, or PostgreSQL's ``UNNEST`` arrays, one per column)."""
     if not objs:
         raise ValueError("insert_sql needs at least one object")
     meta = model._meta
@@ -45,6 +50,23 @@ def insert_sql(
         for f in meta.concrete_fields
         if not (f.primary_key and any(getattr(obj, f.attname) is None for obj in objs))
     ]
+    key = (
+        connection.alias,
+        model,
+        tuple(f.attname for f in fields),
+        len(objs),
+        tuple(returning),
+        ignore_conflicts,
+    )
+    shape = _INSERT_SHAPES.get(key)
+    if shape is not None and not any(
+        hasattr(getattr(obj, f.attname), "resolve_expression") for obj in objs for f in fields
+    ):
+        sql, by_column = shape
+        rows = [[f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields] for obj in objs]
+        if by_column:
+            return sql, tuple(list(column) for column in zip(*rows, strict=True))
+        return sql, tuple(value for row in rows for value in row)
     query = InsertQuery(model, on_conflict=OnConflict.IGNORE if ignore_conflicts else None)
     query.insert_values(fields, objs, raw=False)
     compiler = query.get_compiler(connection=connection)
@@ -52,7 +74,18 @@ def insert_sql(
     statements = compiler.as_sql()
     if len(statements) != 1:  # a backend that cannot insert several rows in one statement
         raise NotImplementedError(f"{connection.vendor} cannot insert {len(objs)} rows in one statement")
-    return statements[0]
+    sql, params = statements[0]
+    if any(hasattr(f, "get_placeholder") for f in fields):  # a placeholder that depends on the value
+        return sql, params
+    if len(params) == len(fields) * len(objs):
+        _INSERT_SHAPES[key] = (sql, False)
+    elif len(objs) > 1 and len(params) == len(fields) and all(isinstance(p, list) for p in params):
+        _INSERT_SHAPES[key] = (sql, True)  # PostgreSQL's UNNEST: one array per column
+    return sql, params
+
+
+# (alias, model, field attnames, rows, returning, ignore_conflicts) -> (SQL, values by column?)
+_INSERT_SHAPES: dict[tuple[Any, ...], tuple[str, bool]] = {}
 
 
 def update_sql(obj: Model, fields: Iterable[str]) -> tuple[str, tuple[Any, ...]]:

@@ -73,6 +73,62 @@ def test_nothing_to_insert_is_refused():
         insert_sql(OrderEvent, [])
 
 
+@pytest.mark.parametrize("rows", [1, 2, 3])
+def test_a_shape_compiled_once_gives_what_the_compiler_gives(order, monkeypatch, rows):
+    """The second INSERT of a shape is not compiled: same SQL, same values in the same layout
+    (rows one after another, or PostgreSQL's UNNEST arrays), as the compiler would give."""
+    import re
+    from datetime import datetime
+
+    from oms import sql as oms_sql
+
+    STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+    from oms.models import NotificationLog
+
+    monkeypatch.setattr(oms_sql, "_INSERT_SHAPES", {})
+
+    def stamps_out(params):  # auto_now_add stamps differ between two calls: compare the rest
+        def one(value):
+            if isinstance(value, list):
+                return [one(v) for v in value]
+            if isinstance(value, datetime) or (isinstance(value, str) and STAMP.match(value)):
+                return "<stamp>"  # a datetime, or SQLite's text for one
+            return ("json", value.obj) if type(value).__name__ == "Jsonb" else value  # adapters compare by id
+
+        return [one(p) for p in params]
+
+    def logs():
+        return [
+            NotificationLog(
+                topic="t", event_id=n, recipient=f"r{n}@example.com", template="x", status="sending"
+            )
+            for n in range(rows)
+        ]
+
+    for objs, options in (
+        (lambda: [_event(order, n) for n in range(rows)], {"returning": ("id",)}),
+        (logs, {"returning": ("id",), "ignore_conflicts": True}),
+    ):
+        first = insert_sql(type(objs()[0]), objs(), **options)
+        assert len(oms_sql._INSERT_SHAPES) >= 1
+        monkeypatch.setattr(oms_sql, "InsertQuery", None)  # a second compile would fail
+        second = insert_sql(type(objs()[0]), objs(), **options)
+        monkeypatch.undo()
+        monkeypatch.setattr(oms_sql, "_INSERT_SHAPES", dict(oms_sql._INSERT_SHAPES))
+        assert second[0] == first[0]
+        assert stamps_out(second[1]) == stamps_out(first[1])
+    # and the rows it writes are the ORM's
+    events = [_event(order, n) for n in range(rows)]
+    sql, params = insert_sql(OrderEvent, events, returning=("id",))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        assert len(cursor.fetchall()) == rows
+    stored = list(OrderEvent.objects.filter(message__startswith="event ").order_by("pk"))
+    assert [(e.message, e.data, e.created_at) for e in stored[-rows:]] == [
+        (e.message, e.data, e.created_at) for e in events
+    ]
+
+
 def test_update_sql_writes_what_save_with_update_fields_writes(order):
     from django.utils import timezone
 
