@@ -1,12 +1,38 @@
 """The Celery application: named queues, JSON only, late acks so a killed worker's task is redelivered."""
 
 import os
+from contextlib import contextmanager
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+def _share_redis_clients() -> None:
+    """One redis client per kombu channel instead of a new one for every publish and for the
+    bookkeeping before and after every task (kombu's Redis transport builds a ``redis.Redis``
+    object each time, which copies redis-py's table of response callbacks: a tenth of the e-mail
+    worker's CPU under py-spy, docs/performance.md). A redis-py client may be shared by threads:
+    each command, or pipeline, takes its own connection from the channel's pool; the client is
+    made again when the channel replaced its pool (after a lost connection)."""
+    from kombu.transport import redis as kombu_redis
+
+    @contextmanager
+    def conn_or_acquire(self, client=None):  # type: ignore[no-untyped-def]
+        if client:
+            yield client
+            return
+        shared = self.__dict__.get("_oms_shared_client")
+        if shared is None or shared.connection_pool is not self.pool:
+            shared = self.__dict__["_oms_shared_client"] = self._create_client()
+        yield shared
+
+    conn_or_acquire.oms_shared = True  # type: ignore[attr-defined]
+    kombu_redis.Channel.conn_or_acquire = conn_or_acquire
+
+
+_share_redis_clients()
 
 app = Celery("oms")
 app.config_from_object("django.conf:settings", namespace="CELERY")
