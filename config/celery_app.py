@@ -9,6 +9,7 @@ from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
+
 def _share_redis_clients() -> None:
     """One redis client per kombu channel instead of a new one for every publish and for the
     bookkeeping before and after every task (kombu's Redis transport builds a ``redis.Redis``
