@@ -36,7 +36,7 @@ from oms import events
 from oms.actors import Actor
 from oms.errors import InvalidInput, PermissionDenied
 from oms.models import OutboxEvent
-from oms.sql import Prepared, insert_sql, mark_saved, next_ids, update_sql
+from oms.sql import Prepared, insert_sql, mark_saved, next_ids, update_sql, with_writes
 from orders.choices import OrderEventKind, OrderStatus, ReservationStatus
 from orders.events import order_event_build, order_event_record, order_events_record
 from orders.models import Order, OrderEvent, OrderLine, Reservation
@@ -539,10 +539,8 @@ def _write_routing(
         last = ("SELECT NULL, NULL WHERE FALSE", ())
     else:
         return
-    ctes = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(writes))
-    params = [param for _, values in writes for param in values]
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH {ctes} {last[0]}" if ctes else last[0], [*params, *last[1]])
+        cursor.execute(*with_writes(writes, last))
         returned = cursor.fetchall()
     for row, (pk, created_at) in zip(rows, returned, strict=True):
         row.pk, row.created_at = pk, created_at

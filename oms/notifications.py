@@ -36,7 +36,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from .models import NotificationLog, NotificationStatus
-from .sql import insert_sql, mark_saved, update_sql
+from .sql import insert_sql, mark_saved, update_sql, with_writes
 
 logger = logging.getLogger(__name__)
 
@@ -187,11 +187,9 @@ def _mark_sent(log: NotificationLog, rows: list[Model]) -> None:
     by_model: dict[type[Model], list[Model]] = defaultdict(list)
     for obj in rows:
         by_model[type(obj)].append(obj)
-    writes = [update_sql(log, fields), *(insert_sql(model, objs) for model, objs in by_model.items())]
-    *ctes, (last, _) = writes
-    head = f"WITH {', '.join(f'w{i} AS ({sql})' for i, (sql, _) in enumerate(ctes))} " if ctes else ""
+    *writes, last = [update_sql(log, fields), *(insert_sql(model, objs) for model, objs in by_model.items())]
     with connection.cursor() as cursor:
-        cursor.execute(head + last, [param for _, values in writes for param in values])
+        cursor.execute(*with_writes(writes, last))
     mark_saved(rows)
 
 

@@ -5,8 +5,9 @@
 come from Django's insert compiler, so the values are those the ORM would write (``auto_now``
 stamps, JSON adaptation, defaults): only the round trips are saved. The caller runs the statement
 and then calls ``mark_saved`` on the instances. ``update_sql`` is the same for an ``UPDATE`` of some
-fields of one instance (what ``save(update_fields=...)`` would write), and ``next_ids`` draws
-primary keys from a table's sequence, for rows that other rows of the same statement point to.
+fields of one instance (what ``save(update_fields=...)`` would write); ``with_writes`` puts several
+of them in one statement; ``next_ids`` draws primary keys from a table's sequence, for rows that
+other rows of the same statement point to.
 
 ``Prepared``: a read whose queryset is compiled once per process and run again with other ids (the
 compile step is most of the Python a primary-key lookup costs)."""
@@ -106,6 +107,17 @@ def update_sql(obj: Model, fields: Iterable[str]) -> tuple[str, tuple[Any, ...]]
     table, pk = quote(meta.db_table), quote(meta.pk.column)
     sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {pk} = %s"  # noqa: S608 - the model's names
     return sql, (*values, meta.pk.get_db_prep_value(obj.pk, connection))
+
+
+def with_writes(
+    writes: Sequence[tuple[str, Sequence[Any]]], last: tuple[str, Sequence[Any]]
+) -> tuple[str, list[Any]]:
+    """One statement of several writes (PostgreSQL): each of ``writes`` a data-modifying CTE, then
+    ``last`` (whose ``RETURNING``, if any, is what the statement answers). Each is ``(sql, params)``
+    as ``insert_sql`` / ``update_sql`` give them."""
+    ctes = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(writes))
+    sql = f"WITH {ctes} {last[0]}" if writes else last[0]
+    return sql, [param for _, values in (*writes, last) for param in values]
 
 
 def next_ids(model: type[Model], count: int) -> list[int]:

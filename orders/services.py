@@ -54,7 +54,7 @@ from oms.errors import DomainError, InvalidInput, PermissionDenied
 from oms.models import Channel, ChannelCustomerRef, Customer, NotificationLog
 from oms.money import check_amount, quantize
 from oms.services import check_currency
-from oms.sql import insert_sql, mark_saved
+from oms.sql import insert_sql, mark_saved, next_ids, with_writes
 
 from .choices import FulfillmentMethod, HoldReason, OrderEventKind, OrderStatus, ReservationStatus
 from .errors import (
@@ -449,11 +449,10 @@ def reserve_for_needs(
 
 def _next_order_id() -> int:
     """The id the new order will get, so its number is known before the INSERT (one statement)."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(pg_get_serial_sequence('orders_order', 'id'))")
-        else:  # SQLite: writers are serialised, so max + 1 is safe inside the transaction
-            cursor.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM orders_order")
+    if connection.vendor == "postgresql":
+        return next_ids(Order, 1)[0]
+    with connection.cursor() as cursor:  # SQLite: writers are serialised, so max + 1 is safe
+        cursor.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM orders_order")
         return int(cursor.fetchone()[0])
 
 
@@ -772,10 +771,10 @@ def _insert_order_and_lines(order: Order, lines: list[OrderLine]) -> list[OrderL
     if connection.vendor != "postgresql":
         order.save(force_insert=True)
         return OrderLine.objects.bulk_create(lines)
-    order_sql, order_params = insert_sql(Order, [order])
-    lines_sql, lines_params = insert_sql(OrderLine, lines, returning=("id",))
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH o AS ({order_sql}) {lines_sql}", (*order_params, *lines_params))
+        cursor.execute(
+            *with_writes([insert_sql(Order, [order])], insert_sql(OrderLine, lines, returning=("id",)))
+        )
         ids = [row[0] for row in cursor.fetchall()]
     for line, pk in zip(lines, ids, strict=True):
         line.pk = pk
@@ -791,14 +790,9 @@ def _insert_timeline_and_record(timeline: list[OrderEvent], record: IdempotencyR
         if record is not None:
             record.save(force_insert=True)
         return
-    events_sql, params = insert_sql(OrderEvent, timeline, returning=("id",))
-    sql = f"WITH e AS ({events_sql})"
-    if record is not None:
-        record_sql, record_params = insert_sql(IdempotencyRecord, [record])
-        sql += f", r AS ({record_sql})"
-        params = (*params, *record_params)
+    writes = [insert_sql(IdempotencyRecord, [record])] if record is not None else []
     with connection.cursor() as cursor:
-        cursor.execute(f"{sql} SELECT id FROM e", params)  # noqa: S608 - SQL from the models
+        cursor.execute(*with_writes(writes, insert_sql(OrderEvent, timeline, returning=("id",))))
         ids = [row[0] for row in cursor.fetchall()]
     for event, pk in zip(timeline, ids, strict=True):
         event.pk = pk

@@ -306,3 +306,13 @@ def test_prepared_compiles_per_thread(two_orders):
     thread.join()
     assert here == seen["skus"] == ["S2", "S3"]
     assert seen["compiled"] is not lines_of._local.compiled[""]
+
+
+def test_with_writes_puts_each_write_in_a_cte_before_the_last():
+    from oms.sql import with_writes
+
+    assert with_writes([], ("INSERT c", (3,))) == ("INSERT c", [3])
+    assert with_writes([("INSERT a", (1,)), ("UPDATE b", (2,))], ("INSERT c RETURNING id", (3,))) == (
+        "WITH w0 AS (INSERT a), w1 AS (UPDATE b) INSERT c RETURNING id",
+        [1, 2, 3],
+    )
