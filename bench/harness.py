@@ -414,27 +414,51 @@ def server_env(db_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-class Process:
-    """A child in its own process group: ``stop()`` ends the group (pool children included)."""
+# The kernel's CFS weight of each nice value, -20 .. 19 (kernel/sched/core.c, sched_prio_to_weight);
+# nice 0 is 1024, as is a container's default ``cpu_shares``.
+CFS_WEIGHTS = (
+    88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916,
+    9548, 7620, 6100, 4904, 3906, 3121, 2501, 1991, 1586, 1277,
+    1024, 820, 655, 526, 423, 335, 272, 215, 172, 137,
+    110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
+)  # fmt: skip
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str]):
+
+def nice_for_cpu_shares(shares: int) -> int:
+    """The nice value whose CFS weight is nearest to a container's ``cpu_shares``."""
+    return min(range(-20, 20), key=lambda nice: abs(CFS_WEIGHTS[nice + 20] - shares))
+
+
+class Process:
+    """A child in its own process group and session: ``stop()`` ends the group (pool children
+    included). ``nice`` lowers its CPU weight as a container's ``cpu_shares`` would: the kernel
+    schedules each session as one group (autogroups) when no cgroup does, so the session's group
+    gets the nice value too, and every process and thread of it inherits it (``nice -n``)."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], *, nice: int = 0):
         self.name = name
         self.argv = argv
         self.env = env
+        self.nice = nice
         self.proc: subprocess.Popen | None = None
         self.log_path = ARTIFACTS / f"bench-{name}.log"
 
     def start(self) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
+        argv = ["nice", "-n", str(self.nice), *self.argv] if self.nice else self.argv
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                self.argv,
+                argv,
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        if self.nice:
+            # absent without autogroups (a cgroup per service then, as with containers)
+            with contextlib.suppress(OSError):
+                Path(f"/proc/{self.proc.pid}/autogroup").write_text(str(self.nice))
 
     def check_alive(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

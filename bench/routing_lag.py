@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any
 
-from .harness import ARTIFACTS, QUEUES, CeleryWorker, HttpClient, summary_ms
+from .harness import ARTIFACTS, QUEUES, CeleryWorker, HttpClient, nice_for_cpu_shares, summary_ms
 from .intake import ORDERS_PATH, RAW_PREFIX, _idempotency, order_body
 
 ROUTING_QUEUE = "routing"
@@ -30,8 +30,11 @@ OTHER_QUEUES = ",".join(q for q in QUEUES.split(",") if q != ROUTING_QUEUE)
 class QueueWorker(CeleryWorker):
     """A bench Celery worker that consumes only ``queues``, under its own node name and log."""
 
-    def __init__(self, db_url: str, *, name: str, queues: str, concurrency: int, pool: str = "prefork"):
+    def __init__(
+        self, db_url: str, *, name: str, queues: str, concurrency: int, pool: str = "prefork", nice: int = 0
+    ):
         super().__init__(db_url, concurrency=concurrency)
+        self.nice = nice
         self.name = f"celery-{name}"
         self.log_path = ARTIFACTS / f"bench-celery-{name}.log"
         self.node = f"bench-{name}-{os.getpid()}"
@@ -41,13 +44,21 @@ class QueueWorker(CeleryWorker):
 
 
 def production_workers(
-    db_url: str, *, routing_concurrency: int, other_concurrency: int, pool: str
+    db_url: str, *, routing_concurrency: int, other_concurrency: int, pool: str, other_cpu_shares: int = 1024
 ) -> tuple[QueueWorker, QueueWorker]:
     """The two workers of docker-compose.yml: ``worker-routing`` (routing only) and ``worker``
-    (notifications, webhooks, sync and the default queue), both with their tasks in ``pool``."""
+    (notifications, webhooks, sync and the default queue), both with their tasks in ``pool``; the
+    second with the CPU weight its container has there (``cpu_shares``), as a nice value."""
     return (
         QueueWorker(db_url, name="routing", queues=ROUTING_QUEUE, concurrency=routing_concurrency, pool=pool),
-        QueueWorker(db_url, name="other", queues=OTHER_QUEUES, concurrency=other_concurrency, pool=pool),
+        QueueWorker(
+            db_url,
+            name="other",
+            queues=OTHER_QUEUES,
+            concurrency=other_concurrency,
+            pool=pool,
+            nice=nice_for_cpu_shares(other_cpu_shares),
+        ),
     )
 
 
@@ -158,6 +169,29 @@ def drain_capacity(*, count: int, exclude: list[int], timeout: float = 180.0) ->
         "seconds": round(elapsed, 2),
         "orders_per_s": round((len(ids) - waiting) / elapsed, 1),
     }
+
+
+def email_lags(ids: list[int], *, timeout: float = 120.0) -> dict[str, Any]:
+    """The confirmation e-mail of each order (topic ``order.created``, on the other worker): from
+    the order row's insert to the e-mail's ``sent`` mark, once every one is sent (or ``timeout``).
+    The routing-lag goal is about routing; this says what the other work of an order waited."""
+    from oms.models import NotificationLog, NotificationStatus
+    from orders.models import Order
+
+    logs = NotificationLog.objects.filter(
+        topic="order.created", order_id__in=ids, status=NotificationStatus.SENT
+    )
+    deadline = time.monotonic() + timeout
+    sent = 0
+    while time.monotonic() < deadline:
+        sent = logs.count()
+        if sent >= len(ids):
+            break
+        time.sleep(0.25)
+    created = dict(Order.objects.filter(pk__in=ids).values_list("pk", "created_at"))
+    rows = logs.values_list("order_id", "sent_at")
+    lags = [(sent_at - created[order_id]).total_seconds() for order_id, sent_at in rows]
+    return {"orders": len(ids), "not_sent_in_time": len(ids) - sent, "lag": summary_ms(lags)}
 
 
 def routing_lags(ids: list[int], *, timeout: float = 120.0) -> dict[str, Any]:

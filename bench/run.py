@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from . import harness
-from .report import FAILED, INFO, OK, Row, judge, render, write
+from .report import BELOW, FAILED, INFO, OK, Row, judge, render, write
 
 ROWS = ("intake", "flash", "sourcing", "availability", "routing", "snapshot")
 
@@ -79,6 +79,9 @@ GUNICORN_WORKERS = 4
 WORKER_POOL = "threads"
 ROUTING_WORKER_CONCURRENCY = 4
 OTHER_WORKER_CONCURRENCY = 2
+# docker-compose.yml gives the other worker's container an eighth of the default CPU weight: when
+# the machine is busy, e-mails, webhooks and stock sync wait for the order path (web, routing)
+OTHER_WORKER_CPU_SHARES = 128
 LOW_RATE = 5.0  # orders/s: the routing lag when nothing queues
 
 
@@ -104,6 +107,8 @@ def _mean_dicts(dicts: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _ms(value: float) -> str:
+    if value >= 1000:
+        return f"{value / 1000:.1f} s"
     return f"{value:.1f} ms" if value >= 10 else f"{value:.2f} ms"
 
 
@@ -362,6 +367,7 @@ class Bench:
     def routing(self) -> None:
         from .routing_lag import (
             drain_capacity,
+            email_lags,
             noop_round_trips,
             paced_orders,
             production_workers,
@@ -376,10 +382,12 @@ class Bench:
             routing_concurrency=ROUTING_WORKER_CONCURRENCY,
             other_concurrency=OTHER_WORKER_CONCURRENCY,
             pool=WORKER_POOL,
+            other_cpu_shares=OTHER_WORKER_CPU_SHARES,
         )
         self.say(
             f"routing lag: starting two Celery workers ({WORKER_POOL} pool): routing only (concurrency "
-            f"{ROUTING_WORKER_CONCURRENCY}), the other queues (concurrency {OTHER_WORKER_CONCURRENCY})"
+            f"{ROUTING_WORKER_CONCURRENCY}), the other queues (concurrency {OTHER_WORKER_CONCURRENCY}, "
+            f"nice {workers[1].nice} for cpu_shares {OTHER_WORKER_CPU_SHARES})"
         )
         try:
             for worker in workers:
@@ -408,9 +416,10 @@ class Bench:
                 sent_ids, sent = send(rate_per_s, duration)
                 lags = routing_lags(sent_ids)
                 harness.wait_queues_empty()  # one run's e-mails must not weigh on the next
+                emails = email_lags(sent_ids)
                 cpu = harness.cpu_by_tree(before, harness.cpu_snapshot(), roots)
                 per_order = {k: round(v / max(1, len(sent_ids)) * 1000, 2) for k, v in cpu.items()}
-                return sent_ids, sent, {**lags, "cpu_ms_per_order": per_order}
+                return sent_ids, sent, {**lags, "confirmation_email": emails, "cpu_ms_per_order": per_order}
 
             def holds(sent: dict[str, Any], lags: dict[str, Any], rate_per_s: float) -> bool:
                 return (
@@ -468,7 +477,8 @@ class Bench:
             "search": search,
         }
         lag = lags["lag"]
-        status = judge(lag["p99_ms"], at_most=100.0)
+        # at half of intake, accepted as offered: a p99 of fewer orders than offered is not the goal
+        status = OK if holds(sent, lags, rate) else BELOW
         if lags["not_routed_in_time"] or low["not_routed_in_time"]:
             status = FAILED
             self.correct = False
@@ -478,7 +488,9 @@ class Bench:
                 f"{sent['achieved_rate_per_s']:.0f}/s accepted",
                 figure=f"p99 {_ms(lag['p99_ms'])} (p50 {_ms(lag['p50_ms'])})",
                 reference=f"no-op task p99 {_ms(noop['p99_ms'])} (p50 {_ms(noop['p50_ms'])}); "
-                f"routing worker drains {drain.get('orders_per_s', 0):.0f} orders/s",
+                f"routing worker drains {drain.get('orders_per_s', 0):.0f} orders/s; confirmation "
+                f"e-mails (other worker, cpu_shares {OTHER_WORKER_CPU_SHARES}) p99 "
+                f"{_ms(lags['confirmation_email']['lag']['p99_ms'])}",
                 ratio=lag["p99_ms"] / noop["p99_ms"] if noop["p99_ms"] else None,
                 goal="p99 ≤ 100 ms",
                 status=status,
@@ -505,7 +517,8 @@ class Bench:
             Row(
                 work=f"Routing lag, routing worker, {LOW_RATE:.0f} orders/s (unsaturated)",
                 figure=f"p99 {_ms(low_lag['p99_ms'])} (p50 {_ms(low_lag['p50_ms'])})",
-                reference=f"no-op task p99 {_ms(noop['p99_ms'])}",
+                reference=f"no-op task p99 {_ms(noop['p99_ms'])}; confirmation e-mails p99 "
+                f"{_ms(low['confirmation_email']['lag']['p99_ms'])}",
                 ratio=low_lag["p99_ms"] / noop["p99_ms"] if noop["p99_ms"] else None,
                 goal="p99 ≤ 100 ms",
                 status=judge(low_lag["p99_ms"], at_most=100.0),

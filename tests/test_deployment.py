@@ -25,7 +25,13 @@ def test_compose_has_the_production_shape():
     assert queues["worker-routing"] == {"routing"}
     assert queues["worker"] == {"celery", "notifications", "webhooks", "sync"}
     # the bench runs the workers as the compose file does
-    from bench.run import OTHER_WORKER_CONCURRENCY, ROUTING_WORKER_CONCURRENCY, WORKER_POOL
+    from bench.harness import CFS_WEIGHTS, nice_for_cpu_shares
+    from bench.run import (
+        OTHER_WORKER_CONCURRENCY,
+        OTHER_WORKER_CPU_SHARES,
+        ROUTING_WORKER_CONCURRENCY,
+        WORKER_POOL,
+    )
 
     for name, concurrency in (
         ("worker-routing", ROUTING_WORKER_CONCURRENCY),
@@ -34,6 +40,15 @@ def test_compose_has_the_production_shape():
         command = services[name]["command"]
         assert command[command.index("--pool") + 1] == WORKER_POOL
         assert command[command.index("--concurrency") + 1] == str(concurrency)
+    # e-mails, webhooks and sync yield the CPU to the order path; the bench gives its worker the
+    # nice value of about that weight (the kernel's table: nice 0 is 1024, nice 9 is 137)
+    assert services["worker"]["cpu_shares"] == OTHER_WORKER_CPU_SHARES < 1024
+    for name in ("web", "worker-routing", "postgres", "redis"):
+        assert "cpu_shares" not in services[name]
+    assert CFS_WEIGHTS[20] == 1024
+    assert len(CFS_WEIGHTS) == 40
+    assert nice_for_cpu_shares(1024) == 0
+    assert nice_for_cpu_shares(OTHER_WORKER_CPU_SHARES) == 9
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
