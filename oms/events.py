@@ -12,9 +12,14 @@ marks them with one UPDATE per batch (at most that many seconds later, or as soo
 ``MARK_BATCH`` ids wait; at exit too). A Celery worker child does the same while it keeps its
 database connections across tasks (``CELERY_DB_REUSE_MAX``); when Celery closes them after every
 task it marks after each task instead, with no thread (``outbox_marks_in_caller``). The request
-path then writes nothing after its COMMIT.
-A mark lost with its process only means the relay announces the
-event once more (after ``OMS_OUTBOX_RELAY_AFTER_SECONDS``, which must stay well above the delay).
+path then writes nothing after its COMMIT. A mark lost with its process only means the relay
+announces the event once more (after ``OMS_OUTBOX_RELAY_AFTER_SECONDS``, which must stay well above
+the delay).
+
+A subscriber whose work may wait that long and batches well (customer e-mails) hands it to the
+marking round with ``defer_to_mark``: the round first sends every item waiting in one call (one
+Celery message for many e-mails), then marks the events whose items went out; an event whose
+item could not be sent stays undispatched, for the relay.
 
 If the process dies between the commit and the dispatch, or a subscriber fails (the broker is
 down), the row stays undispatched and ``oms.outbox.outbox_relay`` dispatches it again: every event
@@ -55,6 +60,8 @@ from .models import OutboxEvent
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[str, dict[str, Any]], None]
+# Sends many deferred items at once (one Celery message for all of them, say); raises if it could not.
+Deferred = Callable[[list[Any]], None]
 
 _subscribers: dict[str, list[Handler]] = defaultdict(list)
 _in_transaction: dict[str, list[Handler]] = defaultdict(list)
@@ -70,6 +77,9 @@ class Event:
 
 
 _current: ContextVar[Event | None] = ContextVar("oms_current_event", default=None)
+# While an after-commit dispatch whose mark waits for the marking round runs: the items its
+# subscribers defer to that round (None: nothing may wait, send at once).
+_deferred_here: ContextVar[list[tuple[Deferred, Any]] | None] = ContextVar("oms_deferred", default=None)
 
 
 def subscribe(topic: str, handler: Handler) -> None:
@@ -116,37 +126,58 @@ def dispatch(event: Event, payload: Mapping[str, Any]) -> list[str]:
     return errors
 
 
+def defer_to_mark(send: Deferred, item: Any) -> None:
+    """For an after-commit subscriber: have ``send(items)`` called with ``item`` and every other
+    item waiting for the same ``send`` when this process next marks its dispatched events (the
+    marking thread, at most ``OMS_OUTBOX_MARK_DELAY_SECONDS`` later), before the marks. If ``send``
+    raises, the events of those items are not marked: the relay dispatches them again. Sent at
+    once (``send([item])``) when nothing waits for a marking round: no delay (tests, the demo), a
+    relay's dispatch, outside a dispatch. Only for work that may wait that long (e-mails, not
+    routing), by idempotent receivers."""
+    waiting = _deferred_here.get()
+    if waiting is None:
+        send([item])
+        return
+    waiting.append((send, item))
+
+
 MARK_BATCH = 200  # ids per marking UPDATE
 MARK_BACKLOG = 20_000  # ids kept while the database refuses the marks; older ones are left to the relay
 
 
 class _Marker:
-    """Dispatched outbox ids of this process, marked by a background thread in batches."""
+    """Dispatched outbox ids of this process, marked by a background thread in batches, and the
+    items their subscribers deferred to the marking round (sent first)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._ids: list[int] = []
+        self._deferred: list[tuple[int, Deferred, Any]] = []
         self._pid: int | None = None
         self.threaded = True  # False: the caller flushes (a Celery worker, after each task)
 
-    def add(self, event_id: int, delay: float) -> None:
+    def add(self, event_id: int, delay: float, deferred: Sequence[tuple[Deferred, Any]] = ()) -> None:
+        """Mark ``event_id`` in the next round, once its ``deferred`` items are sent."""
         with self._lock:
-            if not self.threaded:
-                self._ids.append(event_id)
-                return
-            if self._pid != os.getpid():  # first use in this process (or a forked child): own thread
-                self._pid, self._ids = os.getpid(), []
+            if self.threaded and self._pid != os.getpid():
+                # first use in this process (or a forked child): its own thread
+                self._pid, self._ids, self._deferred = os.getpid(), [], []
                 thread = threading.Thread(target=self._run, args=(delay,), name="outbox-marker", daemon=True)
                 thread.start()
             self._ids.append(event_id)
+            self._deferred.extend((event_id, send, item) for send, item in deferred)
             full = len(self._ids) >= MARK_BATCH
-        if full:
+        if full and self.threaded:
             self._wake.set()
 
     def pending(self) -> list[int]:
         with self._lock:
             return list(self._ids)
+
+    def pending_items(self) -> list[Any]:
+        with self._lock:
+            return [item for _, _, item in self._deferred]
 
     def _run(self, delay: float) -> None:
         while True:
@@ -160,10 +191,39 @@ class _Marker:
                     # never holds a session the database would have to wait for
                     connections.close_all()
 
+    def _send(self, deferred: list[tuple[int, Deferred, Any]]) -> set[int]:
+        """Send the deferred items, one call per ``send`` and batch; answer the events of those
+        that could not be sent (their error recorded for the relay)."""
+        by_send: dict[Deferred, list[tuple[int, Any]]] = defaultdict(list)
+        for event_id, send, item in deferred:
+            by_send[send].append((event_id, item))
+        unsent: dict[int, str] = {}
+        for send, entries in by_send.items():
+            for start in range(0, len(entries), MARK_BATCH):
+                chunk = entries[start : start + MARK_BATCH]
+                try:
+                    send([item for _, item in chunk])
+                except Exception as exc:
+                    logger.exception("could not send %s deferred item(s); the relay will", len(chunk))
+                    name = getattr(send, "__qualname__", repr(send))
+                    unsent.update((event_id, f"{name}: {exc!r}"[:500]) for event_id, _ in chunk)
+        for event_id, error in unsent.items():
+            try:
+                close_old_connections()
+                OutboxEvent.objects.filter(pk=event_id).update(attempts=F("attempts") + 1, last_error=error)
+            except DatabaseError:  # undispatched all the same: the relay takes it
+                logger.exception("could not record the error of outbox event %s", event_id)
+        return set(unsent)
+
     def flush(self) -> int:
-        """Mark every waiting id dispatched (one UPDATE per batch); answer how many were marked."""
+        """Send the deferred items, then mark every waiting id dispatched whose items went out
+        (one UPDATE per batch); answer how many were marked."""
         with self._lock:
             ids, self._ids = self._ids, []
+            deferred, self._deferred = self._deferred, []
+        if deferred:
+            unsent = self._send(deferred)
+            ids = [event_id for event_id in ids if event_id not in unsent]
         marked = 0
         for start in range(0, len(ids), MARK_BATCH):
             chunk = ids[start : start + MARK_BATCH]
@@ -207,12 +267,24 @@ atexit.register(outbox_marks_flush)
 
 
 def _dispatch_committed(event: Event, payload: dict[str, Any]) -> None:
-    """After commit: announce the event, then mark its outbox row (at once, or in a batch)."""
-    errors = dispatch(event, payload)
+    """After commit: announce the event, then mark its outbox row (at once, or in a batch with
+    what its subscribers deferred to it)."""
     delay = settings.OMS_OUTBOX_MARK_DELAY_SECONDS
+    deferred: list[tuple[Deferred, Any]] = []
+    token = _deferred_here.set(deferred if delay > 0 else None)
+    try:
+        errors = dispatch(event, payload)
+    finally:
+        _deferred_here.reset(token)
     if not errors and delay > 0:
-        _marker.add(event.id, delay)
+        _marker.add(event.id, delay, deferred)
         return
+    for send, item in deferred:  # the event stays for the relay: send what was deferred now
+        try:
+            send([item])
+        except Exception as exc:
+            logger.exception("deferred item of %s #%s failed", event.topic, event.id)
+            errors.append(f"{getattr(send, '__qualname__', repr(send))}: {exc!r}"[:500])
     rows = OutboxEvent.objects.filter(pk=event.id)
     try:
         if errors:

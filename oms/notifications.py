@@ -7,8 +7,10 @@ no order: the app that owns a topic's data registers a *builder* in its ``AppCon
 
 A builder turns an event payload into ``Notification``s (recipient, template, context, language,
 order id), or None when there is nothing to say. The wildcard subscriber in ``oms.subscribers``
-enqueues ``oms.tasks.notification_send`` (queue ``notifications``) for every event with a builder;
-the task calls ``notification_send`` below, which renders ``oms/email/<template>.subject.txt``,
+enqueues ``oms.tasks.notification_send`` (queue ``notifications``) for every event with a builder
+(in production, where dispatched events are marked in batches, it defers them to that round and
+one ``oms.tasks.notification_send_many`` carries every event the round holds: ``notification_send_many``
+below); the task calls ``notification_send`` below, which renders ``oms/email/<template>.subject.txt``,
 ``.txt`` and ``.html`` in the customer's language and sends them through Django's e-mail framework.
 
 Exactly once per (topic, event, recipient): a ``NotificationLog`` row is claimed (unique key)
@@ -244,6 +246,25 @@ def _as_list(built: Notification | Iterable[Notification] | None) -> list[Notifi
     if isinstance(built, Notification):
         return [built]
     return list(built)
+
+
+def notification_send_many(
+    items: Iterable[Mapping[str, Any]],
+) -> tuple[list[NotificationLog], list[dict[str, Any]]]:
+    """``notification_send`` for several events (``{"topic", "event_id", "payload"}`` each), one
+    after the other: one failing event does not hold back the others. Answer the logs written and
+    the items that failed, for the caller to retry one by one."""
+    logs: list[NotificationLog] = []
+    failed: list[dict[str, Any]] = []
+    for item in items:
+        try:
+            logs += notification_send(topic=item["topic"], event_id=item["event_id"], payload=item["payload"])
+        except Exception:
+            logger.exception(
+                "notification of %s #%s failed; retried on its own", item["topic"], item["event_id"]
+            )
+            failed.append(dict(item))
+    return logs, failed
 
 
 def notification_send(*, topic: str, event_id: int, payload: dict[str, Any]) -> list[NotificationLog]:

@@ -65,3 +65,23 @@ def notification_send(*, topic: str, event_id: int, payload: dict) -> list[int]:
     """Send the customer e-mails of one event (each at most once)."""
     logs = notifications.notification_send(topic=topic, event_id=event_id, payload=payload)
     return [log.pk for log in logs]
+
+
+@shared_task(
+    name="oms.tasks.notification_send_many",
+    acks_late=True,
+    autoretry_for=(OperationalError, OSError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def notification_send_many(*, events: list[dict]) -> list[int]:
+    """Send the customer e-mails of several events (``{"topic", "event_id", "payload"}``): one
+    message for the events a process dispatched within a marking round. An event that fails is
+    handed to its own ``notification_send`` (with that task's retries); a redelivered batch sends
+    nothing twice (each e-mail is claimed)."""
+    logs, failed = notifications.notification_send_many(events)
+    for item in failed:
+        notification_send.delay(topic=item["topic"], event_id=item["event_id"], payload=item["payload"])
+    return [log.pk for log in logs]

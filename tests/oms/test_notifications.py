@@ -8,6 +8,7 @@ import contextlib
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.core import mail
@@ -26,7 +27,7 @@ from oms.notifications import (
     notification_render,
 )
 from oms.outbox import outbox_relay
-from oms.tasks import notification_send
+from oms.tasks import notification_send, notification_send_many
 from orders.models import Order, OrderEvent
 from orders.services import CustomerInput, LineInput, OrderInput, order_place
 from tests.conftest import SYSTEM, stock_put
@@ -307,6 +308,120 @@ def test_a_failed_send_is_retried_and_still_sends_once(network, on_commit, mailo
     log.refresh_from_db()
     assert (log.status, log.attempts) == (NotificationStatus.SENT, 2)
     assert len(emails_sent(order)) == 1
+
+
+@pytest.fixture
+def marking_rounds(monkeypatch, settings):  # with transaction=True: a round is its own session
+    """Production's marking: dispatched events wait for the process's marking round (a fresh
+    marker whose thread waits long enough that only ``outbox_marks_flush()`` runs a round)."""
+    settings.OMS_OUTBOX_MARK_DELAY_SECONDS = 60.0
+    marker = events._Marker()
+    monkeypatch.setattr(events, "_marker", marker)
+    return marker
+
+
+@pytest.mark.django_db(transaction=True)  # the marking round closes stale connections
+def test_emails_wait_for_the_marking_round_and_go_in_one_task(
+    network, on_commit, mailoutbox, marking_rounds, monkeypatch
+):
+    """The web's after-commit path enqueues no e-mail: the process's marking round enqueues one
+    ``notification_send_many`` for every e-mail waiting, then marks their events."""
+    from oms import subscribers
+
+    enqueued: list[dict] = []
+    monkeypatch.setattr(
+        subscribers,
+        "notification_send_many",
+        SimpleNamespace(
+            delay=lambda **kwargs: enqueued.append(kwargs) or notification_send_many.delay(**kwargs)
+        ),
+    )
+    with on_commit():
+        orders = [place(network, ("SHIRT", 1), email=f"c{n}@example.com") for n in range(3)]
+    assert mailoutbox == []
+    assert len(marking_rounds.pending_items()) == 3
+    created = OutboxEvent.objects.filter(topic="order.created")
+    assert created.filter(dispatched_at__isnull=True).count() == 3
+
+    events.outbox_marks_flush()
+
+    assert len(enqueued) == 1
+    assert [item["event_id"] for item in enqueued[0]["events"]] == sorted(
+        created.values_list("pk", flat=True)
+    )
+    assert sorted(message.to[0] for message in mailoutbox) == [f"c{n}@example.com" for n in range(3)]
+    for order in orders:
+        assert len(emails_sent(order)) == 1
+    assert created.filter(dispatched_at__isnull=True).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)  # the marking round closes stale connections
+def test_one_waiting_email_goes_in_its_own_task(network, on_commit, mailoutbox, marking_rounds):
+    with on_commit():
+        place(network, ("SHIRT", 1))
+    assert mailoutbox == []
+    events.outbox_marks_flush()
+    assert len(mailoutbox) == 1
+    assert NotificationLog.objects.get().status == NotificationStatus.SENT
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_marking_thread_sends_the_waiting_emails(network, mailoutbox, settings, monkeypatch):
+    """As in production: the process's own marking thread, within its delay, enqueues the e-mail
+    (run eagerly here, in that thread) and then marks the event."""
+    import time
+
+    settings.OMS_OUTBOX_MARK_DELAY_SECONDS = 0.05
+    monkeypatch.setattr(events, "_marker", events._Marker())
+    order = place(network, ("SHIRT", 1))  # committed: the dispatch defers the e-mail
+    created = OutboxEvent.objects.get(topic="order.created")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        created.refresh_from_db()
+        if created.dispatched_at is not None:
+            break
+        time.sleep(0.02)
+    assert created.dispatched_at is not None
+    assert [message.to for message in mailoutbox] == [["ann@example.com"]]
+    assert len(emails_sent(order)) == 1
+
+
+def test_a_batch_sends_the_others_and_hands_a_failing_event_to_its_own_task(network, mailoutbox, monkeypatch):
+    from oms import tasks
+
+    for n in range(3):
+        place(network, ("SHIRT", 1), email=f"c{n}@example.com")  # no commit: nothing sent yet
+    items = [
+        {"topic": event.topic, "event_id": event.pk, "payload": event.payload}
+        for event in OutboxEvent.objects.filter(topic="order.created").order_by("pk")
+    ]
+    real_send = EmailMultiAlternatives.send
+    refused: list[str] = []
+
+    def smtp_refuses_c1_once(self, *args, **kwargs):
+        if self.to == ["c1@example.com"] and not refused:
+            refused.append(self.to[0])
+            raise ConnectionRefusedError("SMTP server restarting")
+        return real_send(self, *args, **kwargs)
+
+    handed: list[dict] = []
+    monkeypatch.setattr(EmailMultiAlternatives, "send", smtp_refuses_c1_once)
+    monkeypatch.setattr(tasks, "notification_send", SimpleNamespace(delay=lambda **kw: handed.append(kw)))
+
+    assert notification_send_many.apply(kwargs={"events": items}).successful()
+
+    assert sorted(message.to[0] for message in mailoutbox) == ["c0@example.com", "c2@example.com"]
+    assert handed == [items[1]]  # retried on its own, with notification_send's retries
+    failed = NotificationLog.objects.get(recipient="c1@example.com")
+    assert failed.status == NotificationStatus.FAILED
+    assert notification_send.apply(kwargs=handed[0]).successful()  # the handed task, run
+    assert len(mailoutbox) == 3
+
+    # the whole batch delivered again: every e-mail is claimed, nothing is sent twice
+    assert notification_send_many.apply(kwargs={"events": items}).successful()
+    assert len(mailoutbox) == 3
+    assert NotificationLog.objects.filter(status=NotificationStatus.SENT).count() == 3
 
 
 def test_a_claim_left_by_a_dead_worker_is_retaken_only_when_stale(network, mailoutbox, settings):

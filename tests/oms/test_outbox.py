@@ -333,6 +333,7 @@ def test_tasks_run_on_their_queues():
     router = app.amqp.router
     assert router.route({}, "oms.tasks.webhook_deliver")["queue"].name == "webhooks"
     assert router.route({}, "oms.tasks.notification_send")["queue"].name == "notifications"
+    assert router.route({}, "oms.tasks.notification_send_many")["queue"].name == "notifications"
     assert router.route({}, "orders.tasks.purge_idempotency_records")["queue"].name == "routing"
 
 

@@ -167,3 +167,106 @@ def test_a_worker_child_whose_connections_close_marks_after_each_task(marker, he
     row.refresh_from_db()
     assert row.dispatched_at is not None
     assert marker.pending() == []
+
+
+# --- Work deferred to the marking round (events.defer_to_mark) -------------------------------------
+
+
+@pytest.fixture
+def deferring(monkeypatch):
+    """A subscriber of TOPIC that defers its payload to the marking round; ``sent`` holds each call
+    of the send (a list of items); ``fail`` makes the next sends raise."""
+    sent: list[list[dict]] = []
+    state = {"fail": False}
+
+    def send(items: list[dict]) -> None:
+        if state["fail"]:
+            raise ConnectionError("broker down")
+        sent.append(list(items))
+
+    def subscriber(topic: str, payload: dict) -> None:
+        events.defer_to_mark(send, {"event_id": events.current_event().id, **payload})
+
+    monkeypatch.setitem(events._subscribers, TOPIC, [subscriber])
+    return sent, state
+
+
+def test_deferred_items_wait_for_the_round_and_go_in_one_call_before_the_marks(marker, deferring):
+    sent, _ = deferring
+    rows = [publish({"n": n}) for n in range(3)]
+    assert sent == []  # nothing sent after the COMMITs
+    assert marker.pending_items() == [{"event_id": row.pk, "n": n} for n, row in enumerate(rows)]
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert events.outbox_marks_flush() == 3
+    assert sent == [[{"event_id": row.pk, "n": n} for n, row in enumerate(rows)]]  # one call for all
+    assert [q["sql"].split()[0] for q in ctx.captured_queries] == ["UPDATE"]  # and one mark
+    assert OutboxEvent.objects.filter(dispatched_at__isnull=True).count() == 0
+    assert marker.pending_items() == []
+
+
+def test_an_event_is_marked_only_after_its_item_was_sent(marker, deferring, monkeypatch):
+    """The round sends first and marks after: a mark never stands for an item still in memory."""
+    sent, _ = deferring
+    row = publish({"n": 1})
+    seen_at_send: list[bool] = []
+
+    def send_and_look(items: list[dict]) -> None:
+        seen_at_send.append(OutboxEvent.objects.get(pk=row.pk).dispatched_at is None)
+        sent.append(items)
+
+    monkeypatch.setattr(marker, "_deferred", [(i, send_and_look, it) for i, _, it in marker._deferred])
+    assert events.outbox_marks_flush() == 1
+    assert seen_at_send == [True]
+    row.refresh_from_db()
+    assert row.dispatched_at is not None
+
+
+def test_an_item_that_could_not_be_sent_leaves_its_event_to_the_relay(marker, deferring):
+    sent, state = deferring
+    failing = publish({"n": 1})
+    state["fail"] = True
+    assert events.outbox_marks_flush() == 0
+    failing.refresh_from_db()
+    assert failing.dispatched_at is None
+    assert "broker down" in failing.last_error
+    assert failing.attempts == 1
+    assert marker.pending() == []  # not kept: the relay owns it now
+
+    state["fail"] = False
+    result = outbox_relay(now=timezone.now() + timedelta(seconds=31))
+    assert result.relayed == 1
+    assert sent == [[{"event_id": failing.pk, "n": 1}]]  # the relay's dispatch sends at once
+    failing.refresh_from_db()
+    assert failing.dispatched_at is not None
+
+
+def test_the_items_of_an_event_whose_other_subscriber_failed_are_sent_at_once(marker, deferring, monkeypatch):
+    sent, _ = deferring
+    (deferring_subscriber,) = events._subscribers[TOPIC]
+
+    def fail(topic: str, payload: dict) -> None:
+        raise ConnectionError("webhooks down")
+
+    monkeypatch.setitem(events._subscribers, TOPIC, [deferring_subscriber, fail])
+    row = publish({"n": 1})
+    assert sent == [[{"event_id": row.pk, "n": 1}]]
+    assert marker.pending_items() == []
+    row.refresh_from_db()
+    assert row.dispatched_at is None
+    assert "webhooks down" in row.last_error
+
+
+def test_without_a_delay_a_deferred_item_is_sent_at_once(settings, deferring):
+    sent, _ = deferring
+    settings.OMS_OUTBOX_MARK_DELAY_SECONDS = 0.0
+    row = publish({"n": 1})
+    assert sent == [[{"event_id": row.pk, "n": 1}]]
+    row.refresh_from_db()
+    assert row.dispatched_at is not None
+
+
+def test_outside_a_dispatch_a_deferred_item_is_sent_at_once():
+    calls: list[list[int]] = []
+    events.defer_to_mark(calls.append, 7)
+    assert calls == [[7]]
