@@ -51,7 +51,7 @@ from oms import events
 from oms.actors import Actor
 from oms.contact import normalize_email, normalize_phone
 from oms.errors import DomainError, InvalidInput, PermissionDenied
-from oms.models import Channel, ChannelCustomerRef, Customer, NotificationLog
+from oms.models import Channel, ChannelCustomerRef, Customer, NotificationLog, OutboxEvent
 from oms.money import check_amount, quantize
 from oms.services import check_currency
 from oms.sql import insert_sql, mark_saved, next_ids, with_writes
@@ -757,10 +757,10 @@ def _order_place_body(
         )
     elif render is not None:
         result.response = render(result)
-    _insert_timeline_and_record(timeline, record)
-    events.publish(
-        topic="order.created",
-        payload={"order_id": order.pk, "number": number, "channel": data.channel.code},
+    _insert_timeline_record_and_outbox(
+        timeline,
+        record,
+        [("order.created", {"order_id": order.pk, "number": number, "channel": data.channel.code})],
     )
     return result
 
@@ -782,21 +782,30 @@ def _insert_order_and_lines(order: Order, lines: list[OrderLine]) -> list[OrderL
     return lines
 
 
-def _insert_timeline_and_record(timeline: list[OrderEvent], record: IdempotencyRecord | None) -> None:
-    """Write the placement's timeline events and its idempotency record: on PostgreSQL in one
-    statement (a repeated key still fails it on the unique index, and the transaction with it)."""
+def _insert_timeline_record_and_outbox(
+    timeline: list[OrderEvent], record: IdempotencyRecord | None, outbox: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Write the placement's timeline events, its idempotency record and its outbox rows (the
+    events to announce after COMMIT): on PostgreSQL in one statement, the outbox rows last with
+    their ids returned to announce them (a repeated key still fails it on the unique index, and
+    the transaction with it); elsewhere the ORM, and ``events.publish_many``. The timeline
+    events' ids are not read back (placement does not use them)."""
     if connection.vendor != "postgresql":
         order_events_record(timeline)
         if record is not None:
             record.save(force_insert=True)
+        events.publish_many(outbox)
         return
+    rows = events.outbox_rows(outbox)
     writes = [insert_sql(IdempotencyRecord, [record])] if record is not None else []
+    writes.append(insert_sql(OrderEvent, timeline))
     with connection.cursor() as cursor:
-        cursor.execute(*with_writes(writes, insert_sql(OrderEvent, timeline, returning=("id",))))
-        ids = [row[0] for row in cursor.fetchall()]
-    for event, pk in zip(timeline, ids, strict=True):
-        event.pk = pk
-    mark_saved([*timeline, *([record] if record is not None else [])])
+        cursor.execute(*with_writes(writes, insert_sql(OutboxEvent, rows, returning=("id", "created_at"))))
+        returned = cursor.fetchall()
+    for row, (pk, created_at) in zip(rows, returned, strict=True):
+        row.pk, row.created_at = pk, created_at
+    mark_saved([*rows, *([record] if record is not None else [])])
+    events.outbox_announce(rows)
 
 
 def _reserve_and_record(
