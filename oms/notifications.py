@@ -62,6 +62,8 @@ class Rendered:
 
 
 Builder = Callable[[str, dict[str, Any]], "Notification | Iterable[Notification] | None"]
+# A builder for many events of one topic at once: one answer per payload, in order.
+ManyBuilder = Callable[[str, list[dict[str, Any]]], "list[Notification | Iterable[Notification] | None]"]
 # What to write with a log's ``sent`` mark: unsaved instances (or None). It must not write itself.
 SentCallback = Callable[[Notification, NotificationLog], "Iterable[Model] | None"]
 
@@ -70,16 +72,24 @@ SentCallback = Callable[[Notification, NotificationLog], "Iterable[Model] | None
 class _Registration:
     builder: Builder
     on_sent: SentCallback | None
+    build_many: ManyBuilder | None = None
 
 
 _registry: dict[str, list[_Registration]] = defaultdict(list)
 
 
-def notification_register(topic: str, builder: Builder, *, on_sent: SentCallback | None = None) -> None:
+def notification_register(
+    topic: str,
+    builder: Builder,
+    *,
+    on_sent: SentCallback | None = None,
+    build_many: ManyBuilder | None = None,
+) -> None:
     """Send the notifications ``builder(topic, payload)`` makes for every ``topic`` event; for each
     e-mail sent, write the rows ``on_sent(notification, log)`` answers with the log's ``sent``
-    mark. Idempotent."""
-    registration = _Registration(builder=builder, on_sent=on_sent)
+    mark. ``build_many(topic, payloads)``, if given, answers what ``builder`` would for each of
+    several events, reading their data once (``notification_send_many``). Idempotent."""
+    registration = _Registration(builder=builder, on_sent=on_sent, build_many=build_many)
     if registration not in _registry[topic]:
         _registry[topic].append(registration)
 
@@ -138,6 +148,11 @@ def _claim(*, topic: str, event_id: int, notification: Notification, status: str
         return row
     if status != NotificationStatus.SENDING:
         return None
+    return _retake(key, now)
+
+
+def _retake(key: dict[str, Any], now: Any) -> NotificationLog | None:
+    """Take over a claim whose e-mail failed, or whose sender died (stale); None otherwise."""
     stale = now - timedelta(seconds=settings.OMS_NOTIFICATION_CLAIM_SECONDS)
     retaken = (
         NotificationLog.objects.filter(**key)
@@ -203,17 +218,29 @@ def _send_one(
             topic=topic, event_id=event_id, notification=notification, status=NotificationStatus.SKIPPED
         )
         if log is not None:
-            logger.info(
-                "notification %s for %s #%s skipped: the customer has no e-mail address (order %s)",
-                notification.template,
-                topic,
-                event_id,
-                notification.order_id,
-            )
+            _log_skipped(topic, event_id, notification)
         return log
     log = _claim(topic=topic, event_id=event_id, notification=notification, status=NotificationStatus.SENDING)
     if log is None:
         return None  # sent (or being sent) by an earlier delivery of this task
+    rows = _deliver(notification, log, on_sent)
+    _mark_sent(log, rows)
+    return log
+
+
+def _log_skipped(topic: str, event_id: int, notification: Notification) -> None:
+    logger.info(
+        "notification %s for %s #%s skipped: the customer has no e-mail address (order %s)",
+        notification.template,
+        topic,
+        event_id,
+        notification.order_id,
+    )
+
+
+def _deliver(notification: Notification, log: NotificationLog, on_sent: SentCallback | None) -> list[Model]:
+    """Render and send one claimed e-mail; note it sent on ``log`` (unsaved) and answer the rows to
+    write with the mark. A failure marks the log failed and raises."""
     try:
         rendered = notification_render(notification)
         message = EmailMultiAlternatives(
@@ -235,9 +262,7 @@ def _send_one(
         timezone.now(),
         "",
     )
-    rows = list((on_sent(notification, log) if on_sent is not None else None) or ())
-    _mark_sent(log, rows)
-    return log
+    return list((on_sent(notification, log) if on_sent is not None else None) or ())
 
 
 def _as_list(built: Notification | Iterable[Notification] | None) -> list[Notification]:
@@ -251,20 +276,162 @@ def _as_list(built: Notification | Iterable[Notification] | None) -> list[Notifi
 def notification_send_many(
     items: Iterable[Mapping[str, Any]],
 ) -> tuple[list[NotificationLog], list[dict[str, Any]]]:
-    """``notification_send`` for several events (``{"topic", "event_id", "payload"}`` each), one
-    after the other: one failing event does not hold back the others. Answer the logs written and
-    the items that failed, for the caller to retry one by one."""
+    """``notification_send`` for several events (``{"topic", "event_id", "payload"}`` each): their
+    data read once per topic (a registration's ``build_many``), every claim one ``INSERT`` and every
+    ``sent`` mark with its rows one statement on PostgreSQL; each e-mail rendered and sent on its
+    own. One failing event does not hold back the others. Answer the logs written and the items
+    that failed, for the caller to retry one by one."""
     logs: list[NotificationLog] = []
     failed: list[dict[str, Any]] = []
+    planned: list[tuple[dict[str, Any], _Registration, Notification]] = []
+    by_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in items:
+        by_topic[item["topic"]].append(dict(item))
+    for topic, group in by_topic.items():
+        for registration in list(_registry.get(topic, [])):
+            for item, built in zip(group, _build_all(topic, registration, group), strict=True):
+                if isinstance(built, Exception):
+                    _failed(failed, item, built)
+                else:
+                    planned += [(item, registration, n) for n in _as_list(built)]
+    claims = _claim_many([(item["topic"], item["event_id"], n) for item, _, n in planned])
+    sent: list[tuple[NotificationLog, list[Model]]] = []
+    for (item, registration, notification), log in zip(planned, claims, strict=True):
+        if log is None:
+            continue  # sent (or being sent) by an earlier delivery
+        if log.status == NotificationStatus.SKIPPED:
+            _log_skipped(item["topic"], item["event_id"], notification)
+            logs.append(log)
+            continue
         try:
-            logs += notification_send(topic=item["topic"], event_id=item["event_id"], payload=item["payload"])
-        except Exception:
-            logger.exception(
-                "notification of %s #%s failed; retried on its own", item["topic"], item["event_id"]
-            )
-            failed.append(dict(item))
+            sent.append((log, _deliver(notification, log, registration.on_sent)))
+        except Exception as exc:
+            _failed(failed, item, exc)
+    _mark_sent_many(sent)
+    logs += [log for log, _ in sent]
     return logs, failed
+
+
+def _failed(failed: list[dict[str, Any]], item: dict[str, Any], exc: BaseException) -> None:
+    logger.error(
+        "notification of %s #%s failed (%r); retried on its own", item["topic"], item["event_id"], exc
+    )
+    if item not in failed:
+        failed.append(item)
+
+
+def _build_all(
+    topic: str, registration: _Registration, group: list[dict[str, Any]]
+) -> list[Notification | Iterable[Notification] | Exception | None]:
+    """What the registration builds for each item of ``group`` (an exception for an item whose
+    build failed): with ``build_many`` in one call, falling back to one call per item."""
+    payloads = [dict(item["payload"]) for item in group]
+    if registration.build_many is not None:
+        try:
+            return list(registration.build_many(topic, payloads))
+        except Exception:
+            logger.exception("build_many of %s failed; building one by one", topic)
+    out: list[Notification | Iterable[Notification] | Exception | None] = []
+    for payload in payloads:
+        try:
+            out.append(registration.builder(topic, payload))
+        except Exception as exc:
+            out.append(exc)
+    return out
+
+
+def _claim_many(wanted: list[tuple[str, int, Notification]]) -> list[NotificationLog | None]:
+    """``_claim`` for many e-mails: on PostgreSQL one ``INSERT ... ON CONFLICT DO NOTHING``, then
+    a retake for those already claimed (rare: a redelivery); elsewhere one claim at a time."""
+    if connection.vendor != "postgresql" or not wanted:
+        return [
+            _claim(
+                topic=topic,
+                event_id=event_id,
+                notification=n,
+                status=NotificationStatus.SENDING if n.recipient else NotificationStatus.SKIPPED,
+            )
+            for topic, event_id, n in wanted
+        ]
+    now = timezone.now()
+    rows: dict[tuple[str, int, str], NotificationLog] = {}
+    for topic, event_id, n in wanted:
+        key = (topic, event_id, n.recipient)
+        if key not in rows:  # the same e-mail twice in one batch: claimed once
+            status = NotificationStatus.SENDING if n.recipient else NotificationStatus.SKIPPED
+            rows[key] = NotificationLog(
+                **_key(*key),
+                template=n.template,
+                language=language_for(n.language),
+                order_id=n.order_id,
+                status=status,
+                attempts=1 if status == NotificationStatus.SENDING else 0,
+                claimed_at=now,
+            )
+    sql, params = insert_sql(
+        NotificationLog,
+        list(rows.values()),
+        returning=("id", "topic", "event_id", "recipient"),
+        ignore_conflicts=True,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = {(topic, event_id, recipient): pk for pk, topic, event_id, recipient in cursor.fetchall()}
+    out: list[NotificationLog | None] = []
+    handed: set[tuple[str, int, str]] = set()
+    for topic, event_id, n in wanted:
+        key = (topic, event_id, n.recipient)
+        row = rows[key]
+        if key in handed:
+            out.append(None)
+            continue
+        handed.add(key)
+        if key in inserted:
+            row.pk = inserted[key]
+            mark_saved([row])
+            out.append(row)
+        elif row.status == NotificationStatus.SENDING:
+            out.append(_retake(_key(*key), now))
+        else:
+            out.append(None)
+    return out
+
+
+def _mark_sent_many(sent: list[tuple[NotificationLog, list[Model]]]) -> None:
+    """``_mark_sent`` for many logs: on PostgreSQL one statement (one ``UPDATE`` of every log from
+    arrays, a data-modifying CTE before each model's ``INSERT``); elsewhere one log at a time."""
+    if not sent:
+        return
+    if connection.vendor != "postgresql" or len(sent) == 1:
+        for log, rows in sent:
+            _mark_sent(log, rows)
+        return
+    quote = connection.ops.quote_name
+    meta = NotificationLog._meta
+    column = {
+        name: quote(meta.get_field(name).column) for name in ("id", "status", "subject", "sent_at", "error")
+    }
+    update = (
+        f"UPDATE {quote(meta.db_table)} AS t SET {column['status']} = %s, {column['subject']} = v.subject, "  # noqa: S608 - the model's names
+        f"{column['sent_at']} = v.sent_at, {column['error']} = %s "
+        "FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS v(id, subject, sent_at) "
+        f"WHERE t.{column['id']} = v.id",
+        (
+            NotificationStatus.SENT,
+            "",
+            [log.pk for log, _ in sent],
+            [log.subject for log, _ in sent],
+            [log.sent_at for log, _ in sent],
+        ),
+    )
+    by_model: dict[type[Model], list[Model]] = defaultdict(list)
+    for _, rows in sent:
+        for obj in rows:
+            by_model[type(obj)].append(obj)
+    *writes, last = [update, *(insert_sql(model, objs) for model, objs in by_model.items())]
+    with connection.cursor() as cursor:
+        cursor.execute(*with_writes(writes, last))
+    mark_saved([obj for objs in by_model.values() for obj in objs])
 
 
 def notification_send(*, topic: str, event_id: int, payload: dict[str, Any]) -> list[NotificationLog]:

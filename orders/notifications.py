@@ -7,6 +7,7 @@ written with the log's ``sent`` mark."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from oms.actors import Actor
@@ -102,7 +103,23 @@ def order_confirmation_build(topic: str, payload: dict[str, Any]) -> Notificatio
     order = _order_for_email.first(order_id=order_id)
     if order is None:
         return None
-    lines = _lines_for_email(order_id=order.pk)
+    return _confirmation(order, _lines_for_email(order_id=order.pk))
+
+
+def order_confirmation_build_many(topic: str, payloads: list[dict[str, Any]]) -> list[Notification | None]:
+    """``order_confirmation_build`` for many orders: their orders and lines read in two queries."""
+    ids = [payload.get("order_id") for payload in payloads]
+    wanted = {order_id for order_id in ids if order_id is not None}
+    orders = Order.objects.select_related("customer", "pickup_location", "channel").in_bulk(wanted)
+    lines: dict[int, list[OrderLine]] = defaultdict(list)
+    for line in OrderLine.objects.filter(order_id__in=orders).order_by("order_id", "line_number"):
+        lines[line.order_id].append(line)
+    return [
+        _confirmation(orders[order_id], lines[order_id]) if order_id in orders else None for order_id in ids
+    ]
+
+
+def _confirmation(order: Order, lines: list[OrderLine]) -> Notification:
     recipient, language = customer_recipient(order.customer)
     context = {
         **order_context(order),
@@ -145,4 +162,9 @@ def order_email_sent_event(notification: Notification, log: NotificationLog) -> 
 
 
 def connect() -> None:
-    notification_register("order.created", order_confirmation_build, on_sent=order_email_sent_event)
+    notification_register(
+        "order.created",
+        order_confirmation_build,
+        on_sent=order_email_sent_event,
+        build_many=order_confirmation_build_many,
+    )

@@ -424,6 +424,64 @@ def test_a_batch_sends_the_others_and_hands_a_failing_event_to_its_own_task(netw
     assert NotificationLog.objects.filter(status=NotificationStatus.SENT).count() == 3
 
 
+def test_a_batch_reads_claims_and_marks_once_for_all_its_emails_on_postgresql(network, mailoutbox):
+    """On PostgreSQL a batch of confirmations costs the same statements whatever its size: the
+    orders and their lines (two reads), every claim (one INSERT), every sent mark with its
+    ``email_sent`` event (one statement). Each e-mail is still rendered and sent on its own."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the set-based claims and marks are PostgreSQL's; elsewhere one e-mail at a time")
+    orders = [place(network, ("SHIRT", 1), ("JEANS", 2), email=f"c{n}@example.com") for n in range(5)]
+    items = [
+        {"topic": event.topic, "event_id": event.pk, "payload": event.payload}
+        for event in OutboxEvent.objects.filter(topic="order.created").order_by("pk")
+    ]
+    counts = []
+    for batch in (items[:2], items[2:]):
+        with CaptureQueriesContext(connection) as ctx:
+            assert notification_send_many.apply(kwargs={"events": batch}).successful()
+        counts.append([q["sql"].split(None, 1)[0] for q in ctx.captured_queries])
+    assert counts[0] == counts[1] == ["SELECT", "SELECT", "INSERT", "WITH"], counts
+    assert sorted(message.to[0] for message in mailoutbox) == [f"c{n}@example.com" for n in range(5)]
+    assert f"2 {X} Slim jeans (JEANS)" in mailoutbox[0].body
+    for order in orders:
+        (sent,) = emails_sent(order)
+        log = NotificationLog.objects.get(order_id=order.pk)
+        assert (log.status, log.error) == (NotificationStatus.SENT, "")
+        assert log.sent_at is not None
+        assert sent.data["notification"] == log.pk
+        assert sent.message == f"E-mail '{log.subject}' sent to {log.recipient}"
+
+
+def test_a_batch_builds_one_by_one_when_its_many_builder_fails(db, monkeypatch, mailoutbox):
+    monkeypatch.setattr("oms.notifications._registry", defaultdict(list))
+
+    def build(topic: str, payload: dict) -> Notification | None:
+        if payload["email"] == "broken":
+            raise ValueError("no such order")
+        return Notification(
+            recipient=payload["email"],
+            template="shipped",
+            context={"order_number": "X-1", "carrier": "GHN", "tracking_number": "T", "lines": []},
+        )
+
+    def build_many(topic: str, payloads: list[dict]) -> list:
+        raise ConnectionError("database restarting")
+
+    notification_register("test.hello", build, build_many=build_many)
+    items = [
+        {"topic": "test.hello", "event_id": n, "payload": {"email": email}}
+        for n, email in enumerate(["ann@example.com", "broken", "bob@example.com"], start=1)
+    ]
+    handed: list[dict] = []
+    monkeypatch.setattr("oms.tasks.notification_send", SimpleNamespace(delay=lambda **kw: handed.append(kw)))
+    assert notification_send_many.apply(kwargs={"events": items}).successful()
+    assert sorted(message.to[0] for message in mailoutbox) == ["ann@example.com", "bob@example.com"]
+    assert handed == [items[1]]  # the one whose build failed, retried on its own
+
+
 def test_a_claim_left_by_a_dead_worker_is_retaken_only_when_stale(network, mailoutbox, settings):
     order = place(network, ("SHIRT", 1))  # no commit: nothing sent yet
     event = OutboxEvent.objects.get(topic="order.created")
