@@ -131,12 +131,12 @@ def _key(topic: str, event_id: int, recipient: str) -> dict[str, Any]:
     return {"topic": topic, "event_id": event_id, "recipient": recipient}
 
 
-def _claim(*, topic: str, event_id: int, notification: Notification, status: str) -> NotificationLog | None:
-    """Insert the log row (the claim); None if this e-mail was sent, skipped or is being sent."""
-    now = timezone.now()
-    key = _key(topic, event_id, notification.recipient)
-    row = NotificationLog(
-        **key,
+def _claim_row(
+    *, topic: str, event_id: int, notification: Notification, status: str, now: Any
+) -> NotificationLog:
+    """The log row (unsaved) that claims one e-mail."""
+    return NotificationLog(
+        **_key(topic, event_id, notification.recipient),
         template=notification.template,
         language=language_for(notification.language),
         order_id=notification.order_id,
@@ -144,6 +144,13 @@ def _claim(*, topic: str, event_id: int, notification: Notification, status: str
         attempts=1 if status == NotificationStatus.SENDING else 0,
         claimed_at=now,
     )
+
+
+def _claim(*, topic: str, event_id: int, notification: Notification, status: str) -> NotificationLog | None:
+    """Insert the log row (the claim); None if this e-mail was sent, skipped or is being sent."""
+    now = timezone.now()
+    key = _key(topic, event_id, notification.recipient)
+    row = _claim_row(topic=topic, event_id=event_id, notification=notification, status=status, now=now)
     if _insert_claim(row):
         return row
     if status != NotificationStatus.SENDING:
@@ -359,15 +366,7 @@ def _claim_many(wanted: list[tuple[str, int, Notification]]) -> list[Notificatio
         key = (topic, event_id, n.recipient)
         if key not in rows:  # the same e-mail twice in one batch: claimed once
             status = NotificationStatus.SENDING if n.recipient else NotificationStatus.SKIPPED
-            rows[key] = NotificationLog(
-                **_key(*key),
-                template=n.template,
-                language=language_for(n.language),
-                order_id=n.order_id,
-                status=status,
-                attempts=1 if status == NotificationStatus.SENDING else 0,
-                claimed_at=now,
-            )
+            rows[key] = _claim_row(topic=topic, event_id=event_id, notification=n, status=status, now=now)
     sql, params = insert_sql(
         NotificationLog,
         list(rows.values()),
