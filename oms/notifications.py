@@ -321,7 +321,10 @@ def notification_send_many(
 
 def _failed(failed: list[dict[str, Any]], item: dict[str, Any], exc: BaseException) -> None:
     logger.error(
-        "notification of %s #%s failed (%r); retried on its own", item["topic"], item["event_id"], exc
+        "notification of %s #%s failed; retried on its own",
+        item["topic"],
+        item["event_id"],
+        exc_info=exc,
     )
     if item not in failed:
         failed.append(item)
