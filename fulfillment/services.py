@@ -35,8 +35,7 @@ from inventory.sourcing import CandidateStock, Need, load_candidates, plan_sourc
 from oms import events
 from oms.actors import Actor
 from oms.errors import InvalidInput, PermissionDenied
-from oms.models import OutboxEvent
-from oms.sql import Prepared, insert_sql, mark_saved, next_ids, update_sql, with_writes
+from oms.sql import Prepared, insert_sql, mark_saved, next_ids, update_sql
 from orders.choices import OrderEventKind, OrderStatus, ReservationStatus
 from orders.events import order_event_build, order_event_record, order_events_record
 from orders.models import Order, OrderEvent, OrderLine, Reservation
@@ -519,7 +518,6 @@ def _write_routing(
     the statement replaces six round trips and as many compiled querysets on the routing worker's
     hot path. The day's load row is still locked only from this last statement to COMMIT. The
     timeline events' ids are not read back (routing does not use them)."""
-    rows = events.outbox_rows(outbox)
     writes: list[tuple[str, Sequence[Any]]] = []
     if created:
         writes.append(insert_sql(FulfillmentOrder, created))
@@ -533,19 +531,8 @@ def _write_routing(
         loads = location_loads_add_sql(day=created[0].day, added=Counter(fo.location_id for fo in created))
         if loads is not None:
             writes.append(loads)
-    if rows:
-        last = insert_sql(OutboxEvent, rows, returning=("id", "created_at"))
-    elif writes:
-        last = ("SELECT NULL, NULL WHERE FALSE", ())
-    else:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(*with_writes(writes, last))
-        returned = cursor.fetchall()
-    for row, (pk, created_at) in zip(rows, returned, strict=True):
-        row.pk, row.created_at = pk, created_at
-    mark_saved([*created, *lines, *rows])
-    events.outbox_announce(rows)
+    events.publish_many_with(writes, outbox)
+    mark_saved([*created, *lines])
 
 
 # --- The lifecycle of one fulfilment order -------------------------------------------------------------

@@ -56,6 +56,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from .models import OutboxEvent
+from .sql import insert_sql, mark_saved, with_writes
 
 logger = logging.getLogger(__name__)
 
@@ -207,12 +208,17 @@ class _Marker:
                     logger.exception("could not send %s deferred item(s); the relay will", len(chunk))
                     name = getattr(send, "__qualname__", repr(send))
                     unsent.update((event_id, f"{name}: {exc!r}"[:500]) for event_id, _ in chunk)
+        by_error: dict[str, list[int]] = defaultdict(list)
         for event_id, error in unsent.items():
+            by_error[error].append(event_id)
+        for error, event_ids in by_error.items():  # one UPDATE per failed send, not per event
             try:
                 close_old_connections()
-                OutboxEvent.objects.filter(pk=event_id).update(attempts=F("attempts") + 1, last_error=error)
-            except DatabaseError:  # undispatched all the same: the relay takes it
-                logger.exception("could not record the error of outbox event %s", event_id)
+                OutboxEvent.objects.filter(pk__in=event_ids).update(
+                    attempts=F("attempts") + 1, last_error=error
+                )
+            except DatabaseError:  # undispatched all the same: the relay takes them
+                logger.exception("could not record the error of outbox events %s", event_ids)
         return set(unsent)
 
     def flush(self) -> int:
@@ -313,6 +319,30 @@ def outbox_announce(rows: Sequence[OutboxEvent]) -> None:
             raise ValueError("outbox_announce needs rows that are written (id and created_at)")
         event = Event(id=row.pk, topic=row.topic, created_at=row.created_at)
         transaction.on_commit(partial(_dispatch_committed, event, dict(row.payload)))
+
+
+def publish_many_with(
+    writes: Sequence[tuple[str, Sequence[Any]]], items: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """``publish_many`` in one statement with the caller's other ``writes`` (PostgreSQL only;
+    ``(sql, params)`` as ``oms.sql.insert_sql`` / ``update_sql`` give them): each write a
+    data-modifying CTE, the outbox rows' ``INSERT`` last, their ids and times returned to announce
+    them after COMMIT. In-transaction handlers run first, as with ``publish_many``; with no event,
+    the writes alone make the statement."""
+    rows = outbox_rows(items)
+    if rows:
+        last = insert_sql(OutboxEvent, rows, returning=("id", "created_at"))
+    elif writes:
+        *writes, last = writes
+    else:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(*with_writes(writes, last))
+        returned = cursor.fetchall() if rows else []
+    for row, (pk, created_at) in zip(rows, returned, strict=True):
+        row.pk, row.created_at = pk, created_at
+    mark_saved(rows)
+    outbox_announce(rows)
 
 
 def publish_many(items: Sequence[tuple[str, dict[str, Any]]]) -> None:

@@ -350,6 +350,11 @@ def _build_all(
     return out
 
 
+def _claim_status(notification: Notification) -> str:
+    """A claim sends, or records a skip when the customer has no e-mail address."""
+    return NotificationStatus.SENDING if notification.recipient else NotificationStatus.SKIPPED
+
+
 def _claim_many(wanted: list[tuple[str, int, Notification]]) -> list[NotificationLog | None]:
     """``_claim`` for many e-mails: on PostgreSQL one ``INSERT ... ON CONFLICT DO NOTHING``, then
     a retake for those already claimed (rare: a redelivery); elsewhere one claim at a time."""
@@ -359,7 +364,7 @@ def _claim_many(wanted: list[tuple[str, int, Notification]]) -> list[Notificatio
                 topic=topic,
                 event_id=event_id,
                 notification=n,
-                status=NotificationStatus.SENDING if n.recipient else NotificationStatus.SKIPPED,
+                status=_claim_status(n),
             )
             for topic, event_id, n in wanted
         ]
@@ -368,8 +373,9 @@ def _claim_many(wanted: list[tuple[str, int, Notification]]) -> list[Notificatio
     for topic, event_id, n in wanted:
         key = (topic, event_id, n.recipient)
         if key not in rows:  # the same e-mail twice in one batch: claimed once
-            status = NotificationStatus.SENDING if n.recipient else NotificationStatus.SKIPPED
-            rows[key] = _claim_row(topic=topic, event_id=event_id, notification=n, status=status, now=now)
+            rows[key] = _claim_row(
+                topic=topic, event_id=event_id, notification=n, status=_claim_status(n), now=now
+            )
     sql, params = insert_sql(
         NotificationLog,
         list(rows.values()),
@@ -404,7 +410,7 @@ def _mark_sent_many(sent: list[tuple[NotificationLog, list[Model]]]) -> None:
     arrays, a data-modifying CTE before each model's ``INSERT``); elsewhere one log at a time."""
     if not sent:
         return
-    if connection.vendor != "postgresql" or len(sent) == 1:
+    if connection.vendor != "postgresql":
         for log, rows in sent:
             _mark_sent(log, rows)
         return

@@ -51,7 +51,7 @@ from oms import events
 from oms.actors import Actor
 from oms.contact import normalize_email, normalize_phone
 from oms.errors import DomainError, InvalidInput, PermissionDenied
-from oms.models import Channel, ChannelCustomerRef, Customer, NotificationLog, OutboxEvent
+from oms.models import Channel, ChannelCustomerRef, Customer, NotificationLog
 from oms.money import check_amount, quantize
 from oms.services import check_currency
 from oms.sql import insert_sql, mark_saved, next_ids, with_writes
@@ -796,16 +796,11 @@ def _insert_timeline_record_and_outbox(
             record.save(force_insert=True)
         events.publish_many(outbox)
         return
-    rows = events.outbox_rows(outbox)
     writes = [insert_sql(IdempotencyRecord, [record])] if record is not None else []
     writes.append(insert_sql(OrderEvent, timeline))
-    with connection.cursor() as cursor:
-        cursor.execute(*with_writes(writes, insert_sql(OutboxEvent, rows, returning=("id", "created_at"))))
-        returned = cursor.fetchall()
-    for row, (pk, created_at) in zip(rows, returned, strict=True):
-        row.pk, row.created_at = pk, created_at
-    mark_saved([*rows, *([record] if record is not None else [])])
-    events.outbox_announce(rows)
+    events.publish_many_with(writes, outbox)
+    if record is not None:
+        mark_saved([record])
 
 
 def _reserve_and_record(

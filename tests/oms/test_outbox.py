@@ -125,6 +125,27 @@ def test_outbox_rows_and_announce_split_publish_many_for_a_caller_that_writes_th
 
 
 @pytest.mark.django_db(transaction=True)
+def test_publish_many_with_writes_the_callers_rows_and_the_outbox_in_one_statement(heard):
+    """PostgreSQL: placement and routing write their rows and their outbox rows in one statement;
+    with no event the writes alone make it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("one statement of several writes is PostgreSQL's (data-modifying CTEs)")
+    from oms.sql import insert_sql
+
+    with transaction.atomic():
+        row = OutboxEvent(topic="other.topic", payload={"n": 0})
+        with CaptureQueriesContext(connection) as ctx:
+            events.publish_many_with([insert_sql(OutboxEvent, [row])], [(TOPIC, {"n": 1})])
+            events.publish_many_with([insert_sql(OutboxEvent, [row])], [])
+        assert len(ctx.captured_queries) == 2
+        assert OutboxEvent.objects.filter(topic="other.topic").count() == 2
+        (published,) = OutboxEvent.objects.filter(topic=TOPIC)
+        assert heard == []
+        events.publish_many_with([], [])  # nothing to write: no statement
+    assert heard == [(TOPIC, {"n": 1}, published.pk)]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_change_leaves_no_row_and_announces_nothing(heard):
     def change() -> None:
         with transaction.atomic():
