@@ -133,14 +133,17 @@ def paced_orders(
 
 
 def drain_capacity(*, count: int, exclude: list[int], timeout: float = 180.0) -> dict[str, Any]:
-    """How many orders a second the worker routes when it has a backlog: ``route_order`` is sent at
-    once for ``count`` orders left unrouted by the intake rows (their tasks were dropped), and the
-    time until every one is allocated is measured (notifications run too, on their own worker, as in
+    """How many orders a second the worker routes when it has a backlog: ``count`` orders left
+    unrouted by the intake rows (their routing requests were dropped) are pushed at once into the
+    routing inbox, as placements push them (``fulfillment.tasks.route_soon``; in chunks of one
+    batch, so the inbox may start its second drain as it would for orders arriving), and the time
+    until every one is allocated is measured (notifications run too, on their own worker, as in
     production). Only orders placed over HTTP: the raw SQL reference's orders (``RAW-``) hold a
     stock row picked without the sourcing engine, so routing would first move most of them to a
-    better location, work an order placed by the OMS never causes. Sent as ``.delay()`` sends
-    them: no result stored (``send_task`` by name would ask for one)."""
-    from config.celery_app import app
+    better location, work an order placed by the OMS never causes."""
+    from django.conf import settings
+
+    from fulfillment.tasks import ROUTING_INBOX
     from orders.models import Order
 
     ids = list(
@@ -153,10 +156,9 @@ def drain_capacity(*, count: int, exclude: list[int], timeout: float = 180.0) ->
     if not ids:
         return {"orders": 0}
     started = time.perf_counter()
-    for order_id in ids:
-        app.send_task(
-            "fulfillment.tasks.route_order", args=[order_id], queue=ROUTING_QUEUE, ignore_result=True
-        )
+    step = max(1, settings.OMS_ROUTING_BATCH)
+    for i in range(0, len(ids), step):
+        ROUTING_INBOX.add(ids[i : i + step])
     deadline = time.monotonic() + timeout
     waiting = len(ids)
     while time.monotonic() < deadline and waiting:

@@ -458,7 +458,7 @@ class Bench:
                     lo, hi = (mid, hi) if ok else (lo, mid)
             else:
                 lo = 0.0
-            self.say("routing lag: worker capacity with a backlog (route_order sent for unrouted orders)")
+            self.say("routing lag: worker capacity with a backlog (unrouted orders pushed into the inbox)")
             drain = drain_capacity(count=s.drain_orders, exclude=ids)
             for worker in workers:
                 worker.check_alive()

@@ -11,11 +11,11 @@ from orders.selectors import order_section_register
 
 from .selectors import fulfillment_orders_for_orders
 from .services import fulfillment_orders_cancel_for_order
-from .tasks import allocate_backorders, route_order
+from .tasks import allocate_backorders, route_soon
 
 
 def _route(topic: str, payload: dict[str, Any]) -> None:
-    route_order.delay(payload["order_id"])
+    route_soon([payload["order_id"]])
 
 
 def _stock_arrived(topic: str, payload: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ import math
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -765,6 +765,39 @@ def _collect(rows, stock: list[CandidateStock], locations: dict[int, CandidateLo
             )
 
 
+def load_candidate_rows(*, product_ids: Collection[int], today: date | None = None) -> list[tuple[Any, ...]]:
+    """The rows of ``load_candidates``, not yet turned into the engine's (``candidates_from_rows``):
+    for a caller that plans several orders from one read (a batch of routings)."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return []
+    day = today or timezone.localdate()
+    marks = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"SELECT {_COLUMNS} FROM {{stock}} s "  # noqa: S608
+        "JOIN {product} p ON p.id = s.product_id "
+        "JOIN {location} l ON l.id = s.location_id "
+        "LEFT JOIN {load} d ON d.location_id = s.location_id AND d.day = %s "
+        f"WHERE s.product_id IN ({marks}) ORDER BY s.id"
+    ).format(**_tables())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_day_param(day), *ids])
+        return cursor.fetchall()
+
+
+def candidates_from_rows(
+    rows: Sequence[tuple[Any, ...]], *, product_ids: Collection[int] | None = None
+) -> tuple[list[CandidateStock], dict[int, CandidateLocation]]:
+    """The engine's stock rows and locations from ``load_candidate_rows``, for ``product_ids``
+    only when given: exactly what ``load_candidates`` of those products returns."""
+    if product_ids is not None:
+        rows = [row for row in rows if row[1] in product_ids]
+    stock: list[CandidateStock] = []
+    locations: dict[int, CandidateLocation] = {}
+    _collect(rows, stock, locations)
+    return stock, locations
+
+
 def load_candidates(
     *, product_ids: Collection[int], today: date | None = None
 ) -> tuple[list[CandidateStock], dict[int, CandidateLocation]]:
@@ -775,24 +808,7 @@ def load_candidates(
     stock: safety stock is never sold). Plain SQL on purpose: it runs on every placement and every
     routing, and building the equivalent queryset cost as much as running it (docs/performance.md);
     today's load is one LEFT JOIN on the unique (location, day), not a subquery per row."""
-    ids = sorted(set(product_ids))
-    if not ids:
-        return [], {}
-    day = today or timezone.localdate()
-    marks = ", ".join(["%s"] * len(ids))
-    sql = (
-        f"SELECT {_COLUMNS} FROM {{stock}} s "  # noqa: S608
-        "JOIN {product} p ON p.id = s.product_id "
-        "JOIN {location} l ON l.id = s.location_id "
-        "LEFT JOIN {load} d ON d.location_id = s.location_id AND d.day = %s "
-        f"WHERE s.product_id IN ({marks}) ORDER BY s.id"
-    ).format(**_tables())
-    stock: list[CandidateStock] = []
-    locations: dict[int, CandidateLocation] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [_day_param(day), *ids])
-        _collect(cursor.fetchall(), stock, locations)
-    return stock, locations
+    return candidates_from_rows(load_candidate_rows(product_ids=product_ids, today=today))
 
 
 def load_candidates_for_skus(

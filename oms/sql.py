@@ -10,7 +10,8 @@ of them in one statement; ``next_ids`` draws primary keys from a table's sequenc
 other rows of the same statement point to.
 
 ``Prepared``: a read whose queryset is compiled once per process and run again with other ids (the
-compile step is most of the Python a primary-key lookup costs)."""
+compile step is most of the Python a primary-key lookup costs). ``field__any=ids`` (PostgreSQL) is
+``IN`` with the ids as one array parameter, so a read of many rows keeps one shape too."""
 
 from __future__ import annotations
 
@@ -21,10 +22,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, connections
-from django.db.models import Model, QuerySet
+from django.db.models import Field, ForeignObject, Lookup, Model, QuerySet
 from django.db.models.constants import OnConflict
 from django.db.models.query import ModelIterable, get_related_populators
 from django.db.models.sql import InsertQuery
+
+
+class AnyOf(Lookup):
+    """``field__any=[1, 2, 3]``: ``field = ANY(%s)`` with the ids as one ``bigint[]`` parameter
+    (PostgreSQL only). ``__in`` writes one placeholder per value, so its SQL changes with the
+    number of ids; this keeps one statement for any number, which ``Prepared`` compiles once."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):  # type: ignore[no-untyped-def]
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, self.rhs]
+
+
+# on Field for plain columns; ForeignObject keeps its own lookups (Django does not look past it)
+Field.register_lookup(AnyOf)
+ForeignObject.register_lookup(AnyOf)
 
 
 def insert_sql(
@@ -158,7 +177,8 @@ class Prepared:
         lines_of(order_id=5)  # == list(OrderLine.objects.filter(order_id=5))
 
     Only for model querysets whose SQL does not depend on the values (no ``__in`` lists, no
-    ``None``), without ``values()``, annotations or related-manager querysets."""
+    ``None``), without ``values()``, annotations or related-manager querysets. A list of ids goes
+    through ``field__any=name``: the call then passes a list for ``name``."""
 
     _SENTINEL = -7_340_000  # no id is negative
 

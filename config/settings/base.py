@@ -204,6 +204,15 @@ OMS_RETURN_WINDOW_DAYS_BY_CHANNEL = env.dict(
 )
 OMS_IDEMPOTENCY_TTL_HOURS = env.int("OMS_IDEMPOTENCY_TTL_HOURS", default=24)
 OMS_SWEEPER_STUCK_SECONDS = env.int("OMS_SWEEPER_STUCK_SECONDS", default=60)
+# The routing inbox (oms/inbox.py, fulfillment/tasks.py): orders to route wait in a Redis list that
+# ``route_waiting`` tasks drain, a batch routed in one transaction, instead of one task message per
+# order. Used when tasks are not eager and the broker is Redis. At most DRAINS run at once; each
+# takes BATCH orders at a time, and another starts only when more than BATCH wait per running
+# drain; a drain hands over to a new task after DRAIN_SECONDS (a warm shutdown never waits long).
+OMS_ROUTING_INBOX = env.bool("OMS_ROUTING_INBOX", default=True)
+OMS_ROUTING_DRAINS = env.int("OMS_ROUTING_DRAINS", default=2)
+OMS_ROUTING_BATCH = env.int("OMS_ROUTING_BATCH", default=20)
+OMS_ROUTING_DRAIN_SECONDS = env.float("OMS_ROUTING_DRAIN_SECONDS", default=2.0)
 # Outbox: the relay re-dispatches events not dispatched this long after they were written, and
 # forgets dispatched events after the retention period.
 OMS_OUTBOX_RELAY_AFTER_SECONDS = env.int("OMS_OUTBOX_RELAY_AFTER_SECONDS", default=30)
