@@ -507,29 +507,18 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
     outbox: list[tuple[str, dict[str, Any]]] = []
     new_lines: list[FulfillmentOrderLine] | None = [] if one_statement else None
     unsaved: set[str] | None = set() if one_statement else None
-    created = _create_fulfillment_orders(
+    created, result.status = _route_held(
         order=order,
+        lines=lines,
         reservations=[*unrouted, *filled],
         reason=reason,
         fulfillment_orders=fulfillment_orders,
         timeline=timeline,
         outbox=outbox,
         unwritten=new_lines,
-    )
-    result.created = [fo.pk for fo in created]
-    # Every unrouted reservation was just routed, and ``lines`` and ``fulfillment_orders`` are as
-    # in the database (``_fill_backorders`` and ``_create_fulfillment_orders`` keep them in step;
-    # the order lock keeps others out): the status needs no lookup.
-    result.status = order_status_sync(
-        order=order,
-        actor=ROUTER,
-        lines=list(lines.values()),
-        has_unrouted=False,
-        fulfillment_orders=fulfillment_orders,
-        timeline=timeline,
-        outbox=outbox,
         unsaved=unsaved,
     )
+    result.created = [fo.pk for fo in created]
     if one_statement:
         _write_routing(
             updates=[(order, unsaved or set())],
@@ -547,6 +536,46 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
         # stays locked only until COMMIT, not while the rest of the routing is written.
         location_loads_add(day=created[0].day, added=Counter(fo.location_id for fo in created))
     return result
+
+
+def _route_held(
+    *,
+    order: Order,
+    lines: dict[int, OrderLine],
+    reservations: Sequence[Reservation],
+    reason: str,
+    fulfillment_orders: list[FulfillmentOrder],
+    timeline: list[OrderEvent],
+    outbox: list[tuple[str, dict[str, Any]]],
+    unwritten: list[FulfillmentOrderLine] | None,
+    unsaved: set[str] | None,
+    ids: Iterator[int] | None = None,
+) -> tuple[list[FulfillmentOrder], str]:
+    """Route the order's reservations that routing now holds for it (``_create_fulfillment_orders``)
+    and set its status: the new fulfilment orders and the status. Every unrouted reservation was
+    just routed, and ``lines`` and ``fulfillment_orders`` are as in the database (the callers keep
+    them in step; the order lock keeps others out): the status needs no lookup."""
+    created = _create_fulfillment_orders(
+        order=order,
+        reservations=reservations,
+        reason=reason,
+        fulfillment_orders=fulfillment_orders,
+        timeline=timeline,
+        outbox=outbox,
+        unwritten=unwritten,
+        ids=ids,
+    )
+    status = order_status_sync(
+        order=order,
+        actor=ROUTER,
+        lines=list(lines.values()),
+        has_unrouted=False,
+        fulfillment_orders=fulfillment_orders,
+        timeline=timeline,
+        outbox=outbox,
+        unsaved=unsaved,
+    )
+    return created, status
 
 
 def route_orders(*, order_ids: Sequence[int]) -> list[RoutingResult]:
@@ -630,27 +659,18 @@ def _route_together(order_ids: list[int]) -> tuple[dict[int, RoutingResult], lis
     created: list[FulfillmentOrder] = []
     updates: list[tuple[Order, set[str]]] = []
     for order, reason in planned:
-        fulfillment_orders: list[FulfillmentOrder] = []
-        mine = _create_fulfillment_orders(
+        unsaved: set[str] = set()
+        mine, status = _route_held(
             order=order,
+            lines=lines_of[order.pk],
             reservations=unrouted_of[order.pk],
             reason=reason,
-            fulfillment_orders=fulfillment_orders,
+            fulfillment_orders=[],  # none yet: an order with some is routed alone
             timeline=timeline,
             outbox=outbox,
             unwritten=new_lines,
-            ids=fo_ids,
-        )
-        unsaved: set[str] = set()
-        status = order_status_sync(
-            order=order,
-            actor=ROUTER,
-            lines=list(lines_of[order.pk].values()),
-            has_unrouted=False,
-            fulfillment_orders=fulfillment_orders,
-            timeline=timeline,
-            outbox=outbox,
             unsaved=unsaved,
+            ids=fo_ids,
         )
         created += mine
         updates.append((order, unsaved))

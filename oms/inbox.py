@@ -67,6 +67,7 @@ return 0
 """
 
 _clients: dict[str, redis.Redis] = {}
+_scripts: dict[tuple[str, str], Any] = {}  # (url, source) -> registered script (its sha cached)
 _clients_lock = threading.Lock()
 
 
@@ -108,11 +109,10 @@ class Inbox:
         self.ttl_ms = int(ttl_seconds * 1000)
 
     def _run(self, source: str, keys: list[str], args: list[Any]) -> Any:
-        client = client_for(self._url())
-        scripts = client.__dict__.setdefault("_oms_inbox_scripts", {})
-        script = scripts.get(source)
+        url = self._url()
+        script = _scripts.get((url, source))
         if script is None:
-            script = scripts[source] = client.register_script(source)
+            script = _scripts[(url, source)] = client_for(url).register_script(source)
         return script(keys=keys, args=args)
 
     def add(self, ids: list[int]) -> bool:
