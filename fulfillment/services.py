@@ -16,7 +16,7 @@ reservations; and every active reservation of a routed order belongs to one open
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from inventory.capacity import location_load_change, location_loads_add, location_loads_add_sql
+from inventory.capacity import location_load_change, location_loads_add_sql
 from inventory.choices import MovementKind
 from inventory.errors import InsufficientStock
 from inventory.models import StockLevel
@@ -43,12 +43,20 @@ from inventory.sourcing import (
 )
 from oms import events
 from oms.actors import Actor
+from oms.batch import WriteBatch
 from oms.errors import InvalidInput, PermissionDenied
-from oms.sql import Prepared, insert_sql, mark_saved, next_ids, update_sql
+from oms.sql import Prepared
 from orders.choices import OrderEventKind, OrderStatus, ReservationStatus
-from orders.events import order_event_build, order_event_record, order_events_record
-from orders.models import Order, OrderEvent, OrderLine, Reservation
-from orders.services import order_status_set, reservations_release, reserve_for_needs, sourcing_request_for
+from orders.events import order_event_build, order_event_record
+from orders.models import Order, OrderLine, Reservation
+from orders.services import (
+    order_has_unrouted,
+    order_status_derive,
+    order_status_set,
+    reservations_release,
+    reserve_for_needs,
+    sourcing_request_for,
+)
 
 from .choices import FulfillmentStatus
 from .models import (
@@ -80,83 +88,46 @@ class RoutingResult:
 # --- The order's status follows its lines and fulfilment orders ------------------------------------
 
 
-def order_status_derive(
-    *,
-    order: Order,
-    lines: Sequence[OrderLine],
-    has_unrouted: bool | None = None,
-    fulfillment_orders: Sequence[FulfillmentOrder] | None = None,
-) -> str:
-    """The status the order's lines and fulfilment orders call for. A caller that already knows
-    whether units are held but not routed (``has_unrouted``), or holds every fulfilment order of
-    the order (``fulfillment_orders``), passes them and saves the lookups."""
-    open_units = sum(line.quantity_open for line in lines)
-    if open_units == 0:
-        fulfilled = sum(line.quantity_fulfilled for line in lines)
-        cancelled = sum(line.quantity_cancelled for line in lines)
-        if fulfilled == 0:
-            return OrderStatus.CANCELLED
-        return OrderStatus.PARTIALLY_CANCELLED if cancelled else OrderStatus.COMPLETED
-    if any(line.quantity_backordered for line in lines):
-        return OrderStatus.BACKORDERED
-    if has_unrouted is None:
-        has_unrouted = Reservation.objects.filter(
-            order=order, status=ReservationStatus.ACTIVE, fulfillment_line__isnull=True
-        ).exists()
-    if has_unrouted:
-        return OrderStatus.RECEIVED
-    working_statuses = {*WORKING_STATUSES, *DONE_STATUSES}
-    if fulfillment_orders is None:
-        working = FulfillmentOrder.objects.filter(order=order, status__in=working_statuses).exists()
-    else:
-        working = any(fo.status in working_statuses for fo in fulfillment_orders)
-    if working or any(line.quantity_fulfilled for line in lines):
-        return OrderStatus.IN_FULFILLMENT
-    return OrderStatus.ALLOCATED
-
-
 def order_status_sync(
     *,
     order: Order,
     actor: Actor,
+    batch: WriteBatch,
     lines: Sequence[OrderLine] | None = None,
     has_unrouted: bool | None = None,
     fulfillment_orders: Sequence[FulfillmentOrder] | None = None,
-    timeline: list[OrderEvent] | None = None,
-    outbox: list[tuple[str, dict[str, Any]]] | None = None,
-    unsaved: set[str] | None = None,
 ) -> str:
-    """Set the (locked) order's status from its lines and fulfilment orders; announce milestones.
+    """Set the (locked) order's status in ``batch`` by the order status rule (``orders``), from its
+    lines and fulfilment orders; returns the status.
 
     ``lines`` (all of the order's, as they are now), ``has_unrouted`` and ``fulfillment_orders``
-    are for a caller that holds them already (routing): left out, they are read. With ``timeline``,
-    ``outbox`` and ``unsaved`` the status event, the milestone and the names of the order's changed
-    fields are handed to the caller, which writes them with its own rows (routing), instead of
-    being written here."""
+    are for a caller that holds them already (routing): left out, they are read, and only when the
+    rule asks."""
     if lines is None:
         lines = list(OrderLine.objects.filter(order=order).order_by("line_number"))
-    target = order_status_derive(
-        order=order, lines=lines, has_unrouted=has_unrouted, fulfillment_orders=fulfillment_orders
-    )
+    started = {*WORKING_STATUSES, *DONE_STATUSES}
+
+    def unrouted() -> bool:
+        return order_has_unrouted(order_id=order.pk) if has_unrouted is None else has_unrouted
+
+    def has_started() -> bool:
+        if fulfillment_orders is None:
+            return FulfillmentOrder.objects.filter(order=order, status__in=started).exists()
+        return any(fo.status in started for fo in fulfillment_orders)
+
+    target = order_status_derive(lines=lines, has_unrouted=unrouted, has_started=has_started)
     if order.status == OrderStatus.CANCELLED:
         return order.status
-    before = order.status
-    changed = order_status_set(order=order, status=target, actor=actor, timeline=timeline, unsaved=unsaved)
-    if changed and target != before:
-        topic = {
-            OrderStatus.ALLOCATED: "order.allocated",
-            OrderStatus.BACKORDERED: "order.backordered",
-            OrderStatus.COMPLETED: "order.completed",
-            OrderStatus.PARTIALLY_CANCELLED: "order.partially_cancelled",
-            OrderStatus.CANCELLED: "order.cancelled",
-        }.get(target)
-        if topic:
-            payload = {"order_id": order.pk, "number": order.number}
-            if outbox is None:
-                events.publish(topic=topic, payload=payload)
-            else:
-                outbox.append((topic, payload))
+    order_status_set(order=order, status=target, actor=actor, batch=batch)
     return target
+
+
+def order_status_sync_now(*, order: Order, actor: Actor) -> str:
+    """``order_status_sync`` for one step of a fulfilment order, written at once."""
+    batch = WriteBatch.for_connection()
+    status = order_status_sync(order=order, actor=actor, batch=batch)
+    batch.write()
+    return status
 
 
 # --- Routing ------------------------------------------------------------------------------------------
@@ -397,20 +368,14 @@ def _create_fulfillment_orders(
     reservations: Sequence[Reservation],
     reason: str,
     fulfillment_orders: list[FulfillmentOrder],
-    timeline: list[OrderEvent],
-    outbox: list[tuple[str, dict[str, Any]]],
-    unwritten: list[FulfillmentOrderLine] | None = None,
-    ids: Iterator[int] | None = None,
+    batch: WriteBatch,
 ) -> list[FulfillmentOrder]:
-    """Route the reservations: into the order's pending fulfilment order at their location, or a
-    new one (returned; the caller counts them in the locations' daily load). ``fulfillment_orders``
-    holds every fulfilment order of the order; new ones are added to it. Statements do not grow
-    with the locations: one INSERT each for the new fulfilment orders and their lines; their
-    ``routed`` events go to ``timeline`` and their ``fulfillment.created`` events to ``outbox``,
-    which the caller writes with its own. With ``unwritten`` (routing on PostgreSQL) nothing is
-    written here: the new fulfilment orders draw their ids from the sequence, and the caller writes
-    them (returned) and their lines (added to ``unwritten``) with its other rows; ``ids`` hands
-    out ids drawn beforehand (a batch of routings draws them for every order at once)."""
+    """Route the reservations in ``batch``: into the order's pending fulfilment order at their
+    location, or a new one (returned; the caller counts them in the locations' daily load).
+    ``fulfillment_orders`` holds every fulfilment order of the order; new ones are added to it.
+    The new fulfilment orders get their ids at once (``WriteBatch.keyed``); their lines, the
+    ``routed`` events and the ``fulfillment.created`` outbox events go to the batch. Statements do
+    not grow with the locations."""
     by_location: dict[int, list[Reservation]] = defaultdict(list)
     for r in reservations:
         by_location[r.location_id].append(r)
@@ -428,25 +393,20 @@ def _create_fulfillment_orders(
                 method=order.method,
                 day=today,
             )
-    if new:
-        if unwritten is None:
-            FulfillmentOrder.objects.bulk_create(new.values())
-        else:
-            pks = next_ids(FulfillmentOrder, len(new)) if ids is None else [next(ids) for _ in new]
-            for fo, pk in zip(new.values(), pks, strict=True):
-                fo.pk = pk
-        fulfillment_orders.extend(new.values())
-    new_lines: list[FulfillmentOrderLine] = []
+    batch.keyed(list(new.values()))
+    fulfillment_orders.extend(new.values())
     for location_id in sorted(by_location):
         fo = pending.get(location_id) or new[location_id]
         held = by_location[location_id]
-        new_lines += [
-            FulfillmentOrderLine(
-                fulfillment_order=fo, order_line_id=r.line_id, reservation=r, quantity=r.quantity
+        batch.add(
+            *(
+                FulfillmentOrderLine(
+                    fulfillment_order=fo, order_line_id=r.line_id, reservation=r, quantity=r.quantity
+                )
+                for r in held
             )
-            for r in held
-        ]
-        timeline.append(
+        )
+        batch.add(
             order_event_build(
                 order=order,
                 kind=OrderEventKind.ROUTED,
@@ -459,13 +419,8 @@ def _create_fulfillment_orders(
                 },
             )
         )
-    if unwritten is None:
-        FulfillmentOrderLine.objects.bulk_create(new_lines)
-    else:
-        unwritten.extend(new_lines)
-    outbox.extend(
-        ("fulfillment.created", {"fulfillment_order_id": fo.pk, "order_id": order.pk}) for fo in new.values()
-    )
+    for fo in new.values():
+        batch.publish("fulfillment.created", {"fulfillment_order_id": fo.pk, "order_id": order.pk})
     return list(new.values())
 
 
@@ -500,41 +455,19 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
     filled, result.filled_units = _fill_backorders(
         order=order, lines=lines, excluded=excluded, first_come=first_come
     )
-    # What routing decides is written at the end: on PostgreSQL in one statement
-    # (``_write_routing``), elsewhere one statement per table.
-    one_statement = connection.vendor == "postgresql"
-    timeline: list[OrderEvent] = []
-    outbox: list[tuple[str, dict[str, Any]]] = []
-    new_lines: list[FulfillmentOrderLine] | None = [] if one_statement else None
-    unsaved: set[str] | None = set() if one_statement else None
+    # What routing decides is written at the end: on PostgreSQL in one statement, elsewhere one
+    # statement per table (``oms.batch``).
+    batch = WriteBatch.for_connection()
     created, result.status = _route_held(
         order=order,
         lines=lines,
         reservations=[*unrouted, *filled],
         reason=reason,
         fulfillment_orders=fulfillment_orders,
-        timeline=timeline,
-        outbox=outbox,
-        unwritten=new_lines,
-        unsaved=unsaved,
+        batch=batch,
     )
     result.created = [fo.pk for fo in created]
-    if one_statement:
-        _write_routing(
-            updates=[(order, unsaved or set())],
-            created=created,
-            lines=new_lines or [],
-            timeline=timeline,
-            outbox=outbox,
-        )
-        return result
-    if timeline:
-        order_events_record(timeline)
-    events.publish_many(outbox)
-    if created:
-        # Last: a location's count for the day is a row every order routed there updates, so it
-        # stays locked only until COMMIT, not while the rest of the routing is written.
-        location_loads_add(day=created[0].day, added=Counter(fo.location_id for fo in created))
+    _write_routing(batch=batch, created=created)
     return result
 
 
@@ -545,35 +478,26 @@ def _route_held(
     reservations: Sequence[Reservation],
     reason: str,
     fulfillment_orders: list[FulfillmentOrder],
-    timeline: list[OrderEvent],
-    outbox: list[tuple[str, dict[str, Any]]],
-    unwritten: list[FulfillmentOrderLine] | None,
-    unsaved: set[str] | None,
-    ids: Iterator[int] | None = None,
+    batch: WriteBatch,
 ) -> tuple[list[FulfillmentOrder], str]:
     """Route the order's reservations that routing now holds for it (``_create_fulfillment_orders``)
-    and set its status: the new fulfilment orders and the status. Every unrouted reservation was
-    just routed, and ``lines`` and ``fulfillment_orders`` are as in the database (the callers keep
-    them in step; the order lock keeps others out): the status needs no lookup."""
+    and set its status, in ``batch``: the new fulfilment orders and the status. Every unrouted
+    reservation was just routed, and ``lines`` and ``fulfillment_orders`` are as in the database
+    (the callers keep them in step; the order lock keeps others out): the status needs no lookup."""
     created = _create_fulfillment_orders(
         order=order,
         reservations=reservations,
         reason=reason,
         fulfillment_orders=fulfillment_orders,
-        timeline=timeline,
-        outbox=outbox,
-        unwritten=unwritten,
-        ids=ids,
+        batch=batch,
     )
     status = order_status_sync(
         order=order,
         actor=ROUTER,
+        batch=batch,
         lines=list(lines.values()),
         has_unrouted=False,
         fulfillment_orders=fulfillment_orders,
-        timeline=timeline,
-        outbox=outbox,
-        unsaved=unsaved,
     )
     return created, status
 
@@ -651,67 +575,41 @@ def _route_together(order_ids: list[int]) -> tuple[dict[int, RoutingResult], lis
         planned.append((order, plan.reason))
     if not planned:
         return results, alone
-    new_count = sum(len({r.location_id for r in unrouted_of[o.pk]}) for o, _ in planned)  # one per location
-    fo_ids = iter(next_ids(FulfillmentOrder, new_count))
-    timeline: list[OrderEvent] = []
-    outbox: list[tuple[str, dict[str, Any]]] = []
-    new_lines: list[FulfillmentOrderLine] = []
+    batch = WriteBatch.for_connection()
+    # one new fulfilment order per location, their ids drawn at once
+    batch.reserve_keys(
+        FulfillmentOrder, sum(len({r.location_id for r in unrouted_of[o.pk]}) for o, _ in planned)
+    )
     created: list[FulfillmentOrder] = []
-    updates: list[tuple[Order, set[str]]] = []
     for order, reason in planned:
-        unsaved: set[str] = set()
         mine, status = _route_held(
             order=order,
             lines=lines_of[order.pk],
             reservations=unrouted_of[order.pk],
             reason=reason,
             fulfillment_orders=[],  # none yet: an order with some is routed alone
-            timeline=timeline,
-            outbox=outbox,
-            unwritten=new_lines,
-            unsaved=unsaved,
-            ids=fo_ids,
+            batch=batch,
         )
         created += mine
-        updates.append((order, unsaved))
         results[order.pk] = RoutingResult(order_id=order.pk, status=status, created=[fo.pk for fo in mine])
-    _write_routing(updates=updates, created=created, lines=new_lines, timeline=timeline, outbox=outbox)
+    _write_routing(batch=batch, created=created)
     return results, alone
 
 
-def _write_routing(
-    *,
-    updates: Sequence[tuple[Order, set[str]]],
-    created: list[FulfillmentOrder],
-    lines: list[FulfillmentOrderLine],
-    timeline: list[OrderEvent],
-    outbox: list[tuple[str, dict[str, Any]]],
-) -> None:
-    """Write a routing's rows in one statement (PostgreSQL), each table's write a data-modifying
-    CTE: the new fulfilment orders (ids drawn beforehand) and their lines, each order's changed
-    fields (``updates``: one order, or every order of a batch), the timeline events, the
-    locations' load for the day, and last the outbox rows, whose
-    ids come back to announce them after COMMIT. The SQL and values are the ORM's (``oms.sql``);
-    the statement replaces six round trips and as many compiled querysets on the routing worker's
-    hot path. The day's load row is still locked only from this last statement to COMMIT. The
-    timeline events' ids are not read back (routing does not use them)."""
-    writes: list[tuple[str, Sequence[Any]]] = []
-    if created:
-        writes.append(insert_sql(FulfillmentOrder, created))
-    if lines:
-        writes.append(insert_sql(FulfillmentOrderLine, lines))
-    writes += [update_sql(order, sorted(unsaved)) for order, unsaved in updates if unsaved]
-    if timeline:
-        writes.append(insert_sql(OrderEvent, timeline))
+def _write_routing(*, batch: WriteBatch, created: Sequence[FulfillmentOrder]) -> None:
+    """Write a routing's batch (``oms.batch``): on PostgreSQL one statement, each table's write a
+    data-modifying CTE: the new fulfilment orders (ids drawn beforehand) and their lines, each
+    order's changed fields (one order, or every order of a batch), the timeline events, the
+    locations' load for the day, and last the outbox rows, whose ids come back to announce them
+    after COMMIT; the statement replaces six round trips on the routing worker's hot path.
+    Elsewhere one statement per table. The locations' load comes last: a location's count for the
+    day is a row every order routed there updates, so it stays locked only until COMMIT."""
     by_day: dict[date, Counter[int]] = defaultdict(Counter)
     for fo in created:
         by_day[fo.day][fo.location_id] += 1
     for day, added in sorted(by_day.items()):
-        loads = location_loads_add_sql(day=day, added=added)
-        if loads is not None:
-            writes.append(loads)
-    events.publish_many_with(writes, outbox)
-    mark_saved([*created, *lines])
+        batch.then(location_loads_add_sql(day=day, added=added))
+    batch.write()
 
 
 # --- The lifecycle of one fulfilment order -------------------------------------------------------------
@@ -769,7 +667,7 @@ def _step(
             **{k: str(v) for k, v in (fields or {}).items()},
         },
     )
-    order_status_sync(order=order, actor=actor)
+    order_status_sync_now(order=order, actor=actor)
     if topic:
         events.publish(
             topic=topic,
@@ -844,7 +742,7 @@ def fulfillment_order_ready_for_pickup(*, fulfillment_order_id: int, actor: Acto
             "expires_at": fo.pickup_expires_at.isoformat(),
         },
     )
-    order_status_sync(order=order, actor=actor)
+    order_status_sync_now(order=order, actor=actor)
     events.publish(
         topic="fulfillment.ready_for_pickup",
         payload={"fulfillment_order_id": fo.pk, "order_id": order.pk, "location": fo.location.code},
@@ -914,7 +812,7 @@ def fulfillment_order_ship(
             "units": units,
         },
     )
-    order_status_sync(order=order, actor=actor)
+    order_status_sync_now(order=order, actor=actor)
     events.publish(
         topic="fulfillment.shipped",
         payload={"fulfillment_order_id": fo.pk, "order_id": order.pk, "location": fo.location.code},
@@ -941,7 +839,7 @@ def fulfillment_order_picked_up(*, fulfillment_order_id: int, actor: Actor) -> F
         message=f"{fo.number} handed over at {fo.location.code}",
         data={"fulfillment_order": fo.pk, "units": units},
     )
-    order_status_sync(order=order, actor=actor)
+    order_status_sync_now(order=order, actor=actor)
     events.publish(
         topic="fulfillment.picked_up",
         payload={"fulfillment_order_id": fo.pk, "order_id": order.pk, "location": fo.location.code},
@@ -998,7 +896,7 @@ def fulfillment_order_reject(*, fulfillment_order_id: int, reason: str, actor: A
             "units": sum(per_line.values()),
         },
     )
-    order_status_sync(order=order, actor=actor)
+    order_status_sync_now(order=order, actor=actor)
     events.publish(
         topic="fulfillment.rejected",
         payload={"fulfillment_order_id": fo.pk, "order_id": order.pk, "location": fo.location.code},
@@ -1054,7 +952,7 @@ def fulfillment_order_expire(
         ),
         data={"fulfillment_order": fo.pk, "lines": {str(k): v for k, v in per_line.items()}},
     )
-    order_status_sync(order=order, actor=actor)
+    order_status_sync_now(order=order, actor=actor)
     events.publish(
         topic="fulfillment.pickup_expired",
         payload={"fulfillment_order_id": fo.pk, "order_id": order.pk, "location": fo.location.code},

@@ -49,6 +49,7 @@ from inventory.sourcing import (
 )
 from oms import events
 from oms.actors import Actor
+from oms.batch import WriteBatch
 from oms.contact import normalize_email, normalize_phone
 from oms.errors import DomainError, InvalidInput, PermissionDenied
 from oms.models import Channel, ChannelCustomerRef, Customer, NotificationLog
@@ -993,32 +994,60 @@ def order_hold_release(*, order_id: int, actor: Actor, hold_id: int | None = Non
     return order
 
 
+# Order status follows its lines: the rule lives here; fulfillment asks it as work progresses.
+_MILESTONES: dict[str, str] = {
+    OrderStatus.ALLOCATED: "order.allocated",
+    OrderStatus.BACKORDERED: "order.backordered",
+    OrderStatus.COMPLETED: "order.completed",
+    OrderStatus.PARTIALLY_CANCELLED: "order.partially_cancelled",
+    OrderStatus.CANCELLED: "order.cancelled",
+}
+
+
+def order_status_derive(
+    *, lines: Sequence[OrderLine], has_unrouted: Callable[[], bool], has_started: Callable[[], bool]
+) -> str:
+    """The status an order's lines call for (the order status rule).
+
+    ``lines`` are all of the order's, as they are now. The rule asks two questions only when it
+    needs their answers: ``has_unrouted`` (are some held units not routed to a location yet?) and
+    ``has_started`` (has a location started or finished work on the order?). Nothing open: the
+    order is completed, partially cancelled or cancelled; units waiting for stock: backordered;
+    units held but not routed: received; work started or units fulfilled: in fulfilment;
+    otherwise allocated."""
+    open_units = sum(line.quantity_open for line in lines)
+    if open_units == 0:
+        fulfilled = sum(line.quantity_fulfilled for line in lines)
+        cancelled = sum(line.quantity_cancelled for line in lines)
+        if fulfilled == 0:
+            return OrderStatus.CANCELLED
+        return OrderStatus.PARTIALLY_CANCELLED if cancelled else OrderStatus.COMPLETED
+    if any(line.quantity_backordered for line in lines):
+        return OrderStatus.BACKORDERED
+    if has_unrouted():
+        return OrderStatus.RECEIVED
+    if has_started() or any(line.quantity_fulfilled for line in lines):
+        return OrderStatus.IN_FULFILLMENT
+    return OrderStatus.ALLOCATED
+
+
+def order_has_unrouted(*, order_id: int) -> bool:
+    """Whether some of the order's held units are not routed to a location yet."""
+    return Reservation.objects.filter(
+        order_id=order_id, status=ReservationStatus.ACTIVE, fulfillment_line__isnull=True
+    ).exists()
+
+
 def order_status_set(
-    *,
-    order: Order,
-    status: str,
-    actor: Actor,
-    message: str = "",
-    timeline: list[OrderEvent] | None = None,
-    unsaved: set[str] | None = None,
+    *, order: Order, status: str, actor: Actor, batch: WriteBatch, message: str = ""
 ) -> bool:
-    """Move a locked order to ``status`` (used by routing as fulfilment progresses); an on-hold
-    order keeps its hold and remembers the new status for later. Returns whether it changed.
-    With ``timeline`` the ``status_changed`` event is appended to it for the caller to write with
-    its own events (one INSERT), instead of being written here; with ``unsaved`` the order is not
-    saved either: the names of the fields to write are added to it (routing writes them with its
-    other rows)."""
-
-    def save(fields: list[str]) -> None:
-        if unsaved is None:
-            order.save(update_fields=fields)
-        else:
-            unsaved.update(fields)
-
+    """Move a locked order to ``status`` in ``batch`` (its fields, the ``status_changed`` event and
+    the milestone's outbox event); an on-hold order keeps its hold and remembers the new status
+    for later. Returns whether the status changed."""
     if order.status == OrderStatus.ON_HOLD and status != OrderStatus.CANCELLED:
         if order.status_before_hold != status:
             order.status_before_hold = status
-            save(["status_before_hold", "updated_at"])
+            batch.change(order, ["status_before_hold", "updated_at"])
         return False
     if order.status == status:
         return False
@@ -1033,18 +1062,19 @@ def order_status_set(
     if status == OrderStatus.COMPLETED:
         order.completed_at = now
         fields.append("completed_at")
-    save(fields)
-    event = order_event_build(
-        order=order,
-        kind=OrderEventKind.STATUS_CHANGED,
-        actor=actor,
-        message=message or f"{previous} → {status}",
-        data={"from": previous, "to": status},
+    batch.change(order, fields)
+    batch.add(
+        order_event_build(
+            order=order,
+            kind=OrderEventKind.STATUS_CHANGED,
+            actor=actor,
+            message=message or f"{previous} → {status}",
+            data={"from": previous, "to": status},
+        )
     )
-    if timeline is None:
-        event.save(force_insert=True)
-    else:
-        timeline.append(event)
+    topic = _MILESTONES.get(status)
+    if topic:
+        batch.publish(topic, {"order_id": order.pk, "number": order.number})
     return True
 
 
