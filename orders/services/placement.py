@@ -347,9 +347,9 @@ def _answer_and_record(
     idempotency: IdempotencyClaim | None,
     render: Renderer | None,
 ) -> None:
-    """Render the answer, then write the timeline, the idempotency record (with the answer) and
-    the ``order.created`` outbox row: one statement on PostgreSQL, the record's unique key last
-    to refuse a repeat. The timeline events' ids are not read back (placement does not use them)."""
+    """Render the answer, then write the idempotency record (with the answer), the timeline and
+    the ``order.created`` outbox row in one batch: one statement on PostgreSQL (a repeated key
+    fails it on the unique index, and the transaction with it), one per table elsewhere."""
     order = result.order
     batch = WriteBatch.for_connection()
     if idempotency is not None:
