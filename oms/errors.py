@@ -62,3 +62,8 @@ class InvalidTransition(Conflict):
             message or f"A {entity} in status '{current}' cannot move to '{target}'.",
             extra={"entity": entity, "current": current, "target": target},
         )
+
+
+class CustomerNotFound(NotFound):
+    default_code = "customer_not_found"
+    default_message = "Customer not found."

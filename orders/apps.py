@@ -6,6 +6,7 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders and customers"
 
     def ready(self) -> None:
-        from . import notifications
+        from . import notifications, subscribers
 
+        subscribers.connect()
         notifications.connect()

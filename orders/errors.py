@@ -1,14 +1,10 @@
 from oms.errors import Conflict, InvalidInput, NotFound
+from oms.errors import CustomerNotFound as CustomerNotFound  # a kernel error now (customers are oms's)
 
 
 class OrderNotFound(NotFound):
     default_code = "order_not_found"
     default_message = "Order not found."
-
-
-class CustomerNotFound(NotFound):
-    default_code = "customer_not_found"
-    default_message = "Customer not found."
 
 
 class IdempotencyKeyRequired(InvalidInput):

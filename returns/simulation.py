@@ -24,10 +24,11 @@ from fulfillment.models import FulfillmentOrder
 from inventory.models import Location, Product, StockLevel
 from inventory.services import stock_adjust
 from oms.actors import Actor
+from oms.customers import CustomerInput
 from oms.errors import DomainError
 from oms.models import Channel
 from orders.models import Order, OrderLine
-from orders.services import CustomerInput, LineInput, OrderInput, order_cancel, order_place
+from orders.services import LineInput, OrderInput, order_cancel, order_place
 
 from .choices import Disposition, RefundMethod, ReturnMethod, ReturnReason
 from .services import ReceiveLineInput, ReturnLineInput, return_create, return_receive, return_refund

@@ -10,9 +10,10 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from oms.customers import CustomerInput
 from orders.choices import FulfillmentMethod, HoldReason, OrderStatus, ReservationStatus
 from orders.models import Order, OrderEvent, OrderHold, OrderLine, Reservation
-from orders.services import CustomerInput, LineInput, OrderInput, PlacementResult
+from orders.services import LineInput, OrderInput, PlacementResult
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 

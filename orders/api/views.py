@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from oms.api.pagination import NewestFirstCursorPagination
 from oms.authentication import actor_from_request
+from oms.customers import customer_erase
 from oms.errors import InvalidInput, MalformedInput
 from oms.models import Channel, ChannelCustomerRef
 from oms.permissions import IsManager, IsStaffOrChannel
@@ -28,7 +29,6 @@ from orders.selectors import (
 )
 from orders.services import (
     IdempotencyClaim,
-    customer_erase,
     idempotency_request_hash,
     order_cancel,
     order_hold_place,

@@ -13,7 +13,7 @@ from django.db import transaction
 from inventory.errors import InsufficientStock
 from inventory.models import StockLevel, StockMovement
 from oms.actors import Actor
-from orders import services
+from orders import services, writes
 from orders.models import Order, OrderLine, Reservation
 from orders.services import RESERVE_ATTEMPTS, CustomerInput, LineInput, OrderInput
 
@@ -24,7 +24,7 @@ from .conftest import post_order, ship_body
 def losing(monkeypatch):
     """Make the reservation lose its race the first ``state['losses']`` times."""
     state = {"losses": 1, "calls": 0}
-    real = services._reserve_and_record
+    real = writes.reservations_reserve_and_insert
 
     def reserve(**kwargs):
         state["calls"] += 1
@@ -32,7 +32,7 @@ def losing(monkeypatch):
             raise InsufficientStock(extra={"stock_levels": []})
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "_reserve_and_record", reserve)
+    monkeypatch.setattr(writes, "reservations_reserve_and_insert", reserve)
     return state
 
 
@@ -69,15 +69,15 @@ def test_every_attempt_lost_and_now_short_names_the_missing_units(network, web_c
         StockLevel.objects.filter(product=network.shirt).update(reserved=0, on_hand=0)
         raise InsufficientStock(extra={"stock_levels": []})
 
-    monkeypatch.setattr(services, "_reserve_and_record", reserve)
+    monkeypatch.setattr(writes, "reservations_reserve_and_insert", reserve)
     # the competitor's change is undone with each attempt's rollback; make it stick for the answer
-    real_sold_out = services._sold_out
+    real_sold_out = services.placement._sold_out
 
     def sold_out(data):
         StockLevel.objects.filter(product=network.shirt).update(on_hand=0)
         return real_sold_out(data)
 
-    monkeypatch.setattr(services, "_sold_out", sold_out)
+    monkeypatch.setattr(services.placement, "_sold_out", sold_out)
 
     response = post_order(web_client, ship_body(("SHIRT", 2)))
 

@@ -1,0 +1,55 @@
+"""Writes of the orders app, by responsibility: placing an order (``placement``, with
+``checks``, ``reservations`` and ``idempotency``), ``cancel``, ``holds``, the order status rule
+(``status``) and the orders' part of erasing a customer (``erasure``). Customers themselves are
+the kernel's (``oms.customers``); their names are re-exported here for existing callers.
+
+Locking policy: see ``orders.services.locks``."""
+
+from oms.customers import CustomerInput, check_customer, customer_erase, customer_resolve
+
+from .cancel import order_cancel, order_cancel_in_transaction
+from .checks import MAX_LINES
+from .holds import order_hold_place, order_hold_release
+from .idempotency import IdempotencyClaim, idempotency_records_purge, idempotency_request_hash
+from .inputs import LineInput, OrderInput, PlacementResult, Renderer
+from .placement import order_number_for, order_place, order_place_in_transaction
+from .reservations import (
+    RESERVE_ATTEMPTS,
+    reservations_release,
+    reserve_for_needs,
+    sourcing_request_for,
+    stock_lines_for,
+    stock_lines_of,
+)
+from .status import order_has_unrouted, order_status_derive, order_status_set
+
+__all__ = [
+    "MAX_LINES",
+    "RESERVE_ATTEMPTS",
+    "CustomerInput",
+    "IdempotencyClaim",
+    "LineInput",
+    "OrderInput",
+    "PlacementResult",
+    "Renderer",
+    "check_customer",
+    "customer_erase",
+    "customer_resolve",
+    "idempotency_records_purge",
+    "idempotency_request_hash",
+    "order_cancel",
+    "order_cancel_in_transaction",
+    "order_has_unrouted",
+    "order_hold_place",
+    "order_hold_release",
+    "order_number_for",
+    "order_place",
+    "order_place_in_transaction",
+    "order_status_derive",
+    "order_status_set",
+    "reservations_release",
+    "reserve_for_needs",
+    "sourcing_request_for",
+    "stock_lines_for",
+    "stock_lines_of",
+]
