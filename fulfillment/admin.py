@@ -51,7 +51,7 @@ class WorkQueueFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(key, label) for key, (label, _) in self.QUEUES.items()] + [("all", "Everything")]
 
-    def choices(self, changelist: Any):  # type: ignore[no-untyped-def]
+    def choices(self, changelist: Any):
         # "Open work" is the default view, so "All" in Django's sense is our "Everything".
         for lookup, title in self.lookup_choices:
             yield {
@@ -243,7 +243,7 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
         self._apply(request, queryset, services.fulfillment_order_accept, "Accepted")
 
     @admin.action(description="Reject (the units are re-routed)")
-    def reject(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]):  # type: ignore[no-untyped-def]
+    def reject(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]):
         return self._with_form(
             request,
             queryset,
@@ -263,7 +263,7 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
         self._apply(request, queryset, services.fulfillment_order_pack, "Packed")
 
     @admin.action(description="Ship (carrier and tracking number)")
-    def ship(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]):  # type: ignore[no-untyped-def]
+    def ship(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]):
         return self._with_form(
             request,
             queryset,

@@ -22,10 +22,10 @@ class ReadOnlyInline(admin.TabularInline):
     can_delete = False
     show_change_link = False
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -69,7 +69,7 @@ class HoldForm(forms.Form):
     note = forms.CharField(required=False, max_length=500)
 
 
-def _run(request: HttpRequest, modeladmin: admin.ModelAdmin, orders, fn, verb: str) -> None:  # type: ignore[no-untyped-def]
+def _run(request: HttpRequest, modeladmin: admin.ModelAdmin, orders, fn, verb: str) -> None:
     actor = Actor.for_user(request.user)
     done = 0
     for order in orders:
@@ -103,10 +103,10 @@ class OrderAdmin(admin.ModelAdmin):
     actions = ["cancel_orders", "hold_orders", "release_holds"]
     readonly_fields = [f.name for f in Order._meta.fields]
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request) -> bool:
         return False  # orders come through the API (or POS), which reserves their stock
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
     @admin.action(description="Cancel the selected orders (releases their stock)")
@@ -120,7 +120,7 @@ class OrderAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description="Put the selected orders on hold")
-    def hold_orders(self, request: HttpRequest, queryset: QuerySet[Order]):  # type: ignore[no-untyped-def]
+    def hold_orders(self, request: HttpRequest, queryset: QuerySet[Order]):
         if "apply" in request.POST:
             form = HoldForm(request.POST)
             if form.is_valid():
@@ -178,8 +178,8 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
         "expires_at",
     ]
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

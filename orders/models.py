@@ -10,6 +10,7 @@ from django.db.models import F, Q
 
 from oms.errors import InvalidTransition
 from oms.models import TimeStampedModel
+from oms.money import MONEY
 
 from .choices import FulfillmentMethod, HoldReason, OrderEventKind, OrderStatus, ReservationStatus
 
@@ -56,8 +57,6 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 ORDER_HOLDABLE = frozenset({S.RECEIVED, S.ALLOCATED, S.BACKORDERED})
 ORDER_TERMINAL = frozenset({S.COMPLETED, S.CANCELLED})
-
-MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
 class Order(TimeStampedModel):

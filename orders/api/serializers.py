@@ -10,11 +10,10 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from oms.money import MONEY
 from orders.choices import FulfillmentMethod, HoldReason, OrderStatus, ReservationStatus
 from orders.models import Order, OrderEvent, OrderHold, OrderLine, Reservation
 from orders.services import CustomerInput, LineInput, OrderInput, PlacementResult
-
-MONEY = {"max_digits": 14, "decimal_places": 2}
 
 # --- Inputs --------------------------------------------------------------------------------------------
 
@@ -73,7 +72,7 @@ class OrderCreateInput(serializers.Serializer):
     )
     allow_backorder = serializers.BooleanField(required=False, default=False)
 
-    def to_order_input(self, channel) -> OrderInput:  # type: ignore[no-untyped-def]
+    def to_order_input(self, channel) -> OrderInput:
         data = self.validated_data
         address = dict(data.get("shipping_address") or {})
         latitude = address.pop("latitude", None)
@@ -207,7 +206,7 @@ def reservation_dict(r: Reservation, *, sku: str, location: str) -> dict[str, An
     }
 
 
-def _order_head(order: Order, *, channel_code: str, pickup_code: str | None, customer) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _order_head(order: Order, *, channel_code: str, pickup_code: str | None, customer) -> dict[str, Any]:
     return {
         "id": order.pk,
         "number": order.number,
@@ -369,6 +368,6 @@ class CustomerOutput(serializers.Serializer):
     channel_refs = serializers.SerializerMethodField(help_text="The channels' own ids for this customer.")
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField(child=serializers.CharField())))
-    def get_channel_refs(self, customer) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    def get_channel_refs(self, customer) -> list[dict[str, str]]:
         refs = customer.channel_refs.all()
         return [{"channel": ref.channel.code, "external_id": ref.external_id} for ref in refs]

@@ -59,7 +59,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-def _idempotency_claim(request: Request, actor) -> IdempotencyClaim | None:  # type: ignore[no-untyped-def]
+def _idempotency_claim(request: Request, actor) -> IdempotencyClaim | None:
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
         if actor.is_channel:
@@ -73,7 +73,7 @@ def _idempotency_claim(request: Request, actor) -> IdempotencyClaim | None:  # t
     return IdempotencyClaim(scope=scope, key=key, request_hash=idempotency_request_hash(request.data))
 
 
-def _channel_for(request: Request, actor, code: str) -> Channel:  # type: ignore[no-untyped-def]
+def _channel_for(request: Request, actor, code: str) -> Channel:
     if actor.is_channel:
         return request.user.api_client.channel
     if not code:
@@ -143,19 +143,19 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filterset_class = OrderFilter
     pagination_class = NewestFirstCursorPagination
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         actor = actor_from_request(self.request)
         # Only a real number widens an in-person channel's list (the filter strips blanks and
         # ignores an empty value, so " " must not count as a lookup).
         lookup = bool(self.request.query_params.get("number", "").strip())
         return order_detail_queryset(order_queryset_for_actor(actor, lookup=lookup), with_events=False)
 
-    def list(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         attach_sections(page)
         return self.get_paginated_response(OrderOutput(page, many=True).data)
 
-    def retrieve(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def retrieve(self, request, pk=None):
         order = order_detail(order_id=pk, actor=actor_from_request(request))
         return Response(OrderOutput(order, context={"with_events": True}).data)
 
@@ -168,7 +168,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         "allow_backorder). 409 insufficient_stock lists the short SKUs (and, for pickup, nearby stores "
         "that have them).",
     )
-    def create(self, request):  # type: ignore[no-untyped-def]
+    def create(self, request):
         actor = actor_from_request(request)
         claim = _idempotency_claim(request, actor)
         body = OrderCreateInput(data=request.data)
@@ -184,7 +184,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(request=OrderCancelInput, responses={200: OrderOutput})
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def cancel(self, request, pk=None):
         actor = actor_from_request(request)
         body = OrderCancelInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -194,7 +194,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(request=OrderHoldInput, responses={201: OrderHoldOutput})
     @action(detail=True, methods=["post"], permission_classes=[IsManager])
-    def holds(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def holds(self, request, pk=None):
         actor = actor_from_request(request)
         body = OrderHoldInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -204,7 +204,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(request=OrderReleaseHoldInput, responses={200: OrderOutput})
     @action(detail=True, methods=["post"], url_path="release-hold", permission_classes=[IsManager])
-    def release_hold(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def release_hold(self, request, pk=None):
         actor = actor_from_request(request)
         body = OrderReleaseHoldInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -222,7 +222,7 @@ class CustomerExportOutput(serializers.Serializer):
 class CustomerDataProtectionMixin:
     @extend_schema(request=None, responses={200: CustomerExportOutput})
     @action(detail=True, methods=["get"], permission_classes=[IsManager])
-    def export(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def export(self, request, pk=None):
         """All of a customer's data as JSON (manager)."""
         customer, orders = customer_export(customer_id=_int_id(pk), actor=actor_from_request(request))
         return Response(
@@ -235,14 +235,14 @@ class CustomerDataProtectionMixin:
 
     @extend_schema(request=None, responses={200: CustomerOutput})
     @action(detail=True, methods=["post"], permission_classes=[IsManager])
-    def erase(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def erase(self, request, pk=None):
         """Anonymise the person; orders, stock and money records stay (manager)."""
         actor = actor_from_request(request)
         customer = customer_get_for_actor(customer_id=_int_id(pk), actor=actor)
         return Response(CustomerOutput(customer_erase(customer_id=customer.pk, actor=actor)).data)
 
 
-def _int_id(value) -> int:  # type: ignore[no-untyped-def]
+def _int_id(value) -> int:
     try:
         return int(value)
     except (TypeError, ValueError) as exc:
@@ -257,7 +257,7 @@ class CustomerViewSet(
     permission_classes = [IsStaffOrChannel]
     serializer_class = CustomerOutput
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         params = self.request.query_params
         return customer_list(
             actor=actor_from_request(self.request), email=params.get("email"), phone=params.get("phone")
@@ -271,16 +271,16 @@ class CustomerViewSet(
             OpenApiParameter("phone", str),
         ]
     )
-    def list(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    def retrieve(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def retrieve(self, request, pk=None):
         customer = customer_get_for_actor(customer_id=_int_id(pk), actor=actor_from_request(request))
         return Response(CustomerOutput(customer).data)
 
     @extend_schema(responses={200: OrderOutput(many=True)})
     @action(detail=True, methods=["get"], pagination_class=NewestFirstCursorPagination)
-    def orders(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def orders(self, request, pk=None):
         """The unified history: every order of this customer from every channel."""
         qs = customer_order_history(customer_id=_int_id(pk), actor=actor_from_request(request))
         page = self.paginate_queryset(qs)

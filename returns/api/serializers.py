@@ -10,11 +10,11 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from oms.money import MONEY
 from returns.choices import Disposition, RefundMethod, ReturnMethod, ReturnReason, ReturnStatus
 from returns.models import Refund, Return
 from returns.services import ExchangeLineInput, ReceiveLineInput, ReturnLineInput
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
 MAX_LINES = 200
 
 
@@ -168,7 +168,7 @@ class ExchangeOrderOutput(serializers.Serializer):
     pickup_location = serializers.CharField(allow_null=True)
     total = serializers.DecimalField(**MONEY)
 
-    def to_representation(self, order) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    def to_representation(self, order) -> dict[str, Any]:
         return {
             "id": order.pk,
             "number": order.number,

@@ -16,7 +16,7 @@ from returns.simulation import Simulation
 class Command(BaseCommand):
     help = "Simulate N orders over D days on the demo network (run seed_demo first)."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--orders", type=int, default=200)
         parser.add_argument("--days", type=int, default=14)
         parser.add_argument("--seed", type=int, default=11)
@@ -26,7 +26,7 @@ class Command(BaseCommand):
             help="Do nothing if there are orders already (the demo script).",
         )
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options) -> None:
         if options["orders"] < 1 or options["days"] < 1:
             raise CommandError("--orders and --days must be at least 1")
         if options["if_empty"] and Order.objects.exists():
