@@ -33,7 +33,7 @@ class WorkQueueFilter(admin.SimpleListFilter):
     title = "work queue"
     parameter_name = "queue"
 
-    QUEUES = {
+    QUEUES: dict[str, tuple[str, dict[str, Any]]] = {
         "open": ("Open work", {"status__in": list(OPEN_STATUSES)}),
         "new": ("New, to accept", {"status": F.PENDING}),
         "pickups": (
@@ -86,7 +86,7 @@ class StoreFilter(admin.SimpleListFilter):
 
 class FulfillmentOrderLineInline(admin.TabularInline):
     model = FulfillmentOrderLine
-    fields = ["sku", "name", "quantity"]
+    fields = ("sku", "name", "quantity")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -136,7 +136,7 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
     list_select_related = ["order", "order__customer", "location"]
     ordering = ["created_at", "pk"]
     inlines = [FulfillmentOrderLineInline]
-    readonly_fields = [
+    readonly_fields = (
         "number",
         "order",
         "location",
@@ -152,7 +152,7 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
         "pickup_expires_at",
         "completed_at",
         "closed_at",
-    ]
+    )
     fields = readonly_fields
     actions = [
         "accept",

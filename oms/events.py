@@ -330,6 +330,7 @@ def publish_many_with(
     them after COMMIT. In-transaction handlers run first, as with ``publish_many``; with no event,
     the writes alone make the statement."""
     rows = outbox_rows(items)
+    last: tuple[str, Sequence[Any]]
     if rows:
         last = insert_sql(OutboxEvent, rows, returning=("id", "created_at"))
     elif writes:

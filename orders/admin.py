@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -31,7 +32,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = [
+    fields = (
         "line_number",
         "sku",
         "name",
@@ -42,25 +43,25 @@ class OrderLineInline(ReadOnlyInline):
         "quantity_backordered",
         "quantity_cancelled",
         "quantity_fulfilled",
-    ]
+    )
     readonly_fields = fields
 
 
 class ReservationInline(ReadOnlyInline):
     model = Reservation
-    fields = ["line", "product", "location", "quantity", "status", "created_at"]
+    fields = ("line", "product", "location", "quantity", "status", "created_at")
     readonly_fields = fields
 
 
 class OrderHoldInline(ReadOnlyInline):
     model = OrderHold
-    fields = ["reason", "note", "placed_by", "created_at", "released_at", "released_by"]
+    fields = ("reason", "note", "placed_by", "created_at", "released_at", "released_by")
     readonly_fields = fields
 
 
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    fields = ["created_at", "kind", "message", "actor_type", "actor_name", "data"]
+    fields = ("created_at", "kind", "message", "actor_type", "actor_name", "data")
     readonly_fields = fields
 
 
@@ -148,7 +149,7 @@ class OrderAdmin(admin.ModelAdmin):
                 "orders": queryset,
                 "form": form,
                 "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             },
         )
 

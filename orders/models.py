@@ -4,6 +4,7 @@ the timeline (OrderEvent) and the idempotency records of POST /orders."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.db import models
 from django.db.models import F, Q
@@ -95,6 +96,9 @@ class Order(TimeStampedModel):
     allocated_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    # Not a column: the other apps' sections of the order detail, set by orders.selectors.attach_sections.
+    sections: dict[str, Any]
 
     class Meta:
         ordering = ["-created_at", "-pk"]

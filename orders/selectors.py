@@ -45,7 +45,7 @@ def _visible_orders(actor: Actor) -> QuerySet[Order]:
     qs = Order.objects.all()
     if actor.is_staff or actor.is_system:
         return qs
-    if actor.is_channel:
+    if actor.is_channel and actor.channel_id is not None:  # a channel actor always has its channel
         return qs.filter(channel_id=actor.channel_id)
     return qs.none()
 
@@ -96,9 +96,7 @@ def attach_sections(orders: Iterable[Order]) -> None:
     sections = order_sections_load([o.pk for o in orders])
     defaults = order_section_names()
     for order in orders:
-        order.sections = {  # type: ignore[attr-defined]
-            name: values.get(order.pk, defaults[name]) for name, values in sections.items()
-        }
+        order.sections = {name: values.get(order.pk, defaults[name]) for name, values in sections.items()}
 
 
 def order_list(
@@ -144,7 +142,7 @@ def _visible_customers(actor: Actor) -> QuerySet[Customer]:
     qs = Customer.objects.all()
     if actor.is_staff or actor.is_system:
         return qs
-    if actor.is_channel:
+    if actor.is_channel and actor.channel_id is not None:
         has_order = Order.objects.filter(customer_id=OuterRef("pk"), channel_id=actor.channel_id)
         has_ref = ChannelCustomerRef.objects.filter(customer_id=OuterRef("pk"), channel_id=actor.channel_id)
         return qs.filter(Q(Exists(has_order)) | Q(Exists(has_ref)))

@@ -66,7 +66,8 @@ class OrderCreateInput(serializers.Serializer):
     method = serializers.ChoiceField(choices=FulfillmentMethod.choices)
     pickup_location = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
     shipping_address = AddressInput(required=False, allow_null=True, default=None)
-    lines = OrderLineInput(many=True, allow_empty=False, max_length=200)
+    # many_init: what many=True calls, typed for the list's own arguments (allow_empty, max_length)
+    lines = OrderLineInput.many_init(allow_empty=False, max_length=200)
     shipping_total = serializers.DecimalField(
         **MONEY, min_value=Decimal("0"), required=False, default=Decimal("0")
     )
@@ -156,7 +157,8 @@ class OrderEventOutput(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     message = serializers.CharField()
-    data = serializers.JSONField()
+    # the serializer metaclass pops declared fields, so Serializer.data (which mypy sees) is untouched
+    data = serializers.JSONField()  # type: ignore[assignment]
     actor_type = serializers.CharField()
     actor_name = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -267,7 +269,7 @@ class OrderOutput(serializers.Serializer):
         data = _order_head(
             order,
             channel_code=order.channel.code,
-            pickup_code=order.pickup_location.code if order.pickup_location_id else None,
+            pickup_code=order.pickup_location.code if order.pickup_location is not None else None,
             customer=order.customer,
         )
         data["updated_at"] = serializers.DateTimeField().to_representation(order.updated_at)

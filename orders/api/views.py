@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.db.models import Prefetch
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
@@ -9,8 +11,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from oms.actors import Actor
 from oms.api.pagination import NewestFirstCursorPagination
-from oms.authentication import actor_from_request
+from oms.authentication import ApiClientUser, actor_from_request
 from oms.errors import InvalidInput, MalformedInput
 from oms.models import Channel, ChannelCustomerRef
 from oms.permissions import IsManager, IsStaffOrChannel
@@ -59,7 +62,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-def _idempotency_claim(request: Request, actor) -> IdempotencyClaim | None:
+def _idempotency_claim(request: Request, actor: Actor) -> IdempotencyClaim | None:
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
         if actor.is_channel:
@@ -73,9 +76,9 @@ def _idempotency_claim(request: Request, actor) -> IdempotencyClaim | None:
     return IdempotencyClaim(scope=scope, key=key, request_hash=idempotency_request_hash(request.data))
 
 
-def _channel_for(request: Request, actor, code: str) -> Channel:
-    if actor.is_channel:
-        return request.user.api_client.channel
+def _channel_for(request: Request, actor: Actor, code: str) -> Channel:
+    if actor.is_channel:  # its user is the ApiClientUser its key authenticated (the stubs know Django's)
+        return cast(ApiClientUser, request.user).api_client.channel
     if not code:
         raise InvalidInput(
             "Staff must say which channel the order is for ('channel').", code="channel_required"
@@ -151,7 +154,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return order_detail_queryset(order_queryset_for_actor(actor, lookup=lookup), with_events=False)
 
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset) or []  # None only without a paginator
         attach_sections(page)
         return self.get_paginated_response(OrderOutput(page, many=True).data)
 
@@ -283,6 +287,6 @@ class CustomerViewSet(
     def orders(self, request, pk=None):
         """The unified history: every order of this customer from every channel."""
         qs = customer_order_history(customer_id=_int_id(pk), actor=actor_from_request(request))
-        page = self.paginate_queryset(qs)
+        page = self.paginate_queryset(qs) or []  # None only without a paginator
         attach_sections(page)
         return self.get_paginated_response(OrderOutput(page, many=True).data)

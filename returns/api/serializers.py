@@ -56,9 +56,9 @@ class ReturnCreateInput(serializers.Serializer):
         help_text="The returning channel's code (staff; default the order's). Channel clients return "
         "through their own channel.",
     )
-    lines = ReturnLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
-    exchange_lines = ExchangeLineInputSerializer(
-        many=True,
+    # many_init: what many=True calls, typed for the list's own arguments (allow_empty, max_length)
+    lines = ReturnLineInputSerializer.many_init(allow_empty=False, max_length=MAX_LINES)
+    exchange_lines = ExchangeLineInputSerializer.many_init(
         required=False,
         default=list,
         max_length=MAX_LINES,
@@ -99,7 +99,7 @@ class ReceiveLineInputSerializer(serializers.Serializer):
 
 
 class ReturnReceiveInput(serializers.Serializer):
-    lines = ReceiveLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    lines = ReceiveLineInputSerializer.many_init(allow_empty=False, max_length=MAX_LINES)
 
     def service_lines(self) -> list[ReceiveLineInput]:
         return [

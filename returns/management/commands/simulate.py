@@ -3,6 +3,8 @@ rejections, pickups, expiries and returns through the services, with a progress 
 
 from __future__ import annotations
 
+from typing import IO, cast
+
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -36,7 +38,8 @@ class Command(BaseCommand):
             simulation = Simulation(seed=options["seed"])
         except DomainError as exc:
             raise CommandError(exc.message) from exc
-        console = Console(file=self.stdout, force_terminal=False)
+        # OutputWrapper is a TextIOBase, which typeshed does not count as an IO[str]
+        console = Console(file=cast(IO[str], self.stdout), force_terminal=False)
         with Progress(
             TextColumn("simulating"),
             BarColumn(),
