@@ -99,6 +99,7 @@ def subscribe_in_transaction(topic: str, handler: Handler) -> None:
 
 
 def subscribers(topic: str) -> list[Handler]:
+    """The after-commit handlers of ``topic``: its own, then those of every topic (``"*"``)."""
     return [*_subscribers.get(topic, []), *_subscribers.get("*", [])]
 
 

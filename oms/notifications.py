@@ -95,10 +95,12 @@ def notification_register(
 
 
 def notification_topics() -> frozenset[str]:
+    """The topics with at least one registered notification."""
     return frozenset(topic for topic, registrations in _registry.items() if registrations)
 
 
 def has_notifications(topic: str) -> bool:
+    """Whether some notification is registered for ``topic``."""
     return bool(_registry.get(topic))
 
 
