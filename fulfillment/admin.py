@@ -33,7 +33,7 @@ class WorkQueueFilter(admin.SimpleListFilter):
     title = "work queue"
     parameter_name = "queue"
 
-    QUEUES = {
+    QUEUES: dict[str, tuple[str, dict[str, Any]]] = {
         "open": ("Open work", {"status__in": list(OPEN_STATUSES)}),
         "new": ("New, to accept", {"status": F.PENDING}),
         "pickups": (
@@ -51,7 +51,7 @@ class WorkQueueFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(key, label) for key, (label, _) in self.QUEUES.items()] + [("all", "Everything")]
 
-    def choices(self, changelist: Any):  # type: ignore[no-untyped-def]
+    def choices(self, changelist: Any):
         # "Open work" is the default view, so "All" in Django's sense is our "Everything".
         for lookup, title in self.lookup_choices:
             yield {
@@ -86,7 +86,7 @@ class StoreFilter(admin.SimpleListFilter):
 
 class FulfillmentOrderLineInline(admin.TabularInline):
     model = FulfillmentOrderLine
-    fields = ["sku", "name", "quantity"]
+    fields = ("sku", "name", "quantity")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -136,7 +136,7 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
     list_select_related = ["order", "order__customer", "location"]
     ordering = ["created_at", "pk"]
     inlines = [FulfillmentOrderLineInline]
-    readonly_fields = [
+    readonly_fields = (
         "number",
         "order",
         "location",
@@ -152,7 +152,7 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
         "pickup_expires_at",
         "completed_at",
         "closed_at",
-    ]
+    )
     fields = readonly_fields
     actions = [
         "accept",
@@ -243,7 +243,7 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
         self._apply(request, queryset, services.fulfillment_order_accept, "Accepted")
 
     @admin.action(description="Reject (the units are re-routed)")
-    def reject(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]):  # type: ignore[no-untyped-def]
+    def reject(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]):
         return self._with_form(
             request,
             queryset,
@@ -263,7 +263,7 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
         self._apply(request, queryset, services.fulfillment_order_pack, "Packed")
 
     @admin.action(description="Ship (carrier and tracking number)")
-    def ship(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]):  # type: ignore[no-untyped-def]
+    def ship(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]):
         return self._with_form(
             request,
             queryset,

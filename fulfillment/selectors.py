@@ -21,6 +21,7 @@ class FulfillmentOrderNotFound(NotFound):
 
 
 def fulfillment_order_queryset_for_actor(actor: Actor) -> QuerySet[FulfillmentOrder]:
+    """The fulfilment orders the actor may see: all (a manager), its locations' (an associate), or none."""
     qs = FulfillmentOrder.objects.all()
     if actor.is_manager or actor.is_system:
         return qs
@@ -30,6 +31,7 @@ def fulfillment_order_queryset_for_actor(actor: Actor) -> QuerySet[FulfillmentOr
 
 
 def fulfillment_order_get_for_actor(*, fulfillment_order_id: int | str, actor: Actor) -> FulfillmentOrder:
+    """The fulfilment order if the actor may see it; FulfillmentOrderNotFound otherwise (a bad id too)."""
     try:
         pk = int(fulfillment_order_id)
     except (TypeError, ValueError):
@@ -41,6 +43,7 @@ def fulfillment_order_get_for_actor(*, fulfillment_order_id: int | str, actor: A
 
 
 def fulfillment_order_detail_queryset(qs: QuerySet[FulfillmentOrder]) -> QuerySet[FulfillmentOrder]:
+    """``qs`` with its location, order, customer and lines loaded (no query per fulfilment order)."""
     return qs.select_related("location", "order", "order__customer").prefetch_related(
         Prefetch(
             "lines",
@@ -57,6 +60,7 @@ def fulfillment_order_list(
     method: str | None = None,
     order_id: int | None = None,
 ) -> QuerySet[FulfillmentOrder]:
+    """The fulfilment orders the actor may see that match every filter given, with their detail loaded."""
     qs = fulfillment_order_queryset_for_actor(actor)
     if location:
         qs = qs.filter(location__code=location)

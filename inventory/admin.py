@@ -43,7 +43,7 @@ def admin_actor(request: HttpRequest) -> Actor:
     actor = getattr(request, "_oms_admin_actor", None)
     if actor is None or actor.user_id != request.user.pk:
         actor = Actor.for_user(request.user)
-        request._oms_admin_actor = actor  # type: ignore[attr-defined]
+        request._oms_admin_actor = actor  # type: ignore[attr-defined]  # a per-request cache
     return actor
 
 
@@ -59,13 +59,17 @@ def admin_location_ids(request: HttpRequest) -> frozenset[int] | None:
 
 
 class StaffViewMixin:
-    """Staff with a StaffProfile may view the page without Django model permissions."""
+    """Staff with a StaffProfile may view the page without Django model permissions.
+
+    A mixin for admin classes and inlines: its ``super()`` calls reach the admin class it is mixed
+    with, which mypy cannot see (hence the ``misc`` ignores)."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return super().has_module_permission(request) or admin_actor(request).is_staff  # type: ignore[misc]
+        allowed = super().has_module_permission(request)  # type: ignore[misc]  # the admin class's
+        return allowed or admin_actor(request).is_staff
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if super().has_view_permission(request, obj):  # type: ignore[misc]
+        if super().has_view_permission(request, obj):  # type: ignore[misc]  # the admin class's
             return True
         return admin_actor(request).is_staff and (obj is None or self.may_see(request, obj))
 
@@ -86,7 +90,7 @@ class LocationScopedMixin(StaffViewMixin):
         return allowed is None or self.location_id_of(obj) in allowed
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = super().get_queryset(request)  # type: ignore[misc]
+        qs = super().get_queryset(request)  # type: ignore[misc]  # the admin class's
         allowed = admin_location_ids(request)
         if allowed is None:
             return qs
@@ -226,7 +230,8 @@ class StockAdjustForm(forms.Form):
     reason = forms.CharField(max_length=300, help_text="Why: recorded in the stock ledger.")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()  # a plain Form's answers its cleaned_data (typed Optional for overrides)
+        data = self.cleaned_data
         if self.errors:
             return data
         if (data.get("delta") is None) == (data.get("on_hand") is None):

@@ -191,10 +191,15 @@ class DemoSummary:
 def demo_network_seed(*, products: int = 200, seed: int = 7) -> DemoSummary:
     rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
     actor = Actor.system("seed_demo")
-    for code, name, kind, ship_from_stores in CHANNELS:
+    for code, name, channel_kind, ship_from_stores in CHANNELS:
         Channel.objects.get_or_create(
             code=code,
-            defaults={"name": name, "kind": kind, "currency": CURRENCY, "ship_from_stores": ship_from_stores},
+            defaults={
+                "name": name,
+                "kind": channel_kind,
+                "currency": CURRENCY,
+                "ship_from_stores": ship_from_stores,
+            },
         )
     locations = []
     for code, name, kind, lat, lon, city, ships, pickup, sfs, returns, capacity, priority in NETWORK:

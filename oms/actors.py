@@ -38,7 +38,7 @@ class Actor:
         )
 
     @classmethod
-    def for_user(cls, user) -> Actor:  # type: ignore[no-untyped-def]
+    def for_user(cls, user) -> Actor:
         profile = getattr(user, "staff_profile", None)
         if user.is_superuser:
             role = StaffRole.MANAGER

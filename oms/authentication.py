@@ -54,7 +54,7 @@ class ApiClientUser:
 class BearerKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request):  # type: ignore[no-untyped-def]
+    def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
@@ -91,7 +91,7 @@ class BearerKeyAuthentication(authentication.BaseAuthentication):
         _touch(client)
         return user, actor
 
-    def authenticate_header(self, request) -> str:  # type: ignore[no-untyped-def]
+    def authenticate_header(self, request) -> str:
         return self.keyword
 
 
@@ -134,7 +134,7 @@ def _api_key_cache_invalidate(sender: Any, **kwargs: Any) -> None:
     _clear_now_and_at_commit()
 
 
-def channel_from_request(request) -> Channel | None:  # type: ignore[no-untyped-def]
+def channel_from_request(request) -> Channel | None:
     """The channel of a channel API client's request, as authentication loaded it (no query);
     None for staff and admin sessions."""
     user = request.user
@@ -143,7 +143,7 @@ def channel_from_request(request) -> Channel | None:  # type: ignore[no-untyped-
     return None
 
 
-def actor_from_request(request) -> Actor:  # type: ignore[no-untyped-def]
+def actor_from_request(request) -> Actor:
     """The Actor of a DRF request, whichever authentication let it in (bearer key or admin session)."""
     if isinstance(request.auth, Actor):
         return request.auth
@@ -156,7 +156,7 @@ def actor_from_request(request) -> Actor:  # type: ignore[no-untyped-def]
     return actor
 
 
-def user_model():  # type: ignore[no-untyped-def]
+def user_model():
     return get_user_model()
 
 
@@ -166,7 +166,7 @@ class BearerKeyScheme(OpenApiAuthenticationExtension):
     target_class = "oms.authentication.BearerKeyAuthentication"
     name = "bearerAuth"
 
-    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
+    def get_security_definition(self, auto_schema):
         return {
             "type": "http",
             "scheme": "bearer",

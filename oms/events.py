@@ -99,6 +99,7 @@ def subscribe_in_transaction(topic: str, handler: Handler) -> None:
 
 
 def subscribers(topic: str) -> list[Handler]:
+    """The after-commit handlers of ``topic``: its own, then those of every topic (``"*"``)."""
     return [*_subscribers.get(topic, []), *_subscribers.get("*", [])]
 
 
@@ -330,6 +331,7 @@ def publish_many_with(
     them after COMMIT. In-transaction handlers run first, as with ``publish_many``; with no event,
     the writes alone make the statement."""
     rows = outbox_rows(items)
+    last: tuple[str, Sequence[Any]]
     if rows:
         last = insert_sql(OutboxEvent, rows, returning=("id", "created_at"))
     elif writes:

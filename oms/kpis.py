@@ -54,6 +54,7 @@ def kpi_register(name: str, fn: KpiFunction) -> KpiFunction:
 
 
 def kpi_names() -> list[str]:
+    """The names of every registered KPI, after every app's ``kpis`` module is imported."""
     autodiscover_modules("kpis")
     return list(_REGISTRY)
 

@@ -1,6 +1,7 @@
 """Money helpers: Decimal only, ISO 4217 currencies."""
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Final, TypedDict
 
 from .errors import InvalidInput
 
@@ -19,6 +20,16 @@ CURRENCIES = frozenset(_ISO_4217.split())
 CENT = Decimal("0.01")
 MAX_DIGITS = 14
 DECIMAL_PLACES = 2
+
+
+class MoneyDigits(TypedDict):
+    """The digits of a money column or serializer field, spread into it: ``DecimalField(**MONEY)``."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: Final[MoneyDigits] = {"max_digits": MAX_DIGITS, "decimal_places": DECIMAL_PLACES}
 
 
 def quantize(amount: Decimal) -> Decimal:

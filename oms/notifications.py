@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -63,7 +63,7 @@ class Rendered:
 
 Builder = Callable[[str, dict[str, Any]], "Notification | Iterable[Notification] | None"]
 # A builder for many events of one topic at once: one answer per payload, in order.
-ManyBuilder = Callable[[str, list[dict[str, Any]]], "list[Notification | Iterable[Notification] | None]"]
+ManyBuilder = Callable[[str, list[dict[str, Any]]], "Sequence[Notification | Iterable[Notification] | None]"]
 # What to write with a log's ``sent`` mark: unsaved instances (or None). It must not write itself.
 SentCallback = Callable[[Notification, NotificationLog], "Iterable[Model] | None"]
 
@@ -95,10 +95,12 @@ def notification_register(
 
 
 def notification_topics() -> frozenset[str]:
+    """The topics with at least one registered notification."""
     return frozenset(topic for topic, registrations in _registry.items() if registrations)
 
 
 def has_notifications(topic: str) -> bool:
+    """Whether some notification is registered for ``topic``."""
     return bool(_registry.get(topic))
 
 
@@ -416,9 +418,8 @@ def _mark_sent_many(sent: list[tuple[NotificationLog, list[Model]]]) -> None:
         return
     quote = connection.ops.quote_name
     meta = NotificationLog._meta
-    column = {
-        name: quote(meta.get_field(name).column) for name in ("id", "status", "subject", "sent_at", "error")
-    }
+    written = ("id", "status", "subject", "sent_at", "error")
+    column = {f.name: quote(f.column) for f in meta.concrete_fields if f.name in written}
     update = (
         f"UPDATE {quote(meta.db_table)} AS t SET {column['status']} = %s, {column['subject']} = v.subject, "  # noqa: S608 - the model's names
         f"{column['sent_at']} = v.sent_at, {column['error']} = %s "

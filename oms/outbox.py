@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from . import events
@@ -47,7 +47,7 @@ class RelayResult:
         return {"relayed": self.relayed, "failed": self.failed, "purged": self.purged}
 
 
-def outbox_pending(*, now: datetime | None = None):  # type: ignore[no-untyped-def]
+def outbox_pending(*, now: datetime | None = None) -> QuerySet[OutboxEvent]:
     """Rows the relay should dispatch now: undispatched, old enough, not held or backing off."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.OMS_OUTBOX_RELAY_AFTER_SECONDS)

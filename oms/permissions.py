@@ -9,14 +9,14 @@ from .authentication import actor_from_request
 class IsManager(BasePermission):
     message = "Only a manager may do this."
 
-    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+    def has_permission(self, request, view) -> bool:
         return actor_from_request(request).is_manager
 
 
 class IsStaff(BasePermission):
     message = "Only store staff and managers may do this."
 
-    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+    def has_permission(self, request, view) -> bool:
         return actor_from_request(request).is_staff
 
 
@@ -25,7 +25,7 @@ class IsManagerOrReadOnly(BasePermission):
 
     message = "Only a manager may change this."
 
-    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+    def has_permission(self, request, view) -> bool:
         actor = actor_from_request(request)
         if request.method in SAFE_METHODS:
             return actor.is_staff or actor.is_channel
@@ -35,6 +35,6 @@ class IsManagerOrReadOnly(BasePermission):
 class IsStaffOrChannel(BasePermission):
     message = "Authenticate as a channel API client or as staff."
 
-    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+    def has_permission(self, request, view) -> bool:
         actor = actor_from_request(request)
         return actor.is_staff or actor.is_channel

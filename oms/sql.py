@@ -19,13 +19,43 @@ import inspect
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.db import connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, ForeignObject, Lookup, Model, QuerySet
 from django.db.models.constants import OnConflict
-from django.db.models.query import ModelIterable, get_related_populators
+from django.db.models.query import ModelIterable
 from django.db.models.sql import InsertQuery
+from django.db.models.sql.compiler import SQLCompiler
+
+
+# The Django internals below are not in django-stubs (or are typed wider than they are); they are
+# typed here as this module uses them, and tests/oms/test_sql_internals.py fails if their shape
+# changes in a Django upgrade.
+class _RelatedPopulator(Protocol):
+    """``django.db.models.query.RelatedPopulator``: puts one ``select_related`` object on a row's
+    instance."""
+
+    def populate(self, row: Sequence[Any], from_obj: Model) -> None: ...
+
+
+class _QuerySetInternals(Protocol):
+    """The private ``QuerySet`` attributes ``Prepared`` checks (``_known_related_objects`` is set by
+    a related manager: ``{field: {pk: instance}}``)."""
+
+    _iterable_class: type[Any]
+    _known_related_objects: dict[Field[Any, Any], dict[Any, Model]]
+
+
+if TYPE_CHECKING:
+
+    def get_related_populators(
+        klass_info: dict[str, Any], select: Sequence[tuple[Any, ...]], db: str
+    ) -> list[_RelatedPopulator]: ...
+
+else:
+    from django.db.models.query import get_related_populators
 
 
 class AnyOf(Lookup):
@@ -36,7 +66,7 @@ class AnyOf(Lookup):
     lookup_name = "any"
     prepare_rhs = False
 
-    def as_sql(self, compiler, connection):  # type: ignore[no-untyped-def]
+    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, self.rhs]
 
@@ -88,7 +118,7 @@ def insert_sql(
             return sql, tuple(list(column) for column in zip(*rows, strict=True))
         return sql, tuple(value for row in rows for value in row)
     query = InsertQuery(model, on_conflict=OnConflict.IGNORE if ignore_conflicts else None)
-    query.insert_values(fields, objs, raw=False)
+    query.insert_values(fields, list(objs), raw=False)
     compiler = query.get_compiler(connection=connection)
     compiler.returning_fields = [meta.get_field(name) for name in returning] or None
     statements = compiler.as_sql()
@@ -117,7 +147,8 @@ def update_sql(obj: Model, fields: Iterable[str]) -> tuple[str, tuple[Any, ...]]
     values: list[Any] = []
     for name in dict.fromkeys(fields):
         f = meta.get_field(name)
-        if not f.concrete or f.primary_key:
+        # a column of its own: not a reverse relation, a generic key (no column) nor the primary key
+        if not isinstance(f, Field) or f.column is None or f.primary_key:
             raise ValueError(f"update_sql cannot write {meta.label}.{name}")
         assignments.append(f"{quote(f.column)} = %s")
         values.append(f.get_db_prep_save(f.pre_save(obj, add=False), connection))
@@ -192,7 +223,8 @@ class Prepared:
     def _compile(self, alias: str | None) -> _Compiled:
         sentinels = {name: self._SENTINEL - i for i, name in enumerate(self._names)}
         queryset = self._build(**sentinels)
-        if queryset._iterable_class is not ModelIterable or queryset._known_related_objects:
+        internals = cast(_QuerySetInternals, queryset)
+        if internals._iterable_class is not ModelIterable or internals._known_related_objects:
             raise TypeError("Prepared runs plain model querysets only")
         db = queryset.db if alias is None else alias
         compiler = queryset.query.get_compiler(using=db)
@@ -219,12 +251,12 @@ class Prepared:
             populators=get_related_populators(klass_info, select, db),
         )
 
-    def __call__(self, *, using: str | None = None, **values: int) -> list[Any]:
+    def __call__(self, *, using: str | None = None, **values: int | Sequence[int]) -> list[Any]:
         cache: dict[str, _Compiled] = self._local.__dict__.setdefault("compiled", {})
         compiled = cache.get(using or "")
         if compiled is None:
             compiled = cache[using or ""] = self._compile(using)
-        params = [
+        params: list[Any] = [
             p if slot is None else values[slot]
             for p, slot in zip(compiled.params, compiled.slots, strict=True)
         ]
@@ -242,7 +274,7 @@ class Prepared:
             out.append(obj)
         return out
 
-    def first(self, *, using: str | None = None, **values: int) -> Any:
+    def first(self, *, using: str | None = None, **values: int | Sequence[int]) -> Any:
         """The only or first instance, or None: for a lookup by primary key (or a ``build`` that
         orders and slices as ``.first()`` would)."""
         found = self(using=using, **values)
@@ -255,9 +287,9 @@ class _Compiled:
     sql: str
     params: tuple[Any, ...]
     slots: tuple[str | None, ...]
-    compiler: Any
+    compiler: SQLCompiler
     model: type[Model]
     start: int
     end: int
     init_list: list[str]
-    populators: list[Any]
+    populators: list[_RelatedPopulator]

@@ -21,7 +21,7 @@ def outbox_relay() -> dict:
 
 @shared_task(bind=True, name="oms.tasks.webhook_deliver", acks_late=True, max_retries=None)
 def webhook_deliver(
-    self,  # type: ignore[no-untyped-def]
+    self,
     *,
     endpoint_id: int,
     delivery_id: str,

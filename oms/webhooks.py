@@ -163,10 +163,12 @@ def webhook_endpoint_create(
 
 
 def webhook_endpoint_list() -> QuerySet[WebhookEndpoint]:
+    """Every webhook endpoint, active or not."""
     return WebhookEndpoint.objects.all()
 
 
 def webhook_endpoint_get(*, endpoint_id: int | str) -> WebhookEndpoint:
+    """The endpoint with this id; NotFound (webhook_not_found) otherwise, a malformed id too."""
     endpoint = WebhookEndpoint.objects.filter(pk=_as_id(endpoint_id)).first()
     if endpoint is None:
         raise NotFound("No such webhook.", code="webhook_not_found", extra={"id": endpoint_id})
@@ -192,6 +194,7 @@ def webhook_endpoint_enable(*, endpoint_id: int | str) -> WebhookEndpoint:
 
 
 def webhook_delivery_list(*, endpoint_id: int | str) -> QuerySet[WebhookDelivery]:
+    """The delivery log of an existing endpoint; NotFound (webhook_not_found) for an unknown one."""
     endpoint = webhook_endpoint_get(endpoint_id=endpoint_id)
     return WebhookDelivery.objects.filter(endpoint=endpoint)
 

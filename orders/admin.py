@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -22,16 +23,16 @@ class ReadOnlyInline(admin.TabularInline):
     can_delete = False
     show_change_link = False
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = [
+    fields = (
         "line_number",
         "sku",
         "name",
@@ -42,25 +43,25 @@ class OrderLineInline(ReadOnlyInline):
         "quantity_backordered",
         "quantity_cancelled",
         "quantity_fulfilled",
-    ]
+    )
     readonly_fields = fields
 
 
 class ReservationInline(ReadOnlyInline):
     model = Reservation
-    fields = ["line", "product", "location", "quantity", "status", "created_at"]
+    fields = ("line", "product", "location", "quantity", "status", "created_at")
     readonly_fields = fields
 
 
 class OrderHoldInline(ReadOnlyInline):
     model = OrderHold
-    fields = ["reason", "note", "placed_by", "created_at", "released_at", "released_by"]
+    fields = ("reason", "note", "placed_by", "created_at", "released_at", "released_by")
     readonly_fields = fields
 
 
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    fields = ["created_at", "kind", "message", "actor_type", "actor_name", "data"]
+    fields = ("created_at", "kind", "message", "actor_type", "actor_name", "data")
     readonly_fields = fields
 
 
@@ -69,7 +70,7 @@ class HoldForm(forms.Form):
     note = forms.CharField(required=False, max_length=500)
 
 
-def _run(request: HttpRequest, modeladmin: admin.ModelAdmin, orders, fn, verb: str) -> None:  # type: ignore[no-untyped-def]
+def _run(request: HttpRequest, modeladmin: admin.ModelAdmin, orders, fn, verb: str) -> None:
     actor = Actor.for_user(request.user)
     done = 0
     for order in orders:
@@ -103,10 +104,10 @@ class OrderAdmin(admin.ModelAdmin):
     actions = ["cancel_orders", "hold_orders", "release_holds"]
     readonly_fields = [f.name for f in Order._meta.fields]
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request) -> bool:
         return False  # orders come through the API (or POS), which reserves their stock
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
     @admin.action(description="Cancel the selected orders (releases their stock)")
@@ -120,7 +121,7 @@ class OrderAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description="Put the selected orders on hold")
-    def hold_orders(self, request: HttpRequest, queryset: QuerySet[Order]):  # type: ignore[no-untyped-def]
+    def hold_orders(self, request: HttpRequest, queryset: QuerySet[Order]):
         if "apply" in request.POST:
             form = HoldForm(request.POST)
             if form.is_valid():
@@ -148,7 +149,7 @@ class OrderAdmin(admin.ModelAdmin):
                 "orders": queryset,
                 "form": form,
                 "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             },
         )
 
@@ -178,8 +179,8 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
         "expires_at",
     ]
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

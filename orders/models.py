@@ -4,12 +4,14 @@ the timeline (OrderEvent) and the idempotency records of POST /orders."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.db import models
 from django.db.models import F, Q
 
 from oms.errors import InvalidTransition
 from oms.models import TimeStampedModel
+from oms.money import MONEY
 
 from .choices import FulfillmentMethod, HoldReason, OrderEventKind, OrderStatus, ReservationStatus
 
@@ -57,8 +59,6 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
 ORDER_HOLDABLE = frozenset({S.RECEIVED, S.ALLOCATED, S.BACKORDERED})
 ORDER_TERMINAL = frozenset({S.COMPLETED, S.CANCELLED})
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
-
 
 class Order(TimeStampedModel):
     # Both foreign keys are indexed by order_channel_created_idx / order_customer_created_idx (their
@@ -96,6 +96,9 @@ class Order(TimeStampedModel):
     allocated_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    # Not a column: the other apps' sections of the order detail, set by orders.selectors.attach_sections.
+    sections: dict[str, Any]
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -115,7 +115,10 @@ def order_confirmation_build_many(topic: str, payloads: list[dict[str, Any]]) ->
     for line in OrderLine.objects.filter(order_id__in=orders).order_by("order_id", "line_number"):
         lines[line.order_id].append(line)
     return [
-        _confirmation(orders[order_id], lines[order_id]) if order_id in orders else None for order_id in ids
+        _confirmation(orders[order_id], lines[order_id])
+        if order_id is not None and order_id in orders
+        else None
+        for order_id in ids
     ]
 
 

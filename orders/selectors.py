@@ -30,14 +30,17 @@ _order_sections: dict[str, tuple[OrderSectionLoader, Any]] = {}
 
 
 def order_section_register(name: str, loader: OrderSectionLoader, *, default: Any = None) -> None:
+    """Every order's representation shows ``loader``'s value as ``name`` (``default`` if none)."""
     _order_sections[name] = (loader, default)
 
 
 def order_sections_load(order_ids: list[int]) -> dict[str, dict[int, Any]]:
+    """Every registered section for these orders: {section: {order id: value}}, one call per loader."""
     return {name: loader(order_ids) for name, (loader, _default) in _order_sections.items()}
 
 
 def order_section_names() -> dict[str, Any]:
+    """Each registered section with the value an order without one shows."""
     return {name: default for name, (_loader, default) in _order_sections.items()}
 
 
@@ -45,7 +48,7 @@ def _visible_orders(actor: Actor) -> QuerySet[Order]:
     qs = Order.objects.all()
     if actor.is_staff or actor.is_system:
         return qs
-    if actor.is_channel:
+    if actor.is_channel and actor.channel_id is not None:  # a channel actor always has its channel
         return qs.filter(channel_id=actor.channel_id)
     return qs.none()
 
@@ -58,6 +61,7 @@ def order_queryset_for_actor(actor: Actor, *, lookup: bool = False) -> QuerySet[
 
 
 def order_get_for_actor(*, order_id: int | str, actor: Actor) -> Order:
+    """The order with this id or number if the actor may see it (lookup allowed); else OrderNotFound."""
     qs = order_queryset_for_actor(actor, lookup=True)
     try:
         order_pk = int(order_id)
@@ -71,6 +75,7 @@ def order_get_for_actor(*, order_id: int | str, actor: Actor) -> Order:
 
 
 def order_detail_queryset(qs: QuerySet[Order], *, with_events: bool = True) -> QuerySet[Order]:
+    """``qs`` with all an order's representation reads loaded (no query per order; events optional)."""
     qs = qs.select_related("channel", "customer", "pickup_location").prefetch_related(
         Prefetch("lines", queryset=OrderLine.objects.order_by("line_number")),
         Prefetch(
@@ -85,6 +90,7 @@ def order_detail_queryset(qs: QuerySet[Order], *, with_events: bool = True) -> Q
 
 
 def order_detail(*, order_id: int | str, actor: Actor) -> Order:
+    """The order, if the actor may see it, with everything its representation shows; else OrderNotFound."""
     order = order_get_for_actor(order_id=order_id, actor=actor)
     detailed = order_detail_queryset(Order.objects.filter(pk=order.pk)).get()
     attach_sections([detailed])
@@ -92,13 +98,12 @@ def order_detail(*, order_id: int | str, actor: Actor) -> Order:
 
 
 def attach_sections(orders: Iterable[Order]) -> None:
+    """Set ``sections`` on each order: every registered section, each loader called once for them all."""
     orders = list(orders)
     sections = order_sections_load([o.pk for o in orders])
     defaults = order_section_names()
     for order in orders:
-        order.sections = {  # type: ignore[attr-defined]
-            name: values.get(order.pk, defaults[name]) for name, values in sections.items()
-        }
+        order.sections = {name: values.get(order.pk, defaults[name]) for name, values in sections.items()}
 
 
 def order_list(
@@ -114,6 +119,7 @@ def order_list(
     method: str | None = None,
     pickup_location: str | None = None,
 ) -> QuerySet[Order]:
+    """The orders the actor may see matching every filter given, detail loaded (not the timeline)."""
     qs = order_queryset_for_actor(actor, lookup=bool(number))
     statuses = [s for s in (status or []) if s]
     if statuses:
@@ -144,7 +150,7 @@ def _visible_customers(actor: Actor) -> QuerySet[Customer]:
     qs = Customer.objects.all()
     if actor.is_staff or actor.is_system:
         return qs
-    if actor.is_channel:
+    if actor.is_channel and actor.channel_id is not None:
         has_order = Order.objects.filter(customer_id=OuterRef("pk"), channel_id=actor.channel_id)
         has_ref = ChannelCustomerRef.objects.filter(customer_id=OuterRef("pk"), channel_id=actor.channel_id)
         return qs.filter(Q(Exists(has_order)) | Q(Exists(has_ref)))
@@ -152,6 +158,7 @@ def _visible_customers(actor: Actor) -> QuerySet[Customer]:
 
 
 def customer_list(*, actor: Actor, email: str | None = None, phone: str | None = None) -> QuerySet[Customer]:
+    """The customers the actor may see, matching the email / phone if given, oldest first."""
     qs = _visible_customers(actor)
     if email:
         qs = qs.filter(email_normalized=email.strip().lower())
@@ -161,6 +168,7 @@ def customer_list(*, actor: Actor, email: str | None = None, phone: str | None =
 
 
 def customer_get_for_actor(*, customer_id: int, actor: Actor) -> Customer:
+    """The customer if the actor may see it (a channel: its orders' or ids'); else CustomerNotFound."""
     customer = _visible_customers(actor).filter(pk=customer_id).first()
     if customer is None:
         raise CustomerNotFound(f"No customer {customer_id}.")

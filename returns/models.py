@@ -23,11 +23,11 @@ from django.db.models import F, Q
 
 from oms.errors import InvalidTransition
 from oms.models import TimeStampedModel
+from oms.money import MONEY
 
 from .choices import Disposition, RefundMethod, ReturnMethod, ReturnReason, ReturnStatus
 
 R = ReturnStatus
-MONEY = {"max_digits": 14, "decimal_places": 2}
 
 RETURN_TRANSITIONS: dict[str, frozenset[str]] = {
     R.REQUESTED: frozenset({R.PARTIALLY_RECEIVED, R.RECEIVED, R.REFUNDED, R.CANCELLED}),

@@ -60,6 +60,7 @@ def return_received_build(topic: str, payload: dict[str, Any]) -> Notification |
         return None
     lines = list(line_model._default_manager.filter(rma=rma).select_related("order_line").order_by("pk"))
     received = [
+        # a model from the app registry (see above): its fields are not typed
         line_context(line.order_line, quantity=line.quantity_received)  # type: ignore[attr-defined]
         for line in lines
         if getattr(line, "quantity_received", 0)

@@ -5,6 +5,7 @@ using the names fixed in design.md (DATABASE_URL, CELERY_*, DJANGO_*, EMAIL_BACK
 """
 
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -238,7 +239,7 @@ OMS_GC_THRESHOLDS = env("OMS_GC_THRESHOLDS", default="50000,20,100")
 # Largest quantity or stock delta one request may carry: bigger numbers are refused as invalid.
 OMS_MAX_QUANTITY = 1_000_000
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},

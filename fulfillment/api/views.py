@@ -43,11 +43,11 @@ class FulfillmentOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     filterset_class = FulfillmentOrderFilter
     pagination_class = NewestFirstCursorPagination
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         actor = actor_from_request(self.request)
         return fulfillment_order_detail_queryset(fulfillment_order_queryset_for_actor(actor))
 
-    def retrieve(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def retrieve(self, request, pk=None):
         fo = fulfillment_order_get_for_actor(fulfillment_order_id=pk, actor=actor_from_request(request))
         return Response(self._output(fo.pk))
 
@@ -55,7 +55,7 @@ class FulfillmentOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         fo = fulfillment_order_detail_queryset(FulfillmentOrder.objects.filter(pk=pk)).get()
         return FulfillmentOrderOutput(fo).data
 
-    def _do(self, request, pk, service, body_class=EmptyInput):  # type: ignore[no-untyped-def]
+    def _do(self, request, pk, service, body_class=EmptyInput):
         body = body_class(data=request.data)
         body.is_valid(raise_exception=True)
         actor = actor_from_request(request)
@@ -65,35 +65,35 @@ class FulfillmentOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
     @extend_schema(request=None, responses={200: FulfillmentOrderOutput})
     @action(detail=True, methods=["post"])
-    def accept(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def accept(self, request, pk=None):
         return self._do(request, pk, services.fulfillment_order_accept)
 
     @extend_schema(request=RejectInput, responses={200: FulfillmentOrderOutput})
     @action(detail=True, methods=["post"])
-    def reject(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def reject(self, request, pk=None):
         return self._do(request, pk, services.fulfillment_order_reject, RejectInput)
 
     @extend_schema(request=None, responses={200: FulfillmentOrderOutput})
     @action(detail=True, methods=["post"])
-    def pick(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def pick(self, request, pk=None):
         return self._do(request, pk, services.fulfillment_order_pick)
 
     @extend_schema(request=None, responses={200: FulfillmentOrderOutput})
     @action(detail=True, methods=["post"])
-    def pack(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def pack(self, request, pk=None):
         return self._do(request, pk, services.fulfillment_order_pack)
 
     @extend_schema(request=ShipInput, responses={200: FulfillmentOrderOutput})
     @action(detail=True, methods=["post"])
-    def ship(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def ship(self, request, pk=None):
         return self._do(request, pk, services.fulfillment_order_ship, ShipInput)
 
     @extend_schema(request=None, responses={200: FulfillmentOrderOutput})
     @action(detail=True, methods=["post"], url_path="ready-for-pickup")
-    def ready_for_pickup(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def ready_for_pickup(self, request, pk=None):
         return self._do(request, pk, services.fulfillment_order_ready_for_pickup)
 
     @extend_schema(request=None, responses={200: FulfillmentOrderOutput})
     @action(detail=True, methods=["post"], url_path="picked-up")
-    def picked_up(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def picked_up(self, request, pk=None):
         return self._do(request, pk, services.fulfillment_order_picked_up)

@@ -39,7 +39,7 @@ class _StrictTypeMixin:
 
     def to_internal_value(self, data: Any) -> Any:
         try:
-            return super().to_internal_value(data)  # type: ignore[misc]
+            return super().to_internal_value(data)  # type: ignore[misc]  # the field it is mixed into
         except serializers.ValidationError as exc:
             raise serializers.ValidationError(_recode(exc.detail)) from exc
 

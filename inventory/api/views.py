@@ -55,7 +55,7 @@ class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     filterset_class = LocationFilter
     lookup_field = "code"
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         return location_list()
 
     @extend_schema(request=LocationCreateInput, responses={201: LocationOutput})
@@ -82,7 +82,7 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     lookup_field = "sku"
     lookup_value_regex = "[^/]+"
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         return product_list()
 
     @extend_schema(request=ProductCreateInput, responses={201: ProductOutput})
@@ -107,10 +107,10 @@ class StockLevelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     filterset_class = StockLevelFilter
     lookup_value_regex = r"\d+"
 
-    def get_permissions(self):  # type: ignore[no-untyped-def]
+    def get_permissions(self):
         return [IsManager()] if self.action == "partial_update" else [IsStaff()]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         return stock_level_list()
 
     @extend_schema(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol, cast
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -28,6 +28,12 @@ _DRF_CODES: dict[type[exceptions.APIException], tuple[int, str]] = {
     exceptions.UnsupportedMediaType: (415, "unsupported_media_type"),
     exceptions.Throttled: (429, "throttled"),
 }
+
+
+class _Throttled(Protocol):
+    """``Throttled.wait``: set in its ``__init__`` (seconds, or None), missing from the DRF stubs."""
+
+    wait: float | None
 
 
 def _first_message(detail: Any) -> str:
@@ -71,9 +77,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
         extra: dict[str, Any] = {}
         response = error_response(code, _first_message(exc.detail), extra, status_code=http_status)
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            extra["retry_after_seconds"] = int(exc.wait) + 1
-            response["Retry-After"] = str(int(exc.wait) + 1)
+        wait = cast(_Throttled, exc).wait if isinstance(exc, exceptions.Throttled) else None
+        if wait is not None:
+            extra["retry_after_seconds"] = int(wait) + 1
+            response["Retry-After"] = str(int(wait) + 1)
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
             response["WWW-Authenticate"] = "Bearer"
         return response

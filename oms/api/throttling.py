@@ -8,7 +8,7 @@ class ApiClientRateThrottle(SimpleRateThrottle):
 
     scope = "api_client"
 
-    def get_cache_key(self, request, view):  # type: ignore[no-untyped-def]
+    def get_cache_key(self, request, view):
         user = request.user
         if isinstance(user, ApiClientUser):
             ident = f"client-{user.api_client.pk}"

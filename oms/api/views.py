@@ -44,7 +44,7 @@ class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     lookup_field = "code"
 
     @extend_schema(request=ChannelInput, responses={201: ChannelOutput})
-    def create(self, request):  # type: ignore[no-untyped-def]
+    def create(self, request):
         data = ChannelInput(data=request.data)
         data.is_valid(raise_exception=True)
         channel = channel_create(**data.validated_data)
@@ -63,7 +63,7 @@ class WebhookViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = WebhookEndpointOutput
     lookup_value_regex = r"[^/]+"
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         return webhook_endpoint_list()
 
     @extend_schema(

@@ -20,5 +20,5 @@ class OrderFilter(django_filters.FilterSet):
         model = Order
         fields: list[str] = []
 
-    def filter_customer_email(self, queryset, name, value):  # type: ignore[no-untyped-def]
+    def filter_customer_email(self, queryset, name, value):
         return queryset.filter(customer__email_normalized=value.strip().lower())

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.db.models import Prefetch
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
@@ -9,8 +11,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from oms.actors import Actor
 from oms.api.pagination import NewestFirstCursorPagination
-from oms.authentication import actor_from_request
+from oms.authentication import ApiClientUser, actor_from_request
 from oms.customers import customer_erase
 from oms.errors import InvalidInput, MalformedInput
 from oms.models import Channel, ChannelCustomerRef
@@ -59,7 +62,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-def _idempotency_claim(request: Request, actor) -> IdempotencyClaim | None:  # type: ignore[no-untyped-def]
+def _idempotency_claim(request: Request, actor: Actor) -> IdempotencyClaim | None:
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
         if actor.is_channel:
@@ -73,9 +76,9 @@ def _idempotency_claim(request: Request, actor) -> IdempotencyClaim | None:  # t
     return IdempotencyClaim(scope=scope, key=key, request_hash=idempotency_request_hash(request.data))
 
 
-def _channel_for(request: Request, actor, code: str) -> Channel:  # type: ignore[no-untyped-def]
-    if actor.is_channel:
-        return request.user.api_client.channel
+def _channel_for(request: Request, actor: Actor, code: str) -> Channel:
+    if actor.is_channel:  # its user is the ApiClientUser its key authenticated (the stubs know Django's)
+        return cast(ApiClientUser, request.user).api_client.channel
     if not code:
         raise InvalidInput(
             "Staff must say which channel the order is for ('channel').", code="channel_required"
@@ -143,19 +146,20 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filterset_class = OrderFilter
     pagination_class = NewestFirstCursorPagination
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         actor = actor_from_request(self.request)
         # Only a real number widens an in-person channel's list (the filter strips blanks and
         # ignores an empty value, so " " must not count as a lookup).
         lookup = bool(self.request.query_params.get("number", "").strip())
         return order_detail_queryset(order_queryset_for_actor(actor, lookup=lookup), with_events=False)
 
-    def list(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset) or []  # None only without a paginator
         attach_sections(page)
         return self.get_paginated_response(OrderOutput(page, many=True).data)
 
-    def retrieve(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def retrieve(self, request, pk=None):
         order = order_detail(order_id=pk, actor=actor_from_request(request))
         return Response(OrderOutput(order, context={"with_events": True}).data)
 
@@ -168,7 +172,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         "allow_backorder). 409 insufficient_stock lists the short SKUs (and, for pickup, nearby stores "
         "that have them).",
     )
-    def create(self, request):  # type: ignore[no-untyped-def]
+    def create(self, request):
         actor = actor_from_request(request)
         claim = _idempotency_claim(request, actor)
         body = OrderCreateInput(data=request.data)
@@ -184,7 +188,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(request=OrderCancelInput, responses={200: OrderOutput})
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def cancel(self, request, pk=None):
         actor = actor_from_request(request)
         body = OrderCancelInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -194,7 +198,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(request=OrderHoldInput, responses={201: OrderHoldOutput})
     @action(detail=True, methods=["post"], permission_classes=[IsManager])
-    def holds(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def holds(self, request, pk=None):
         actor = actor_from_request(request)
         body = OrderHoldInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -204,7 +208,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(request=OrderReleaseHoldInput, responses={200: OrderOutput})
     @action(detail=True, methods=["post"], url_path="release-hold", permission_classes=[IsManager])
-    def release_hold(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def release_hold(self, request, pk=None):
         actor = actor_from_request(request)
         body = OrderReleaseHoldInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -222,7 +226,7 @@ class CustomerExportOutput(serializers.Serializer):
 class CustomerDataProtectionMixin:
     @extend_schema(request=None, responses={200: CustomerExportOutput})
     @action(detail=True, methods=["get"], permission_classes=[IsManager])
-    def export(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def export(self, request, pk=None):
         """All of a customer's data as JSON (manager)."""
         customer, orders = customer_export(customer_id=_int_id(pk), actor=actor_from_request(request))
         return Response(
@@ -235,14 +239,14 @@ class CustomerDataProtectionMixin:
 
     @extend_schema(request=None, responses={200: CustomerOutput})
     @action(detail=True, methods=["post"], permission_classes=[IsManager])
-    def erase(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def erase(self, request, pk=None):
         """Anonymise the person; orders, stock and money records stay (manager)."""
         actor = actor_from_request(request)
         customer = customer_get_for_actor(customer_id=_int_id(pk), actor=actor)
         return Response(CustomerOutput(customer_erase(customer_id=customer.pk, actor=actor)).data)
 
 
-def _int_id(value) -> int:  # type: ignore[no-untyped-def]
+def _int_id(value) -> int:
     try:
         return int(value)
     except (TypeError, ValueError) as exc:
@@ -257,7 +261,7 @@ class CustomerViewSet(
     permission_classes = [IsStaffOrChannel]
     serializer_class = CustomerOutput
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         params = self.request.query_params
         return customer_list(
             actor=actor_from_request(self.request), email=params.get("email"), phone=params.get("phone")
@@ -271,18 +275,18 @@ class CustomerViewSet(
             OpenApiParameter("phone", str),
         ]
     )
-    def list(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    def retrieve(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def retrieve(self, request, pk=None):
         customer = customer_get_for_actor(customer_id=_int_id(pk), actor=actor_from_request(request))
         return Response(CustomerOutput(customer).data)
 
     @extend_schema(responses={200: OrderOutput(many=True)})
     @action(detail=True, methods=["get"], pagination_class=NewestFirstCursorPagination)
-    def orders(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def orders(self, request, pk=None):
         """The unified history: every order of this customer from every channel."""
         qs = customer_order_history(customer_id=_int_id(pk), actor=actor_from_request(request))
-        page = self.paginate_queryset(qs)
+        page = self.paginate_queryset(qs) or []  # None only without a paginator
         attach_sections(page)
         return self.get_paginated_response(OrderOutput(page, many=True).data)

@@ -10,7 +10,7 @@ class IdFilter(django_filters.NumberFilter):
 
     field_class = forms.IntegerField
 
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", 2**63 - 1)
         super().__init__(*args, **kwargs)
@@ -31,5 +31,5 @@ class ReturnFilter(django_filters.FilterSet):
         model = Return
         fields: list[str] = []
 
-    def filter_reason(self, queryset, name, value):  # type: ignore[no-untyped-def]
+    def filter_reason(self, queryset, name, value):
         return queryset.filter(lines__reason=value).distinct()

@@ -10,11 +10,11 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from oms.money import MONEY
 from returns.choices import Disposition, RefundMethod, ReturnMethod, ReturnReason, ReturnStatus
 from returns.models import Refund, Return
 from returns.services import ExchangeLineInput, ReceiveLineInput, ReturnLineInput
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
 MAX_LINES = 200
 
 
@@ -56,9 +56,9 @@ class ReturnCreateInput(serializers.Serializer):
         help_text="The returning channel's code (staff; default the order's). Channel clients return "
         "through their own channel.",
     )
-    lines = ReturnLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
-    exchange_lines = ExchangeLineInputSerializer(
-        many=True,
+    # many_init: what many=True calls, typed for the list's own arguments (allow_empty, max_length)
+    lines = ReturnLineInputSerializer.many_init(allow_empty=False, max_length=MAX_LINES)
+    exchange_lines = ExchangeLineInputSerializer.many_init(
         required=False,
         default=list,
         max_length=MAX_LINES,
@@ -99,7 +99,7 @@ class ReceiveLineInputSerializer(serializers.Serializer):
 
 
 class ReturnReceiveInput(serializers.Serializer):
-    lines = ReceiveLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    lines = ReceiveLineInputSerializer.many_init(allow_empty=False, max_length=MAX_LINES)
 
     def service_lines(self) -> list[ReceiveLineInput]:
         return [
@@ -168,7 +168,7 @@ class ExchangeOrderOutput(serializers.Serializer):
     pickup_location = serializers.CharField(allow_null=True)
     total = serializers.DecimalField(**MONEY)
 
-    def to_representation(self, order) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    def to_representation(self, order) -> dict[str, Any]:
         return {
             "id": order.pk,
             "number": order.number,

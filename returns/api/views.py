@@ -68,13 +68,13 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     filterset_class = ReturnFilter
     pagination_class = NewestFirstCursorPagination
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         return return_detail_queryset(return_queryset_for_actor(actor_from_request(self.request)))
 
     def _output(self, return_id: int, actor: Actor) -> dict:
         return ReturnOutput(return_detail(return_id=return_id, actor=actor)).data
 
-    def retrieve(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def retrieve(self, request, pk=None):
         actor = actor_from_request(request)
         return Response(ReturnOutput(return_detail(return_id=pk, actor=actor)).data)
 
@@ -89,7 +89,7 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         "channel (pickup at the receiving store if it has the units, else shipped to the order's "
         "address); if it cannot be sourced (409 insufficient_stock) nothing is written.",
     )
-    def create(self, request):  # type: ignore[no-untyped-def]
+    def create(self, request):
         actor = actor_from_request(request)
         claim = _idempotency_claim(request, actor, scope="return")
         body = ReturnCreateInput(data=request.data)
@@ -105,7 +105,7 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         "there, with a ledger row) or damaged (recorded only). Associates only at their locations.",
     )
     @action(detail=True, methods=["post"], permission_classes=[IsStaff])
-    def receive(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def receive(self, request, pk=None):
         actor = actor_from_request(request)
         body = ReturnReceiveInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -121,7 +121,7 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         "with extra.refundable. Managers, or associates at the return's location.",
     )
     @action(detail=True, methods=["post"], permission_classes=[IsStaff])
-    def refund(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def refund(self, request, pk=None):
         actor = actor_from_request(request)
         claim = _idempotency_claim(request, actor, scope="refund")
         body = ReturnRefundInput(data=request.data)
@@ -132,7 +132,7 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(request=ReturnCancelInput, responses={200: ReturnOutput})
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def cancel(self, request, pk=None):
         """Withdraw a return before anything was received or refunded (cancels its exchange order)."""
         actor = actor_from_request(request)
         body = ReturnCancelInput(data=request.data)
@@ -142,7 +142,7 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(request=EmptyInput, responses={200: ReturnOutput})
     @action(detail=True, methods=["post"], permission_classes=[IsStaff])
-    def close(self, request, pk=None):  # type: ignore[no-untyped-def]
+    def close(self, request, pk=None):
         """Finish a return: no more receipts or refunds."""
         actor = actor_from_request(request)
         rma = services.return_close(return_id=pk, actor=actor)

@@ -11,7 +11,7 @@ class Command(BaseCommand):
         "admin password unless --password is given."
     )
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser):
         parser.add_argument("--username", required=True)
         parser.add_argument("--role", required=True, choices=StaffRole.values)
         parser.add_argument("--locations", default="", help="comma-separated location codes (associates)")
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--password", default=None, help="admin password (default: the printed token)")
         parser.add_argument("--rotate", action="store_true", help="issue a new token for an existing user")
 
-    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **opts):
         codes = [c.strip() for c in opts["locations"].split(",") if c.strip()]
         try:
             _, token = staff_create(

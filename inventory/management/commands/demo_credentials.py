@@ -17,7 +17,7 @@ class Command(BaseCommand):
         "The secrets are kept in .demo-credentials (git-ignored) so re-running the demo prints the same ones."
     )
 
-    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **opts):
         creds = self._load()
         if creds is None:
             _, manager_token = staff_create(username="manager", role="manager", rotate=True)

@@ -3,6 +3,8 @@ rejections, pickups, expiries and returns through the services, with a progress 
 
 from __future__ import annotations
 
+from typing import IO, cast
+
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -16,7 +18,7 @@ from returns.simulation import Simulation
 class Command(BaseCommand):
     help = "Simulate N orders over D days on the demo network (run seed_demo first)."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--orders", type=int, default=200)
         parser.add_argument("--days", type=int, default=14)
         parser.add_argument("--seed", type=int, default=11)
@@ -26,7 +28,7 @@ class Command(BaseCommand):
             help="Do nothing if there are orders already (the demo script).",
         )
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options) -> None:
         if options["orders"] < 1 or options["days"] < 1:
             raise CommandError("--orders and --days must be at least 1")
         if options["if_empty"] and Order.objects.exists():
@@ -36,7 +38,8 @@ class Command(BaseCommand):
             simulation = Simulation(seed=options["seed"])
         except DomainError as exc:
             raise CommandError(exc.message) from exc
-        console = Console(file=self.stdout, force_terminal=False)
+        # OutputWrapper is a TextIOBase, which typeshed does not count as an IO[str]
+        console = Console(file=cast(IO[str], self.stdout), force_terminal=False)
         with Progress(
             TextColumn("simulating"),
             BarColumn(),
