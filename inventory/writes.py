@@ -144,6 +144,7 @@ _LEDGER_FROM_UPDATE = {
 
 @functools.cache
 def _reserve_shape() -> _ReserveShape:
+    """Names, casts and the ledger's column list, read from the models once per process."""
     quote = connection.ops.quote_name
     stock_meta, ledger_meta = StockLevel._meta, StockMovement._meta
 
@@ -172,8 +173,8 @@ def _reserve_shape() -> _ReserveShape:
     return _ReserveShape(
         stock=quote(stock_meta.db_table),
         ledger=quote(ledger_meta.db_table),
-        id_cast=stock_meta.pk.db_type(connection) or "bigint",
-        quantity_cast=_model_field(StockLevel, "reserved").db_type(connection) or "integer",
+        id_cast=_db_type(_model_field(StockLevel, stock_meta.pk.name)),
+        quantity_cast=_db_type(_model_field(StockLevel, "reserved")),
         pk=quote(stock_meta.pk.column),
         on_hand=column("on_hand"),
         reserved=column("reserved"),
@@ -319,3 +320,11 @@ def _model_field(model: type[Model], name: str) -> Field:
     field = model._meta.get_field(name)
     assert isinstance(field, Field)  # noqa: S101 (narrowing for mypy)
     return field
+
+
+def _db_type(field: Field) -> str:
+    """The column's SQL type on PostgreSQL (``bigint`` for a BigAutoField, ``integer`` ...)."""
+    db_type = field.db_type(connection)
+    if db_type is None:
+        raise TypeError(f"{field} has no column type")
+    return db_type

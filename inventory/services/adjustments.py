@@ -25,8 +25,10 @@ from oms.events import publish
 def check_quantity(
     value: int, *, field: str = "quantity", allow_zero: bool = False, allow_negative: bool = False
 ) -> int:
-    """``value`` itself if it is an integer within OMS_MAX_QUANTITY (and positive unless told
-    otherwise); else InvalidInput naming ``field``."""
+    """``value`` if it is an allowed quantity (an integer within OMS_MAX_QUANTITY), else InvalidInput.
+
+    Zero and negative values are refused unless ``allow_zero`` / ``allow_negative``; the error
+    names ``field``."""
     limit = settings.OMS_MAX_QUANTITY
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{field} must be an integer.", code="invalid_quantity", extra={"field": field})
