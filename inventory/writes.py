@@ -242,15 +242,7 @@ def _ledger_values(
 ) -> list[Any]:
     """The values every ledger row of the statement shares, as the ORM would write them: read from
     the ledger row ``stock_reserve_rows`` builds (``line`` gives it its row fields, not used here)."""
-    (template,) = ledger_rows(
-        [line],
-        kind=MovementKind.RESERVATION,
-        on_hand_sign=0,
-        reserved_sign=1,
-        actor=actor,
-        reason=reason,
-        reference=reference,
-    )
+    (template,) = _reservation_rows([line], actor=actor, reason=reason, reference=reference)
     return [f.get_db_prep_save(getattr(template, f.attname), connection) for f in shape.ledger_params]
 
 
@@ -270,15 +262,22 @@ def stock_reserve_rows(
     if failed:
         raise InsufficientStock(extra={"stock_levels": failed})
     StockMovement.objects.bulk_create(
-        ledger_rows(
-            merged,
-            kind=MovementKind.RESERVATION,
-            on_hand_sign=0,
-            reserved_sign=1,
-            actor=actor,
-            reason=reason,
-            reference=reference,
-        )
+        _reservation_rows(merged, actor=actor, reason=reason, reference=reference)
+    )
+
+
+def _reservation_rows(
+    lines: Sequence[StockLine], *, actor: Actor, reason: str, reference: str
+) -> list[StockMovement]:
+    """The ledger rows of a reservation: ``+q`` reserved, on hand unchanged."""
+    return ledger_rows(
+        lines,
+        kind=MovementKind.RESERVATION,
+        on_hand_sign=0,
+        reserved_sign=1,
+        actor=actor,
+        reason=reason,
+        reference=reference,
     )
 
 

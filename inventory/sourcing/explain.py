@@ -7,12 +7,10 @@ from collections.abc import Collection, Mapping, Sequence
 
 from .geo import distance_from, rank_of, round_km
 from .types import (
-    EXCLUDED,
-    INACTIVE,
-    NO_CAPABILITY,
+    EXCLUSION_PHRASES,
     NO_STOCK,
-    OVER_CAPACITY,
     PICKUP,
+    PICKUP_EXCLUSION_CLAUSES,
     CandidateLocation,
     Choice,
     Site,
@@ -22,22 +20,6 @@ from .types import (
 # ``considered`` is stored on the order timeline: keep it short.
 MAX_CONSIDERED = 20
 MAX_CONSIDERED_INELIGIBLE = 5
-
-
-_EXCLUSION_PHRASES = {  # for "N locations were ruled out (2 inactive; 1 over today's capacity)"
-    INACTIVE: "inactive",
-    NO_CAPABILITY: "without the capability",
-    EXCLUDED: "excluded for this order",
-    OVER_CAPACITY: "over today's capacity",
-    NO_STOCK: "without available stock",
-}
-_PICKUP_EXCLUSION_CLAUSES = {  # for "Pickup store X cannot supply the order: it is inactive"
-    INACTIVE: "it is inactive",
-    NO_CAPABILITY: "it does not offer pickup",
-    EXCLUDED: "it is excluded for this order",
-    OVER_CAPACITY: "it is over today's capacity",
-    NO_STOCK: "it has none of these units available",
-}
 
 
 def _codes(sites: Sequence[Site]) -> str:
@@ -52,7 +34,7 @@ def _exclusion_summary(exclusions: Mapping[int, str]) -> str:
     counts: dict[str, int] = {}
     for reason in exclusions.values():
         counts[reason] = counts.get(reason, 0) + 1
-    parts = [f"{counts[r]} {_EXCLUSION_PHRASES[r]}" for r in _EXCLUSION_PHRASES if r in counts]
+    parts = [f"{counts[r]} {EXCLUSION_PHRASES[r]}" for r in EXCLUSION_PHRASES if r in counts]
     return f" ({'; '.join(parts)})" if parts else ""
 
 
@@ -110,7 +92,7 @@ def _pickup_reason(
     store = locations.get(store_id)
     name = store.code if store is not None else f"location {store_id}"
     if store_id in exclusions or store is None:
-        why = _PICKUP_EXCLUSION_CLAUSES[exclusions.get(store_id, NO_STOCK)]
+        why = PICKUP_EXCLUSION_CLAUSES[exclusions.get(store_id, NO_STOCK)]
         return f"Pickup store {name} cannot supply the order: {why}; {short} units short."
     if short == 0:
         return f"Pickup at {name}: it holds every unit."

@@ -83,12 +83,27 @@ class SourcingPlan:
         return sorted({a.location_id for a in self.allocations})
 
 
-# Why a location was ruled out (``SourcingPlan.considered`` and the reason's summary)
+# Why a location was ruled out (``SourcingPlan.considered``), and how the plan's reason says it
 INACTIVE = "inactive"
 NO_CAPABILITY = "no_capability"
 EXCLUDED = "excluded"
 OVER_CAPACITY = "over_capacity"
 NO_STOCK = "no_stock"
+
+EXCLUSION_PHRASES = {  # for "N locations were ruled out (2 inactive; 1 over today's capacity)"
+    INACTIVE: "inactive",
+    NO_CAPABILITY: "without the capability",
+    EXCLUDED: "excluded for this order",
+    OVER_CAPACITY: "over today's capacity",
+    NO_STOCK: "without available stock",
+}
+PICKUP_EXCLUSION_CLAUSES = {  # for "Pickup store X cannot supply the order: it is inactive"
+    INACTIVE: "it is inactive",
+    NO_CAPABILITY: "it does not offer pickup",
+    EXCLUDED: "it is excluded for this order",
+    OVER_CAPACITY: "it is over today's capacity",
+    NO_STOCK: "it has none of these units available",
+}
 
 
 @dataclass
