@@ -9,13 +9,12 @@ skips a location once ``load_today >= daily_capacity``.
 Every change is one statement, so concurrent routing workers never lose an increment: an addition is
 one ``INSERT … ON CONFLICT (location_id, day) DO UPDATE`` (for any number of locations; PostgreSQL
 and SQLite ≥ 3.24 both have it), a removal one conditional UPDATE clamped at zero (a CHECK
-constraint backs it)."""
+constraint backs it). The upsert's SQL is built in ``inventory.writes``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any
 
 from django.db import connection
 from django.db.models import F, Value
@@ -23,6 +22,9 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from .models import LocationDailyLoad
+from .writes import location_loads_add_sql
+
+__all__ = ["location_load_change", "location_load_today", "location_loads_add", "location_loads_add_sql"]
 
 
 def location_load_change(*, location_id: int, day: date, delta: int) -> None:
@@ -46,25 +48,6 @@ def location_loads_add(*, day: date, added: Mapping[int, int]) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(*statement)
-
-
-def location_loads_add_sql(*, day: date, added: Mapping[int, int]) -> tuple[str, list[Any]] | None:
-    """The upsert of ``location_loads_add`` as SQL and parameters (None: nothing to add), for a
-    caller that runs it with other writes in one statement (routing on PostgreSQL)."""
-    rows = sorted((location_id, n) for location_id, n in added.items() if n)
-    if not rows:
-        return None
-    if any(n < 0 for _, n in rows):
-        raise ValueError("location_loads_add only adds; use location_load_change to take away")
-    table = connection.ops.quote_name(LocationDailyLoad._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} (location_id, day, open_fulfillment_orders) "  # noqa: S608 (no input)
-        f"VALUES {', '.join(['(%s, %s, %s)'] * len(rows))} "
-        "ON CONFLICT (location_id, day) DO UPDATE SET "
-        f"open_fulfillment_orders = {table}.open_fulfillment_orders + excluded.open_fulfillment_orders"
-    )
-    value = connection.ops.adapt_datefield_value(day)
-    return sql, [param for location_id, n in rows for param in (location_id, value, n)]
 
 
 def location_load_today(*, location_ids: Iterable[int], day: date | None = None) -> dict[int, int]:

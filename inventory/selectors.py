@@ -22,14 +22,17 @@ if TYPE_CHECKING:
 
 
 def location_list() -> QuerySet[Location]:
+    """Every location, active or not, by code (the model's ordering)."""
     return Location.objects.all()
 
 
 def product_list() -> QuerySet[Product]:
+    """Every product, sold or not, by SKU (the model's ordering)."""
     return Product.objects.all()
 
 
 def stock_level_list() -> QuerySet[StockLevel]:
+    """Every stock row in pk order, with its product and location joined (no query per row)."""
     return StockLevel.objects.select_related("product", "location")
 
 
@@ -38,6 +41,8 @@ def stock_level_list() -> QuerySet[StockLevel]:
 
 @dataclass(frozen=True)
 class LocationAvailability:
+    """One location's units of a SKU that can be sold now."""
+
     location: str  # code
     name: str
     kind: str
@@ -48,6 +53,8 @@ class LocationAvailability:
 
 @dataclass
 class SkuAvailability:
+    """A SKU's units to ship, and the locations that hold any."""
+
     sku: str
     available: int = 0  # to ship: summed over active locations that may ship
     locations: list[LocationAvailability] = field(default_factory=list)
@@ -55,6 +62,8 @@ class SkuAvailability:
 
 @dataclass
 class AvailabilityAnswer:
+    """What ``availability_for_skus`` answers: one result per SKU asked, and the unknown ones."""
+
     results: list[SkuAvailability]
     unknown_skus: list[str]
 
@@ -66,7 +75,9 @@ def availability_for_skus(
     radius_km: float | None = None,
     channel: Channel | None = None,
 ) -> AvailabilityAnswer:
-    """Per SKU (in the order asked, each once): ``available`` to ship, and the active locations that
+    """What can be sold of each SKU, and where, read in one query whatever the number of SKUs.
+
+    Per SKU (in the order asked, each once): ``available`` to ship, and the active locations that
     hold any (``available = on_hand - reserved - safety_stock > 0``), nearest ``origin`` first (then
     by code), within ``radius_km`` of it when both are given. SKUs without a product are listed in
     ``unknown_skus`` (and answered with nothing available).

@@ -15,11 +15,12 @@ from kombu import pools as kombu_pools
 from rest_framework.test import APIClient
 
 from inventory.models import Location, Product, StockLevel
-from inventory.services import staff_create, stock_adjust
+from inventory.services import stock_adjust
 from oms.actors import Actor
 from oms.choices import ChannelKind
 from oms.models import Channel
 from oms.services import api_client_create
+from oms.staff import staff_create
 
 from .factories import ChannelFactory, LocationFactory, ProductFactory, StoreFactory
 

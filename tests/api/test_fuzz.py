@@ -16,8 +16,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from config.wsgi import application
-from inventory.services import staff_create
 from oms.services import api_client_create
+from oms.staff import staff_create
 from tests.conftest import stock_put
 from tests.factories import ChannelFactory, LocationFactory, ProductFactory, StoreFactory
 

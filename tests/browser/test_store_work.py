@@ -9,8 +9,8 @@ import pytest
 from fulfillment.models import FulfillmentOrder
 from fulfillment.services import route_order
 from inventory.models import StockLevel
-from inventory.services import staff_create
 from oms.actors import Actor
+from oms.staff import staff_create
 from orders.services import CustomerInput, LineInput, OrderInput, order_place
 from tests.conftest import stock_put
 from tests.factories import ChannelFactory, ProductFactory, StoreFactory

@@ -61,7 +61,7 @@ def published(monkeypatch) -> list[tuple[str, dict[str, Any]]]:
     def capture(*, topic: str, payload: dict[str, Any]) -> None:
         calls.append((topic, payload))
 
-    monkeypatch.setattr("inventory.services.publish", capture)
+    monkeypatch.setattr("inventory.services.adjustments.publish", capture)
     monkeypatch.setattr("inventory.snapshots.publish", capture)
     return calls
 

@@ -485,7 +485,7 @@ def test_considered_is_bounded_and_keeps_the_chosen_location():
 
 
 def test_greedy_fallback_when_the_search_budget_is_spent(monkeypatch):
-    monkeypatch.setattr(sourcing, "SEARCH_STEP_BUDGET", 0)
+    monkeypatch.setattr(sourcing.engine, "SEARCH_STEP_BUDGET", 0)
     net = Network(wh(1, km=1), wh(2, km=2), wh(3, km=3))
     net.put(1, 10, 1).put(2, 20, 1).put(3, 30, 1)
 

@@ -11,7 +11,7 @@ from django.db.models import Sum
 from django.test import Client
 
 from inventory.models import StockLevel
-from inventory.services import staff_create
+from oms.staff import staff_create
 from orders.models import Order, OrderEvent, OrderHold, OrderLine
 
 from .conftest import pickup_body, post_order, ship_body

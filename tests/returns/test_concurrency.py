@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Sum
 from rest_framework.test import APIClient
 
-from inventory.services import staff_create
+from oms.staff import staff_create
 from returns import services
 from returns.errors import RefundExceedsPaid, ReturnExceedsReturnable
 from returns.models import Refund, Return

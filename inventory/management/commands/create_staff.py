@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.services import staff_create
 from oms.choices import StaffRole
 from oms.errors import DomainError
+from oms.staff import staff_create
 
 
 class Command(BaseCommand):

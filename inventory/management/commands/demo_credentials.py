@@ -4,9 +4,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from inventory.services import staff_create
 from oms.models import ApiClient, StaffProfile, hash_key
 from oms.services import api_client_create
+from oms.staff import staff_create
 
 CREDENTIALS_FILE = Path(settings.BASE_DIR) / ".demo-credentials"
 

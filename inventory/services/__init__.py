@@ -1,0 +1,47 @@
+"""Writes to stock and to the network, by responsibility: ``stock`` (reserve, release, consume:
+composed into a caller's transaction), ``adjustments`` (adjust, count, safety stock: top-level
+actions for the API, admin and returns), ``network`` (locations and products). The one-statement
+PostgreSQL writes they use are in ``inventory.writes``; staff are the kernel's (``oms.staff``)."""
+
+from inventory.writes import ReserveStatement, StockLine, stock_reserve_statement
+
+from .adjustments import (
+    check_quantity,
+    stock_adjust,
+    stock_adjustment_apply,
+    stock_count,
+    stock_safety_set,
+)
+from .network import (
+    LOCATION_FIELDS,
+    PRODUCT_FIELDS,
+    location_create,
+    location_get_by_code,
+    location_update,
+    product_create,
+    product_get_by_sku,
+    product_update,
+)
+from .stock import stock_consume, stock_release, stock_reserve
+
+__all__ = [
+    "LOCATION_FIELDS",
+    "PRODUCT_FIELDS",
+    "ReserveStatement",
+    "StockLine",
+    "check_quantity",
+    "location_create",
+    "location_get_by_code",
+    "location_update",
+    "product_create",
+    "product_get_by_sku",
+    "product_update",
+    "stock_adjust",
+    "stock_adjustment_apply",
+    "stock_consume",
+    "stock_count",
+    "stock_release",
+    "stock_reserve",
+    "stock_reserve_statement",
+    "stock_safety_set",
+]

@@ -1,0 +1,182 @@
+"""The network: locations and products (manager only; the API checks the role), and their look-ups
+by code and SKU."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from inventory.choices import LocationKind
+from inventory.errors import UnknownLocation, UnknownSku
+from inventory.models import Location, Product
+from oms.errors import Conflict, InvalidInput
+from oms.services import check_currency
+
+
+def product_get_by_sku(*, sku: str) -> Product:
+    """The product with this SKU, or UnknownSku."""
+    product = Product.objects.filter(sku=sku).first()
+    if product is None:
+        raise UnknownSku(f"Unknown SKU '{sku}'.", extra={"skus": [sku]})
+    return product
+
+
+def location_get_by_code(*, code: str) -> Location:
+    """The location with this code, or UnknownLocation."""
+    location = Location.objects.filter(code=code).first()
+    if location is None:
+        raise UnknownLocation(f"Unknown location '{code}'.", extra={"locations": [code]})
+    return location
+
+
+LOCATION_FIELDS = (
+    "name",
+    "kind",
+    "latitude",
+    "longitude",
+    "address",
+    "city",
+    "country",
+    "opening_hours",
+    "ships",
+    "pickup",
+    "ship_from_store",
+    "accepts_returns",
+    "daily_capacity",
+    "priority",
+    "pickup_hold_days",
+    "active",
+)
+PRODUCT_FIELDS = ("name", "price", "currency", "active")
+
+
+def _check_location(location: Location) -> None:
+    if location.kind not in LocationKind.values:
+        raise InvalidInput(
+            f"Unknown location kind '{location.kind}'.",
+            code="unknown_location_kind",
+            extra={"kind": location.kind},
+        )
+    location.country = (location.country or "").upper()
+    location.full_clean(validate_unique=False)  # lengths, code format, coordinates (the CHECK)
+
+
+@transaction.atomic
+def location_create(
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    latitude: Decimal,
+    longitude: Decimal,
+    address: str = "",
+    city: str = "",
+    country: str = "",
+    opening_hours: str = "",
+    ships: bool = False,
+    pickup: bool = False,
+    ship_from_store: bool = False,
+    accepts_returns: bool = False,
+    daily_capacity: int | None = None,
+    priority: int = 0,
+    pickup_hold_days: int | None = None,
+    active: bool = True,
+) -> Location:
+    """Add a warehouse or a store to the network."""
+    if Location.objects.filter(code=code).exists():
+        raise Conflict(f"Location '{code}' already exists.", code="location_exists", extra={"code": code})
+    location = Location(
+        code=code,
+        name=name,
+        kind=kind,
+        latitude=latitude,
+        longitude=longitude,
+        address=address,
+        city=city,
+        country=country,
+        opening_hours=opening_hours,
+        ships=ships,
+        pickup=pickup,
+        ship_from_store=ship_from_store,
+        accepts_returns=accepts_returns,
+        daily_capacity=daily_capacity,
+        priority=priority,
+        pickup_hold_days=pickup_hold_days,
+        active=active,
+    )
+    _check_location(location)
+    try:
+        with transaction.atomic():
+            location.save(force_insert=True)
+    except IntegrityError as exc:  # a concurrent create of the same code
+        raise Conflict(
+            f"Location '{code}' already exists.", code="location_exists", extra={"code": code}
+        ) from exc
+    return location
+
+
+@transaction.atomic
+def location_update(*, location: Location, data: Mapping[str, Any]) -> Location:
+    """Change a location's details or capabilities (its ``code`` is its identity and stays)."""
+    unknown = sorted(set(data) - set(LOCATION_FIELDS))
+    if unknown:
+        raise InvalidInput(
+            f"These fields cannot be changed: {', '.join(unknown)}.",
+            code="field_not_editable",
+            extra={"fields": unknown},
+        )
+    location = Location.objects.select_for_update().get(pk=location.pk)
+    for name, value in data.items():
+        setattr(location, name, value)
+    _check_location(location)
+    location.save(update_fields=[*data, "updated_at"])
+    return location
+
+
+def _check_price(price: Decimal) -> Decimal:
+    price = Decimal(price)
+    if not price.is_finite() or price < 0:
+        raise InvalidInput("price must be a non-negative amount.", code="invalid_price")
+    return price
+
+
+@transaction.atomic
+def product_create(*, sku: str, name: str, price: Decimal, currency: str, active: bool = True) -> Product:
+    """Add a SKU to the catalogue."""
+    if Product.objects.filter(sku=sku).exists():
+        raise Conflict(f"SKU '{sku}' already exists.", code="product_exists", extra={"sku": sku})
+    product = Product(
+        sku=sku, name=name, price=_check_price(price), currency=check_currency(currency), active=active
+    )
+    product.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            product.save(force_insert=True)
+    except IntegrityError as exc:
+        raise Conflict(f"SKU '{sku}' already exists.", code="product_exists", extra={"sku": sku}) from exc
+    return product
+
+
+@transaction.atomic
+def product_update(*, product: Product, data: Mapping[str, Any]) -> Product:
+    """Change a SKU's name, price, currency or whether it is sold (the SKU itself stays)."""
+    unknown = sorted(set(data) - set(PRODUCT_FIELDS))
+    if unknown:
+        raise InvalidInput(
+            f"These fields cannot be changed: {', '.join(unknown)}.",
+            code="field_not_editable",
+            extra={"fields": unknown},
+        )
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    for name, value in data.items():
+        if name == "price":
+            value = _check_price(value)
+        elif name == "currency":
+            value = check_currency(value)
+        setattr(product, name, value)
+    product.full_clean(validate_unique=False)
+    product.save(update_fields=[*data, "updated_at"])
+    return product

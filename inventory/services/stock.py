@@ -1,0 +1,117 @@
+"""Reserve, release and consume stock: every counter change one conditional UPDATE (or a pk-ordered
+lock) backed by the CHECK constraints on StockLevel, with its StockMovement ledger row(s) in the same
+transaction. They compose into a caller's transaction (order placement, routing, shipping): they
+raise on failure and the caller's transaction rolls back.
+
+Locking policy: stock rows are touched in primary-key order within a transaction, so two
+transactions that need the same rows never wait on each other in opposite orders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection
+from django.db.models import F
+from django.db.models.functions import Now
+
+from inventory.choices import MovementKind
+from inventory.errors import StockWouldGoNegative
+from inventory.models import StockLevel, StockMovement
+from inventory.writes import StockLine, ledger_rows, merge_lines, stock_reserve_rows, stock_reserve_statement
+from oms.actors import Actor
+
+
+def stock_reserve(
+    *,
+    lines: Iterable[StockLine],
+    actor: Actor,
+    reference: str,
+    reason: str = "",
+    respect_safety_stock: bool = True,
+) -> None:
+    """Hold units: ``reserved += q`` only where ``on_hand - reserved - safety_stock >= q``.
+
+    All or nothing: if any row lacks the units, raises InsufficientStock (with the failing
+    stock_level ids in ``extra``) and the caller's transaction rolls back. On PostgreSQL every row
+    and its ledger row are written by one statement (``stock_reserve_statement``)."""
+    lines = list(lines)
+    statement = stock_reserve_statement(
+        lines=lines,
+        actor=actor,
+        reference=reference,
+        reason=reason,
+        respect_safety_stock=respect_safety_stock,
+    )
+    if statement is not None:  # PostgreSQL: one round trip
+        with connection.cursor() as cursor:
+            cursor.execute(f"{statement.ctes} SELECT stock_level_id FROM reserved", statement.params)  # noqa: S608
+            statement.check(row[0] for row in cursor.fetchall())
+        return
+    stock_reserve_rows(
+        merged=merge_lines(lines),
+        actor=actor,
+        reference=reference,
+        reason=reason,
+        respect_safety_stock=respect_safety_stock,
+    )
+
+
+def stock_release(*, lines: Iterable[StockLine], actor: Actor, reference: str, reason: str = "") -> None:
+    """Give held units back to sale: ``reserved -= q`` (never below zero)."""
+    merged = merge_lines(lines)
+    for line in merged:
+        updated = StockLevel.objects.filter(pk=line.stock_level_id, reserved__gte=line.quantity).update(
+            reserved=F("reserved") - line.quantity, updated_at=Now()
+        )
+        if updated == 0:
+            raise StockWouldGoNegative(
+                "Cannot release more units than are reserved.",
+                code="release_exceeds_reserved",
+                extra={"stock_level": line.stock_level_id, "quantity": line.quantity},
+            )
+    StockMovement.objects.bulk_create(
+        ledger_rows(
+            merged,
+            kind=MovementKind.RELEASE,
+            on_hand_sign=0,
+            reserved_sign=-1,
+            actor=actor,
+            reason=reason,
+            reference=reference,
+        )
+    )
+
+
+def stock_consume(
+    *,
+    lines: Iterable[StockLine],
+    actor: Actor,
+    reference: str,
+    reason: str = "",
+    kind: str = MovementKind.SHIPMENT,
+) -> None:
+    """Units leave the building (shipped or handed over): on_hand and reserved both drop by q."""
+    merged = merge_lines(lines)
+    for line in merged:
+        updated = StockLevel.objects.filter(
+            pk=line.stock_level_id, reserved__gte=line.quantity, on_hand__gte=line.quantity
+        ).update(
+            on_hand=F("on_hand") - line.quantity, reserved=F("reserved") - line.quantity, updated_at=Now()
+        )
+        if updated == 0:
+            raise StockWouldGoNegative(
+                "Cannot consume units that are not reserved.",
+                code="consume_exceeds_reserved",
+                extra={"stock_level": line.stock_level_id, "quantity": line.quantity},
+            )
+    StockMovement.objects.bulk_create(
+        ledger_rows(
+            merged,
+            kind=kind,
+            on_hand_sign=-1,
+            reserved_sign=-1,
+            actor=actor,
+            reason=reason,
+            reference=reference,
+        )
+    )

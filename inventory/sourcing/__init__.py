@@ -1,0 +1,84 @@
+"""The sourcing engine: which locations supply an order's units.
+
+``plan_sourcing`` is a pure function of candidate rows (no database access), so order capture
+(``orders``) and routing (``fulfillment``) run the very same rules, and it is tested on its own.
+``load_candidates`` is the one query that feeds it.
+
+Modules: ``types`` (the records), ``engine`` (the pure plan, and the search's tuning:
+MAX_EXACT_LOCATIONS, SEARCH_STEP_BUDGET), ``explain`` (the plan's reason and considered
+locations), ``geo`` (distance and rank), ``candidates`` (the query).
+
+Rules (design.md, "Sourcing rules"):
+1. Eligible: active; the capability the method needs (``ships`` for a warehouse, ``ship_from_store``
+   for a store shipping, ``pickup`` for BOPIS); not excluded for this order (it rejected); under
+   ``daily_capacity`` for today; ``available >= 1`` (available already net of safety stock).
+2. Pickup orders are sourced only from the chosen store.
+3. Ship orders: fewest locations first (one location for the whole order if any can), then shortest
+   distance (haversine from the delivery address), then higher priority, then lower pk.
+4. What cannot be sourced is reported as a shortage (the caller refuses with 409 or backorders);
+   the rest still comes from the fewest locations.
+
+How: one location is looked for first (a scan). Otherwise a greedy cover (most missing units first)
+gives an upper bound, and a branch-and-bound search proves the fewest locations and the shortest
+total distance for sets of up to MAX_EXACT_LOCATIONS, within SEARCH_STEP_BUDGET steps (a few
+milliseconds, even on 1,000 locations); when the budget is spent the best set found, or the greedy
+one, stands and the reason says so. Within the chosen locations a need goes to one location when one
+can take it whole, and is split only when none can.
+"""
+
+from __future__ import annotations
+
+from .candidates import (
+    CandidateProduct,
+    Candidates,
+    candidates_from_rows,
+    load_candidate_rows,
+    load_candidates,
+    load_candidates_for_skus,
+)
+from .engine import plan_sourcing, stores_that_can_supply
+from .explain import MAX_CONSIDERED, MAX_CONSIDERED_INELIGIBLE
+from .geo import EARTH_RADIUS_KM, haversine_km
+from .types import (
+    EXCLUDED,
+    INACTIVE,
+    NO_CAPABILITY,
+    NO_STOCK,
+    OVER_CAPACITY,
+    PICKUP,
+    SHIP,
+    Allocation,
+    CandidateLocation,
+    CandidateStock,
+    Need,
+    SourcingPlan,
+    SourcingRequest,
+)
+
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "EXCLUDED",
+    "INACTIVE",
+    "MAX_CONSIDERED",
+    "MAX_CONSIDERED_INELIGIBLE",
+    "NO_CAPABILITY",
+    "NO_STOCK",
+    "OVER_CAPACITY",
+    "PICKUP",
+    "SHIP",
+    "Allocation",
+    "CandidateLocation",
+    "CandidateProduct",
+    "CandidateStock",
+    "Candidates",
+    "Need",
+    "SourcingPlan",
+    "SourcingRequest",
+    "candidates_from_rows",
+    "haversine_km",
+    "load_candidate_rows",
+    "load_candidates",
+    "load_candidates_for_skus",
+    "plan_sourcing",
+    "stores_that_can_supply",
+]

@@ -1,0 +1,197 @@
+"""The one query that feeds the engine: candidate stock rows with their locations and today's load
+(``load_candidates``, ``load_candidate_rows`` + ``candidates_from_rows`` for a batch), and by SKU
+with the products themselves (``load_candidates_for_skus``)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from inventory.models import Location, LocationDailyLoad, Product, StockLevel
+
+from .types import CandidateLocation, CandidateStock
+
+
+@dataclass(frozen=True)
+class CandidateProduct:
+    id: int
+    sku: str
+    name: str
+    active: bool
+
+
+@dataclass
+class Candidates:
+    """What ``load_candidates_for_skus`` read in its one round trip."""
+
+    stock: list[CandidateStock]
+    locations: dict[int, CandidateLocation]
+    products: dict[str, CandidateProduct]  # by SKU; a SKU missing here is unknown
+    next_value: int | None = None  # the sequence value drawn in the same statement, if asked
+
+
+_COLUMNS = (
+    "s.id, s.product_id, p.sku, s.location_id, s.on_hand, s.reserved, s.safety_stock, "
+    "l.code, l.kind, l.latitude, l.longitude, l.priority, l.active, l.ships, l.pickup, "
+    "l.ship_from_store, l.daily_capacity, COALESCE(d.open_fulfillment_orders, 0)"
+)
+
+
+def _tables() -> dict[str, str]:
+    return {
+        "product": Product._meta.db_table,
+        "stock": StockLevel._meta.db_table,
+        "location": Location._meta.db_table,
+        "load": LocationDailyLoad._meta.db_table,
+    }
+
+
+def _day_param(day: date) -> date | str:
+    return day if connection.vendor == "postgresql" else day.isoformat()
+
+
+def _collect(
+    rows: Iterable[Sequence[Any]], stock: list[CandidateStock], locations: dict[int, CandidateLocation]
+) -> None:
+    """Turn (stock row, location, today's load) tuples into the engine's rows; rows with a NULL
+    stock id (a product stocked nowhere) are skipped. Only ``available >= 1`` is stock."""
+    for (
+        pk,
+        product_id,
+        sku,
+        location_id,
+        on_hand,
+        reserved,
+        safety_stock,
+        code,
+        kind,
+        latitude,
+        longitude,
+        priority,
+        active,
+        ships,
+        pickup,
+        ship_from_store,
+        daily_capacity,
+        load_today,
+    ) in rows:
+        if pk is None:
+            continue
+        if location_id not in locations:
+            locations[location_id] = CandidateLocation(
+                id=location_id,
+                code=code,
+                kind=kind,
+                latitude=float(latitude),
+                longitude=float(longitude),
+                priority=priority,
+                active=bool(active),
+                ships=bool(ships),
+                pickup=bool(pickup),
+                ship_from_store=bool(ship_from_store),
+                daily_capacity=daily_capacity,
+                load_today=load_today,
+            )
+        available = on_hand - reserved - safety_stock
+        if available >= 1:
+            stock.append(
+                CandidateStock(
+                    stock_level_id=pk,
+                    product_id=product_id,
+                    sku=sku,
+                    location_id=location_id,
+                    available=available,
+                )
+            )
+
+
+def load_candidate_rows(*, product_ids: Collection[int], today: date | None = None) -> list[tuple[Any, ...]]:
+    """The rows of ``load_candidates``, not yet turned into the engine's (``candidates_from_rows``):
+    for a caller that plans several orders from one read (a batch of routings)."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return []
+    day = today or timezone.localdate()
+    marks = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"SELECT {_COLUMNS} FROM {{stock}} s "  # noqa: S608
+        "JOIN {product} p ON p.id = s.product_id "
+        "JOIN {location} l ON l.id = s.location_id "
+        "LEFT JOIN {load} d ON d.location_id = s.location_id AND d.day = %s "
+        f"WHERE s.product_id IN ({marks}) ORDER BY s.id"
+    ).format(**_tables())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_day_param(day), *ids])
+        return cursor.fetchall()
+
+
+def candidates_from_rows(
+    rows: Sequence[tuple[Any, ...]], *, product_ids: Collection[int] | None = None
+) -> tuple[list[CandidateStock], dict[int, CandidateLocation]]:
+    """The engine's stock rows and locations from ``load_candidate_rows``, for ``product_ids``
+    only when given: exactly what ``load_candidates`` of those products returns."""
+    if product_ids is not None:
+        rows = [row for row in rows if row[1] in product_ids]
+    stock: list[CandidateStock] = []
+    locations: dict[int, CandidateLocation] = {}
+    _collect(rows, stock, locations)
+    return stock, locations
+
+
+def load_candidates(
+    *, product_ids: Collection[int], today: date | None = None
+) -> tuple[list[CandidateStock], dict[int, CandidateLocation]]:
+    """One query: the stock rows of these products with their locations and today's load.
+
+    Every location holding a row of these products is returned (so the plan can say why one was
+    ruled out); only rows with ``available >= 1`` are stock (available = on hand - reserved - safety
+    stock: safety stock is never sold). Plain SQL on purpose: it runs on every placement and every
+    routing, and building the equivalent queryset cost as much as running it (docs/performance.md);
+    today's load is one LEFT JOIN on the unique (location, day), not a subquery per row."""
+    return candidates_from_rows(load_candidate_rows(product_ids=product_ids, today=today))
+
+
+def load_candidates_for_skus(
+    *, skus: Collection[str], today: date | None = None, next_id_of: str | None = None
+) -> Candidates:
+    """``load_candidates`` by SKU, with the products themselves (id, name, active; a SKU stocked
+    nowhere is still returned, an unknown one is not), in one round trip. With ``next_id_of`` (a
+    table name) the statement also draws the next value of that table's id sequence, once, on
+    PostgreSQL: a caller that needs an id before its INSERT (an order's number) saves a statement."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return Candidates(stock=[], locations={}, products={})
+    day = today or timezone.localdate()
+    marks = ", ".join(["%s"] * len(wanted))
+    draw = next_id_of is not None and connection.vendor == "postgresql"
+    head = "WITH seq AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS value) "
+    sql = (
+        f"{head if draw else ''}SELECT p.id, p.sku, p.name, p.active, "  # noqa: S608
+        f"{'seq.value' if draw else 'NULL'}, {_COLUMNS} "
+        "FROM {product} p "
+        f"{'CROSS JOIN seq ' if draw else ''}"
+        "LEFT JOIN {stock} s ON s.product_id = p.id "
+        "LEFT JOIN {location} l ON l.id = s.location_id "
+        "LEFT JOIN {load} d ON d.location_id = s.location_id AND d.day = %s "
+        f"WHERE p.sku IN ({marks}) ORDER BY s.id"
+    ).format(**_tables())
+    params: list[date | str] = [next_id_of] if next_id_of is not None and draw else []
+    params += [_day_param(day), *wanted]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    products: dict[str, CandidateProduct] = {}
+    next_value: int | None = None
+    for product_id, sku, name, active, value, *_rest in rows:
+        if sku not in products:
+            products[sku] = CandidateProduct(id=product_id, sku=sku, name=name, active=bool(active))
+        next_value = value if value is not None else next_value
+    stock: list[CandidateStock] = []
+    locations: dict[int, CandidateLocation] = {}
+    _collect((row[5:] for row in rows), stock, locations)
+    return Candidates(stock=stock, locations=locations, products=products, next_value=next_value)

@@ -1,0 +1,410 @@
+"""The pure engine: ``plan_sourcing`` (eligibility, the choice of the fewest locations, the
+allocation of each need) and ``stores_that_can_supply``. No database access: the rows come from
+``candidates``; the words of the plan from ``explain``."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+
+from .explain import plan_considered, plan_reason
+from .geo import distance_from, rank_of, round_km
+from .types import (
+    EXCLUDED,
+    INACTIVE,
+    NO_CAPABILITY,
+    NO_STOCK,
+    OVER_CAPACITY,
+    PICKUP,
+    SHIP,
+    Allocation,
+    CandidateLocation,
+    CandidateStock,
+    Choice,
+    Need,
+    Site,
+    SourcingPlan,
+    SourcingRequest,
+)
+
+# --- Tuning -------------------------------------------------------------------------------------
+
+# Exact search proves the fewest locations for sets of up to this many locations ...
+MAX_EXACT_LOCATIONS = 4
+# ... within this many search steps (shared by every set size); past it the greedy plan stands.
+SEARCH_STEP_BUDGET = 10_000
+
+
+# --- Helpers shared by plan_sourcing and stores_that_can_supply ---------------------------------
+
+
+def _under_capacity(location: CandidateLocation) -> bool:
+    return location.daily_capacity is None or location.load_today < location.daily_capacity
+
+
+def _demand(needs: Sequence[Need]) -> dict[int, int]:
+    """Units wanted per product (needs may share a product), in the order products first appear."""
+    demand: dict[int, int] = {}
+    for need in needs:
+        if need.quantity > 0:
+            demand[need.product_id] = demand.get(need.product_id, 0) + need.quantity
+    return demand
+
+
+def _rows_by_location(
+    stock: Sequence[CandidateStock], demand: Mapping[int, int], locations: Mapping[int, CandidateLocation]
+) -> dict[int, dict[int, list[CandidateStock]]]:
+    """Stock rows that can give a unit: location id -> product id -> rows in pk order."""
+    rows: dict[int, dict[int, list[CandidateStock]]] = {}
+    for row in sorted(stock, key=lambda r: r.stock_level_id):
+        if row.available >= 1 and row.product_id in demand and row.location_id in locations:
+            rows.setdefault(row.location_id, {}).setdefault(row.product_id, []).append(row)
+    return rows
+
+
+def _capability_exclusion(location: CandidateLocation, request: SourcingRequest) -> str | None:
+    if not location.active:
+        return INACTIVE
+    if request.method == PICKUP:
+        capable = location.pickup
+    elif location.kind == "store":
+        capable = location.ship_from_store and request.ship_from_stores
+    else:
+        capable = location.ships
+    if not capable:
+        return NO_CAPABILITY
+    if location.id in request.excluded_location_ids:
+        return EXCLUDED
+    if not _under_capacity(location):
+        return OVER_CAPACITY
+    return None
+
+
+# --- Choosing the locations -----------------------------------------------------------------------
+
+
+def _covers(supply: Sequence[int], targets: Sequence[int]) -> bool:
+    return all(s >= t for s, t in zip(supply, targets, strict=True))
+
+
+def _greedy(sites: Sequence[Site], targets: Sequence[int]) -> list[Site]:
+    """Repeatedly take the location that covers most of what is still missing (then the best rank)."""
+    deficit = list(targets)
+    chosen: list[Site] = []
+    left = list(sites)  # already in rank order, so the first of equal gains is the best ranked
+    while any(deficit) and left:
+        best_index, best_gain = -1, 0
+        for index, site in enumerate(left):
+            gain = sum(min(d, s) for d, s in zip(deficit, site.supply, strict=True) if d)
+            if gain > best_gain:
+                best_index, best_gain = index, gain
+        if best_index < 0:
+            break
+        site = left.pop(best_index)
+        chosen.append(site)
+        deficit = [max(0, d - s) for d, s in zip(deficit, site.supply, strict=True)]
+    return chosen
+
+
+def _set_key(sites: Sequence[Site]) -> tuple[int, int, tuple[int, ...]]:
+    """Among sets of equal size: shortest total distance, then higher total priority, then lower ids."""
+    return (
+        sum(s.rank[0] for s in sites),
+        sum(s.rank[1] for s in sites),
+        tuple(sorted(s.location.id for s in sites)),
+    )
+
+
+class _Search:
+    """Branch and bound over sets of exactly ``size`` locations that cover ``targets``.
+
+    Locations with the same supply vector are interchangeable for covering, so only the best
+    ``size`` of each are searched, and the n-th of them only together with the (n-1)-th (no set is
+    visited twice). Sites are in rank order, which gives two bounds that end a loop early: the
+    distance still to add is at least ``picks left x distance of this site``, and a deficit bigger
+    than ``picks left x the most any later site holds`` cannot be closed."""
+
+    def __init__(self, sites: Sequence[Site], targets: Sequence[int], size: int, budget: int) -> None:
+        per_vector: dict[tuple[int, ...], int] = {}
+        pool: list[Site] = []
+        previous: list[int] = []  # index in pool of the next-better site with the same supply
+        last_of_vector: dict[tuple[int, ...], int] = {}
+        for site in sites:
+            vector = tuple(min(s, t) for s, t in zip(site.supply, targets, strict=True))
+            seen = per_vector.get(vector, 0)
+            if seen >= size:
+                continue
+            per_vector[vector] = seen + 1
+            previous.append(last_of_vector.get(vector, -1))
+            last_of_vector[vector] = len(pool)
+            pool.append(site)
+        self.pool = pool
+        self.previous = previous
+        self.targets = list(targets)
+        self.size = size
+        self.budget = budget
+        self.steps = 0
+        self.exhausted = False
+        width = len(targets)
+        self.suffix_max: list[list[int]] = [[0] * width for _ in range(len(pool) + 1)]
+        for index in range(len(pool) - 1, -1, -1):
+            below, here = self.suffix_max[index + 1], pool[index].supply
+            self.suffix_max[index] = [max(a, b) for a, b in zip(below, here, strict=True)]
+        self.best: list[Site] | None = None
+        self.best_key: tuple[int, int, tuple[int, ...]] | None = None
+
+    def offer(self, sites: list[Site]) -> None:
+        key = _set_key(sites)
+        if self.best_key is None or key < self.best_key:
+            self.best, self.best_key = sites, key
+
+    def run(self) -> None:
+        self._extend(0, self.size, self.targets, [], set(), 0)
+
+    def _extend(
+        self,
+        start: int,
+        picks_left: int,
+        deficit: list[int],
+        chosen: list[Site],
+        taken: set[int],
+        metres: int,
+    ) -> None:
+        pool, suffix_max, previous = self.pool, self.suffix_max, self.previous
+        missing = [(j, d) for j, d in enumerate(deficit) if d]
+        for index in range(start, len(pool)):
+            if self.steps >= self.budget:
+                self.exhausted = True
+                return
+            self.steps += 1
+            site = pool[index]
+            if self.best_key is not None and metres + picks_left * site.rank[0] > self.best_key[0]:
+                return  # every later site is at least as far
+            bound = suffix_max[index]
+            if any(d > picks_left * bound[j] for j, d in missing):
+                return  # later sites hold less still
+            if previous[index] >= 0 and previous[index] not in taken:
+                continue  # an equal but better-ranked site must come first
+            supply = site.supply
+            if picks_left == 1:
+                if all(supply[j] >= d for j, d in missing):
+                    self.offer([*chosen, site])
+                continue
+            if not any(supply[j] for j, _ in missing):
+                continue  # adds nothing that is missing: a smaller set would do
+            if all(supply[j] >= d for j, d in missing):
+                continue  # covers the rest alone: a smaller set was searched already
+            rest = [max(0, d - s) for d, s in zip(deficit, supply, strict=True)]
+            taken.add(index)
+            self._extend(index + 1, picks_left - 1, rest, [*chosen, site], taken, metres + site.rank[0])
+            taken.discard(index)
+            if self.exhausted:
+                return
+
+
+def _choose(sites: Sequence[Site], targets: Sequence[int]) -> Choice:
+    """The fewest locations that together give ``targets`` (the most the network can give), then
+    the shortest total distance, then the highest total priority, then the lowest ids."""
+    if not any(targets):
+        return Choice(sites=[], strategy="none")
+    singles = [site for site in sites if _covers(site.supply, targets)]
+    if singles:
+        return Choice(sites=[singles[0]], strategy="single", singles=len(singles))
+    greedy = _greedy(sites, targets)
+    budget = SEARCH_STEP_BUDGET
+    for size in range(2, min(len(greedy), MAX_EXACT_LOCATIONS) + 1):
+        search = _Search(sites, targets, size, budget)
+        if size == len(greedy):
+            search.offer(greedy)  # the bound to beat
+        search.run()
+        budget -= search.steps
+        if search.best is not None:
+            strategy = "bounded" if search.exhausted else "exact"
+            return Choice(sites=sorted(search.best, key=lambda s: s.rank), strategy=strategy)
+        if search.exhausted:
+            break
+    return Choice(sites=greedy, strategy="greedy")
+
+
+# --- Allocating the needs to the chosen locations ----------------------------------------------
+
+
+def _allocate(needs: Sequence[Need], chosen: Sequence[Site]) -> tuple[list[Allocation], dict[Hashable, int]]:
+    """Give each need to one chosen location when one can take it whole (largest needs first, into
+    the tightest fit, so smaller needs still find room); split the others over the locations with
+    the most left. What the chosen locations lack is a shortage (they hold all the network can give)."""
+    left: dict[tuple[int, int], int] = {}  # (location, stock row) -> units still free
+    for site in chosen:
+        for rows in site.rows.values():
+            for row in rows:
+                left[(site.location.id, row.stock_level_id)] = row.available
+    order = {site.location.id: position for position, site in enumerate(chosen)}
+
+    def free(site: Site, product_id: int) -> int:
+        return sum(left[(site.location.id, r.stock_level_id)] for r in site.rows.get(product_id, ()))
+
+    taken: list[tuple[int, int, Allocation]] = []  # (need position, location position, allocation)
+
+    def take(position: int, need: Need, site: Site, quantity: int) -> None:
+        for row in site.rows.get(need.product_id, ()):
+            slot = (site.location.id, row.stock_level_id)
+            units = min(quantity, left[slot])
+            if units <= 0:
+                continue
+            left[slot] -= units
+            quantity -= units
+            allocation = Allocation(
+                key=need.key,
+                product_id=need.product_id,
+                sku=need.sku,
+                location_id=site.location.id,
+                stock_level_id=row.stock_level_id,
+                quantity=units,
+            )
+            taken.append((position, order[site.location.id], allocation))
+            if quantity == 0:
+                return
+
+    wanted = [(position, need) for position, need in enumerate(needs) if need.quantity > 0]
+    pending: list[tuple[int, Need]] = []
+    for position, need in sorted(wanted, key=lambda item: (-item[1].quantity, item[0])):
+        fits = [site for site in chosen if free(site, need.product_id) >= need.quantity]
+        if fits:
+            site = min(fits, key=lambda s: (free(s, need.product_id), order[s.location.id]))
+            take(position, need, site, need.quantity)
+        else:
+            pending.append((position, need))
+    shortages: dict[Hashable, int] = {}
+    for position, need in sorted(pending, key=lambda item: item[0]):
+        missing = need.quantity
+        for site in sorted(chosen, key=lambda s: (-free(s, need.product_id), order[s.location.id])):
+            units = min(missing, free(site, need.product_id))
+            if units <= 0:
+                break
+            take(position, need, site, units)
+            missing -= units
+        if missing:
+            shortages[need.key] = shortages.get(need.key, 0) + missing
+    taken.sort(key=lambda item: (item[0], item[1], item[2].stock_level_id))
+    return [allocation for _, _, allocation in taken], shortages
+
+
+# --- The plan -----------------------------------------------------------------------------------
+
+
+def _pool(request: SourcingRequest, locations: Mapping[int, CandidateLocation]) -> list[CandidateLocation]:
+    """The locations a plan may look at: only the chosen store for pickup, all of them to ship."""
+    if request.method == PICKUP:
+        pickup_id = request.pickup_location_id
+        return [locations[pickup_id]] if pickup_id is not None and pickup_id in locations else []
+    return list(locations.values())
+
+
+def _sites(
+    pool: Sequence[CandidateLocation],
+    *,
+    request: SourcingRequest,
+    rows: Mapping[int, dict[int, list[CandidateStock]]],
+    demand: Mapping[int, int],
+) -> tuple[list[Site], dict[int, str]]:
+    """The eligible locations of ``pool`` in rank order, and why each of the others was ruled out."""
+    products = list(demand)
+    exclusions: dict[int, str] = {}
+    sites: list[Site] = []
+    for location in pool:
+        why = _capability_exclusion(location, request)
+        here = rows.get(location.id, {})
+        supply = tuple(min(demand[p], sum(r.available for r in here.get(p, ()))) for p in products)
+        if why is None and not any(supply):
+            why = NO_STOCK
+        if why is not None:
+            exclusions[location.id] = why
+            continue
+        distance = distance_from(location, request.origin)
+        sites.append(
+            Site(
+                location=location,
+                distance_km=distance,
+                rank=rank_of(location, distance),
+                supply=supply,
+                rows=here,
+            )
+        )
+    sites.sort(key=lambda s: s.rank)
+    return sites, exclusions
+
+
+def plan_sourcing(
+    *,
+    needs: Sequence[Need],
+    stock: Sequence[CandidateStock],
+    locations: Mapping[int, CandidateLocation],
+    request: SourcingRequest,
+) -> SourcingPlan:
+    """Which locations give the order's units (pure: no database access).
+
+    Exact for the fewest locations up to MAX_EXACT_LOCATIONS locations within SEARCH_STEP_BUDGET
+    search steps (a few milliseconds); beyond that the greedy plan (most missing units first) stands.
+    """
+    if request.method not in (SHIP, PICKUP):
+        raise ValueError(f"Unknown fulfilment method {request.method!r}; use {SHIP!r} or {PICKUP!r}.")
+    demand = _demand(needs)
+    products = list(demand)
+    rows = _rows_by_location(stock, demand, locations)
+    sites, exclusions = _sites(_pool(request, locations), request=request, rows=rows, demand=demand)
+
+    targets = [min(demand[p], sum(site.supply[i] for site in sites)) for i, p in enumerate(products)]
+    choice = _choose(sites, targets)
+    allocations, shortages = _allocate(needs, choice.sites)
+    wanted = sum(demand.values())
+    allocated = sum(a.quantity for a in allocations)
+    used_ids = {a.location_id for a in allocations}
+    choice.sites = [site for site in choice.sites if site.location.id in used_ids]
+    return SourcingPlan(
+        allocations=allocations,
+        shortages=shortages,
+        reason=plan_reason(
+            request=request,
+            choice=choice,
+            locations=locations,
+            exclusions=exclusions,
+            eligible_count=len(sites),
+            wanted=wanted,
+            allocated=allocated,
+        ),
+        considered=plan_considered(
+            sites=sites,
+            chosen=choice.sites,
+            exclusions=exclusions,
+            locations=locations,
+            origin=request.origin,
+            with_stock=rows.keys(),
+        ),
+    )
+
+
+def stores_that_can_supply(
+    *,
+    needs: Sequence[Need],
+    stock: Sequence[CandidateStock],
+    locations: Mapping[int, CandidateLocation],
+    origin: tuple[float, float] | None,
+    limit: int = 5,
+) -> list[dict]:
+    """Active pickup stores that hold every unit of ``needs``, nearest first:
+    ``[{"location": code, "distance_km": float | None}]`` (for the pickup 409).
+
+    A store over today's capacity is left out too: it would refuse the order as well."""
+    demand = _demand(needs)
+    rows = _rows_by_location(stock, demand, locations)
+    found = []
+    for location in locations.values():
+        if not (location.kind == "store" and location.active and location.pickup):
+            continue
+        if not _under_capacity(location):
+            continue
+        here = rows.get(location.id, {})
+        if all(sum(r.available for r in here.get(p, ())) >= q for p, q in demand.items()):
+            distance = distance_from(location, origin)
+            found.append((rank_of(location, distance), location.code, distance))
+    found.sort()
+    return [{"location": code, "distance_km": round_km(distance)} for _, code, distance in found[:limit]]

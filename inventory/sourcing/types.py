@@ -1,0 +1,131 @@
+"""The sourcing engine's records: what it reads (candidate locations and stock, the needs, the
+request), what it answers (allocations, the plan), the codes for why a location was ruled out, and
+the per-order view of a location that its steps share (``Site``, ``Choice``)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+SHIP = "ship"
+PICKUP = "pickup"
+
+
+@dataclass(frozen=True)
+class CandidateLocation:
+    id: int
+    code: str
+    kind: str  # "warehouse" | "store"
+    latitude: float
+    longitude: float
+    priority: int = 0
+    active: bool = True
+    ships: bool = False
+    pickup: bool = False
+    ship_from_store: bool = False
+    daily_capacity: int | None = None
+    load_today: int = 0  # open fulfilment orders created today at this location
+
+
+class CandidateStock(NamedTuple):
+    """One stock row of a candidate location. A named tuple rather than a frozen dataclass: a call
+    over 1,000 locations builds thousands of them, and a tuple is built several times faster
+    (a frozen dataclass sets each field through ``object.__setattr__``)."""
+
+    stock_level_id: int
+    product_id: int
+    sku: str
+    location_id: int
+    available: int  # on_hand - reserved - safety_stock (may be <= 0: then not a candidate)
+
+
+@dataclass(frozen=True)
+class Need:
+    key: Hashable  # the caller's handle for the line (an index, an order line id ...)
+    product_id: int
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class SourcingRequest:
+    method: str  # SHIP | PICKUP
+    origin: tuple[float, float] | None = None  # delivery coordinates (ship) or the store's (pickup)
+    pickup_location_id: int | None = None
+    ship_from_stores: bool = True  # the channel's policy: may stores ship its orders?
+    excluded_location_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class Allocation:
+    key: Hashable
+    product_id: int
+    sku: str
+    location_id: int
+    stock_level_id: int
+    quantity: int
+
+
+@dataclass
+class SourcingPlan:
+    allocations: list[Allocation]
+    shortages: dict[Hashable, int]  # need key -> units no eligible location can supply
+    reason: str  # one human sentence: why these locations
+    considered: list[dict] = field(default_factory=list)  # eligible candidates, for the timeline
+
+    @property
+    def fully_sourced(self) -> bool:
+        return not self.shortages
+
+    @property
+    def location_ids(self) -> list[int]:
+        return sorted({a.location_id for a in self.allocations})
+
+
+# Why a location was ruled out (``SourcingPlan.considered``), and how the plan's reason says it
+INACTIVE = "inactive"
+NO_CAPABILITY = "no_capability"
+EXCLUDED = "excluded"
+OVER_CAPACITY = "over_capacity"
+NO_STOCK = "no_stock"
+
+EXCLUSION_PHRASES = {  # for "N locations were ruled out (2 inactive; 1 over today's capacity)"
+    INACTIVE: "inactive",
+    NO_CAPABILITY: "without the capability",
+    EXCLUDED: "excluded for this order",
+    OVER_CAPACITY: "over today's capacity",
+    NO_STOCK: "without available stock",
+}
+PICKUP_EXCLUSION_CLAUSES = {  # for "Pickup store X cannot supply the order: it is inactive"
+    INACTIVE: "it is inactive",
+    NO_CAPABILITY: "it does not offer pickup",
+    EXCLUDED: "it is excluded for this order",
+    OVER_CAPACITY: "it is over today's capacity",
+    NO_STOCK: "it has none of these units available",
+}
+
+
+@dataclass
+class Site:
+    """An eligible location seen through one order: what it can give of each product (capped at
+    the order's demand) and how it ranks."""
+
+    location: CandidateLocation
+    distance_km: float | None
+    rank: tuple[int, int, int]
+    supply: tuple[int, ...]  # per product of the order, min(demand, available here)
+    rows: dict[int, list[CandidateStock]]
+
+    @property
+    def units(self) -> int:
+        return sum(self.supply)
+
+
+@dataclass
+class Choice:
+    """The locations chosen for an order, and how they were found."""
+
+    sites: list[Site]
+    strategy: str  # "none" | "single" | "exact" | "bounded" (search budget spent) | "greedy"
+    singles: int = 0  # how many locations could have taken every unit alone
