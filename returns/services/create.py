@@ -13,14 +13,13 @@ from django.utils import timezone
 
 from inventory.choices import LocationKind
 from inventory.models import Location
-from inventory.services import check_quantity, location_get_by_code
+from inventory.services import location_get_by_code
 from oms import events
 from oms.actors import Actor
 from oms.errors import InvalidInput, PermissionDenied
 from oms.models import Channel
 from oms.money import quantize
 from orders.choices import OrderEventKind
-from orders.errors import IdempotencyKeyReused
 from orders.events import order_event_record
 from orders.models import Order, OrderLine
 from orders.selectors import order_get_for_actor
@@ -39,7 +38,16 @@ from returns.selectors import (
     fulfilled_at_by_line,
     returnable_quantities,
 )
-from returns.services.common import MAX_LINES, ExchangeLineInput, ReturnCreated, ReturnLineInput, _lock
+from returns.services.common import (
+    ExchangeLineInput,
+    ReturnCreated,
+    ReturnLineInput,
+    _check_choice,
+    _check_each,
+    _claim_fields,
+    _lock_order,
+    _replayed,
+)
 from returns.services.exchange import _exchange_create
 
 
@@ -50,20 +58,23 @@ def _window_days(order: Order) -> int:
     return int(per_channel.get(order.channel.code, settings.OMS_RETURN_WINDOW_DAYS))
 
 
+def _check_request(
+    *, method: str, lines: Sequence[ReturnLineInput], actor: Actor, override_window: bool
+) -> None:
+    """What can be refused before anything is read: who asks, the method, the lines, the override."""
+    if not (actor.is_staff or actor.is_channel or actor.is_system):
+        raise PermissionDenied("Authenticate as a channel or as staff to open a return.")
+    _check_choice(method, ReturnMethod.values, what="return method", hint="in_store or mail")
+    _check_lines(lines)
+    if override_window and not (actor.is_manager or actor.is_system):
+        raise WindowOverrideNotPermitted()
+
+
 def _check_lines(lines: Sequence[ReturnLineInput]) -> None:
-    if not lines:
-        raise InvalidInput("A return needs at least one line.", code="empty_return")
-    if len(lines) > MAX_LINES:
-        raise InvalidInput(f"A return has at most {MAX_LINES} lines.", code="too_many_lines")
     seen: set[int] = set()
-    for index, line in enumerate(lines):
-        check_quantity(line.quantity, field=f"lines[{index}].quantity")
-        if line.reason not in ReturnReason.values:
-            raise InvalidInput(
-                f"Unknown return reason '{line.reason}'.",
-                code="unknown_return_reason",
-                extra={"allowed": list(ReturnReason.values)},
-            )
+
+    def check(line: ReturnLineInput) -> None:
+        _check_choice(line.reason, ReturnReason.values, what="return reason")
         if line.order_line_id in seen:
             raise InvalidInput(
                 f"Order line {line.order_line_id} is listed twice.",
@@ -71,6 +82,14 @@ def _check_lines(lines: Sequence[ReturnLineInput]) -> None:
                 extra={"order_line": line.order_line_id},
             )
         seen.add(line.order_line_id)
+
+    _check_each(
+        lines,
+        check,
+        noun="A return",
+        empty_message="A return needs at least one line.",
+        empty_code="empty_return",
+    )
 
 
 def _receiving_location(*, code: str, method: str, actor: Actor) -> Location:
@@ -114,7 +133,7 @@ def _check_returnable(*, order_lines: dict[int, OrderLine], lines: Sequence[Retu
             extra={"order_lines": foreign},
         )
     remaining = returnable_quantities(lines=list(order_lines.values()))
-    over = [
+    over: list[dict[str, Any]] = [
         {
             "order_line": line.order_line_id,
             "sku": order_lines[line.order_line_id].sku,
@@ -125,7 +144,7 @@ def _check_returnable(*, order_lines: dict[int, OrderLine], lines: Sequence[Retu
         if line.quantity > remaining[line.order_line_id]
     ]
     if over:
-        skus = ", ".join(o["sku"] for o in over)  # type: ignore[misc]
+        skus = ", ".join(o["sku"] for o in over)
         raise ReturnExceedsReturnable(
             f"More units than can be returned for: {skus}. Only shipped or collected units that are not "
             "already returned (or in an open return) can be.",
@@ -151,49 +170,8 @@ def _late_lines(*, order: Order, lines: Sequence[ReturnLineInput]) -> tuple[int,
     return days, late
 
 
-@transaction.atomic(durable=True)
-def return_create(
-    *,
-    order_id: int | str,
-    method: str,
-    location_code: str,
-    lines: Sequence[ReturnLineInput],
-    actor: Actor,
-    channel_code: str = "",
-    exchange_lines: Sequence[ExchangeLineInput] = (),
-    override_window: bool = False,
-    idempotency: IdempotencyClaim | None = None,
-) -> ReturnCreated:
-    """Open a return (RMA) for units of an order, from any channel, at a location that accepts
-    returns; optionally with an exchange order. Refused: units not fulfilled or already returned
-    (409 ``return_exceeds_returnable``), past the channel's return window (409
-    ``return_window_expired``, unless a manager passes ``override_window``), a location that does not
-    take returns (422 ``location_not_accepting_returns``), a line of another order (422)."""
-    if not (actor.is_staff or actor.is_channel or actor.is_system):
-        raise PermissionDenied("Authenticate as a channel or as staff to open a return.")
-    if method not in ReturnMethod.values:
-        raise InvalidInput(
-            f"Unknown return method '{method}'; use in_store or mail.",
-            code="unknown_return_method",
-            extra={"allowed": list(ReturnMethod.values)},
-        )
-    _check_lines(lines)
-    if override_window and not (actor.is_manager or actor.is_system):
-        raise WindowOverrideNotPermitted()
-    visible = order_get_for_actor(order_id=order_id, actor=actor)  # 404 for what the actor may not see
-    order, _ = _lock(order_id=visible.pk)
-    if idempotency is not None:
-        existing = Return.objects.filter(
-            idempotency_scope=idempotency.scope, idempotency_key=idempotency.key
-        ).first()
-        if existing is not None:
-            if existing.request_hash != idempotency.request_hash:
-                raise IdempotencyKeyReused(extra={"idempotency_key": idempotency.key})
-            return ReturnCreated(rma=existing, replayed=True)
-    channel = _returning_channel(actor=actor, order=order, channel_code=channel_code)
-    location = _receiving_location(code=location_code, method=method, actor=actor)
-    order_lines = {line.pk: line for line in OrderLine.objects.filter(order=order).order_by("line_number")}
-    _check_returnable(order_lines=order_lines, lines=lines)
+def _check_window(*, order: Order, lines: Sequence[ReturnLineInput], override_window: bool) -> bool:
+    """Whether some line is past the return window (409 unless ``override_window``)."""
     window_days, late = _late_lines(order=order, lines=lines)
     if late and not override_window:
         raise ReturnWindowExpired(
@@ -201,30 +179,30 @@ def return_create(
             "accept it with override_window.",
             extra={"window_days": window_days, "lines": late},
         )
+    return bool(late)
 
-    values = {
-        line.order_line_id: quantize(
-            order_lines[line.order_line_id].line_total
-            * line.quantity
-            / order_lines[line.order_line_id].quantity
-        )
-        for line in lines
-    }
-    count = Return.objects.filter(order=order).count()
-    rma = Return.objects.create(
-        number=f"{order.number}-R{count + 1}",
-        order=order,
-        channel=channel,
-        method=method,
-        location=location,
-        window_overridden=bool(late),
-        value=quantize(sum(values.values(), Decimal("0"))),
-        created_by_type=actor.type,
-        created_by=actor.name[:200],
-        idempotency_scope=idempotency.scope if idempotency else "",
-        idempotency_key=idempotency.key if idempotency else "",
-        request_hash=idempotency.request_hash if idempotency else "",
-    )
+
+def _order_lines(order: Order) -> dict[int, OrderLine]:
+    return {line.pk: line for line in OrderLine.objects.filter(order=order).order_by("line_number")}
+
+
+def _line_values(
+    *, lines: Sequence[ReturnLineInput], order_lines: dict[int, OrderLine]
+) -> dict[int, Decimal]:
+    """What each returned line's units were paid: its ``line_total`` pro rata, tax included."""
+    values = {}
+    for line in lines:
+        paid = order_lines[line.order_line_id]
+        values[line.order_line_id] = quantize(paid.line_total * line.quantity / paid.quantity)
+    return values
+
+
+def _next_number(order: Order) -> str:
+    """``<order number>-R<n>``: the order's n-th return (the order row is locked)."""
+    return f"{order.number}-R{Return.objects.filter(order=order).count() + 1}"
+
+
+def _lines_write(*, rma: Return, lines: Sequence[ReturnLineInput], values: dict[int, Decimal]) -> None:
     ReturnLine.objects.bulk_create(
         [
             ReturnLine(
@@ -238,13 +216,21 @@ def return_create(
             for line in lines
         ]
     )
+
+
+def _record_requested(
+    *, rma: Return, lines: Sequence[ReturnLineInput], order_lines: dict[int, OrderLine], actor: Actor
+) -> None:
+    """The order's ``return_requested`` event."""
+    method, location, channel = rma.method, rma.location, rma.channel
+    overridden = " (window overridden)" if rma.window_overridden else ""
     order_event_record(
-        order=order,
+        order=rma.order,
         kind=OrderEventKind.RETURN_REQUESTED,
         actor=actor,
         message=(
             f"Return {rma.number}: {sum(li.quantity for li in lines)} unit(s) {method.replace('_', ' ')} "
-            f"to {location.code} via {channel.code}" + (" (window overridden)" if late else "")
+            f"to {location.code} via {channel.code}{overridden}"
         ),
         data={
             "return": rma.pk,
@@ -262,22 +248,79 @@ def return_create(
                 }
                 for li in lines
             ],
-            "window_overridden": bool(late),
+            "window_overridden": rma.window_overridden,
         },
     )
+
+
+@transaction.atomic(durable=True)
+def return_create(
+    *,
+    order_id: int | str,
+    method: str,
+    location_code: str,
+    lines: Sequence[ReturnLineInput],
+    actor: Actor,
+    channel_code: str = "",
+    exchange_lines: Sequence[ExchangeLineInput] = (),
+    override_window: bool = False,
+    idempotency: IdempotencyClaim | None = None,
+) -> ReturnCreated:
+    """Open a return of units fulfilled and not yet returned, with its exchange order, or write nothing.
+
+    From any channel, at a location that accepts returns. Refused: units not fulfilled or already
+    returned (409 ``return_exceeds_returnable``), past the channel's return window (409
+    ``return_window_expired``, unless a manager passes ``override_window``), a location that does not
+    take returns (422 ``location_not_accepting_returns``), a line of another order (422). A repeated
+    idempotency key with the same request gives the first return back (``replayed``)."""
+    _check_request(method=method, lines=lines, actor=actor, override_window=override_window)
+    visible = order_get_for_actor(order_id=order_id, actor=actor)  # 404 for what the actor may not see
+    order = _lock_order(order_id=visible.pk)
+    if idempotency is not None:
+        hash_ = idempotency.request_hash
+        existing = _replayed(Return.objects, idempotency, same=lambda rma: rma.request_hash == hash_)
+        if existing is not None:
+            return ReturnCreated(rma=existing, replayed=True)
+    channel = _returning_channel(actor=actor, order=order, channel_code=channel_code)
+    location = _receiving_location(code=location_code, method=method, actor=actor)
+    order_lines = _order_lines(order)
+    _check_returnable(order_lines=order_lines, lines=lines)
+    overridden = _check_window(order=order, lines=lines, override_window=override_window)
+
+    values = _line_values(lines=lines, order_lines=order_lines)
+    rma = Return.objects.create(
+        number=_next_number(order),
+        order=order,
+        channel=channel,
+        method=method,
+        location=location,
+        window_overridden=overridden,
+        value=quantize(sum(values.values(), Decimal("0"))),
+        created_by_type=actor.type,
+        created_by=actor.name[:200],
+        request_hash=idempotency.request_hash if idempotency else "",
+        **_claim_fields(idempotency),
+    )
+    _lines_write(rma=rma, lines=lines, values=values)
+    _record_requested(rma=rma, lines=lines, order_lines=order_lines, actor=actor)
     if exchange_lines:
         _exchange_create(
             rma=rma, order=order, channel=channel, location=location, lines=exchange_lines, actor=actor
         )
+    _publish_created(rma)
+    return ReturnCreated(rma=rma)
+
+
+def _publish_created(rma: Return) -> None:
+    """The ``return.created`` topic (after the exchange, which it names)."""
     events.publish(
         topic="return.created",
         payload={
             "return_id": rma.pk,
             "number": rma.number,
-            "order_id": order.pk,
-            "channel": channel.code,
-            "location": location.code,
+            "order_id": rma.order.pk,
+            "channel": rma.channel.code,
+            "location": rma.location.code,
             "exchange_order_id": rma.exchange_order_id,
         },
     )
-    return ReturnCreated(rma=rma)

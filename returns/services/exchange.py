@@ -20,9 +20,7 @@ from orders.events import order_event_record
 from orders.models import Order
 from orders.services import CustomerInput, LineInput, OrderInput
 from returns.models import Return
-from returns.selectors import (
-    order_refund_summary,
-)
+from returns.selectors import order_refund_summary
 from returns.services.common import ExchangeLineInput
 
 
@@ -36,6 +34,20 @@ def _exchange_create(
     actor: Actor,
 ) -> Order:
     """Place the exchange order (in this transaction) and apply the return's value to it."""
+    _check_currency(order=order, channel=channel)
+    exchange = _exchange_place(
+        order=order,
+        location=location,
+        common=_exchange_input(order=order, channel=channel, lines=lines),
+        actor=actor,
+    )
+    _credit_apply(rma=rma, order=order, exchange=exchange)
+    _record_exchange(rma=rma, order=order, exchange=exchange, actor=actor)
+    return exchange
+
+
+def _check_currency(*, order: Order, channel: Channel) -> None:
+    """The exchange is paid in the order's currency, so the returning channel must sell in it."""
     if channel.currency != order.currency:
         raise InvalidInput(
             f"The exchange would be in {channel.currency} on {channel.code}, but the order was paid in "
@@ -43,8 +55,12 @@ def _exchange_create(
             code="currency_mismatch",
             extra={"currency": order.currency, "channel_currency": channel.currency},
         )
+
+
+def _exchange_input(*, order: Order, channel: Channel, lines: Sequence[ExchangeLineInput]) -> dict[str, Any]:
+    """What the exchange order has whatever its method: channel, lines, currency, customer."""
     customer = order.customer
-    common: dict[str, Any] = {
+    return {
         "channel": channel,
         "lines": [LineInput(sku=li.sku, quantity=li.quantity, unit_price=li.unit_price) for li in lines],
         "currency": order.currency,
@@ -54,8 +70,12 @@ def _exchange_create(
             else None
         ),
     }
+
+
+def _exchange_place(*, order: Order, location: Location, common: dict[str, Any], actor: Actor) -> Order:
+    """A pickup at the receiving store when it offers pickup and has the units, otherwise shipped to
+    the original order's address (neither: the store's shortage, or 422 ``shipping_address_required``)."""
     place = order_services.order_place_in_transaction
-    placed = None
     pickup_shortage: InsufficientStock | None = None
     if location.kind == LocationKind.STORE and location.pickup and location.active:
         try:
@@ -64,32 +84,40 @@ def _exchange_create(
                     data=OrderInput(method=FulfillmentMethod.PICKUP, pickup_location=location.code, **common),
                     actor=actor,
                 )
+            return placed.order
         except InsufficientStock as exc:
             pickup_shortage = exc
-    if placed is None:
-        if not order.shipping_address:
-            if pickup_shortage is not None:
-                raise pickup_shortage
-            raise InvalidInput(
-                "The exchange cannot be collected here and the order has no address to ship it to.",
-                code="shipping_address_required",
-            )
-        placed = place(
-            data=OrderInput(
-                method=FulfillmentMethod.SHIP,
-                shipping_address=dict(order.shipping_address),
-                latitude=order.ship_latitude,
-                longitude=order.ship_longitude,
-                **common,
-            ),
-            actor=actor,
+    if not order.shipping_address:
+        if pickup_shortage is not None:
+            raise pickup_shortage
+        raise InvalidInput(
+            "The exchange cannot be collected here and the order has no address to ship it to.",
+            code="shipping_address_required",
         )
-    exchange = placed.order
+    placed = place(
+        data=OrderInput(
+            method=FulfillmentMethod.SHIP,
+            shipping_address=dict(order.shipping_address),
+            latitude=order.ship_latitude,
+            longitude=order.ship_longitude,
+            **common,
+        ),
+        actor=actor,
+    )
+    return placed.order
+
+
+def _credit_apply(*, rma: Return, order: Order, exchange: Order) -> None:
+    """The return's value, up to what the order may still refund, pays for the exchange."""
     creditable = min(rma.value, order_refund_summary(order=order).refundable)
     rma.exchange_order = exchange
     rma.exchange_credit = min(creditable, exchange.total)
     rma.exchange_balance = quantize(exchange.total - creditable)
     rma.save(update_fields=["exchange_order", "exchange_credit", "exchange_balance", "updated_at"])
+
+
+def _record_exchange(*, rma: Return, order: Order, exchange: Order, actor: Actor) -> None:
+    """An ``exchange_created`` event on the original order and a note on the exchange order."""
     order_event_record(
         order=order,
         kind=OrderEventKind.EXCHANGE_CREATED,
@@ -115,4 +143,3 @@ def _exchange_create(
         message=f"Exchange for return {rma.number} of order {order.number}",
         data={"return": rma.pk, "original_order": order.pk, "exchange_credit": str(rma.exchange_credit)},
     )
-    return exchange
