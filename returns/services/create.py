@@ -34,10 +34,7 @@ from returns.errors import (
     WindowOverrideNotPermitted,
 )
 from returns.models import Return, ReturnLine
-from returns.selectors import (
-    fulfilled_at_by_line,
-    returnable_quantities,
-)
+from returns.selectors import fulfilled_at_by_line, returnable_quantities
 from returns.services.common import (
     ExchangeLineInput,
     ReturnCreated,
