@@ -44,6 +44,7 @@ def return_queryset_for_actor(actor: Actor, *, lookup: bool = False) -> QuerySet
 
 
 def return_get_for_actor(*, return_id: int | str, actor: Actor) -> Return:
+    """The return with this id if the actor may see it, else 404 ``return_not_found`` (ids do not leak)."""
     try:
         pk = int(return_id)
     except (TypeError, ValueError):
@@ -57,6 +58,7 @@ def return_get_for_actor(*, return_id: int | str, actor: Actor) -> Return:
 
 
 def return_detail_queryset(qs: QuerySet[Return]) -> QuerySet[Return]:
+    """``qs`` with everything a return's detail shows loaded up front (a fixed number of queries)."""
     return qs.select_related(
         "order", "channel", "location", "exchange_order", "exchange_order__pickup_location"
     ).prefetch_related(
@@ -67,6 +69,7 @@ def return_detail_queryset(qs: QuerySet[Return]) -> QuerySet[Return]:
 
 
 def return_detail(*, return_id: int | str, actor: Actor) -> Return:
+    """A return the actor may see, with its lines, receipts and refunds loaded (404 otherwise)."""
     rma = return_get_for_actor(return_id=return_id, actor=actor)
     return return_detail_queryset(Return.objects.filter(pk=rma.pk)).get()
 
@@ -75,8 +78,10 @@ def return_detail(*, return_id: int | str, actor: Actor) -> Return:
 
 
 def returned_quantities(*, order_line_ids: list[int], exclude_return_id: int | None = None) -> dict[int, int]:
-    """Units of each order line already returned or in an open return: a cancelled return counts
-    nothing, a closed one the units it received, any other its requested units."""
+    """Units of each order line already returned or in an open return (lines with none are absent).
+
+    A cancelled return counts nothing, a closed one the units it received, any other its requested
+    units."""
     qs = ReturnLine.objects.filter(order_line_id__in=order_line_ids).exclude(
         rma__status=ReturnStatus.CANCELLED
     )
@@ -92,15 +97,18 @@ def returned_quantities(*, order_line_ids: list[int], exclude_return_id: int | N
 
 
 def returnable_quantities(*, lines: list[OrderLine]) -> dict[int, int]:
-    """Units of each line that may still be returned: fulfilled (shipped or collected) minus
-    returned or in an open return."""
+    """Units of each line that may still be returned, never below zero.
+
+    Fulfilled (shipped or collected) minus returned or in an open return."""
     taken = returned_quantities(order_line_ids=[line.pk for line in lines])
     return {line.pk: max(0, line.quantity_fulfilled - taken.get(line.pk, 0)) for line in lines}
 
 
 def fulfilled_at_by_line(*, order: Order, order_line_ids: list[int]) -> dict[int, datetime]:
-    """When each line's units were fulfilled: the latest shipped / picked-up fulfilment order holding
-    the line; the order's completion (or creation) when no fulfilment order records it."""
+    """When each line's units were fulfilled, for every line asked about.
+
+    The latest shipped / picked-up fulfilment order holding the line; the order's completion (or
+    creation) when no fulfilment order records it."""
     rows = (
         FulfillmentOrderLine.objects.filter(
             order_line_id__in=order_line_ids,
@@ -124,13 +132,15 @@ class RefundSummary:
 
     @property
     def refundable(self) -> Decimal:
+        """Paid minus refunded minus exchange credit, never below zero."""
         return max(ZERO, self.paid - self.refunded - self.exchange_credit)
 
 
 def order_refund_summary(*, order: Order) -> RefundSummary:
-    """What was paid for the order, refunded so far, and applied to exchange orders that still
-    stand (an exchange credit is released when its return or its exchange order is cancelled).
-    Call it with the order row locked when the answer decides a write."""
+    """What was paid for the order, refunded so far, and applied to exchange orders that still stand.
+
+    An exchange credit is released when its return or its exchange order is cancelled. Call it with
+    the order row locked when the answer decides a write."""
     refunded = Refund.objects.filter(order=order).aggregate(total=Sum("amount"))["total"] or ZERO
     credit = (
         Return.objects.filter(order=order, exchange_order__isnull=False)
@@ -150,7 +160,7 @@ def _money(value: Decimal | None) -> str | None:
 
 
 def returns_for_orders(order_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """{order id: [return summaries]} for the orders' ``returns`` section."""
+    """{order id: [return summaries]} for the orders' ``returns`` section, in at most three queries."""
     if not order_ids:
         return {}
     rmas = (
@@ -219,8 +229,9 @@ def exchanges_for_orders(order_ids: list[int]) -> dict[int, dict[str, Any]]:
 
 
 def return_refund_due(*, rma: Return) -> Decimal:
-    """What a return still owes the customer: its value, minus the part applied to a standing exchange
-    order, minus its refunds, and never more than the order may still refund."""
+    """What a return still owes the customer, never below zero nor above what the order may refund.
+
+    Its value, minus the part applied to a standing exchange order, minus its refunds."""
     refunded = Refund.objects.filter(rma=rma).aggregate(total=Sum("amount"))["total"] or ZERO
     credit = ZERO
     if rma.exchange_order_id is not None and rma.status != ReturnStatus.CANCELLED:
