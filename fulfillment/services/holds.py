@@ -1,0 +1,224 @@
+"""What routing holds before it routes: the order's unrouted reservations moved when the sourcing
+engine now prefers other locations, and backordered units held where stock has arrived."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import F
+
+from inventory.errors import InsufficientStock
+from inventory.services import StockLine, stock_reserve
+from inventory.sourcing import (
+    CandidateLocation,
+    CandidateStock,
+    Need,
+    SourcingPlan,
+    load_candidates,
+    plan_sourcing,
+)
+from orders.choices import OrderEventKind, OrderStatus, ReservationStatus
+from orders.events import order_event_record
+from orders.models import Order, OrderLine, Reservation
+from orders.services import (
+    reservations_release,
+    reserve_for_needs,
+    sourcing_request_for,
+)
+
+from .common import ROUTER
+
+
+def _request_for(order: Order, excluded: frozenset[int]):  # type: ignore[no-untyped-def]
+    return sourcing_request_for(
+        method=order.method,
+        channel=order.channel,
+        origin=order.origin,
+        pickup_location_id=order.pickup_location_id,
+        excluded_location_ids=excluded,
+    )
+
+
+def _replan(
+    *,
+    order: Order,
+    lines: dict[int, OrderLine],
+    unrouted: list[Reservation],
+    excluded: frozenset[int],
+    candidates: tuple[list[CandidateStock], dict[int, CandidateLocation]] | None = None,
+) -> tuple[SourcingPlan, dict[int, CandidateLocation], bool]:
+    """The engine's plan for the order's held-but-unrouted units, with the units it holds counted
+    as available (its own holds are no competition), its locations, and whether the plan keeps
+    every unit where it is held. ``candidates``: the products' stock rows and locations, when the
+    caller has read them already (a batch of routings)."""
+    needs_qty: dict[int, int] = defaultdict(int)
+    for r in unrouted:
+        needs_qty[r.line_id] += r.quantity
+    needs = [
+        Need(key=line_id, product_id=lines[line_id].product_id, sku=lines[line_id].sku, quantity=q)
+        for line_id, q in sorted(needs_qty.items())
+    ]
+    if candidates is None:
+        candidates = load_candidates(product_ids={n.product_id for n in needs})
+    stock, locations = candidates
+    held: dict[int, int] = defaultdict(int)
+    for r in unrouted:
+        held[r.stock_level_id] += r.quantity
+    virtual: list[CandidateStock] = []
+    seen: set[int] = set()
+    for row in stock:
+        seen.add(row.stock_level_id)
+        virtual.append(row._replace(available=row.available + held.get(row.stock_level_id, 0)))
+    skus = {lines[r.line_id].product_id: lines[r.line_id].sku for r in unrouted}
+    for r in unrouted:
+        if r.stock_level_id not in seen:
+            seen.add(r.stock_level_id)
+            virtual.append(
+                CandidateStock(
+                    stock_level_id=r.stock_level_id,
+                    product_id=r.product_id,
+                    sku=skus[r.product_id],
+                    location_id=r.location_id,
+                    available=held[r.stock_level_id],
+                )
+            )
+    plan = plan_sourcing(
+        needs=needs, stock=virtual, locations=locations, request=_request_for(order, excluded)
+    )
+    current = defaultdict(int)
+    for r in unrouted:
+        current[(r.line_id, r.stock_level_id)] += r.quantity
+    proposed = defaultdict(int)
+    for a in plan.allocations:
+        proposed[(a.key, a.stock_level_id)] += a.quantity
+    return plan, locations, bool(plan.shortages) or proposed == current
+
+
+def _improve(
+    *, order: Order, lines: dict[int, OrderLine], unrouted: list[Reservation], excluded: frozenset[int]
+) -> tuple[list[Reservation], int, str]:
+    """Re-plan the order's held-but-unrouted units with the units it holds counted as available;
+    if the engine now prefers other locations (a better one got stock, one became inactive or
+    full), move the reservations. Returns the reservations to route, units moved, and the reason."""
+    plan, locations, keep = _replan(order=order, lines=lines, unrouted=unrouted, excluded=excluded)
+    if keep:
+        return unrouted, 0, plan.reason
+    try:
+        with transaction.atomic():  # a savepoint: keep the current holds if the move loses a race
+            reservations_release(
+                order=order, reservations=unrouted, actor=ROUTER, reason="moved to a better location"
+            )
+            stock_reserve(
+                lines=[
+                    StockLine(
+                        stock_level_id=a.stock_level_id,
+                        product_id=a.product_id,
+                        location_id=a.location_id,
+                        quantity=a.quantity,
+                    )
+                    for a in plan.allocations
+                ],
+                actor=ROUTER,
+                reference=f"order:{order.number}",
+                reason="moved to a better location",
+            )
+            moved = Reservation.objects.bulk_create(
+                [
+                    Reservation(
+                        order=order,
+                        line_id=a.key,  # type: ignore[misc]
+                        stock_level_id=a.stock_level_id,
+                        product_id=a.product_id,
+                        location_id=a.location_id,
+                        quantity=a.quantity,
+                    )
+                    for a in plan.allocations
+                ]
+            )
+    except InsufficientStock:
+        for r in unrouted:
+            r.status = ReservationStatus.ACTIVE
+        return unrouted, 0, plan.reason
+    codes = {loc_id: loc.code for loc_id, loc in locations.items()}
+    order_event_record(
+        order=order,
+        kind=OrderEventKind.REROUTED,
+        actor=ROUTER,
+        message=f"Reservations moved: {plan.reason}",
+        data={
+            "from": sorted({codes.get(r.location_id, str(r.location_id)) for r in unrouted}),
+            "to": sorted({codes.get(a.location_id, str(a.location_id)) for a in plan.allocations}),
+            "considered": plan.considered,
+        },
+    )
+    return moved, sum(r.quantity for r in moved), plan.reason
+
+
+def _older_orders_waiting_for(*, order: Order, product_ids: set[int]) -> set[int]:
+    """Products for which an older order also waits: arriving stock goes to the oldest first."""
+    return set(
+        OrderLine.objects.filter(
+            product_id__in=product_ids, quantity_backordered__gt=0, order__created_at__lt=order.created_at
+        )
+        .exclude(order__status__in=[OrderStatus.ON_HOLD, OrderStatus.CANCELLED])
+        .values_list("product_id", flat=True)
+    )
+
+
+def _fill_backorders(
+    *, order: Order, lines: dict[int, OrderLine], excluded: frozenset[int], first_come: bool
+) -> tuple[list[Reservation], int]:
+    waiting = [line for line in lines.values() if line.quantity_backordered > 0]
+    if waiting and first_come:
+        queued = _older_orders_waiting_for(order=order, product_ids={line.product_id for line in waiting})
+        waiting = [line for line in waiting if line.product_id not in queued]
+    if not waiting:
+        return [], 0
+    needs = [
+        Need(key=line.pk, product_id=line.product_id, sku=line.sku, quantity=line.quantity_backordered)
+        for line in waiting
+    ]
+    plan, locations = reserve_for_needs(
+        needs=needs,
+        request=_request_for(order, excluded),
+        actor=ROUTER,
+        reference=f"order:{order.number}",
+        allow_shortage=True,
+    )
+    if not plan.allocations:
+        return [], 0
+    created = Reservation.objects.bulk_create(
+        [
+            Reservation(
+                order=order,
+                line_id=a.key,  # type: ignore[misc]
+                stock_level_id=a.stock_level_id,
+                product_id=a.product_id,
+                location_id=a.location_id,
+                quantity=a.quantity,
+            )
+            for a in plan.allocations
+        ]
+    )
+    filled: dict[int, int] = defaultdict(int)
+    for a in plan.allocations:
+        filled[a.key] += a.quantity  # type: ignore[index]
+    for line_id, quantity in filled.items():
+        OrderLine.objects.filter(pk=line_id).update(quantity_backordered=F("quantity_backordered") - quantity)
+        lines[line_id].quantity_backordered -= quantity
+    codes = {loc_id: loc.code for loc_id, loc in locations.items()}
+    order_event_record(
+        order=order,
+        kind=OrderEventKind.BACKORDER_FILLED,
+        actor=ROUTER,
+        message=f"{sum(filled.values())} backordered unit(s) now held. {plan.reason}",
+        data={
+            "reservations": [
+                {"sku": a.sku, "location": codes[a.location_id], "quantity": a.quantity}
+                for a in plan.allocations
+            ],
+            "still_waiting": {str(k): v for k, v in plan.shortages.items()},
+        },
+    )
+    return created, sum(filled.values())
