@@ -1,6 +1,7 @@
 """Fulfilment's services, by responsibility: routing (``routing``, with what it holds first in
 ``holds``), the order's status as work progresses (``status``), the lifecycle of a fulfilment
-order (``lifecycle``, pickups in ``pickups``), backorders (``backorders``) and the sweeper
+order (``steps``: the table of steps and the one step function; the services that take them in
+``lifecycle`` and ``pickups``), backorders (``backorders``) and the sweeper
 (``sweep``). Every name other apps and tests use is importable from here.
 
 Locking policy (same as orders): the order row first, then its fulfilment orders, then
@@ -25,11 +26,11 @@ from .pickups import (
     fulfillment_order_expire,
     fulfillment_order_picked_up,
     fulfillment_order_ready_for_pickup,
-    pickup_hold_until,
     pickups_due_to_expire,
 )
 from .routing import RoutingResult, route_order, route_orders
-from .status import order_status_sync, order_status_sync_now
+from .status import order_status_sync
+from .steps import pickup_hold_until
 from .sweep import routing_sweep
 
 __all__ = [
@@ -48,7 +49,6 @@ __all__ = [
     "fulfillment_order_ship",
     "fulfillment_orders_cancel_for_order",
     "order_status_sync",
-    "order_status_sync_now",
     "pickup_hold_until",
     "pickups_due_to_expire",
     "route_order",
