@@ -99,47 +99,65 @@ def _create_fulfillment_orders(
         by_location[r.location_id].append(r)
     if not by_location:
         return []
-    today = timezone.localdate()
     pending = {fo.location_id: fo for fo in fulfillment_orders if fo.status == FulfillmentStatus.PENDING}
-    new: dict[int, FulfillmentOrder] = {}
-    for location_id in sorted(by_location):
-        if location_id not in pending:
-            new[location_id] = FulfillmentOrder(
-                order=order,
-                location_id=location_id,
-                number=f"{order.number}-{len(fulfillment_orders) + len(new) + 1}",
-                method=order.method,
-                day=today,
-            )
+    new = _new_fulfillment_orders(
+        order=order,
+        location_ids=sorted(by_location.keys() - pending.keys()),
+        existing=len(fulfillment_orders),
+    )
     batch.keyed(list(new.values()))
     fulfillment_orders.extend(new.values())
     for location_id in sorted(by_location):
         fo = pending.get(location_id) or new[location_id]
-        held = by_location[location_id]
-        batch.add(
-            *(
-                FulfillmentOrderLine(
-                    fulfillment_order=fo, order_line_id=r.line_id, reservation=r, quantity=r.quantity
-                )
-                for r in held
-            )
-        )
-        batch.add(
-            order_event_build(
-                order=order,
-                kind=OrderEventKind.ROUTED,
-                actor=ROUTER,
-                message=f"Fulfilment order {fo.number} sent to location {location_id}. {reason}"[:500],
-                data={
-                    "fulfillment_order": fo.pk,
-                    "location_id": location_id,
-                    "units": sum(r.quantity for r in held),
-                },
-            )
-        )
+        _send_to(order=order, fo=fo, held=by_location[location_id], reason=reason, batch=batch)
     for fo in new.values():
         batch.publish("fulfillment.created", {"fulfillment_order_id": fo.pk, "order_id": order.pk})
     return list(new.values())
+
+
+def _new_fulfillment_orders(
+    *, order: Order, location_ids: list[int], existing: int
+) -> dict[int, FulfillmentOrder]:
+    """A new fulfilment order of today for each location, numbered after the ``existing`` ones."""
+    today = timezone.localdate()
+    return {
+        location_id: FulfillmentOrder(
+            order=order,
+            location_id=location_id,
+            number=f"{order.number}-{existing + n}",
+            method=order.method,
+            day=today,
+        )
+        for n, location_id in enumerate(location_ids, start=1)
+    }
+
+
+def _send_to(
+    *, order: Order, fo: FulfillmentOrder, held: list[Reservation], reason: str, batch: WriteBatch
+) -> None:
+    """Route the reservations held at the fulfilment order's location into it, in ``batch``: a
+    line per reservation and the ``routed`` event."""
+    batch.add(
+        *(
+            FulfillmentOrderLine(
+                fulfillment_order=fo, order_line_id=r.line_id, reservation=r, quantity=r.quantity
+            )
+            for r in held
+        )
+    )
+    batch.add(
+        order_event_build(
+            order=order,
+            kind=OrderEventKind.ROUTED,
+            actor=ROUTER,
+            message=f"Fulfilment order {fo.number} sent to location {fo.location_id}. {reason}"[:500],
+            data={
+                "fulfillment_order": fo.pk,
+                "location_id": fo.location_id,
+                "units": sum(r.quantity for r in held),
+            },
+        )
+    )
 
 
 @transaction.atomic(durable=True)
@@ -157,12 +175,7 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
         return RoutingResult(order_id=order_id, status=order.status, skipped=order.status)
     lines = {line.pk: line for line in _lines_of(order_id=order.pk)}
     fulfillment_orders = _fulfillment_orders_of(order_id=order.pk)
-    excluded: frozenset[int] = frozenset()
-    if any(fo.status == FulfillmentStatus.REJECTED for fo in fulfillment_orders):
-        # A location is excluded only when it rejects, and a rejected fulfilment order stays.
-        excluded = frozenset(
-            RoutingExclusion.objects.filter(order=order).values_list("location_id", flat=True)
-        )
+    excluded = _excluded_locations(order=order, fulfillment_orders=fulfillment_orders)
     result = RoutingResult(order_id=order_id, status=order.status)
     unrouted = _unrouted_of(order_id=order.pk)
     reason = ""
@@ -187,6 +200,14 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
     result.created = [fo.pk for fo in created]
     _write_routing(batch=batch, created=created)
     return result
+
+
+def _excluded_locations(*, order: Order, fulfillment_orders: list[FulfillmentOrder]) -> frozenset[int]:
+    """The locations that rejected the order: read only if one did (a location is excluded only
+    when it rejects, and a rejected fulfilment order stays)."""
+    if not any(fo.status == FulfillmentStatus.REJECTED for fo in fulfillment_orders):
+        return frozenset()
+    return frozenset(RoutingExclusion.objects.filter(order=order).values_list("location_id", flat=True))
 
 
 def _route_held(
@@ -242,12 +263,37 @@ def route_orders(*, order_ids: Sequence[int]) -> list[RoutingResult]:
     return [results[order_id] for order_id in ids]
 
 
+@dataclass
+class _Batch:
+    """What ``_route_together`` reads of a batch's orders: the orders (locked), and by order its
+    lines, whether it has fulfilment orders, and its unrouted reservations."""
+
+    orders: list[Order]
+    lines_of: dict[int, dict[int, OrderLine]]
+    with_fulfillment: set[int]
+    unrouted_of: dict[int, list[Reservation]]
+
+
 @transaction.atomic(durable=True)
 def _route_together(order_ids: list[int]) -> tuple[dict[int, RoutingResult], list[int]]:
     """``route_orders``' one transaction: the results of the orders it routed or skipped, and the
     orders left to ``route_order``."""
-    orders = _orders_locked_many(order_ids=order_ids)
+    reads = _read_batch(order_ids)
     results = {i: RoutingResult(order_id=i, status="", skipped="not_found") for i in order_ids}
+    together, alone = _sort_out(reads, results)
+    if not together:
+        return results, alone
+    planned, to_move = _plan_together(reads, together)
+    alone += to_move
+    if planned:
+        _route_planned(reads, planned, results)
+    return results, alone
+
+
+def _read_batch(order_ids: list[int]) -> _Batch:
+    """The batch's orders locked, their lines, fulfilment orders and unrouted reservations: four
+    statements, whatever the batch's size."""
+    orders = _orders_locked_many(order_ids=order_ids)
     lines_of: dict[int, dict[int, OrderLine]] = defaultdict(dict)
     for line in _lines_of_many(order_ids=order_ids):
         lines_of[line.order_id][line.pk] = line
@@ -255,24 +301,38 @@ def _route_together(order_ids: list[int]) -> tuple[dict[int, RoutingResult], lis
     unrouted_of: dict[int, list[Reservation]] = defaultdict(list)
     for r in _unrouted_of_many(order_ids=order_ids):
         unrouted_of[r.order_id].append(r)
+    return _Batch(orders, lines_of, with_fulfillment, unrouted_of)
+
+
+def _sort_out(reads: _Batch, results: dict[int, RoutingResult]) -> tuple[list[Order], list[int]]:
+    """The orders routed together (new, with held units, nothing backordered) and those left to
+    ``route_order``; an order routing leaves alone gets its result in ``results``."""
     alone: list[int] = []
     together: list[Order] = []
-    for order in orders:
+    for order in reads.orders:
         if order.status in NOT_ROUTED:
             results[order.pk] = RoutingResult(order_id=order.pk, status=order.status, skipped=order.status)
         elif (
-            order.pk in with_fulfillment
-            or not unrouted_of[order.pk]
-            or any(line.quantity_backordered > 0 for line in lines_of[order.pk].values())
+            order.pk in reads.with_fulfillment
+            or not reads.unrouted_of[order.pk]
+            or any(line.quantity_backordered > 0 for line in reads.lines_of[order.pk].values())
         ):
             alone.append(order.pk)
         else:
             together.append(order)
-    if not together:
-        return results, alone
+    return together, alone
+
+
+def _plan_together(reads: _Batch, together: list[Order]) -> tuple[list[tuple[Order, str]], list[int]]:
+    """Plan each order as ``route_order`` would alone, the fulfilment orders of the orders before
+    it counted in the locations' load for today: the orders whose units stay where they are held
+    (with the plan's reason), and those with units to move (routed alone, with their own reads
+    and savepoint)."""
+    unrouted_of = reads.unrouted_of
     rows = load_candidate_rows(product_ids={r.product_id for o in together for r in unrouted_of[o.pk]})
     added: Counter[int] = Counter()  # fulfilment orders this batch gives each location today
     planned: list[tuple[Order, str]] = []
+    to_move: list[int] = []
     for order in together:
         unrouted = unrouted_of[order.pk]
         stock, locations = candidates_from_rows(rows, product_ids={r.product_id for r in unrouted})
@@ -281,29 +341,35 @@ def _route_together(order_ids: list[int]) -> tuple[dict[int, RoutingResult], lis
             locations[location_id] = replace(location, load_today=location.load_today + added[location_id])
         plan, _, keep = _replan(
             order=order,
-            lines=lines_of[order.pk],
+            lines=reads.lines_of[order.pk],
             unrouted=unrouted,
             excluded=frozenset(),
             candidates=(stock, locations),
         )
-        if not keep:  # units to move: alone, with its own reads and savepoint
-            alone.append(order.pk)
+        if not keep:
+            to_move.append(order.pk)
             continue
         added.update({r.location_id for r in unrouted})
         planned.append((order, plan.reason))
-    if not planned:
-        return results, alone
+    return planned, to_move
+
+
+def _route_planned(
+    reads: _Batch, planned: list[tuple[Order, str]], results: dict[int, RoutingResult]
+) -> None:
+    """Route the planned orders in one batch, their fulfilment order ids drawn at once (one new
+    fulfilment order per location: they have none yet), and write it; their results go to
+    ``results``."""
     batch = WriteBatch.for_connection()
-    # one new fulfilment order per location, their ids drawn at once
     batch.reserve_keys(
-        FulfillmentOrder, sum(len({r.location_id for r in unrouted_of[o.pk]}) for o, _ in planned)
+        FulfillmentOrder, sum(len({r.location_id for r in reads.unrouted_of[o.pk]}) for o, _ in planned)
     )
     created: list[FulfillmentOrder] = []
     for order, reason in planned:
         mine, status = _route_held(
             order=order,
-            lines=lines_of[order.pk],
-            reservations=unrouted_of[order.pk],
+            lines=reads.lines_of[order.pk],
+            reservations=reads.unrouted_of[order.pk],
             reason=reason,
             fulfillment_orders=[],  # none yet: an order with some is routed alone
             batch=batch,
@@ -311,7 +377,6 @@ def _route_together(order_ids: list[int]) -> tuple[dict[int, RoutingResult], lis
         created += mine
         results[order.pk] = RoutingResult(order_id=order.pk, status=status, created=[fo.pk for fo in mine])
     _write_routing(batch=batch, created=created)
-    return results, alone
 
 
 def _write_routing(*, batch: WriteBatch, created: Sequence[FulfillmentOrder]) -> None:
