@@ -35,8 +35,10 @@ def _sellable_products(product_ids: Iterable[int]) -> set[int]:
 
 
 def backorders_allocate(*, product_ids: Iterable[int]) -> list[int]:
-    """Stock arrived for these products: route the waiting orders, oldest first, each in its own
-    transaction (the conditional UPDATEs keep it from overselling). Stops once nothing is left."""
+    """Route the orders waiting for these products, oldest first, without overselling; returns those filled.
+
+    Stock arrived for these products: each waiting order is routed in its own transaction (the
+    conditional UPDATEs keep it from overselling). Stops once nothing is left."""
     routed: list[int] = []
     product_ids = set(product_ids)
     for order_id in backordered_orders_for(product_ids=product_ids):

@@ -4,13 +4,13 @@ engine now prefers other locations, and backordered units held where stock has a
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import cast
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import F
 
 from inventory.errors import InsufficientStock
-from inventory.services import StockLine, stock_reserve
+from inventory.services import stock_reserve
 from inventory.sourcing import (
     Allocation,
     CandidateLocation,
@@ -28,6 +28,7 @@ from orders.services import (
     reservations_release,
     reserve_for_needs,
     sourcing_request_for,
+    stock_lines_for,
 )
 
 from .common import ROUTER
@@ -63,6 +64,11 @@ def _reservations_for(order: Order, plan: SourcingPlan) -> list[Reservation]:
             for a in plan.allocations
         ]
     )
+
+
+def _record(order: Order, kind: str, message: str, data: dict[str, Any]) -> None:
+    """A routing event on the order's timeline, by the router."""
+    order_event_record(order=order, kind=kind, actor=ROUTER, message=message, data=data)
 
 
 # --- Unrouted reservations moved to better locations -------------------------------------------
@@ -165,17 +171,12 @@ def _improve(
             r.status = ReservationStatus.ACTIVE
         return unrouted, 0, plan.reason
     codes = {loc_id: loc.code for loc_id, loc in locations.items()}
-    order_event_record(
-        order=order,
-        kind=OrderEventKind.REROUTED,
-        actor=ROUTER,
-        message=f"Reservations moved: {plan.reason}",
-        data={
-            "from": sorted({codes.get(r.location_id, str(r.location_id)) for r in unrouted}),
-            "to": sorted({codes.get(a.location_id, str(a.location_id)) for a in plan.allocations}),
-            "considered": plan.considered,
-        },
-    )
+    moves = {
+        "from": sorted({codes.get(r.location_id, str(r.location_id)) for r in unrouted}),
+        "to": sorted({codes.get(a.location_id, str(a.location_id)) for a in plan.allocations}),
+        "considered": plan.considered,
+    }
+    _record(order, OrderEventKind.REROUTED, f"Reservations moved: {plan.reason}", moves)
     return moved, sum(r.quantity for r in moved), plan.reason
 
 
@@ -187,15 +188,7 @@ def _move_holds(*, order: Order, unrouted: list[Reservation], plan: SourcingPlan
             order=order, reservations=unrouted, actor=ROUTER, reason="moved to a better location"
         )
         stock_reserve(
-            lines=[
-                StockLine(
-                    stock_level_id=a.stock_level_id,
-                    product_id=a.product_id,
-                    location_id=a.location_id,
-                    quantity=a.quantity,
-                )
-                for a in plan.allocations
-            ],
+            lines=stock_lines_for(plan),
             actor=ROUTER,
             reference=f"order:{order.number}",
             reason="moved to a better location",
@@ -241,18 +234,12 @@ def _fill_backorders(
     created = _reservations_for(order, plan)
     filled = _off_backorder(lines=lines, plan=plan)
     codes = {loc_id: loc.code for loc_id, loc in locations.items()}
-    order_event_record(
-        order=order,
-        kind=OrderEventKind.BACKORDER_FILLED,
-        actor=ROUTER,
-        message=f"{filled} backordered unit(s) now held. {plan.reason}",
-        data={
-            "reservations": [
-                {"sku": a.sku, "location": codes[a.location_id], "quantity": a.quantity}
-                for a in plan.allocations
-            ],
-            "still_waiting": {str(k): v for k, v in plan.shortages.items()},
-        },
+    held = [
+        {"sku": a.sku, "location": codes[a.location_id], "quantity": a.quantity} for a in plan.allocations
+    ]
+    data = {"reservations": held, "still_waiting": {str(k): v for k, v in plan.shortages.items()}}
+    _record(
+        order, OrderEventKind.BACKORDER_FILLED, f"{filled} backordered unit(s) now held. {plan.reason}", data
     )
     return created, filled
 

@@ -43,8 +43,9 @@ def fulfillment_order_pack(*, fulfillment_order_id: int, actor: Actor) -> Fulfil
 def fulfillment_order_ship(
     *, fulfillment_order_id: int, carrier: str, tracking_number: str, actor: Actor
 ) -> FulfillmentOrder:
-    """The parcel left with a carrier and a tracking number (both required): its units are
-    consumed and counted as fulfilled, once; shipping again is a no-op."""
+    """The parcel left with a carrier and a tracking number (both required); its units are taken once.
+
+    The units are consumed and counted as fulfilled; shipping again is a no-op."""
     carrier, tracking_number = (carrier or "").strip(), (tracking_number or "").strip()
     if not carrier or not tracking_number:
         raise InvalidInput("Shipping needs a carrier and a tracking number.", code="tracking_required")
@@ -59,9 +60,10 @@ def fulfillment_order_ship(
 
 @transaction.atomic(durable=True)
 def fulfillment_order_reject(*, fulfillment_order_id: int, reason: str, actor: Actor) -> FulfillmentOrder:
-    """The location cannot do it (a reason is required): its units are released, the location is
-    excluded for this order, and the units wait (backordered) until the router sources them
-    elsewhere, at once on commit. Rejecting again is a no-op."""
+    """The location cannot do it (a reason is required): its units are released and re-routed.
+
+    The location is excluded for this order, and the units wait (backordered) until the router
+    sources them elsewhere, at once on commit. Rejecting again is a no-op."""
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Say why the fulfilment order is rejected ('reason').", code="reason_required")
@@ -75,8 +77,10 @@ def fulfillment_order_reject(*, fulfillment_order_id: int, reason: str, actor: A
 
 
 def fulfillment_orders_cancel_for_order(topic: str, payload: dict[str, Any]) -> None:
-    """In the order-cancel transaction (the order row is locked): its open fulfilment orders are
-    cancelled and give back their capacity. The order service releases the reservations itself."""
+    """Cancel the cancelled order's open fulfilment orders, with the order, giving back their capacity.
+
+    Runs in the order-cancel transaction (the order row is locked); the order service releases
+    the reservations itself."""
     now = timezone.now()
     for fo in FulfillmentOrder.objects.select_for_update(of=("self",)).filter(
         order_id=payload["order_id"], status__in=OPEN_STATUSES

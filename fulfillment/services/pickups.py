@@ -18,8 +18,9 @@ from .steps import step_take
 
 @transaction.atomic(durable=True)
 def fulfillment_order_ready_for_pickup(*, fulfillment_order_id: int, actor: Actor) -> FulfillmentOrder:
-    """The store has the units ready at the counter; the customer is told and the hold clock starts.
-    Once: making it ready again is a no-op."""
+    """The units are ready at the counter: the customer is told and the hold clock starts, once.
+
+    Making it ready again is a no-op."""
     fo, _ = step_take(
         FulfillmentStatus.READY_FOR_PICKUP, fulfillment_order_id=fulfillment_order_id, actor=actor
     )
@@ -28,8 +29,9 @@ def fulfillment_order_ready_for_pickup(*, fulfillment_order_id: int, actor: Acto
 
 @transaction.atomic(durable=True)
 def fulfillment_order_picked_up(*, fulfillment_order_id: int, actor: Actor) -> FulfillmentOrder:
-    """The customer collected the units: they are consumed and counted as fulfilled, once; handing
-    over again is a no-op."""
+    """The customer collected the units: they are consumed and counted as fulfilled, once.
+
+    Handing over again is a no-op."""
     fo, _ = step_take(FulfillmentStatus.PICKED_UP, fulfillment_order_id=fulfillment_order_id, actor=actor)
     return fo
 
@@ -38,9 +40,10 @@ def fulfillment_order_picked_up(*, fulfillment_order_id: int, actor: Actor) -> F
 def fulfillment_order_expire(
     *, fulfillment_order_id: int, actor: Actor = ROUTER, now: datetime | None = None
 ) -> bool:
-    """A pickup not collected by its deadline: units go back on sale, the lines are cancelled for
-    those units, the customer is told. Returns whether it expired (False if collected meanwhile,
-    not due yet, or expired already)."""
+    """Expire a pickup only once past its deadline; returns whether it expired now.
+
+    Not collected by its deadline: units go back on sale, the lines are cancelled for those units,
+    the customer is told. False if collected meanwhile, not due yet, or expired already."""
     deadline = now or timezone.now()
 
     def due(fo: FulfillmentOrder) -> bool:

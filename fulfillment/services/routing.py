@@ -37,6 +37,8 @@ from .status import order_status_sync
 
 @dataclass
 class RoutingResult:
+    """What one routing did to an order: its status after, or why it was skipped, and the units."""
+
     order_id: int
     status: str
     skipped: str = ""  # why nothing was done (on hold, cancelled ...)
@@ -162,9 +164,11 @@ def _send_to(
 
 @transaction.atomic(durable=True)
 def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
-    """Route what is not routed yet: move unrouted reservations to better locations if the engine
-    now prefers them, hold backordered units where stock has arrived, and create one fulfilment
-    order per location. A held, cancelled or finished order is left alone. Idempotent.
+    """Route what is not routed yet, in one transaction; idempotent, and a held order is left alone.
+
+    Move unrouted reservations to better locations if the engine now prefers them, hold
+    backordered units where stock has arrived, and create one fulfilment order per location. A
+    held, cancelled or finished order is left alone.
 
     With ``first_come`` a backordered unit is filled only if no older order waits for the same
     SKU (``backorders_allocate`` walks the waiting orders oldest first with it off)."""
@@ -242,8 +246,9 @@ def _route_held(
 
 
 def route_orders(*, order_ids: Sequence[int]) -> list[RoutingResult]:
-    """Route several orders (a drain of the routing inbox), with the same rows, events and
-    results as ``route_order`` for each.
+    """Route several orders with the same rows, events and results as ``route_order`` for each.
+
+    For a drain of the routing inbox.
 
     On PostgreSQL the usual case, a new order whose held units stay where they are, is routed for
     every such order of the batch in one transaction, with the statements of one routing: the

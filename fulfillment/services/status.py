@@ -26,8 +26,9 @@ def order_status_sync(
     fulfillment_orders: Sequence[FulfillmentOrder] | None = None,
     stepped: FulfillmentOrder | None = None,
 ) -> str:
-    """Set the (locked) order's status in ``batch`` by the order status rule (``orders``), from its
-    lines and fulfilment orders; returns the status.
+    """Set the locked order's status in ``batch`` by the order status rule; returns the status.
+
+    The rule (``orders``) reads the order's lines and fulfilment orders.
 
     ``lines`` (all of the order's, as they are now), ``has_unrouted`` and ``fulfillment_orders``
     are for a caller that holds them already (routing): left out, they are read, and only when the

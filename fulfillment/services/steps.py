@@ -81,11 +81,12 @@ def step_take(
     inputs: Mapping[str, str] | None = None,
     due: Callable[[FulfillmentOrder], bool] | None = None,
 ) -> tuple[FulfillmentOrder, bool]:
-    """Move the fulfilment order to ``target`` by its step in ``STEPS`` (caller: a durable
-    transaction); returns it and whether it moved. Already there, or not ``due`` (an expiry before
-    its deadline): nothing changes, so a repeated click or task is a no-op. Otherwise the move
-    must be allowed (409), the step's effect runs, and the fulfilment order's fields, its timeline
-    event, the order's status and the outbox event are written in one batch (``oms.batch``)."""
+    """Move the fulfilment order to ``target`` once, by its step; returns it and whether it moved.
+
+    Caller: a durable transaction. Already there, or not ``due`` (an expiry before its deadline):
+    nothing changes, so a repeated click or task is a no-op. Otherwise the move must be allowed
+    (409), the step's effect runs, and the fulfilment order's fields, its timeline event, the
+    order's status and the outbox event are written in one batch (``oms.batch``)."""
     step = STEPS[target]
     order, fo = _lock(fulfillment_order_id=fulfillment_order_id, actor=actor)
     if fo.status == step.target or (due is not None and not due(fo)):
@@ -202,6 +203,10 @@ def _units_leave(verb: str) -> Callable[[Move], None]:
     return effect
 
 
+_ship_out = _units_leave("shipped")
+_hand_over = _units_leave("handed over")
+
+
 def _units_back(move: Move, *, status: str, why: str, counter: str) -> None:
     """Close an open fulfilment order: release its units, give back its capacity for its day, and
     count the units on their lines as ``counter``."""
@@ -296,65 +301,45 @@ def _expired_note(move: Move) -> Note:
     return message, {"fulfillment_order": fo.pk, "lines": {str(k): v for k, v in move.per_line.items()}}
 
 
-S = FulfillmentStatus
-# The lifecycle's steps, by the status each moves to.
+def _accepted(move: Move) -> dict[str, Any]:
+    return {"accepted_at": move.now}
+
+
+def _shipped(move: Move) -> dict[str, Any]:
+    carrier, tracking_number = move.inputs["carrier"], move.inputs["tracking_number"]
+    return {"carrier": carrier[:64], "tracking_number": tracking_number[:128], "completed_at": move.now}
+
+
+def _ready(move: Move) -> dict[str, Any]:
+    return {"ready_at": move.now, "pickup_expires_at": pickup_hold_until(move.fo, move.now)}
+
+
+def _completed(move: Move) -> dict[str, Any]:
+    return {"completed_at": move.now}
+
+
+def _rejected(move: Move) -> dict[str, Any]:
+    return {"closed_at": move.now, "reject_reason": move.inputs["reason"][:300]}
+
+
+def _closed(move: Move) -> dict[str, Any]:
+    return {"closed_at": move.now}
+
+
+S, K = FulfillmentStatus, OrderEventKind
+# The lifecycle's steps, by the status each moves to: (target, event kind, note, fields, effect, topic).
 STEPS: dict[str, Step] = {
     step.target: step
     for step in (
+        Step(S.ACCEPTED, K.FULFILLMENT_ACCEPTED, _at("accepted"), _accepted, None, "fulfillment.accepted"),
+        Step(S.PICKED, K.FULFILLMENT_PICKED, _at("picked")),
+        Step(S.PACKED, K.FULFILLMENT_PACKED, _at("packed")),
+        Step(S.SHIPPED, K.SHIPPED, _shipped_note, _shipped, _ship_out, "fulfillment.shipped"),
         Step(
-            S.ACCEPTED,
-            OrderEventKind.FULFILLMENT_ACCEPTED,
-            _at("accepted"),
-            fields=lambda move: {"accepted_at": move.now},
-            topic="fulfillment.accepted",
+            S.READY_FOR_PICKUP, K.READY_FOR_PICKUP, _ready_note, _ready, None, "fulfillment.ready_for_pickup"
         ),
-        Step(S.PICKED, OrderEventKind.FULFILLMENT_PICKED, _at("picked")),
-        Step(S.PACKED, OrderEventKind.FULFILLMENT_PACKED, _at("packed")),
-        Step(
-            S.SHIPPED,
-            OrderEventKind.SHIPPED,
-            _shipped_note,
-            fields=lambda move: {
-                "carrier": move.inputs["carrier"][:64],
-                "tracking_number": move.inputs["tracking_number"][:128],
-                "completed_at": move.now,
-            },
-            effect=_units_leave("shipped"),
-            topic="fulfillment.shipped",
-        ),
-        Step(
-            S.READY_FOR_PICKUP,
-            OrderEventKind.READY_FOR_PICKUP,
-            _ready_note,
-            fields=lambda move: {
-                "ready_at": move.now,
-                "pickup_expires_at": pickup_hold_until(move.fo, move.now),
-            },
-            topic="fulfillment.ready_for_pickup",
-        ),
-        Step(
-            S.PICKED_UP,
-            OrderEventKind.PICKED_UP,
-            _picked_up_note,
-            fields=lambda move: {"completed_at": move.now},
-            effect=_units_leave("handed over"),
-            topic="fulfillment.picked_up",
-        ),
-        Step(
-            S.REJECTED,
-            OrderEventKind.FULFILLMENT_REJECTED,
-            _rejected_note,
-            fields=lambda move: {"closed_at": move.now, "reject_reason": move.inputs["reason"][:300]},
-            effect=_reject,
-            topic="fulfillment.rejected",
-        ),
-        Step(
-            S.EXPIRED,
-            OrderEventKind.PICKUP_EXPIRED,
-            _expired_note,
-            fields=lambda move: {"closed_at": move.now},
-            effect=_expire,
-            topic="fulfillment.pickup_expired",
-        ),
+        Step(S.PICKED_UP, K.PICKED_UP, _picked_up_note, _completed, _hand_over, "fulfillment.picked_up"),
+        Step(S.REJECTED, K.FULFILLMENT_REJECTED, _rejected_note, _rejected, _reject, "fulfillment.rejected"),
+        Step(S.EXPIRED, K.PICKUP_EXPIRED, _expired_note, _closed, _expire, "fulfillment.pickup_expired"),
     )
 }

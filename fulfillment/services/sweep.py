@@ -16,8 +16,10 @@ from .pickups import pickups_due_to_expire
 
 
 def routing_sweep(*, now: datetime | None = None) -> dict[str, list[int]]:
-    """Find work a lost task left behind: orders still ``received`` (or with unrouted units) past
-    the threshold, backordered orders whose stock is now there, and pickups past their deadline."""
+    """Find the work a lost task left behind (reads only; the caller re-enqueues it).
+
+    Orders still ``received`` (or with unrouted units) past the threshold, backordered orders
+    whose stock is now there, and pickups past their deadline."""
     now = now or timezone.now()
     threshold = now - timedelta(seconds=settings.OMS_SWEEPER_STUCK_SECONDS)
     stuck = set(
