@@ -1,5 +1,5 @@
-"""Fulfilment's services, by responsibility: routing (``routing``, with what it holds first in
-``holds``), the order's status as work progresses (``status``), the lifecycle of a fulfilment
+"""Fulfilment's services, by responsibility: routing (``routing``, with its re-planning of held units
+in ``replan``), the order's status as work progresses (``status``), the lifecycle of a fulfilment
 order (``steps``: the table of steps and the one step function; the services that take them in
 ``lifecycle`` and ``pickups``), backorders (``backorders``) and the sweeper
 (``sweep``). Every name other apps and tests use is importable from here.

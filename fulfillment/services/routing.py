@@ -31,7 +31,7 @@ from orders.events import order_event_build
 from orders.models import Order, OrderLine, Reservation
 
 from .common import NOT_ROUTED, ROUTER
-from .holds import _fill_backorders, _improve, _replan
+from .replan import _fill_backorders, _improve, _replan
 from .status import order_status_sync
 
 

@@ -20,14 +20,14 @@ from fulfillment.models import FulfillmentOrder, RoutingExclusion
 from fulfillment.selectors import fulfillment_order_get_for_actor
 from inventory.capacity import location_load_change
 from inventory.choices import MovementKind
-from inventory.services import StockLine, stock_consume
+from inventory.services import stock_consume
 from oms.actors import Actor
 from oms.batch import WriteBatch
 from oms.errors import PermissionDenied
 from orders.choices import OrderEventKind, ReservationStatus
 from orders.events import order_event_build
 from orders.models import Order, OrderLine, Reservation
-from orders.services import reservations_release
+from orders.services import reservations_release, stock_lines_of
 
 from .status import order_status_sync
 
@@ -166,15 +166,7 @@ def _consume(*, order: Order, fo: FulfillmentOrder, actor: Actor, kind: str, rea
     if not reservations:
         return {}
     stock_consume(
-        lines=[
-            StockLine(
-                stock_level_id=r.stock_level_id,
-                product_id=r.product_id,
-                location_id=r.location_id,
-                quantity=r.quantity,
-            )
-            for r in reservations
-        ],
+        lines=stock_lines_of(reservations),
         actor=actor,
         reference=f"order:{order.number}",
         reason=reason,

@@ -1,4 +1,4 @@
-"""What routing holds before it routes: the order's unrouted reservations moved when the sourcing
+"""Re-planning what routing holds before it routes: the order's unrouted reservations moved when the sourcing
 engine now prefers other locations, and backordered units held where stock has arrived."""
 
 from __future__ import annotations
