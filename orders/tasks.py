@@ -41,7 +41,13 @@ def _with_retries(task: Task, call: Callable[..., Any], **kwargs: Any) -> None:
             if exc.transaction_id is not None:
                 payment_transaction_give_up(transaction_id=exc.transaction_id, error=str(exc))
             return
-        raise task.retry(exc=exc, countdown=settings.OMS_PAYMENT_RETRY_SECONDS * 2**retries) from exc
+        # a new message counting the retry (what ``task.retry`` sends; unlike it, also the same
+        # under CELERY_TASK_EAGER_PROPAGATES, where an eager ``retry`` escapes to the caller)
+        task.apply_async(
+            kwargs=dict(task.request.kwargs or {}),
+            countdown=settings.OMS_PAYMENT_RETRY_SECONDS * 2**retries,
+            retries=retries + 1,
+        )
 
 
 @shared_task(bind=True, name="orders.tasks.payment_authorize", acks_late=True, max_retries=None)

@@ -345,9 +345,8 @@ def _void_begin(*, order_id: int) -> PaymentTransaction | None:
 
 
 def _send_and_settle(txn: PaymentTransaction) -> PaymentTransaction:
-    """Call the gateway for a pending row (outside any transaction), then settle it."""
-    if transaction.get_connection().in_atomic_block:
-        raise RuntimeError("the payment gateway is never called inside a database transaction")
+    """Call the gateway for a pending row, then settle it. Outside any transaction: every caller
+    comes from a durable ``_*_begin`` (which refuses to nest) and settles in a durable one."""
     payment = Payment.objects.get(pk=txn.payment_id)
     request = PaymentRequest(
         amount=txn.amount,
