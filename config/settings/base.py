@@ -202,6 +202,7 @@ OMS_PICKUP_HOLD_DAYS = env.int("OMS_PICKUP_HOLD_DAYS", default=3)
 # retries of a capture / void / refund that failed transiently (backoff base, doubling, and count).
 OMS_PAYMENT_GATEWAY = env("OMS_PAYMENT_GATEWAY", default="fake")
 OMS_FAKE_GATEWAY_DECLINE_ABOVE = env("OMS_FAKE_GATEWAY_DECLINE_ABOVE", default="10000.00")
+OMS_FAKE_GATEWAY_SLOW_SECONDS = env.float("OMS_FAKE_GATEWAY_SLOW_SECONDS", default=2.0)
 OMS_PAYMENT_RETRY_SECONDS = env.float("OMS_PAYMENT_RETRY_SECONDS", default=1.0)
 OMS_PAYMENT_MAX_RETRIES = env.int("OMS_PAYMENT_MAX_RETRIES", default=5)
 OMS_RETURN_WINDOW_DAYS = env.int("OMS_RETURN_WINDOW_DAYS", default=30)

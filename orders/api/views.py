@@ -199,7 +199,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(OrderOutput(order_detail(order_id=order.pk, actor=actor)).data)
 
     @extend_schema(responses={200: PaymentOutput(many=True)})
-    @action(detail=True, methods=["get"], pagination_class=None)
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def payments(self, request, pk=None):
         """The order's payments and their ledger (authorise, capture, void, refund), read-only."""
         order = order_get_for_actor(order_id=pk, actor=actor_from_request(request))

@@ -4,12 +4,15 @@
   capture above it are declined);
 - a token containing ``flaky`` fails transiently the first time each idempotency key is sent (in
   this process), then succeeds;
+- a token containing ``slow`` answers after ``OMS_FAKE_GATEWAY_SLOW_SECONDS`` (a provider that
+  takes its time: the tests kill a worker in the middle of a call);
 - a key sent again answers the first answer (as a provider's idempotency keys do)."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from decimal import Decimal
 
 from django.conf import settings
@@ -39,6 +42,8 @@ class FakeGateway:
 
     def _answer(self, prefix: str, request: PaymentRequest, *, limited: bool) -> GatewayResult:
         key = request.idempotency_key
+        if "slow" in request.token:
+            time.sleep(settings.OMS_FAKE_GATEWAY_SLOW_SECONDS)
         with self._lock:
             if key in self._answers:
                 return self._answers[key]

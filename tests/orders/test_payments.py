@@ -29,6 +29,8 @@ from returns.services import ReturnLineInput
 from tests.conftest import Authed
 from tests.returns.conftest import MANAGER, SYSTEM, Net, fulfil, place
 
+from .payment_helpers import place_paid, ship
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -65,33 +67,6 @@ def topics(order: Order, prefix: str = "payment.") -> list[str]:
 def assert_amounts_ordered(payment: Payment) -> None:
     payment.refresh_from_db()
     assert Decimal("0") <= payment.refunded <= payment.captured <= payment.authorized
-
-
-def place_paid(net: Net, *lines, payment: PaymentInput | None = None) -> Order:
-    from orders.services import CustomerInput, LineInput, OrderInput, order_place
-    from tests.returns.conftest import ADDRESS
-
-    data = OrderInput(
-        channel=net.web,
-        method="ship",
-        lines=[LineInput(sku=sku, quantity=q, unit_price=Decimal(price)) for sku, q, price in lines],
-        currency="USD",
-        customer=CustomerInput(email="ann@example.com", name="Ann"),
-        shipping_address=dict(ADDRESS),
-        latitude=Decimal("10.776900"),
-        longitude=Decimal("106.700900"),
-        payment=payment,
-    )
-    return order_place(data=data, actor=SYSTEM).order
-
-
-def ship(fo: FulfillmentOrder) -> None:
-    fulfillment.fulfillment_order_accept(fulfillment_order_id=fo.pk, actor=SYSTEM)
-    fulfillment.fulfillment_order_pick(fulfillment_order_id=fo.pk, actor=SYSTEM)
-    fulfillment.fulfillment_order_pack(fulfillment_order_id=fo.pk, actor=SYSTEM)
-    fulfillment.fulfillment_order_ship(
-        fulfillment_order_id=fo.pk, carrier="ups", tracking_number=f"1Z{fo.pk}", actor=SYSTEM
-    )
 
 
 # --- The fake gateway ------------------------------------------------------------------------------
