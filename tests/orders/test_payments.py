@@ -393,3 +393,35 @@ def test_admin_shows_the_payment_inline_and_filters_by_payment_status(net, admin
     numbers = {o.number for o in listed.context["cl"].result_list}
     assert numbers == {captured.number}
     assert authorised.number not in numbers
+
+
+def test_a_storefront_payment_costs_placement_no_statement(net, web_client_for_net, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr("oms.events.subscribers", lambda topic: [])  # the request alone
+
+    def statements(key: str, **extra) -> int:
+        body = {
+            "customer": {"email": "ann@example.com"},
+            "currency": "USD",
+            "method": "ship",
+            "shipping_address": {"line1": "1 Le Loi", "city": "HCMC", "country": "VN"},
+            "lines": [{"sku": "SHIRT", "quantity": 1, "unit_price": "10.00"}],
+            **extra,
+        }
+        with CaptureQueriesContext(connection) as ctx:
+            response = web_client_for_net.api.post(
+                "/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY=key
+            )
+        assert response.status_code == 201, response.json()
+        return len(ctx.captured_queries)
+
+    statements("warm-up")
+    plain = statements("plain")
+    paid = statements("paid", payment={"provider_reference": "psp_7"})
+    tokened = statements("token", payment={"token": "tok_1"})
+    if connection.vendor == "postgresql":  # the payment rows are CTEs of the placement's one statement
+        assert plain == paid == tokened
+    assert Payment.objects.filter(status="authorized").count() == 1
+    assert Payment.objects.filter(status="pending", token="tok_1").count() == 1
