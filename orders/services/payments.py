@@ -227,9 +227,9 @@ def _authorize_begin(*, order_id: int) -> PaymentTransaction | None:
     found, pending = _existing(key)
     if found:
         return pending
+    if order.status == OrderStatus.CANCELLED:
+        return None  # cancelled first: nothing to authorise (and nothing for the void to wait for)
     if payment is None:
-        if order.status == OrderStatus.CANCELLED:
-            return None
         payment = Payment.objects.create(
             order=order, provider=payment_gateway().name, currency=order.currency
         )
