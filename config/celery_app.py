@@ -55,6 +55,7 @@ app.conf.update(
     ],
     task_routes={
         "fulfillment.tasks.*": {"queue": "routing"},
+        "orders.tasks.payment_*": {"queue": "sync"},  # before orders.tasks.*: the first match wins
         "orders.tasks.*": {"queue": "routing"},
         "oms.tasks.notification_*": {"queue": "notifications"},
         "oms.tasks.webhook_*": {"queue": "webhooks"},

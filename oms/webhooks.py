@@ -68,6 +68,8 @@ WEBHOOK_EVENTS: tuple[str, ...] = (
     "return.cancelled",
     "return.closed",
     "refund.created",
+    "payment.captured",
+    "payment.failed",
     "stock.changed",
 )
 WEBHOOK_EVENT_CHOICES: tuple[str, ...] = (*WEBHOOK_EVENTS, WILDCARD)

@@ -1,5 +1,6 @@
 """Orders in the Django admin: read-only records (changes go through the services), with lines,
-reservations, holds and the timeline inline, and actions cancel / hold / release hold."""
+reservations, holds, the payment and its ledger, and the timeline inline, a filter by payment
+status, and actions cancel / hold / release hold."""
 
 from __future__ import annotations
 
@@ -13,8 +14,17 @@ from django.template.response import TemplateResponse
 from oms.actors import Actor
 from oms.errors import DomainError
 
-from .choices import HoldReason
-from .models import IdempotencyRecord, Order, OrderEvent, OrderHold, OrderLine, Reservation
+from .choices import HoldReason, PaymentStatus
+from .models import (
+    IdempotencyRecord,
+    Order,
+    OrderEvent,
+    OrderHold,
+    OrderLine,
+    Payment,
+    PaymentTransaction,
+    Reservation,
+)
 from .services import order_cancel, order_hold_place, order_hold_release
 
 
@@ -65,6 +75,53 @@ class OrderEventInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class PaymentInline(ReadOnlyInline):
+    model = Payment
+    fields = (
+        "method",
+        "provider",
+        "provider_reference",
+        "currency",
+        "authorized",
+        "captured",
+        "refunded",
+        "status",
+    )
+    readonly_fields = fields
+
+
+class PaymentTransactionInline(ReadOnlyInline):
+    model = PaymentTransaction
+    fields = (
+        "created_at",
+        "kind",
+        "amount",
+        "currency",
+        "status",
+        "provider_reference",
+        "reference",
+        "error",
+        "settled_at",
+    )
+    readonly_fields = fields
+
+
+class PaymentStatusFilter(admin.SimpleListFilter):
+    title = "payment status"
+    parameter_name = "payment_status"
+
+    def lookups(self, request, model_admin):
+        return [("none", "No payment"), *PaymentStatus.choices]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(payment__isnull=True)
+        if value:
+            return queryset.filter(payment__status=value)
+        return queryset
+
+
 class HoldForm(forms.Form):
     reason = forms.ChoiceField(choices=HoldReason.choices)
     note = forms.CharField(required=False, max_length=500)
@@ -96,11 +153,18 @@ class OrderAdmin(admin.ModelAdmin):
         "currency",
         "created_at",
     ]
-    list_filter = ["status", "channel", "method", "pickup_location", "created_at"]
+    list_filter = ["status", PaymentStatusFilter, "channel", "method", "pickup_location", "created_at"]
     search_fields = ["number", "external_id", "customer__email", "customer__phone", "customer__name"]
     list_select_related = ["channel", "customer", "pickup_location"]
     date_hierarchy = "created_at"
-    inlines = [OrderLineInline, ReservationInline, OrderHoldInline, OrderEventInline]
+    inlines = [
+        OrderLineInline,
+        ReservationInline,
+        OrderHoldInline,
+        PaymentInline,
+        PaymentTransactionInline,
+        OrderEventInline,
+    ]
     actions = ["cancel_orders", "hold_orders", "release_holds"]
     readonly_fields = [f.name for f in Order._meta.fields]
 

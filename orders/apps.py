@@ -7,6 +7,9 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from . import notifications, subscribers
+        from .payments.selectors import payments_for_orders
+        from .selectors import order_section_register
 
         subscribers.connect()
         notifications.connect()
+        order_section_register("payments", payments_for_orders, default=[])

@@ -61,7 +61,39 @@ class OrderEventKind(models.TextChoices):
     RETURN_CANCELLED = "return_cancelled", "Return cancelled"
     RETURN_CLOSED = "return_closed", "Return closed"
     REFUND_CREATED = "refund_created", "Refund created"
+    PAYMENT_AUTHORIZED = "payment_authorized", "Payment authorised"
+    PAYMENT_CAPTURED = "payment_captured", "Payment captured"
+    PAYMENT_VOIDED = "payment_voided", "Authorisation voided"
+    PAYMENT_REFUNDED = "payment_refunded", "Payment refunded"
+    PAYMENT_FAILED = "payment_failed", "Payment failed"
     EXCHANGE_CREATED = "exchange_created", "Exchange order created"
     # messages
     EMAIL_SENT = "email_sent", "E-mail sent"
     NOTE = "note", "Note"
+
+
+class PaymentStatus(models.TextChoices):
+    """Where an order's payment stands (derived from its amounts after every settled transaction)."""
+
+    PENDING = "pending", "Waiting for authorisation"
+    AUTHORIZED = "authorized", "Authorised"
+    PARTIALLY_CAPTURED = "partially_captured", "Partially captured"
+    CAPTURED = "captured", "Captured"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    REFUNDED = "refunded", "Refunded"
+    VOIDED = "voided", "Voided"
+    DECLINED = "declined", "Declined"
+    FAILED = "failed", "Capture failed"
+
+
+class PaymentTransactionKind(models.TextChoices):
+    AUTHORIZE = "authorize", "Authorise"
+    CAPTURE = "capture", "Capture"
+    VOID = "void", "Void"
+    REFUND = "refund", "Refund"
+
+
+class PaymentTransactionStatus(models.TextChoices):
+    PENDING = "pending", "Pending (sent to the gateway)"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"

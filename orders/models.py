@@ -1,5 +1,6 @@
 """Orders from every channel: the order, its lines, the stock held for them (reservations), holds,
-the timeline (OrderEvent) and the idempotency records of POST /orders."""
+the timeline (OrderEvent), the idempotency records of POST /orders, and the money side: the order's
+Payment and its ledger (PaymentTransaction)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,16 @@ from oms.errors import InvalidTransition
 from oms.models import TimeStampedModel
 from oms.money import MONEY
 
-from .choices import FulfillmentMethod, HoldReason, OrderEventKind, OrderStatus, ReservationStatus
+from .choices import (
+    FulfillmentMethod,
+    HoldReason,
+    OrderEventKind,
+    OrderStatus,
+    PaymentStatus,
+    PaymentTransactionKind,
+    PaymentTransactionStatus,
+    ReservationStatus,
+)
 
 S = OrderStatus
 
@@ -276,3 +286,76 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class Payment(models.Model):
+    """The order's payment (one tender per order: its primary key is the order's): what the gateway
+    authorised, captured and refunded. The amounts change only when a PaymentTransaction settles
+    (``orders.services.payments``), and CHECK constraints keep 0 <= refunded <= captured <= authorized."""
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, primary_key=True, related_name="payment")
+    method = models.CharField(
+        max_length=32, default="card", help_text="card, wallet, ... (the storefront's)."
+    )
+    provider = models.CharField(max_length=32, help_text="The gateway (OMS_PAYMENT_GATEWAY).")
+    provider_reference = models.CharField(max_length=128, blank=True, default="")
+    token = models.CharField(
+        max_length=255, blank=True, default="", help_text="The storefront's payment token; never shown."
+    )
+    currency = models.CharField(max_length=3)
+    authorized = models.DecimalField(**MONEY, default=Decimal("0"))
+    captured = models.DecimalField(**MONEY, default=Decimal("0"))
+    refunded = models.DecimalField(**MONEY, default=Decimal("0"))
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(refunded__gte=0)
+                & Q(captured__gte=F("refunded"))
+                & Q(authorized__gte=F("captured")),
+                name="payment_amounts_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"payment of {self.order_id} ({self.status})"
+
+
+class PaymentTransaction(models.Model):
+    """The payment ledger: one row per call to the gateway, written ``pending`` before the call
+    (in its own transaction) and settled after it, once (the idempotency key is unique and is the
+    key the gateway dedups on)."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="transactions")
+    # the order too, so the admin shows the ledger on the order's page (indexed by the payment's)
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="payment_transactions", db_index=False
+    )
+    kind = models.CharField(max_length=12, choices=PaymentTransactionKind.choices)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=12, choices=PaymentTransactionStatus.choices, default=PaymentTransactionStatus.PENDING
+    )
+    provider_reference = models.CharField(max_length=128, blank=True, default="")
+    idempotency_key = models.CharField(max_length=128, unique=True)
+    reference = models.CharField(
+        max_length=64, blank=True, default="", help_text="What it is for: fulfillment:<id>, refund:<id> ..."
+    )
+    lines = models.JSONField(default=dict, blank=True, help_text="A capture's units by order line id.")
+    error = models.CharField(max_length=500, blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_transaction_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency} ({self.status})"

@@ -198,6 +198,13 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="orders@oms.example")
 
 # --- Domain settings ------------------------------------------------------------------------
 OMS_PICKUP_HOLD_DAYS = env.int("OMS_PICKUP_HOLD_DAYS", default=3)
+# Payments (docs/payments.md): the gateway adapter, the fake gateway's decline limit, and the
+# retries of a capture / void / refund that failed transiently (backoff base, doubling, and count).
+OMS_PAYMENT_GATEWAY = env("OMS_PAYMENT_GATEWAY", default="fake")
+OMS_FAKE_GATEWAY_DECLINE_ABOVE = env("OMS_FAKE_GATEWAY_DECLINE_ABOVE", default="10000.00")
+OMS_FAKE_GATEWAY_SLOW_SECONDS = env.float("OMS_FAKE_GATEWAY_SLOW_SECONDS", default=2.0)
+OMS_PAYMENT_RETRY_SECONDS = env.float("OMS_PAYMENT_RETRY_SECONDS", default=1.0)
+OMS_PAYMENT_MAX_RETRIES = env.int("OMS_PAYMENT_MAX_RETRIES", default=5)
 OMS_RETURN_WINDOW_DAYS = env.int("OMS_RETURN_WINDOW_DAYS", default=30)
 # Per-channel return windows, e.g. OMS_RETURN_WINDOW_DAYS_BY_CHANNEL="marketplace=14;pos=60"
 OMS_RETURN_WINDOW_DAYS_BY_CHANNEL = env.dict(

@@ -129,9 +129,14 @@ def _write_step(step: Step, move: Move) -> None:
     batch.add(order_event_build(order=order, kind=step.kind, actor=move.actor, message=message, data=data))
     order_status_sync(order=order, actor=move.actor, batch=batch, stepped=fo)
     if step.topic:
-        batch.publish(
-            step.topic, {"fulfillment_order_id": fo.pk, "order_id": order.pk, "location": fo.location.code}
-        )
+        payload: dict[str, Any] = {
+            "fulfillment_order_id": fo.pk,
+            "order_id": order.pk,
+            "location": fo.location.code,
+        }
+        if move.per_line:  # the units the step moved, by order line (payments capture their value)
+            payload["lines"] = {str(line_id): units for line_id, units in move.per_line.items()}
+        batch.publish(step.topic, payload)
     batch.write()
 
 

@@ -16,6 +16,8 @@ from orders.choices import FulfillmentMethod, HoldReason, OrderStatus, Reservati
 from orders.models import Order, OrderEvent, OrderHold, OrderLine, Reservation
 from orders.services import LineInput, OrderInput, PlacementResult
 
+from .payment_serializers import PaymentInputSerializer, PaymentOutput
+
 # --- Inputs --------------------------------------------------------------------------------------------
 
 
@@ -73,6 +75,7 @@ class OrderCreateInput(serializers.Serializer):
         **MONEY, min_value=Decimal("0"), required=False, default=Decimal("0")
     )
     allow_backorder = serializers.BooleanField(required=False, default=False)
+    payment = PaymentInputSerializer(required=False, allow_null=True, default=None)
 
     def to_order_input(self, channel) -> OrderInput:
         data = self.validated_data
@@ -96,6 +99,7 @@ class OrderCreateInput(serializers.Serializer):
             longitude=Decimal(str(round(longitude, 6))) if longitude is not None else None,
             shipping_total=data["shipping_total"],
             allow_backorder=data["allow_backorder"],
+            payment=PaymentInputSerializer.to_payment_input(data.get("payment")),
         )
 
 
@@ -265,6 +269,7 @@ class OrderOutput(serializers.Serializer):
     exchange_for = serializers.DictField(
         required=False, allow_null=True, help_text="For an exchange order: the return it was created for."
     )
+    payments = PaymentOutput(many=True, required=False, help_text="The order's payments and their ledger.")
 
     def to_representation(self, order: Order) -> dict[str, Any]:
         data = _order_head(

@@ -19,6 +19,7 @@ from oms.errors import InvalidInput, MalformedInput
 from oms.models import Channel, ChannelCustomerRef
 from oms.permissions import IsManager, IsStaffOrChannel
 from orders.errors import CustomerNotFound, IdempotencyKeyRequired
+from orders.payments.selectors import payments_for_orders
 from orders.selectors import (
     attach_sections,
     customer_export,
@@ -40,6 +41,7 @@ from orders.services import (
 )
 
 from .filters import OrderFilter
+from .payment_serializers import PaymentOutput
 from .serializers import (
     CustomerOutput,
     OrderCancelInput,
@@ -195,6 +197,13 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         order = order_get_for_actor(order_id=pk, actor=actor)  # 404 before anything else
         order_cancel(order_id=order.pk, reason=body.validated_data["reason"], actor=actor)
         return Response(OrderOutput(order_detail(order_id=order.pk, actor=actor)).data)
+
+    @extend_schema(responses={200: PaymentOutput(many=True)})
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def payments(self, request, pk=None):
+        """The order's payments and their ledger (authorise, capture, void, refund), read-only."""
+        order = order_get_for_actor(order_id=pk, actor=actor_from_request(request))
+        return Response(payments_for_orders([order.pk]).get(order.pk, []))
 
     @extend_schema(request=OrderHoldInput, responses={201: OrderHoldOutput})
     @action(detail=True, methods=["post"], permission_classes=[IsManager])

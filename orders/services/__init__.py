@@ -1,7 +1,8 @@
 """Writes of the orders app, by responsibility: placing an order (``placement``, with
 ``checks``, ``reservations`` and ``idempotency``), ``cancel``, ``holds``, the order status rule
-(``status``) and the orders' part of erasing a customer (``erasure``). Customers themselves are
-the kernel's (``oms.customers``); their names are re-exported here for existing callers.
+(``status``), the money side (``payments``: authorise, capture, void and refund through the
+gateway) and the orders' part of erasing a customer (``erasure``). Customers themselves are the
+kernel's (``oms.customers``); their names are re-exported here for existing callers.
 
 Locking policy: see ``orders.services.locks``."""
 
@@ -9,9 +10,20 @@ from oms.customers import CustomerInput, check_customer, customer_erase, custome
 
 from .cancel import order_cancel, order_cancel_in_transaction
 from .checks import MAX_LINES
-from .holds import order_hold_place, order_hold_release
+from .holds import order_hold_place, order_hold_place_in_transaction, order_hold_release
 from .idempotency import IdempotencyClaim, idempotency_records_purge, idempotency_request_hash
-from .inputs import LineInput, OrderInput, PlacementResult, Renderer
+from .inputs import LineInput, OrderInput, PaymentInput, PlacementResult, Renderer
+from .payments import (
+    PaymentRetry,
+    RefundRoom,
+    payment_authorize,
+    payment_capture_shipment,
+    payment_refund_begin,
+    payment_refund_room,
+    payment_transaction_give_up,
+    payment_transaction_send,
+    payment_void_remainder,
+)
 from .placement import order_number_for, order_place, order_place_in_transaction
 from .reservations import (
     RESERVE_ATTEMPTS,
@@ -30,7 +42,10 @@ __all__ = [
     "IdempotencyClaim",
     "LineInput",
     "OrderInput",
+    "PaymentInput",
+    "PaymentRetry",
     "PlacementResult",
+    "RefundRoom",
     "Renderer",
     "check_customer",
     "customer_erase",
@@ -41,12 +56,20 @@ __all__ = [
     "order_cancel_in_transaction",
     "order_has_unrouted",
     "order_hold_place",
+    "order_hold_place_in_transaction",
     "order_hold_release",
     "order_number_for",
     "order_place",
     "order_place_in_transaction",
     "order_status_derive",
     "order_status_set",
+    "payment_authorize",
+    "payment_capture_shipment",
+    "payment_refund_begin",
+    "payment_refund_room",
+    "payment_transaction_give_up",
+    "payment_transaction_send",
+    "payment_void_remainder",
     "reservations_release",
     "reserve_for_needs",
     "sourcing_request_for",

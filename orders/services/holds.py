@@ -27,12 +27,23 @@ def order_hold_place(*, order_id: int, reason: str, note: str = "", actor: Actor
             extra={"allowed": list(HoldReason.values)},
         )
     order = order_lock(order_id=order_id, actor=actor)
+    return order_hold_place_in_transaction(order=order, reason=reason, note=note, actor=actor)
+
+
+def order_hold_place_in_transaction(
+    *, order: Order, reason: str, note: str, actor: Actor, strict: bool = True
+) -> OrderHold:
+    """``order_hold_place`` on an order the caller's transaction locked.
+
+    ``strict=False`` (a payment that failed while units ship): an order past routing keeps its
+    status and carries the hold all the same, instead of a 409."""
     if order.status != OrderStatus.ON_HOLD:
-        if order.status not in ORDER_HOLDABLE:
+        if order.status in ORDER_HOLDABLE:
+            order.status_before_hold = order.status
+            order.status = OrderStatus.ON_HOLD
+            order.save(update_fields=["status", "status_before_hold", "updated_at"])
+        elif strict:
             order.require_transition(OrderStatus.ON_HOLD)  # raises InvalidTransition (409)
-        order.status_before_hold = order.status
-        order.status = OrderStatus.ON_HOLD
-        order.save(update_fields=["status", "status_before_hold", "updated_at"])
     hold = OrderHold.objects.create(order=order, reason=reason, note=note[:500], placed_by=actor.name[:200])
     order_event_record(
         order=order,

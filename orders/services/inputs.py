@@ -1,5 +1,5 @@
-"""What placing an order takes (``OrderInput`` and its ``LineInput``s) and answers
-(``PlacementResult``)."""
+"""What placing an order takes (``OrderInput``, its ``LineInput``s and an optional
+``PaymentInput``) and answers (``PlacementResult``)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,17 @@ class LineInput:
 
 
 @dataclass(frozen=True)
+class PaymentInput:
+    """The storefront's payment: authorised already (``provider_reference``, ``authorized_amount``
+    defaulting to the total), or a ``token`` for the OMS to authorise through its gateway."""
+
+    method: str = "card"
+    token: str = ""
+    provider_reference: str = ""
+    authorized_amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class OrderInput:
     channel: Channel
     method: str
@@ -35,6 +46,7 @@ class OrderInput:
     longitude: Decimal | None = None
     shipping_total: Decimal = Decimal("0")
     allow_backorder: bool = False
+    payment: PaymentInput | None = None
 
 
 @dataclass

@@ -46,6 +46,7 @@ from .idempotency import (
     idempotency_replay,
 )
 from .inputs import OrderInput, PlacementResult, Renderer
+from .payments import payment_rows_for_placement
 from .reservations import RESERVE_ATTEMPTS, insufficient_stock_for, sourcing_request_for, stock_lines_for
 
 
@@ -367,6 +368,8 @@ def _answer_and_record(
             actor=actor,
         )
     )
+    # the storefront's payment, if it sent one (a CTE more in the same statement on PostgreSQL)
+    batch.add(*payment_rows_for_placement(order=order, data=data.payment))
     batch.publish(
         "order.created", {"order_id": order.pk, "number": order.number, "channel": data.channel.code}
     )

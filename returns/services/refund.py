@@ -1,4 +1,6 @@
-"""Refunds of a return: ``return_refund``, never more than the order may still refund."""
+"""Refunds of a return: ``return_refund``, never more than the order may still refund: what was
+paid (the order's total) minus earlier refunds, or for an order with a Payment what was captured
+minus refunded; the refund then goes through the payment gateway after commit."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from oms.money import check_amount
 from orders.choices import OrderEventKind
 from orders.events import order_event_record
 from orders.models import Order
-from orders.services import IdempotencyClaim
+from orders.services import IdempotencyClaim, RefundRoom, payment_refund_begin, payment_refund_room
 from returns.choices import RefundMethod, ReturnStatus
 from returns.errors import RefundExceedsPaid
 from returns.models import Refund, Return
@@ -52,7 +54,8 @@ def return_refund(
             )
     rma.require_transition(ReturnStatus.REFUNDED)
     summary = order_refund_summary(order=order)
-    _check_refundable(order=order, amount=amount, summary=summary)
+    room = payment_refund_room(order=order)
+    refundable = _check_refundable(order=order, amount=amount, summary=summary, room=room)
     refund = Refund.objects.create(
         rma=rma,
         order=order,
@@ -64,13 +67,34 @@ def return_refund(
         created_by=actor.name[:200],
         **_claim_fields(idempotency),
     )
+    payment_refund_begin(order=order, amount=amount, reference=f"refund:{refund.pk}")
     previous = rma.status
     _mark_refunded(rma)
     _announce_refund(refund=refund, previous=previous, actor=actor)
-    return RefundCreated(refund=refund, refundable=summary.refundable - amount)
+    return RefundCreated(refund=refund, refundable=refundable - amount)
 
 
-def _check_refundable(*, order: Order, amount: Decimal, summary: RefundSummary) -> None:
+def _check_refundable(
+    *, order: Order, amount: Decimal, summary: RefundSummary, room: RefundRoom | None
+) -> Decimal:
+    """What the order may still refund (``amount`` must fit): for an order with a Payment, captured
+    minus refunded (pending refunds too) minus exchange credit; 409 with the amounts otherwise."""
+    if room is not None:
+        refundable = max(Decimal("0.00"), room.refundable - summary.exchange_credit)
+        if amount > refundable:
+            raise RefundExceedsPaid(
+                f"Order {order.number} can refund at most {refundable} {order.currency} more "
+                f"(captured {room.captured}, refunded {room.refunded}).",
+                extra={
+                    "amount": str(amount),
+                    "refundable": str(refundable),
+                    "captured": str(room.captured),
+                    "refunded": str(room.refunded),
+                    "exchange_credit": str(summary.exchange_credit),
+                    "currency": order.currency,
+                },
+            )
+        return refundable
     if amount > summary.refundable:
         raise RefundExceedsPaid(
             f"Order {order.number} can refund at most {summary.refundable} {order.currency} more "
@@ -86,6 +110,7 @@ def _check_refundable(*, order: Order, amount: Decimal, summary: RefundSummary) 
                 "currency": order.currency,
             },
         )
+    return summary.refundable
 
 
 def _mark_refunded(rma: Return) -> None:

@@ -71,7 +71,7 @@ def test_change_page_shows_lines_reservations_holds_and_timeline(network, web_cl
 
     assert response.status_code == 200
     formsets = {f.formset.prefix: f for f in response.context["inline_admin_formsets"]}
-    assert set(formsets) == {"lines", "reservations", "holds", "events"}
+    assert set(formsets) == {"lines", "reservations", "holds", "payment", "payment_transactions", "events"}
     assert len(formsets["lines"].formset.queryset) == 2
     assert len(formsets["reservations"].formset.queryset) == 2
     assert len(formsets["holds"].formset.queryset) == 1

@@ -1,0 +1,66 @@
+"""Reads of payments: the ``payments`` section of every order (GET /orders, /orders/{id}, the
+customer's history) and GET /orders/{id}/payments, as plain dicts in two queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Prefetch
+from rest_framework.fields import DateTimeField
+
+from orders.models import Payment, PaymentTransaction
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _when(value: Any) -> str | None:
+    return DateTimeField().to_representation(value) if value is not None else None
+
+
+def _transaction_dict(t: PaymentTransaction) -> dict[str, Any]:
+    return {
+        "id": t.pk,
+        "kind": t.kind,
+        "amount": _money(t.amount),
+        "currency": t.currency,
+        "status": t.status,
+        "provider_reference": t.provider_reference,
+        "reference": t.reference,
+        "error": t.error,
+        "created_at": _when(t.created_at),
+        "settled_at": _when(t.settled_at),
+    }
+
+
+def payment_dict(p: Payment) -> dict[str, Any]:
+    """One payment as the API shows it (never its token), with its transactions."""
+    return {
+        "id": p.pk,
+        "method": p.method,
+        "provider": p.provider,
+        "provider_reference": p.provider_reference,
+        "currency": p.currency,
+        "authorized": _money(p.authorized),
+        "captured": _money(p.captured),
+        "refunded": _money(p.refunded),
+        "status": p.status,
+        "created_at": _when(p.created_at),
+        "transactions": [_transaction_dict(t) for t in p.transactions.all()],
+    }
+
+
+def payments_for_orders(order_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """{order id: [payments]} for the orders' ``payments`` section, in two queries."""
+    if not order_ids:
+        return {}
+    by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    payments = Payment.objects.filter(order_id__in=order_ids).prefetch_related(
+        Prefetch("transactions", queryset=PaymentTransaction.objects.order_by("pk"))
+    )
+    for payment in payments:
+        by_order[payment.order_id].append(payment_dict(payment))
+    return dict(by_order)
