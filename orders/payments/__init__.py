@@ -1,5 +1,6 @@
 """Payments outside the services: the gateway adapter interface (``gateway``), the built-in fake
-gateway (``fake``) and the reads of payments for the API (``selectors``)."""
+gateway (``fake``), the store-credit gateway (``credit``) and the reads of payments for the API
+(``selectors``)."""
 
 from .gateway import (
     GatewayDeclined,

@@ -88,9 +88,11 @@ def payment_gateway() -> PaymentGateway:
 
 
 def _register_builtin() -> None:
+    from .credit import StoreCreditGateway
     from .fake import FakeGateway
 
     gateway_register("fake", FakeGateway)
+    gateway_register("store_credit", StoreCreditGateway)
 
 
 _register_builtin()

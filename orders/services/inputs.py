@@ -30,6 +30,7 @@ class PaymentInput:
     token: str = ""
     provider_reference: str = ""
     authorized_amount: Decimal | None = None
+    provider: str = ""  # the gateway; empty: OMS_PAYMENT_GATEWAY. Set by the OMS only (store credit)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from orders.payments import (
     GatewayResult,
     GatewayTransient,
     PaymentRequest,
+    gateway_for,
     payment_gateway,
 )
 
@@ -79,7 +80,7 @@ def payment_rows_for_placement(
     payment = Payment(
         order_id=order.pk,
         method=data.method or "card",
-        provider=payment_gateway().name,
+        provider=data.provider or payment_gateway().name,
         provider_reference=data.provider_reference,
         token=data.token,
         currency=order.currency,
@@ -355,7 +356,7 @@ def _send_and_settle(txn: PaymentTransaction) -> PaymentTransaction:
         token=payment.token,
         authorization_reference=payment.provider_reference,
     )
-    gateway = payment_gateway()
+    gateway = gateway_for(payment.provider)  # the gateway that holds this payment's authorisation
     calls: dict[str, Callable[[PaymentRequest], GatewayResult]] = {
         K.AUTHORIZE: gateway.authorize,
         K.CAPTURE: gateway.capture,

@@ -18,7 +18,7 @@ from orders import services as order_services
 from orders.choices import FulfillmentMethod, OrderEventKind
 from orders.events import order_event_record
 from orders.models import Order
-from orders.services import CustomerInput, LineInput, OrderInput
+from orders.services import CustomerInput, LineInput, OrderInput, PaymentInput
 from returns.models import Return
 from returns.selectors import order_refund_summary
 from returns.services.common import ExchangeLineInput
@@ -64,6 +64,10 @@ def _exchange_input(*, order: Order, channel: Channel, lines: Sequence[ExchangeL
         "channel": channel,
         "lines": [LineInput(sku=li.sku, quantity=li.quantity, unit_price=li.unit_price) for li in lines],
         "currency": order.currency,
+        # paid by the return's value, which the retailer holds: store credit, never the card again
+        "payment": PaymentInput(
+            method="exchange_credit", provider="store_credit", provider_reference=f"exchange:{order.number}"
+        ),
         "customer": (
             CustomerInput(email=customer.email, phone=customer.phone, name=customer.name)
             if customer is not None

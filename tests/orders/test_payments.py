@@ -425,3 +425,34 @@ def test_a_storefront_payment_costs_placement_no_statement(net, web_client_for_n
         assert plain == paid == tokened
     assert Payment.objects.filter(status="authorized").count() == 1
     assert Payment.objects.filter(status="pending", token="tok_1").count() == 1
+
+
+def test_an_exchange_is_paid_by_store_credit_and_never_charges_the_card_again(net):
+    from returns.services import ExchangeLineInput
+
+    order = fulfil(place(net.web, ("SHIRT", 2, "10.00")))
+    line = order.lines.get(sku="SHIRT")
+    created = returns.return_create(
+        order_id=order.pk,
+        method="mail",
+        location_code="wh-hcm",
+        lines=[ReturnLineInput(order_line_id=line.pk, quantity=1, reason="wrong_size")],
+        exchange_lines=[ExchangeLineInput(sku="JEANS", quantity=1, unit_price=Decimal("10.00"))],
+        actor=MANAGER,
+    )
+    exchange = created.rma.exchange_order
+    assert exchange is not None
+    credit = payment_of(exchange)
+    assert (credit.provider, credit.method) == ("store_credit", "exchange_credit")
+    assert credit.status == PaymentStatus.AUTHORIZED
+    assert credit.authorized == exchange.total
+    assert ledger(exchange) == [("authorize", exchange.total, "succeeded")]  # written with the order
+    # shipped: the credit is captured through the store-credit gateway, whatever OMS_PAYMENT_GATEWAY is
+    fulfil(exchange)
+    credit.refresh_from_db()
+    assert (credit.captured, credit.status) == (exchange.total, PaymentStatus.CAPTURED)
+    (capture,) = PaymentTransaction.objects.filter(order=exchange, kind="capture")
+    assert capture.provider_reference.startswith("credit:")
+    # the original order's card payment was captured once, for the original order only
+    assert ledger(order, kind="capture") == [("capture", Decimal("20.00"), "succeeded")]
+    assert_amounts_ordered(credit)
