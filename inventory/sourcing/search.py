@@ -1,0 +1,522 @@
+"""The exact choice of several locations: fewest locations, then the documented order of sets
+(shortest total distance, higher total priority, lower ids), proven by a branch and bound.
+
+1. Reduction. A location's supply is capped at what the order can use (``targets``). Location b is
+   *dominated* by a when a gives at least as much of every product and ranks before it (nearer,
+   else higher priority, else lower id). The best set never holds b without a (swapping b for a
+   keeps the cover and improves the set), so b can go when a is already ruled out, or when its
+   dominators alone supply every product b holds (then b would be redundant in the set, and the
+   fewest locations hold no redundant one). Quantities count, not only which products: five
+   one-unit locations do not make a sixth redundant for an order of six.
+2. Lower bounds on the locations still needed, for a deficit and the locations left: per product,
+   how many of the largest supplies it takes to close it; summed over products that no remaining
+   location holds together (their suppliers are disjoint, so no location counts twice).
+3. Iterative deepening on the number of locations k, from the bound up to the greedy cover's
+   size: a depth-first search branches on the product with the fewest remaining suppliers (the
+   i-th branch takes its i-th nearest supplier and rules out the nearer ones, so no set is visited
+   twice). The first k that has a cover is the fewest (every smaller k was searched in full), and
+   the same search finds its best set: a set's order is one integer per location summed (metres,
+   then priority, then a power of two per id so that the lower ids win exactly as sorted tuples
+   compare), and a branch ends when its cost so far plus a lower bound on what it must add (the
+   cheapest suppliers of each disjoint product, then the cheapest of the rest, up to k) cannot
+   beat the best set found.
+4. Bound on work: ``budget`` nodes. When it is spent the best set found (or the greedy cover)
+   stands, with its proven gap: locations more than the fewest possible, or, the count proven,
+   metres more than the shortest possible (the lowest bound of the branches left unexplored).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .types import Site
+
+_INFEASIBLE = 1 << 30
+_SEEN_PER_STATE = 8  # searched nodes remembered per (deficit, locations to go)
+
+
+@dataclass
+class Outcome:
+    """The set found and what is proven about it."""
+
+    sites: list[Site]
+    exhausted: bool  # the budget ran out before the search proved the set the best
+    count_gap: int  # at most this many locations more than the fewest possible
+    metres_gap: int | None  # with the count proven: at most this many metres over the shortest
+    steps: int
+    from_greedy: bool = False  # the set is the greedy cover's (nothing better was found)
+
+
+def _bitsets(vectors: Sequence[tuple[int, ...]], targets: Sequence[int]) -> list[list[int]]:
+    """levels[j][q]: the locations (bit i = the i-th) that give at least q units of product j."""
+    size = (len(vectors) + 8) // 8
+    raw = [[bytearray(size) for _ in range(t + 1)] for t in targets]
+    for i, vector in enumerate(vectors):
+        byte, bit = i >> 3, 1 << (i & 7)
+        for j, q in enumerate(vector):
+            levels = raw[j]
+            for level in range(1, q + 1):
+                levels[level][byte] |= bit
+    return [[int.from_bytes(level, "little") for level in levels] for levels in raw]
+
+
+def _redundant(
+    dominators: int, vector: tuple[int, ...], levels: list[list[int]], targets: Sequence[int]
+) -> bool:
+    """Do the dominators alone give every product this location holds (up to the targets)?"""
+    count = dominators.bit_count()
+    for j, q in enumerate(vector):
+        if not q or count * q >= targets[j]:
+            continue
+        given = sum((dominators & levels[j][level]).bit_count() for level in range(1, targets[j] + 1))
+        if given < targets[j]:
+            return False
+    return True
+
+
+def reduce_sites(vectors: Sequence[tuple[int, ...]], targets: Sequence[int]) -> list[int]:
+    """The positions of ``vectors`` (in the order of preference) that the best set can hold; see
+    the module's step 1."""
+    levels = _bitsets(vectors, targets)
+    ruled_out = 0
+    kept: list[int] = []
+    for i, vector in enumerate(vectors):
+        dominators = (1 << i) - 1
+        for j, q in enumerate(vector):
+            if q:
+                dominators &= levels[j][q]
+                if not dominators:
+                    break
+        if dominators and (dominators & ruled_out or _redundant(dominators, vector, levels, targets)):
+            ruled_out |= 1 << i
+            continue
+        if any(vector):
+            kept.append(i)
+    return kept
+
+
+class Search:
+    """One depth-first search of the module's steps 2-4: the covers of exactly ``size`` of the
+    ``members`` (positions in the order of preference), either the first one found
+    (``count_only``: does a cover of this size exist?) or the cheapest one."""
+
+    def __init__(
+        self,
+        *,
+        members: Sequence[int],
+        vectors: Sequence[tuple[int, ...]],
+        costs: Sequence[int],
+        targets: Sequence[int],
+        size: int,
+        budget: int,
+        count_only: bool,
+    ) -> None:
+        self.members = list(members)
+        self.vectors = [vectors[i] for i in members]
+        self.costs = [costs[i] for i in members]
+        self.levels = _bitsets(self.vectors, targets)
+        self.targets = tuple(targets)
+        self.size = size
+        self.budget = budget
+        self.count_only = count_only
+        self.steps = 0
+        self.exhausted = False
+        self.found: list[int] | None = None  # positions in ``members``
+        self.best_cost: int | None = None  # of the best cover known (found here or given)
+        self.open_bound: int | None = None  # lowest bound of a branch left when the budget ran out
+        # (deficit, room) -> [(locations left, least cost of a cover below, None: no cover)]
+        self.seen: dict[tuple[tuple[int, ...], int], list[tuple[int, int | None]]] = {}
+
+    def lower_bound(self) -> int:
+        """Locations any cover needs at least."""
+        return self._groups((1 << len(self.members)) - 1, self.targets)[0]
+
+    def run(self, incumbent: Sequence[int] | None = None) -> list[int] | None:
+        """The cover found (positions in the order of preference), or None; with an
+        ``incumbent`` (positions of a cover of ``size``, among ``members``), the best one."""
+        everything = (1 << len(self.members)) - 1
+        if incumbent is not None:
+            where = {member: position for position, member in enumerate(self.members)}
+            self.found = [where[i] for i in incumbent]
+            self.best_cost = sum(self.costs[i] for i in self.found)
+            self._improve(everything)
+        self._node(everything, self.targets, [], 0)
+        return None if self.found is None else [self.members[i] for i in self.found]
+
+    def _improve(self, everything: int) -> None:
+        """Local search from the incumbent: give up one or two of its locations for the best one
+        or two that make up for them, while that is cheaper (a good bound early saves nodes)."""
+        levels, better = self.levels, True
+        while better and self.found is not None and not self.exhausted:
+            better = False
+            current = list(self.found)
+            drops = [*itertools.combinations(current, 1), *itertools.combinations(current, 2)]
+            for drop in drops:
+                keep = [i for i in current if i not in drop]
+                given = [sum(self.vectors[i][j] for i in keep) for j in range(len(self.targets))]
+                deficit = tuple(max(0, t - g) for t, g in zip(self.targets, given, strict=True))
+                left = everything
+                for i in keep:
+                    left &= ~(1 << i)
+                useful = 0
+                for j, d in enumerate(deficit):
+                    if d:
+                        useful |= levels[j][1]
+                self._node(left & useful, deficit, keep, sum(self.costs[i] for i in keep))
+                if self.found != current:
+                    better = True
+                    break
+
+    # --- bounds -----------------------------------------------------------------------------------
+
+    def _picks(self, left: int, deficit: tuple[int, ...]) -> list[tuple[int, int]]:
+        """Per product still short: (fewest locations of ``left`` that close it, product)."""
+        out = []
+        for j, d in enumerate(deficit):
+            if not d:
+                continue
+            levels, need, picks, above = self.levels[j], d, 0, 0
+            for q in range(d, 0, -1):
+                at_least = (left & levels[q]).bit_count()
+                here, above = at_least - above, at_least
+                if here:
+                    take = min(here, -(-need // q))
+                    picks, need = picks + take, need - take * q
+                    if need <= 0:
+                        break
+            if need > 0:
+                return [(_INFEASIBLE, j)]
+            out.append((picks, j))
+        return out
+
+    def _groups(
+        self, left: int, deficit: tuple[int, ...]
+    ) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
+        """Locations still needed at least, and (suppliers, picks) per product short: first the
+        products whose suppliers are disjoint (their picks add up to that bound), then the others."""
+        picks = self._picks(left, deficit)
+        picks.sort(reverse=True)
+        union, total, disjoint, others = 0, 0, [], []
+        for count, j in picks:
+            if count >= _INFEASIBLE:
+                return _INFEASIBLE, [], []
+            suppliers = left & self.levels[j][1]
+            if suppliers & union:
+                others.append((suppliers, count))
+            else:
+                union |= suppliers
+                total += count
+                disjoint.append((suppliers, count))
+        return total, disjoint, others
+
+    def _units_short(self, left: int, deficit: tuple[int, ...], room: int) -> bool:
+        """Do the ``room`` locations of ``left`` that give the most units still give too few?"""
+        vectors, gives = self.vectors, []
+        while left:
+            low = left & -left
+            left ^= low
+            gives.append(sum(map(min, vectors[low.bit_length() - 1], deficit)))
+        return sum(heapq.nlargest(room, gives)) < sum(deficit)
+
+    def _cost_bound(
+        self, left: int, disjoint: list[tuple[int, int]], others: list[tuple[int, int]], picks: int
+    ) -> int:
+        """Least cost of ``picks`` locations of ``left`` that hold, for each disjoint product, its
+        picks among its own suppliers (or, when that says more, for one other product alone)."""
+        taken, total = 0, 0
+        for suppliers, count in disjoint:
+            cheapest = _lowest(suppliers, count)
+            taken |= cheapest
+            total += self._cheapest(cheapest, count)
+        bound = total + self._cheapest(left & ~taken, picks - sum(count for _, count in disjoint))
+        for suppliers, count in others:
+            cheapest = _lowest(suppliers, count)
+            alone = self._cheapest(cheapest, count) + self._cheapest(left & ~cheapest, picks - count)
+            bound = max(bound, alone)
+        return bound
+
+    def _cheapest(self, left: int, count: int) -> int:
+        total, costs = 0, self.costs
+        for _ in range(count):
+            if not left:
+                break
+            low = left & -left
+            left ^= low
+            total += costs[low.bit_length() - 1]
+        return total
+
+    # --- the search -------------------------------------------------------------------------------
+
+    def _offer(self, chosen: list[int], cost: int) -> None:
+        if self.best_cost is None or cost < self.best_cost:
+            self.found, self.best_cost = chosen, cost
+
+    def _done(self) -> bool:
+        return self.exhausted or (self.count_only and self.found is not None)
+
+    def _node(self, left: int, deficit: tuple[int, ...], chosen: list[int], cost: int) -> None:
+        if not any(deficit):
+            self._offer(list(chosen), cost)
+            return
+        self.steps += 1
+        if self.steps > self.budget:
+            self.exhausted = True
+            if not self.count_only:
+                self._record_open(left, deficit, chosen, cost)
+            return
+        room = self.size - len(chosen)
+        if room == 1:  # the cheapest location that gives the whole deficit, if any
+            covering = left
+            for j, d in enumerate(deficit):
+                if d:
+                    covering &= self.levels[j][d]
+            if covering:
+                index = (covering & -covering).bit_length() - 1
+                self._offer([*chosen, index], cost + self.costs[index])
+            return
+        needed, disjoint, others = self._groups(left, deficit)
+        if needed > room or (2 < room > needed and self._units_short(left, deficit, room)):
+            return
+        priced = self.best_cost is not None and not self.count_only
+        if priced and cost + self._cost_bound(left, disjoint, others, room) >= (self.best_cost or 0):
+            return
+        key = (deficit, room)
+        seen = self.seen.get(key)
+        if seen is not None:
+            for earlier, least in seen:
+                if not left & ~earlier and (least is None or cost + least >= (self.best_cost or 0)):
+                    return  # as searched before, from more locations: nothing better below
+        self._branch(left, deficit, chosen, cost)
+        if self.exhausted or (self.count_only and self.found is not None):
+            return
+        # Below here every cover costs at least the best known, less what this node has spent
+        # (None: there is none), and so it does below any node with the same deficit and room
+        # and fewer locations left.
+        least = None if self.best_cost is None else self.best_cost - cost
+        if seen is None:
+            self.seen[key] = [(left, least)]
+        elif len(seen) < _SEEN_PER_STATE:
+            seen.append((left, least))
+
+    def _branch(self, left: int, deficit: tuple[int, ...], chosen: list[int], cost: int) -> None:
+        """One branch per supplier of the product with the fewest, in the order of preference."""
+        levels, costs, vectors = self.levels, self.costs, self.vectors
+        room = self.size - len(chosen)
+        short = [j for j, d in enumerate(deficit) if d]
+        product = min(short, key=lambda j: ((left & levels[j][1]).bit_count(), -deficit[j]))
+        suppliers = left & levels[product][1]
+        if room == 2:
+            self._pairs(left, suppliers, deficit, chosen, cost)
+            return
+        while suppliers and not self._done():
+            low = suppliers & -suppliers
+            suppliers ^= low
+            left ^= low  # taken here, ruled out for the later branches
+            index = low.bit_length() - 1
+            here = cost + costs[index]
+            if self._beaten(left, here, room):
+                return
+            rest = tuple([d - s if d > s else 0 for d, s in zip(deficit, vectors[index], strict=True)])
+            useful = 0
+            for j, d in enumerate(rest):
+                if d:
+                    useful |= levels[j][1]
+            chosen.append(index)
+            self._node(left & useful, rest, chosen, here)
+            chosen.pop()
+            left &= ~self._dominated(index, deficit)
+            suppliers &= left
+        if self.exhausted and not self.count_only:
+            self._record_open(left, deficit, chosen, cost)
+
+    def _pairs(
+        self, left: int, suppliers: int, deficit: tuple[int, ...], chosen: list[int], cost: int
+    ) -> None:
+        """Two locations to go: for each supplier in turn, the first location that gives the rest
+        is looked up, not searched."""
+        levels, costs, vectors = self.levels, self.costs, self.vectors
+        short = [(j, d) for j, d in enumerate(deficit) if d]
+        while suppliers and not self._done():
+            low = suppliers & -suppliers
+            suppliers ^= low
+            left ^= low
+            index = low.bit_length() - 1
+            here = cost + costs[index]
+            if self._beaten(left, here, 2):
+                return
+            vector, covering = vectors[index], left
+            for j, d in short:
+                if vector[j] < d:
+                    covering &= levels[j][d - vector[j]]
+                    if not covering:
+                        break
+            if covering == left and all(vector[j] >= d for j, d in short):
+                self._offer([*chosen, index], here)  # alone: fewer than the size searched
+            elif covering:
+                second = (covering & -covering).bit_length() - 1
+                self._offer([*chosen, index, second], here + costs[second])
+
+    def _beaten(self, left: int, here: int, room: int) -> bool:
+        """No later branch can beat the best cover: their suppliers cost more, and fewer remain."""
+        if self.count_only or self.best_cost is None:
+            return False
+        return here + self._cheapest(left, room - 1) >= self.best_cost
+
+    def _record_open(self, left: int, deficit: tuple[int, ...], chosen: list[int], cost: int) -> None:
+        """The budget left this node's later branches unexplored: keep their lowest bound."""
+        room = self.size - len(chosen)
+        needed, disjoint, others = self._groups(left, deficit)
+        if needed > room or self.best_cost is None:
+            return
+        bound = cost + self._cost_bound(left, disjoint, others, room)
+        if bound < self.best_cost and (self.open_bound is None or bound < self.open_bound):
+            self.open_bound = bound
+
+    def _dominated(self, index: int, deficit: tuple[int, ...]) -> int:
+        """The locations that give no more than ``index`` of any product short, later in the order
+        of preference (any, when only the count matters): once ``index`` is ruled out, so are they
+        (a cover with one of them but not ``index`` is no better than with ``index`` in its place,
+        and that cover was searched in the branch that took it)."""
+        more = 0
+        levels = self.levels
+        for j, (q, d) in enumerate(zip(self.vectors[index], deficit, strict=True)):
+            if q < d:
+                more |= levels[j][q + 1]
+        return ~more if self.count_only else ~more & ~((2 << index) - 1)
+
+
+def _lowest(bits: int, count: int) -> int:
+    """The ``count`` lowest set bits of ``bits``."""
+    rest = bits
+    for _ in range(count):
+        rest &= rest - 1
+    return bits & ~rest
+
+
+def _costs(sites: Sequence[Site]) -> list[int]:
+    """One integer per location whose sums order sets of equal size as the engine's objective does: total
+    metres, then total priority (higher first), then sorted ids (a lower id weighs more: of two
+    sets, the one holding the lowest id that only one of them holds comes first)."""
+    n = len(sites)
+    if not n:
+        return []
+    priorities = [site.rank[1] for site in sites]  # -priority
+    low = min(priorities)
+    spread = max(priorities) - low
+    id_shift = n + n.bit_length() + 1  # room for the sum of n id weights below 2**n each
+    priority_shift = (n * spread + 1).bit_length()  # room for the sum of n priority terms
+    order = {
+        site.location.id: position for position, site in enumerate(sorted(sites, key=lambda s: s.location.id))
+    }
+    return [
+        (((site.rank[0] << priority_shift) + (site.rank[1] - low)) << id_shift)
+        + ((1 << n) - (1 << (n - 1 - order[site.location.id])))
+        for site in sites
+    ]
+
+
+def _metres_shift(sites: Sequence[Site]) -> int:
+    n = len(sites)
+    if not n:
+        return 0
+    priorities = [site.rank[1] for site in sites]
+    spread = max(priorities) - min(priorities)
+    return (n * spread + 1).bit_length() + n + n.bit_length() + 1
+
+
+def greedy_cover(sites: Sequence[Site], targets: Sequence[int]) -> list[Site]:
+    """Repeatedly take the location that covers most of what is still missing (then the best
+    rank), then drop, farthest first, any the others cover without."""
+    deficit = list(targets)
+    chosen: list[Site] = []
+    left = list(sites)  # already in rank order, so the first of equal gains is the best ranked
+    while any(deficit) and left:
+        best_index, best_gain = -1, 0
+        for index, site in enumerate(left):
+            gain = sum(min(d, s) for d, s in zip(deficit, site.supply, strict=True) if d)
+            if gain > best_gain:
+                best_index, best_gain = index, gain
+        if best_index < 0:
+            break
+        site = left.pop(best_index)
+        chosen.append(site)
+        deficit = [max(0, d - s) for d, s in zip(deficit, site.supply, strict=True)]
+    for site in sorted(chosen, key=lambda s: s.rank, reverse=True):
+        others = [s for s in chosen if s is not site]
+        if all(sum(s.supply[j] for s in others) >= t for j, t in enumerate(targets)):
+            chosen = others
+    return chosen
+
+
+def search_fewest(sites: Sequence[Site], targets: Sequence[int], budget: int) -> Outcome:
+    """The best set of locations that gives ``targets`` (none of ``sites`` does alone), within
+    ``budget`` search nodes; ``Outcome.sites`` is the greedy cover when no better set was proven."""
+    vectors = [tuple(min(s, t) for s, t in zip(site.supply, targets, strict=True)) for site in sites]
+    kept = reduce_sites(vectors, targets)  # in rank order; the best set is among them
+    sites = [sites[i] for i in kept]
+    vectors = [vectors[i] for i in kept]
+    costs = _costs(sites)
+    position = {site.location.id: index for index, site in enumerate(sites)}
+    greedy = [position[site.location.id] for site in greedy_cover(sites, targets)]
+    best = greedy
+    everyone = list(range(len(sites)))
+
+    shift = _metres_shift(sites)
+
+    def search(members: list[int], size: int, steps: int, *, count_only: bool) -> Search:
+        return Search(
+            members=members,
+            vectors=vectors,
+            costs=costs,
+            targets=targets,
+            size=size,
+            budget=budget - steps,
+            count_only=count_only,
+        )
+
+    # The count: a cover can trade a location for one that gives at least as much, so this search
+    # runs over the locations in order of units given, reduced by that order.
+    by_units = sorted(everyone, key=lambda i: (-sum(vectors[i]), i))
+    members = [by_units[i] for i in reduce_sites([vectors[i] for i in by_units], targets)]
+    steps, size = 0, len(greedy)
+    for size in range(max(search(members, 0, 0, count_only=True).lower_bound(), 2), len(greedy)):
+        counting = search(members, size, steps, count_only=True)
+        cover = counting.run()
+        steps += counting.steps
+        if counting.exhausted:
+            return Outcome(
+                sites=[sites[i] for i in sorted(best)],
+                exhausted=True,
+                count_gap=len(greedy) - size,
+                metres_gap=None,
+                steps=steps,
+                from_greedy=True,
+            )
+        if cover is not None:
+            best = cover
+            break
+    else:
+        size = len(greedy)
+    # The distance, for that count: over every location kept, in rank order.
+    ranking = search(everyone, size, steps, count_only=False)
+    cover = ranking.run(best)
+    steps += ranking.steps
+    best = cover if cover is not None else best
+    gap = 0
+    if ranking.exhausted and ranking.open_bound is not None and ranking.best_cost is not None:
+        gap = max(0, (ranking.best_cost >> shift) - (ranking.open_bound >> shift))
+    return Outcome(
+        sites=[sites[i] for i in sorted(best)],
+        exhausted=ranking.exhausted,
+        count_gap=0,
+        metres_gap=gap,
+        steps=steps,
+        from_greedy=sorted(best) == sorted(greedy),
+    )
+
+
+def _in_rank_order(sites: Sequence[Site], chosen: Sequence[int]) -> list[Site]:
+    return [sites[i] for i in sorted(chosen)]
