@@ -1,6 +1,7 @@
 """The pure engine: ``plan_sourcing`` (eligibility, the choice of the fewest locations, the
 allocation of each need) and ``stores_that_can_supply``. No database access: the rows come from
-``candidates``; the words of the plan from ``explain``."""
+``candidates``; the exact search over several locations from ``search``; the words of the plan
+from ``explain``."""
 
 from __future__ import annotations
 
@@ -223,9 +224,9 @@ def plan_sourcing(
 ) -> SourcingPlan:
     """Which locations give the order's units (pure: no database access).
 
-    Exact for the fewest locations up to MAX_EXACT_LOCATIONS locations within SEARCH_STEP_BUDGET
-    search steps (a few milliseconds); beyond that the greedy plan (most missing units first) stands.
-    """
+    Exact on the documented objective (fewest locations, then total distance, priority, ids) when
+    the search ends within SEARCH_STEP_BUDGET nodes; past it the best set found stands and the
+    plan's reason says so, with its proven gap."""
     if request.method not in (SHIP, PICKUP):
         raise ValueError(f"Unknown fulfilment method {request.method!r}; use {SHIP!r} or {PICKUP!r}.")
     demand = _demand(needs)

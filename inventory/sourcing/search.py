@@ -1,28 +1,34 @@
-"""The exact choice of several locations: fewest locations, then the documented order of sets
-(shortest total distance, higher total priority, lower ids), proven by a branch and bound.
+"""The exact choice of several locations (no single one holds the order): the fewest locations,
+then the shortest total distance, then the higher total priority, then the lower ids, proven by
+branch and bound. Pure: the engine's ``Site`` records in, the chosen ones out.
 
-1. Reduction. A location's supply is capped at what the order can use (``targets``). Location b is
+1. Reduction. Supplies are capped at what the order can use (``targets``). Location b is
    *dominated* by a when a gives at least as much of every product and ranks before it (nearer,
-   else higher priority, else lower id). The best set never holds b without a (swapping b for a
-   keeps the cover and improves the set), so b can go when a is already ruled out, or when its
-   dominators alone supply every product b holds (then b would be redundant in the set, and the
-   fewest locations hold no redundant one). Quantities count, not only which products: five
-   one-unit locations do not make a sixth redundant for an order of six.
-2. Lower bounds on the locations still needed, for a deficit and the locations left: per product,
-   how many of the largest supplies it takes to close it; summed over products that no remaining
-   location holds together (their suppliers are disjoint, so no location counts twice).
-3. Iterative deepening on the number of locations k, from the bound up to the greedy cover's
-   size: a depth-first search branches on the product with the fewest remaining suppliers (the
-   i-th branch takes its i-th nearest supplier and rules out the nearer ones, so no set is visited
-   twice). The first k that has a cover is the fewest (every smaller k was searched in full), and
-   the same search finds its best set: a set's order is one integer per location summed (metres,
-   then priority, then a power of two per id so that the lower ids win exactly as sorted tuples
-   compare), and a branch ends when its cost so far plus a lower bound on what it must add (the
-   cheapest suppliers of each disjoint product, then the cheapest of the rest, up to k) cannot
-   beat the best set found.
-4. Bound on work: ``budget`` nodes. When it is spent the best set found (or the greedy cover)
-   stands, with its proven gap: locations more than the fewest possible, or, the count proven,
-   metres more than the shortest possible (the lowest bound of the branches left unexplored).
+   else higher priority, else lower id): the best set never holds b without a (swapping b for a
+   keeps the cover and makes the set better), so b goes when a is already ruled out, or when its
+   dominators together give every product b holds (b would be redundant, and a set of the fewest
+   locations holds none). Quantities count, not only products: five one-unit locations make a
+   sixth redundant for an order of five units, not of six.
+2. Bounds on the locations still needed, for a deficit and the locations left: per product, how
+   many of the largest supplies close it; summed over products whose suppliers are disjoint (no
+   location counts twice); and how many of the locations giving the most units it takes to reach
+   the units short.
+3. The count: iterative deepening on k from that bound to the greedy cover's size, over the
+   locations in order of units given (for the count only supply matters, so the reduction there
+   drops a location dominated by any other). A depth-first search branches on the product with the
+   fewest suppliers left: the i-th branch takes its i-th supplier and rules out the earlier ones and
+   every location they dominate, so no set is searched twice; with two locations to go the last is
+   looked up, not searched; a node whose deficit and room were searched before from a superset of
+   its locations is skipped. The first k with a cover is the fewest.
+4. The cheapest set of that k, over the locations in rank order: a set's cost is one integer per
+   location, summed (metres, then priority, then a power of two per id, so that sums order sets
+   exactly as the documented key does). It starts from the cover found, improved by swapping one or
+   two of its locations, and a branch ends when its cost plus a lower bound (the cheapest suppliers
+   of each disjoint product, then the cheapest of the rest) reaches the best cost.
+5. Work is bounded by ``budget`` nodes over both stages (deterministic, so a plan made again is
+   the same plan). When it is spent the best set stands with its proven gap: how many locations
+   more than the fewest possible at most, or, the count proven, how many metres more than the
+   shortest at most (the lowest bound among the branches left unexplored).
 """
 
 from __future__ import annotations
@@ -118,6 +124,8 @@ class Search:
         self.vectors = [vectors[i] for i in members]
         self.costs = [costs[i] for i in members]
         self.levels = _bitsets(self.vectors, targets)
+        self.most = [sum(vector) for vector in self.vectors]  # units each gives at the start
+        self.by_most = sorted(range(len(self.vectors)), key=lambda i: -self.most[i])
         self.targets = tuple(targets)
         self.size = size
         self.budget = budget
@@ -213,13 +221,21 @@ class Search:
         return total, disjoint, others
 
     def _units_short(self, left: int, deficit: tuple[int, ...], room: int) -> bool:
-        """Do the ``room`` locations of ``left`` that give the most units still give too few?"""
-        vectors, gives = self.vectors, []
-        while left:
-            low = left & -left
-            left ^= low
-            gives.append(sum(map(min, vectors[low.bit_length() - 1], deficit)))
-        return sum(heapq.nlargest(room, gives)) < sum(deficit)
+        """Do the ``room`` locations of ``left`` that give the most units still give too few?
+        (Walked from the most units at the start, which a location never exceeds later: the walk
+        ends when the next one cannot enter the ``room`` best.)"""
+        vectors, most, top = self.vectors, self.most, []
+        for i in self.by_most:
+            if not left >> i & 1:
+                continue
+            if len(top) == room and most[i] <= top[0]:
+                break
+            given = sum(map(min, vectors[i], deficit))
+            if len(top) < room:
+                heapq.heappush(top, given)
+            elif given > top[0]:
+                heapq.heapreplace(top, given)
+        return sum(top) < sum(deficit)
 
     def _cost_bound(
         self, left: int, disjoint: list[tuple[int, int]], others: list[tuple[int, int]], picks: int
