@@ -224,7 +224,8 @@ class Search:
         """Do the ``room`` locations of ``left`` that give the most units still give too few?
         (Walked from the most units at the start, which a location never exceeds later: the walk
         ends when the next one cannot enter the ``room`` best.)"""
-        vectors, most, top = self.vectors, self.most, []
+        vectors, most = self.vectors, self.most
+        top: list[int] = []
         for i in self.by_most:
             if not left >> i & 1:
                 continue

@@ -14,6 +14,7 @@ stock. CI runs ``OMS_SOURCING_INSTANCES`` of them (default 240); set it to 600 f
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import re
@@ -172,83 +173,55 @@ def _compact(data: dict):
     return needs, stock, locations, SourcingRequest(method=SHIP, origin=tuple(data["origin"]))
 
 
-CX_LOCATIONS = {
-    "needs": [
-        {"product_id": 3, "quantity": 2},
-        {"product_id": 1, "quantity": 2},
-        {"product_id": 2, "quantity": 3},
-        {"product_id": 4, "quantity": 1},
-    ],
-    "origin": [42.44513, 7.333618],
-    "locations": [
-        {"id": 5, "lat": 46.7, "lon": 1.1, "priority": 0},
-        {"id": 2, "lat": 44.9, "lon": 10.6, "priority": 0},
-        {"id": 3, "lat": 53.0, "lon": 22.5, "priority": 0},
-        {"id": 6, "lat": 51.5, "lon": 18.2, "priority": 0},
-        {"id": 4, "lat": 41.9, "lon": 7.6, "priority": 0},
-        {"id": 1, "lat": 53.1, "lon": 22.5, "priority": 0},
-    ],
-    "stock": [
-        {"location_id": 5, "product_id": 1, "available": 1},
-        {"location_id": 5, "product_id": 3, "available": 1},
-        {"location_id": 2, "product_id": 2, "available": 1},
-        {"location_id": 3, "product_id": 3, "available": 2},
-        {"location_id": 3, "product_id": 4, "available": 1},
-        {"location_id": 6, "product_id": 1, "available": 1},
-        {"location_id": 6, "product_id": 3, "available": 1},
-        {"location_id": 4, "product_id": 2, "available": 1},
-        {"location_id": 4, "product_id": 4, "available": 1},
-        {"location_id": 1, "product_id": 2, "available": 1},
-    ],
-}
-CX_DISTANCE = {
-    "needs": [
-        {"product_id": 2, "quantity": 2},
-        {"product_id": 1, "quantity": 1},
-        {"product_id": 3, "quantity": 4},
-        {"product_id": 4, "quantity": 1},
-    ],
-    "origin": [48.243944, -0.106228],
-    "locations": [
-        {"id": 5, "lat": 41.5, "lon": 17.3, "priority": 0},
-        {"id": 3, "lat": 48.4, "lon": -0.4, "priority": 0},
-        {"id": 6, "lat": 41.5, "lon": 17.3, "priority": 0},
-        {"id": 1, "lat": 50.5, "lon": 2.5, "priority": 0},
-        {"id": 4, "lat": 54.5, "lon": 15.9, "priority": 0},
-        {"id": 2, "lat": 41.505714, "lon": 17.33611, "priority": 0},
-    ],
-    "stock": [
-        {"location_id": 5, "product_id": 3, "available": 2},
-        {"location_id": 3, "product_id": 2, "available": 1},
-        {"location_id": 3, "product_id": 3, "available": 1},
-        {"location_id": 6, "product_id": 1, "available": 1},
-        {"location_id": 6, "product_id": 3, "available": 1},
-        {"location_id": 1, "product_id": 1, "available": 1},
-        {"location_id": 4, "product_id": 2, "available": 1},
-        {"location_id": 2, "product_id": 3, "available": 1},
-        {"location_id": 2, "product_id": 4, "available": 1},
-    ],
-}
+# The issue's compact form: needs by product, the delivery point, the locations, the stock.
+CX_LOCATIONS = json.loads(
+    '{"needs": [{"product_id": 3, "quantity": 2}, {"product_id": 1, "quantity": 2}, {"product_id": 2, '
+    '"quantity": 3}, {"product_id": 4, "quantity": 1}], "origin": [42.44513, 7.333618], '
+    '"locations": [{"id": 5, "lat": 46.7, "lon": 1.1, "priority": 0}, {"id": 2, "lat": 44.9, '
+    '"lon": 10.6, "priority": 0}, {"id": 3, "lat": 53.0, "lon": 22.5, "priority": 0}, {"id": 6, '
+    '"lat": 51.5, "lon": 18.2, "priority": 0}, {"id": 4, "lat": 41.9, "lon": 7.6, "priority": 0}, '
+    '{"id": 1, "lat": 53.1, "lon": 22.5, "priority": 0}], "stock": [{"location_id": 5, "product_id": 1, '
+    '"available": 1}, {"location_id": 5, "product_id": 3, "available": 1}, {"location_id": 2, '
+    '"product_id": 2, "available": 1}, {"location_id": 3, "product_id": 3, "available": 2}, '
+    '{"location_id": 3, "product_id": 4, "available": 1}, {"location_id": 6, "product_id": 1, '
+    '"available": 1}, {"location_id": 6, "product_id": 3, "available": 1}, {"location_id": 4, '
+    '"product_id": 2, "available": 1}, {"location_id": 4, "product_id": 4, "available": 1}, '
+    '{"location_id": 1, "product_id": 2, "available": 1}]}'
+)
+CX_DISTANCE = json.loads(
+    '{"needs": [{"product_id": 2, "quantity": 2}, {"product_id": 1, "quantity": 1}, {"product_id": 3, '
+    '"quantity": 4}, {"product_id": 4, "quantity": 1}], "origin": [48.243944, -0.106228], '
+    '"locations": [{"id": 5, "lat": 41.5, "lon": 17.3, "priority": 0}, {"id": 3, "lat": 48.4, '
+    '"lon": -0.4, "priority": 0}, {"id": 6, "lat": 41.5, "lon": 17.3, "priority": 0}, {"id": 1, '
+    '"lat": 50.5, "lon": 2.5, "priority": 0}, {"id": 4, "lat": 54.5, "lon": 15.9, "priority": 0}, '
+    '{"id": 2, "lat": 41.505714, "lon": 17.33611, "priority": 0}], "stock": [{"location_id": 5, '
+    '"product_id": 3, "available": 2}, {"location_id": 3, "product_id": 2, "available": 1}, '
+    '{"location_id": 3, "product_id": 3, "available": 1}, {"location_id": 6, "product_id": 1, '
+    '"available": 1}, {"location_id": 6, "product_id": 3, "available": 1}, {"location_id": 1, '
+    '"product_id": 1, "available": 1}, {"location_id": 4, "product_id": 2, "available": 1}, '
+    '{"location_id": 2, "product_id": 3, "available": 1}, {"location_id": 2, "product_id": 4, '
+    '"available": 1}]}'
+)
 
 
-def test_counterexample_fewest_locations():
-    # The greedy cover took 6 locations; 5 do (the issue's MILP: 1, 2, 4, 5, 6; 4,058.3 km).
-    needs, stock, locations, request = _compact(CX_LOCATIONS)
+@pytest.mark.parametrize(
+    ("data", "chosen", "total"),
+    [
+        # The greedy cover took 6 locations; 5 do (the issue's MILP: 1, 2, 4, 5, 6).
+        pytest.param(CX_LOCATIONS, [1, 2, 4, 5, 6], "4058.3 km in total", id="fewest-locations"),
+        # 5 either way, but 4,766.5 km rather than the greedy 6,010.8; locations 5 and 6 share a
+        # building, so the lower id (5) is taken.
+        pytest.param(CX_DISTANCE, [1, 2, 3, 4, 5], "4766.5 km in total", id="shortest-distance"),
+    ],
+)
+def test_the_issues_counterexamples(data, chosen, total):
+    needs, stock, locations, request = _compact(data)
     plan = plan_sourcing(needs=needs, stock=stock, locations=locations, request=request)
     assert plan.fully_sourced
-    assert plan.location_ids == [1, 2, 4, 5, 6]
+    assert plan.location_ids == chosen
+    assert "5 locations" in plan.reason
     assert "the fewest that can" in plan.reason
-    assert "4058.3 km in total" in plan.reason
-
-
-def test_counterexample_shortest_distance():
-    # 5 locations either way, but 4,766.5 km rather than the greedy 6,010.8 km; locations 5 and 6
-    # share a building, so the lower id (5) is the one taken.
-    needs, stock, locations, request = _compact(CX_DISTANCE)
-    plan = plan_sourcing(needs=needs, stock=stock, locations=locations, request=request)
-    assert plan.fully_sourced
-    assert plan.location_ids == [1, 2, 3, 4, 5]
-    assert "4766.5 km in total" in plan.reason
+    assert total in plan.reason
 
 
 def test_a_plan_cut_short_by_the_step_limit_says_what_is_proven(monkeypatch):
