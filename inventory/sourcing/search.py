@@ -12,7 +12,8 @@ branch and bound. Pure: the engine's ``Site`` records in, the chosen ones out.
 2. Bounds on the locations still needed, for a deficit and the locations left: per product, how
    many of the largest supplies close it; summed over products whose suppliers are disjoint (no
    location counts twice); and how many of the locations giving the most units it takes to reach
-   the units short.
+   the units short. The last also gives a floor: a location cannot be in the cover when even with
+   the best others it leaves units short, so those giving fewer units leave the node.
 3. The count: iterative deepening on k from that bound to the greedy cover's size, over the
    locations in order of units given (for the count only supply matters, so the reduction there
    drops a location dominated by any other). A depth-first search branches on the product with the
@@ -126,6 +127,10 @@ class Search:
         self.levels = _bitsets(self.vectors, targets)
         self.most = [sum(vector) for vector in self.vectors]  # units each gives at the start
         self.by_most = sorted(range(len(self.vectors)), key=lambda i: -self.most[i])
+        self.most_at_least = [0] * (max(self.most, default=0) + 2)  # [g]: those giving g or more
+        for i, units in enumerate(self.most):
+            for g in range(units + 1):
+                self.most_at_least[g] |= 1 << i
         self.targets = tuple(targets)
         self.size = size
         self.budget = budget
@@ -220,10 +225,11 @@ class Search:
                 disjoint.append((suppliers, count))
         return total, disjoint, others
 
-    def _units_short(self, left: int, deficit: tuple[int, ...], room: int) -> bool:
-        """Do the ``room`` locations of ``left`` that give the most units still give too few?
-        (Walked from the most units at the start, which a location never exceeds later: the walk
-        ends when the next one cannot enter the ``room`` best.)"""
+    def _units_floor(self, left: int, deficit: tuple[int, ...], room: int) -> int | None:
+        """The fewest units a location must give to be in a cover of ``room`` more locations of
+        ``left`` (the units short less what the ``room - 1`` best others give), or None when the
+        ``room`` best together give too few. Walked from the most units at the start, which a
+        location never exceeds later: the walk ends when the next one cannot enter the best."""
         vectors, most = self.vectors, self.most
         top: list[int] = []
         for i in self.by_most:
@@ -236,7 +242,11 @@ class Search:
                 heapq.heappush(top, given)
             elif given > top[0]:
                 heapq.heapreplace(top, given)
-        return sum(top) < sum(deficit)
+        short = sum(deficit)
+        best = sum(top)
+        if best < short:
+            return None
+        return short - (best - top[0]) if len(top) == room else 0
 
     def _cost_bound(
         self, left: int, disjoint: list[tuple[int, int]], others: list[tuple[int, int]], picks: int
@@ -294,8 +304,13 @@ class Search:
                 index = (covering & -covering).bit_length() - 1
                 self._offer([*chosen, index], cost + self.costs[index])
             return
+        floor = self._units_floor(left, deficit, room)
+        if floor is None:
+            return
+        if floor > 1:  # a location that gives fewer units cannot be in the cover
+            left &= self.most_at_least[min(floor, len(self.most_at_least) - 1)]
         needed, disjoint, others = self._groups(left, deficit)
-        if needed > room or (2 < room > needed and self._units_short(left, deficit, room)):
+        if needed > room:
             return
         priced = self.best_cost is not None and not self.count_only
         if priced and cost + self._cost_bound(left, disjoint, others, room) >= (self.best_cost or 0):
