@@ -5,8 +5,9 @@
 ``load_candidates`` is the one query that feeds it.
 
 Modules: ``types`` (the records), ``engine`` (the pure plan, and the search's budget:
-SEARCH_STEP_BUDGET), ``search`` (the exact choice of several locations), ``explain`` (the plan's
-reason and considered locations), ``geo`` (distance and rank), ``candidates`` (the query).
+SEARCH_STEP_BUDGET), ``search`` (the exact choice of several locations) and ``sets`` (what it starts
+from: the reduction, the greedy cover, the costs), ``explain`` (the plan's reason and considered
+locations), ``geo`` (distance and rank), ``candidates`` (the query).
 
 Rules (design.md, "Sourcing rules"):
 1. Eligible: active; the capability the method needs (``ships`` for a warehouse, ``ship_from_store``

@@ -2,7 +2,7 @@
 then the shortest total distance, then the higher total priority, then the lower ids, proven by
 branch and bound. Pure: the engine's ``Site`` records in, the chosen ones out.
 
-1. Reduction. Supplies are capped at what the order can use (``targets``). Location b is
+1. Reduction (``sets``). Supplies are capped at what the order can use (``targets``). Location b is
    *dominated* by a when a gives at least as much of every product and ranks before it (nearer,
    else higher priority, else lower id): the best set never holds b without a (swapping b for a
    keeps the cover and makes the set better), so b goes when a is already ruled out, or when its
@@ -39,6 +39,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .sets import bitsets, greedy_cover, metres_shift, reduce_sites, set_costs
 from .types import Site
 
 _INFEASIBLE = 1 << 30
@@ -57,74 +58,19 @@ class Outcome:
     from_greedy: bool = False  # the set is the greedy cover's (nothing better was found)
 
 
-def _bitsets(vectors: Sequence[tuple[int, ...]], targets: Sequence[int]) -> list[list[int]]:
-    """levels[j][q]: the locations (bit i = the i-th) that give at least q units of product j."""
-    size = (len(vectors) + 8) // 8
-    raw = [[bytearray(size) for _ in range(t + 1)] for t in targets]
-    for i, vector in enumerate(vectors):
-        byte, bit = i >> 3, 1 << (i & 7)
-        for j, q in enumerate(vector):
-            levels = raw[j]
-            for level in range(1, q + 1):
-                levels[level][byte] |= bit
-    return [[int.from_bytes(level, "little") for level in levels] for levels in raw]
-
-
-def _redundant(
-    dominators: int, vector: tuple[int, ...], levels: list[list[int]], targets: Sequence[int]
-) -> bool:
-    """Do the dominators alone give every product this location holds (up to the targets)?"""
-    count = dominators.bit_count()
-    for j, q in enumerate(vector):
-        if not q or count * q >= targets[j]:
-            continue
-        given = sum((dominators & levels[j][level]).bit_count() for level in range(1, targets[j] + 1))
-        if given < targets[j]:
-            return False
-    return True
-
-
-def reduce_sites(vectors: Sequence[tuple[int, ...]], targets: Sequence[int]) -> list[int]:
-    """The positions of ``vectors`` (in the order of preference) that the best set can hold; see
-    the module's step 1."""
-    levels = _bitsets(vectors, targets)
-    ruled_out = 0
-    kept: list[int] = []
-    for i, vector in enumerate(vectors):
-        dominators = (1 << i) - 1
-        for j, q in enumerate(vector):
-            if q:
-                dominators &= levels[j][q]
-                if not dominators:
-                    break
-        if dominators and (dominators & ruled_out or _redundant(dominators, vector, levels, targets)):
-            ruled_out |= 1 << i
-            continue
-        if any(vector):
-            kept.append(i)
-    return kept
-
-
 class Search:
     """One depth-first search of the module's steps 2-4: the covers of exactly ``size`` of the
     ``members`` (positions in the order of preference), either the first one found
     (``count_only``: does a cover of this size exist?) or the cheapest one."""
 
     def __init__(
-        self,
-        *,
-        members: Sequence[int],
-        vectors: Sequence[tuple[int, ...]],
-        costs: Sequence[int],
-        targets: Sequence[int],
-        size: int,
-        budget: int,
-        count_only: bool,
+        self, problem: _Reduced, members: Sequence[int], *, size: int, budget: int, count_only: bool
     ) -> None:
+        vectors, costs, targets = problem.vectors, problem.costs, problem.targets
         self.members = list(members)
         self.vectors = [vectors[i] for i in members]
         self.costs = [costs[i] for i in members]
-        self.levels = _bitsets(self.vectors, targets)
+        self.levels = bitsets(self.vectors, targets)
         self.most = [sum(vector) for vector in self.vectors]  # units each gives at the start
         self.by_most = sorted(range(len(self.vectors)), key=lambda i: -self.most[i])
         self.most_at_least = [0] * (max(self.most, default=0) + 2)  # [g]: those giving g or more
@@ -428,127 +374,77 @@ def _lowest(bits: int, count: int) -> int:
     return bits & ~rest
 
 
-def _costs(sites: Sequence[Site]) -> list[int]:
-    """One integer per location whose sums order sets of equal size as the engine's objective does: total
-    metres, then total priority (higher first), then sorted ids (a lower id weighs more: of two
-    sets, the one holding the lowest id that only one of them holds comes first)."""
-    n = len(sites)
-    if not n:
-        return []
-    priorities = [site.rank[1] for site in sites]  # -priority
-    low = min(priorities)
-    spread = max(priorities) - low
-    id_shift = n + n.bit_length() + 1  # room for the sum of n id weights below 2**n each
-    priority_shift = (n * spread + 1).bit_length()  # room for the sum of n priority terms
-    order = {
-        site.location.id: position for position, site in enumerate(sorted(sites, key=lambda s: s.location.id))
-    }
-    return [
-        (((site.rank[0] << priority_shift) + (site.rank[1] - low)) << id_shift)
-        + ((1 << n) - (1 << (n - 1 - order[site.location.id])))
-        for site in sites
-    ]
+@dataclass
+class _Reduced:
+    """The locations kept by the reduction (rank order), what each gives, and its cost."""
+
+    sites: list[Site]
+    vectors: list[tuple[int, ...]]
+    costs: list[int]
+    targets: Sequence[int]
+
+    @classmethod
+    def of(cls, sites: Sequence[Site], targets: Sequence[int]) -> _Reduced:
+        vectors = [tuple(min(s, t) for s, t in zip(site.supply, targets, strict=True)) for site in sites]
+        kept = reduce_sites(vectors, targets)  # the best set is among them
+        chosen = [sites[i] for i in kept]
+        return cls(chosen, [vectors[i] for i in kept], set_costs(chosen), targets)
+
+    def search(self, members: list[int], size: int, budget: int, *, count_only: bool) -> Search:
+        return Search(self, members, size=size, budget=budget, count_only=count_only)
+
+    def in_rank_order(self, chosen: Sequence[int]) -> list[Site]:
+        return [self.sites[i] for i in sorted(chosen)]
 
 
-def _metres_shift(sites: Sequence[Site]) -> int:
-    n = len(sites)
-    if not n:
-        return 0
-    priorities = [site.rank[1] for site in sites]
-    spread = max(priorities) - min(priorities)
-    return (n * spread + 1).bit_length() + n + n.bit_length() + 1
-
-
-def greedy_cover(sites: Sequence[Site], targets: Sequence[int]) -> list[Site]:
-    """Repeatedly take the location that covers most of what is still missing (then the best
-    rank), then drop, farthest first, any the others cover without."""
-    deficit = list(targets)
-    chosen: list[Site] = []
-    left = list(sites)  # already in rank order, so the first of equal gains is the best ranked
-    while any(deficit) and left:
-        best_index, best_gain = -1, 0
-        for index, site in enumerate(left):
-            gain = sum(min(d, s) for d, s in zip(deficit, site.supply, strict=True) if d)
-            if gain > best_gain:
-                best_index, best_gain = index, gain
-        if best_index < 0:
-            break
-        site = left.pop(best_index)
-        chosen.append(site)
-        deficit = [max(0, d - s) for d, s in zip(deficit, site.supply, strict=True)]
-    for site in sorted(chosen, key=lambda s: s.rank, reverse=True):
-        others = [s for s in chosen if s is not site]
-        if all(sum(s.supply[j] for s in others) >= t for j, t in enumerate(targets)):
-            chosen = others
-    return chosen
+def _fewest(problem: _Reduced, greedy: list[int], budget: int) -> tuple[int, list[int], int, bool]:
+    """Iterative deepening on the count: (the fewest locations, a cover of that many, the nodes
+    spent, whether proven). A cover can trade a location for one that gives at least as much, so
+    this search runs over the locations in order of units given, reduced by that order."""
+    vectors = problem.vectors
+    by_units = sorted(range(len(vectors)), key=lambda i: (-sum(vectors[i]), i))
+    members = [by_units[i] for i in reduce_sites([vectors[i] for i in by_units], problem.targets)]
+    steps = 0
+    lowest = problem.search(members, 0, 0, count_only=True).lower_bound()
+    for size in range(max(lowest, 2), len(greedy)):
+        counting = problem.search(members, size, budget - steps, count_only=True)
+        cover = counting.run()
+        steps += counting.steps
+        if counting.exhausted:
+            return size, greedy, steps, False
+        if cover is not None:
+            return size, cover, steps, True
+    return len(greedy), greedy, steps, True
 
 
 def search_fewest(sites: Sequence[Site], targets: Sequence[int], budget: int) -> Outcome:
     """The best set of locations that gives ``targets`` (none of ``sites`` does alone), within
     ``budget`` search nodes; ``Outcome.sites`` is the greedy cover when no better set was proven."""
-    vectors = [tuple(min(s, t) for s, t in zip(site.supply, targets, strict=True)) for site in sites]
-    kept = reduce_sites(vectors, targets)  # in rank order; the best set is among them
-    sites = [sites[i] for i in kept]
-    vectors = [vectors[i] for i in kept]
-    costs = _costs(sites)
-    position = {site.location.id: index for index, site in enumerate(sites)}
-    greedy = [position[site.location.id] for site in greedy_cover(sites, targets)]
-    best = greedy
-    everyone = list(range(len(sites)))
-
-    shift = _metres_shift(sites)
-
-    def search(members: list[int], size: int, steps: int, *, count_only: bool) -> Search:
-        return Search(
-            members=members,
-            vectors=vectors,
-            costs=costs,
-            targets=targets,
-            size=size,
-            budget=budget - steps,
-            count_only=count_only,
+    problem = _Reduced.of(sites, targets)
+    position = {site.location.id: index for index, site in enumerate(problem.sites)}
+    greedy = [position[site.location.id] for site in greedy_cover(problem.sites, targets)]
+    size, cover, steps, proven = _fewest(problem, greedy, budget)
+    if not proven:
+        return Outcome(
+            sites=problem.in_rank_order(greedy),
+            exhausted=True,
+            count_gap=len(greedy) - size,
+            metres_gap=None,
+            steps=steps,
+            from_greedy=True,
         )
-
-    # The count: a cover can trade a location for one that gives at least as much, so this search
-    # runs over the locations in order of units given, reduced by that order.
-    by_units = sorted(everyone, key=lambda i: (-sum(vectors[i]), i))
-    members = [by_units[i] for i in reduce_sites([vectors[i] for i in by_units], targets)]
-    steps, size = 0, len(greedy)
-    for size in range(max(search(members, 0, 0, count_only=True).lower_bound(), 2), len(greedy)):
-        counting = search(members, size, steps, count_only=True)
-        cover = counting.run()
-        steps += counting.steps
-        if counting.exhausted:
-            return Outcome(
-                sites=[sites[i] for i in sorted(best)],
-                exhausted=True,
-                count_gap=len(greedy) - size,
-                metres_gap=None,
-                steps=steps,
-                from_greedy=True,
-            )
-        if cover is not None:
-            best = cover
-            break
-    else:
-        size = len(greedy)
     # The distance, for that count: over every location kept, in rank order.
-    ranking = search(everyone, size, steps, count_only=False)
-    cover = ranking.run(best)
-    steps += ranking.steps
-    best = cover if cover is not None else best
+    ranking = problem.search(list(range(len(problem.sites))), size, budget - steps, count_only=False)
+    best = ranking.run(cover) or cover
     gap = 0
     if ranking.exhausted and ranking.open_bound is not None and ranking.best_cost is not None:
+        shift = metres_shift(problem.sites)
         gap = max(0, (ranking.best_cost >> shift) - (ranking.open_bound >> shift))
     return Outcome(
-        sites=[sites[i] for i in sorted(best)],
+        sites=problem.in_rank_order(best),
         exhausted=ranking.exhausted,
         count_gap=0,
         metres_gap=gap,
-        steps=steps,
+        steps=steps + ranking.steps,
         from_greedy=sorted(best) == sorted(greedy),
     )
-
-
-def _in_rank_order(sites: Sequence[Site], chosen: Sequence[int]) -> list[Site]:
-    return [sites[i] for i in sorted(chosen)]
