@@ -101,7 +101,8 @@ class Search:
             where = {member: position for position, member in enumerate(self.members)}
             self.found = [where[i] for i in incumbent]
             self.best_cost = sum(self.costs[i] for i in self.found)
-            self._improve(everything)
+            if self.size > 2:  # for two, the search itself is a lookup per first location
+                self._improve(everything)
         self._node(everything, self.targets, [], 0)
         return None if self.found is None else [self.members[i] for i in self.found]
 
@@ -401,6 +402,8 @@ def _fewest(problem: _Reduced, greedy: list[int], budget: int) -> tuple[int, lis
     """Iterative deepening on the count: (the fewest locations, a cover of that many, the nodes
     spent, whether proven). A cover can trade a location for one that gives at least as much, so
     this search runs over the locations in order of units given, reduced by that order."""
+    if len(greedy) <= 2:  # no single location does: two are the fewest
+        return len(greedy), greedy, 0, True
     vectors = problem.vectors
     by_units = sorted(range(len(vectors)), key=lambda i: (-sum(vectors[i]), i))
     members = [by_units[i] for i in reduce_sites([vectors[i] for i in by_units], problem.targets)]
