@@ -4,8 +4,9 @@
 (``orders``) and routing (``fulfillment``) run the very same rules, and it is tested on its own.
 ``load_candidates`` is the one query that feeds it.
 
-Modules: ``types`` (the records), ``engine`` (the pure plan, and the search's tuning:
-MAX_EXACT_LOCATIONS, SEARCH_STEP_BUDGET), ``explain`` (the plan's reason and considered
+Modules: ``types`` (the records), ``engine`` (the pure plan, and the search's budget:
+SEARCH_STEP_BUDGET), ``search`` (the exact choice of several locations) and ``sets`` (what it starts
+from: the reduction, the greedy cover, the costs), ``explain`` (the plan's reason and considered
 locations), ``geo`` (distance and rank), ``candidates`` (the query).
 
 Rules (design.md, "Sourcing rules"):
@@ -18,12 +19,13 @@ Rules (design.md, "Sourcing rules"):
 4. What cannot be sourced is reported as a shortage (the caller refuses with 409 or backorders);
    the rest still comes from the fewest locations.
 
-How: one location is looked for first (a scan). Otherwise a greedy cover (most missing units first)
-gives an upper bound, and a branch-and-bound search proves the fewest locations and the shortest
-total distance for sets of up to MAX_EXACT_LOCATIONS, within SEARCH_STEP_BUDGET steps (a few
-milliseconds, even on 1,000 locations); when the budget is spent the best set found, or the greedy
-one, stands and the reason says so. Within the chosen locations a need goes to one location when one
-can take it whole, and is split only when none can.
+How: one location is looked for first (a scan). Otherwise ``search`` proves the fewest locations
+and then the best set of that many, exactly: candidates reduced by quantity-aware dominance, lower
+bounds on the locations still needed (per product, disjoint products, units), iterative deepening
+on the count, then a branch and bound on one integer cost per location (metres, priority, ids). It
+is bounded by SEARCH_STEP_BUDGET nodes; past it the best set found (at worst the greedy cover)
+stands and the reason gives its proven gap. Within the chosen locations a need goes to one
+location when one can take it whole, and is split only when none can.
 """
 
 from __future__ import annotations

@@ -70,11 +70,12 @@ def plan_reason(
         place = "1 location" if len(used) == 1 else f"{len(used)} locations"
         return (
             f"Only {allocated} of {wanted} units can be sourced, from {place} ({_codes(used)}); "
-            f"{short} short across {eligible_count} eligible locations."
+            f"{short} short across {eligible_count} eligible locations"
+            f"{_gap_phrase(choice, measured=False)}."
         )
     if choice.strategy == "single":
         return _single_reason(used[0], singles=choice.singles)
-    return _several_reason(used, strategy=choice.strategy, eligible_count=eligible_count)
+    return _several_reason(used, choice=choice, eligible_count=eligible_count)
 
 
 def _pickup_reason(
@@ -112,17 +113,34 @@ def _single_reason(site: Site, *, singles: int) -> str:
     return f"1 location ({site.location.code}) holds every unit, {_km_phrase(site.distance_km)} away."
 
 
-def _several_reason(used: Sequence[Site], *, strategy: str, eligible_count: int) -> str:
+def _several_reason(used: Sequence[Site], *, choice: Choice, eligible_count: int) -> str:
     """Several locations cover the order: which, how they were found, and the total distance."""
     distances = [site.distance_km for site in used if site.distance_km is not None]
     how = {
         "exact": "the fewest that can",
         "bounded": f"found by a bounded search among {eligible_count} eligible locations",
-    }.get(strategy, f"chosen greedily among {eligible_count} eligible locations")
+    }.get(choice.strategy, f"chosen greedily among {eligible_count} eligible locations")
     total = f", {_km_phrase(sum(distances))} in total" if distances else ""
     return (
         f"No single location holds every unit; {len(used)} locations ({_codes(used)}), {how}, "
-        f"cover the order{total}."
+        f"cover the order{total}{_gap_phrase(choice, measured=bool(distances))}."
+    )
+
+
+def _gap_phrase(choice: Choice, *, measured: bool) -> str:
+    """When the search stopped at its step limit: what it proved about the set it returns."""
+    if choice.strategy not in ("bounded", "greedy"):
+        return ""
+    if choice.count_gap:
+        more = "1 location" if choice.count_gap == 1 else f"{choice.count_gap} locations"
+        return f" (search stopped at its step limit: at most {more} more than the fewest)"
+    if choice.metres_gap is None or not measured:
+        return " (search stopped at its step limit: the fewest locations)"
+    if choice.metres_gap == 0:
+        return " (search stopped at its step limit: the fewest locations and the shortest distance)"
+    return (
+        " (search stopped at its step limit: the fewest locations, at most "
+        f"{_km_phrase(choice.metres_gap / 1000)} longer than the shortest)"
     )
 
 

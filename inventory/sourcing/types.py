@@ -127,5 +127,7 @@ class Choice:
     """The locations chosen for an order, and how they were found."""
 
     sites: list[Site]
-    strategy: str  # "none" | "single" | "exact" | "bounded" (search budget spent) | "greedy"
+    strategy: str  # "none" | "single" | "exact" | "bounded" (search budget spent) | "greedy" (ditto)
     singles: int = 0  # how many locations could have taken every unit alone
+    count_gap: int = 0  # budget spent: at most this many locations more than the fewest
+    metres_gap: int | None = 0  # ... and, the count proven, at most this many metres over the shortest
