@@ -12,15 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from inventory.admin import LocationScopedMixin, admin_actor, admin_location_ids
+from inventory.admin import LocationScopedMixin, StaffReadOnlyInline, admin_actor, admin_location_ids
 from inventory.models import Location
-from oms.errors import DomainError
+from oms.admin_base import NoAddOrChangeMixin, ReadOnlyMixin, action_page, apply_each, submitted_form
 
 from . import services
 from .choices import FulfillmentStatus
@@ -84,12 +83,9 @@ class StoreFilter(admin.SimpleListFilter):
         return queryset.filter(location_id=self.value()) if self.value() else queryset
 
 
-class FulfillmentOrderLineInline(admin.TabularInline):
+class FulfillmentOrderLineInline(StaffReadOnlyInline):
     model = FulfillmentOrderLine
     fields = ("sku", "name", "quantity")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
 
     @admin.display(description="SKU")
     def sku(self, obj: FulfillmentOrderLine) -> str:
@@ -98,15 +94,6 @@ class FulfillmentOrderLineInline(admin.TabularInline):
     @admin.display(description="Product")
     def name(self, obj: FulfillmentOrderLine) -> str:
         return obj.order_line.name
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return admin_actor(request).is_staff or super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class RejectForm(forms.Form):
@@ -119,7 +106,9 @@ class ShipForm(forms.Form):
 
 
 @admin.register(FulfillmentOrder)
-class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
+class FulfillmentOrderAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
+    """Fulfilment orders are made by the router and every change is an action through the services."""
+
     list_display = [
         "number",
         "order_number",
@@ -179,15 +168,6 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
     def units(self, obj: FulfillmentOrder) -> int:
         return sum(line.quantity for line in obj.lines.all())
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # the router makes fulfilment orders
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # every change is an action through the services
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     # --- actions ------------------------------------------------------------------------------
 
     def _apply(
@@ -199,15 +179,12 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
         **kwargs: Any,
     ) -> None:
         actor = admin_actor(request)
-        ok = 0
-        for fo in queryset.order_by("pk"):
-            try:
-                service(fulfillment_order_id=fo.pk, actor=actor, **kwargs)
-                ok += 1
-            except DomainError as exc:
-                self.message_user(request, f"{fo.number}: {exc.message}", messages.ERROR)
-        if ok:
-            self.message_user(request, f"{done}: {ok} fulfilment order(s).", messages.SUCCESS)
+        apply_each(
+            request,
+            queryset.order_by("pk"),
+            lambda fo: service(fulfillment_order_id=fo.pk, actor=actor, **kwargs),
+            lambda n: f"{done}: {n} fulfilment order(s).",
+        )
 
     def _with_form(
         self,
@@ -220,22 +197,18 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
         service: Callable[..., Any],
         done: str,
     ) -> TemplateResponse | None:
-        form = form_class(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
+        form = submitted_form(request, form_class)
+        if form.is_valid():
             self._apply(request, queryset, service, done, **form.cleaned_data)
             return None
-        return TemplateResponse(
+        return action_page(
+            self,
             request,
             "admin/fulfillment/action_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": title,
-                "objects": queryset,
-                "form": form,
-                "action": action,
-                "opts": self.model._meta,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            },
+            title=title,
+            objects=queryset,
+            form=form,
+            action=action,
         )
 
     @admin.action(description="Accept")
@@ -284,13 +257,7 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
 
 
 @admin.register(RoutingExclusion)
-class RoutingExclusionAdmin(admin.ModelAdmin):
+class RoutingExclusionAdmin(NoAddOrChangeMixin, admin.ModelAdmin):
     list_display = ["order", "location", "reason", "created_at"]
     list_select_related = ["order", "location"]
     readonly_fields = ["order", "location", "reason", "created_at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -21,19 +21,20 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template import engines
 from django.template.response import TemplateResponse
 
 from oms.actors import Actor
+from oms.admin_base import ReadOnlyInline, ReadOnlyMixin, action_page, apply_each, submitted_form
 from oms.errors import DomainError, InvalidInput
 from oms.services import check_currency
 
 from .models import Location, Product, StockLevel, StockMovement
 from .services import stock_adjust, stock_count, stock_safety_set
+from .services.network import LOCATION_CAPABILITY_FIELDS, LOCATION_PLACE_FIELDS
 
 # --- Who is asking ------------------------------------------------------------------------------
 
@@ -100,14 +101,18 @@ class LocationScopedMixin(StaffViewMixin):
 # --- Locations and products ---------------------------------------------------------------------
 
 
-class StockLevelInline(StaffViewMixin, admin.TabularInline):
+class StaffReadOnlyInline(ReadOnlyInline):
+    """A read-only inline that staff with a StaffProfile may view without model permissions."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return admin_actor(request).is_staff or super().has_view_permission(request, obj)
+
+
+class StockLevelInline(ReadOnlyMixin, StaffViewMixin, ReadOnlyInline):
     """A location's stock rows, read-only (counters change through the Adjust stock action)."""
 
     model = StockLevel
     fields = ("product", "on_hand", "reserved", "safety_stock", "available", "updated_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
     ordering = ("product__sku",)
 
@@ -117,15 +122,6 @@ class StockLevelInline(StaffViewMixin, admin.TabularInline):
     @admin.display(description="Available")
     def available(self, obj: StockLevel) -> int:
         return obj.available
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Location)
@@ -147,21 +143,8 @@ class LocationAdmin(LocationScopedMixin, admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("code", "name", "kind", "active")}),
-        ("Where", {"fields": ("latitude", "longitude", "address", "city", "country", "opening_hours")}),
-        (
-            "Capabilities",
-            {
-                "fields": (
-                    "ships",
-                    "pickup",
-                    "ship_from_store",
-                    "accepts_returns",
-                    "daily_capacity",
-                    "priority",
-                    "pickup_hold_days",
-                )
-            },
-        ),
+        ("Where", {"fields": LOCATION_PLACE_FIELDS}),
+        ("Capabilities", {"fields": LOCATION_CAPABILITY_FIELDS}),
         ("Staff", {"fields": ("staff",)}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
@@ -253,7 +236,7 @@ ADJUST_TEMPLATE = """{% extends "admin/base_site.html" %}
 <form method="post">{% csrf_token %}
 {{ form.non_field_errors }}
 {{ form.as_div }}
-{% for row in rows %}<input type="hidden" name="{{ checkbox_name }}" value="{{ row.pk }}">{% endfor %}
+{% for row in rows %}<input type="hidden" name="{{ action_checkbox_name }}" value="{{ row.pk }}">{% endfor %}
 <input type="hidden" name="action" value="adjust_stock">
 <div class="submit-row"><input type="submit" name="apply" value="Adjust stock" class="default">
 <a href="{% url 'admin:inventory_stocklevel_changelist' %}" class="button cancel-link">Cancel</a></div>
@@ -316,50 +299,41 @@ class StockLevelAdmin(LocationScopedMixin, admin.ModelAdmin):
     @admin.action(description="Adjust stock", permissions=["adjust"])
     def adjust_stock(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         rows = list(queryset.select_related("product", "location").order_by("pk"))
-        form = StockAdjustForm(request.POST if "apply" in request.POST else None)
+        form = submitted_form(request, StockAdjustForm)
         if not form.is_valid():
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Adjust stock",
-                "opts": self.opts,
-                "form": form,
-                "rows": rows,
-                "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            }
-            return TemplateResponse(request, adjust_template(), context)
+            return action_page(self, request, adjust_template(), title="Adjust stock", form=form, rows=rows)
         actor = admin_actor(request)
         delta, on_hand, reason = (form.cleaned_data[k] for k in ("delta", "on_hand", "reason"))
-        done = 0
-        for row in rows:
-            where = f"{row.product.sku} at {row.location.code}"
+
+        def adjust(row: StockLevel) -> None:
             if not actor.may_act_at(row.location_id):
-                messages.error(request, f"{where}: you do not work at this location.")
-                continue
-            try:
-                if delta is not None:
-                    stock_adjust(
-                        product=row.product,
-                        location=row.location,
-                        delta=delta,
-                        reason=reason,
-                        actor=actor,
-                        reference="admin",
-                    )
-                else:
-                    stock_count(
-                        product=row.product,
-                        location=row.location,
-                        on_hand=on_hand,
-                        reason=reason,
-                        actor=actor,
-                        reference="admin",
-                    )
-            except DomainError as exc:
-                messages.error(request, f"{where}: {exc.message}")
+                raise DomainError("you do not work at this location.")
+            if delta is not None:
+                stock_adjust(
+                    product=row.product,
+                    location=row.location,
+                    delta=delta,
+                    reason=reason,
+                    actor=actor,
+                    reference="admin",
+                )
             else:
-                done += 1
-        if done:
-            messages.success(request, f"Adjusted {done} stock row{'s' if done != 1 else ''}.")
+                stock_count(
+                    product=row.product,
+                    location=row.location,
+                    on_hand=on_hand,
+                    reason=reason,
+                    actor=actor,
+                    reference="admin",
+                )
+
+        apply_each(
+            request,
+            rows,
+            adjust,
+            lambda n: f"Adjusted {n} stock row{'s' if n != 1 else ''}.",
+            label=lambda row: f"{row.product.sku} at {row.location.code}",
+        )
         return None
 
 
@@ -367,7 +341,7 @@ class StockLevelAdmin(LocationScopedMixin, admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(LocationScopedMixin, admin.ModelAdmin):
+class StockMovementAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
     """The append-only stock ledger: history only."""
 
     list_display = (
@@ -396,12 +370,3 @@ class StockMovementAdmin(LocationScopedMixin, admin.ModelAdmin):
     @admin.display(description="Actor")
     def actor(self, obj: StockMovement) -> str:
         return f"{obj.actor_type}:{obj.actor_name}"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -13,6 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from .admin_base import NoAddOrChangeMixin, ReadOnlyInline, ReadOnlyMixin
 from .errors import InvalidInput
 from .models import (
     ApiClient,
@@ -64,24 +65,12 @@ class ChannelAdmin(admin.ModelAdmin):
         return self.readonly_fields
 
 
-class ChannelCustomerRefInline(admin.TabularInline):
+class ChannelCustomerRefInline(ReadOnlyMixin, ReadOnlyInline):
     model = ChannelCustomerRef
     fields = ("channel", "external_id")
-    readonly_fields = ("channel", "external_id")
-    extra = 0
-    can_delete = False
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).select_related("channel")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Customer)
@@ -169,7 +158,7 @@ class ApiClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin):
+class StaffProfileAdmin(NoAddOrChangeMixin, admin.ModelAdmin):
     """Staff are created and re-keyed with ``manage.py create_staff`` (which keeps the role and
     the user's superuser flag in step); an associate's locations are edited on each Location."""
 
@@ -188,27 +177,12 @@ class StaffProfileAdmin(admin.ModelAdmin):
         # The relation is declared on inventory.Location (imports run inventory -> oms).
         return ", ".join(loc.code for loc in obj.locations.all()) or "—"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: StaffProfile | None = None) -> bool:
-        return False
-
 
 # --- Events, webhooks and notifications: read-only logs ----------------------------------------------
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """A log: written by the OMS, read by managers, never edited here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(OutboxEvent)

@@ -3,31 +3,20 @@ reservations, holds and the timeline inline, and actions cancel / hold / release
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from oms.actors import Actor
-from oms.errors import DomainError
+from oms.admin_base import NoAddOrChangeMixin, ReadOnlyInline, action_page, apply_each, submitted_form
 
 from .choices import HoldReason
 from .models import IdempotencyRecord, Order, OrderEvent, OrderHold, OrderLine, Reservation
 from .services import order_cancel, order_hold_place, order_hold_release
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -44,25 +33,21 @@ class OrderLineInline(ReadOnlyInline):
         "quantity_cancelled",
         "quantity_fulfilled",
     )
-    readonly_fields = fields
 
 
 class ReservationInline(ReadOnlyInline):
     model = Reservation
     fields = ("line", "product", "location", "quantity", "status", "created_at")
-    readonly_fields = fields
 
 
 class OrderHoldInline(ReadOnlyInline):
     model = OrderHold
     fields = ("reason", "note", "placed_by", "created_at", "released_at", "released_by")
-    readonly_fields = fields
 
 
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
     fields = ("created_at", "kind", "message", "actor_type", "actor_name", "data")
-    readonly_fields = fields
 
 
 class HoldForm(forms.Form):
@@ -70,17 +55,9 @@ class HoldForm(forms.Form):
     note = forms.CharField(required=False, max_length=500)
 
 
-def _run(request: HttpRequest, modeladmin: admin.ModelAdmin, orders, fn, verb: str) -> None:
+def _run(request: HttpRequest, orders: QuerySet[Order], fn: Callable[..., object], verb: str) -> None:
     actor = Actor.for_user(request.user)
-    done = 0
-    for order in orders:
-        try:
-            fn(order=order, actor=actor)
-            done += 1
-        except DomainError as exc:
-            modeladmin.message_user(request, f"{order.number}: {exc.message}", messages.ERROR)
-    if done:
-        modeladmin.message_user(request, f"{verb} {done} order(s).", messages.SUCCESS)
+    apply_each(request, orders, lambda order: fn(order=order, actor=actor), lambda n: f"{verb} {n} order(s).")
 
 
 @admin.register(Order)
@@ -114,50 +91,38 @@ class OrderAdmin(admin.ModelAdmin):
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         _run(
             request,
-            self,
             queryset,
             lambda order, actor: order_cancel(order_id=order.pk, reason="cancelled in admin", actor=actor),
             "Cancelled",
         )
 
     @admin.action(description="Put the selected orders on hold")
-    def hold_orders(self, request: HttpRequest, queryset: QuerySet[Order]):
-        if "apply" in request.POST:
-            form = HoldForm(request.POST)
-            if form.is_valid():
-                _run(
-                    request,
-                    self,
-                    queryset,
-                    lambda order, actor: order_hold_place(
-                        order_id=order.pk,
-                        reason=form.cleaned_data["reason"],
-                        note=form.cleaned_data["note"],
-                        actor=actor,
-                    ),
-                    "Held",
-                )
-                return None
-        else:
-            form = HoldForm()
-        return TemplateResponse(
+    def hold_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse | None:
+        form = submitted_form(request, HoldForm)
+        if form.is_valid():
+            reason, note = form.cleaned_data["reason"], form.cleaned_data["note"]
+            _run(
+                request,
+                queryset,
+                lambda order, actor: order_hold_place(
+                    order_id=order.pk, reason=reason, note=note, actor=actor
+                ),
+                "Held",
+            )
+            return None
+        return action_page(
+            self,
             request,
             "admin/orders/hold_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Put orders on hold",
-                "orders": queryset,
-                "form": form,
-                "opts": self.model._meta,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            },
+            title="Put orders on hold",
+            orders=queryset,
+            form=form,
         )
 
     @admin.action(description="Release the holds of the selected orders")
     def release_holds(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         _run(
             request,
-            self,
             queryset,
             lambda order, actor: order_hold_release(order_id=order.pk, actor=actor),
             "Released",
@@ -165,7 +130,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
+class IdempotencyRecordAdmin(NoAddOrChangeMixin, admin.ModelAdmin):
     list_display = ["scope", "key", "status_code", "order", "created_at", "expires_at"]
     search_fields = ["key", "scope"]
     readonly_fields = [
@@ -178,9 +143,3 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
         "created_at",
         "expires_at",
     ]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

@@ -14,13 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from inventory.admin import LocationScopedMixin, admin_actor
+from inventory.admin import LocationScopedMixin, StaffReadOnlyInline, admin_actor
+from oms.admin_base import ReadOnlyMixin, action_page, apply_each, submitted_form
 from oms.errors import DomainError
 
 from .choices import Disposition, RefundMethod
@@ -31,22 +31,8 @@ from .services import ReceiveLineInput, return_cancel, return_close, return_rece
 HIDDEN_FIELDS = ("idempotency_scope", "idempotency_key", "request_hash")
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return admin_actor(request).is_staff or super().has_view_permission(request, obj)
+class ReadOnlyInline(ReadOnlyMixin, StaffReadOnlyInline):
+    """A return's lines, receipts and refunds: shown to its location's staff, never edited here."""
 
 
 class ReturnLineInline(ReadOnlyInline):
@@ -61,19 +47,16 @@ class ReturnLineInline(ReadOnlyInline):
         "quantity_restocked",
         "quantity_damaged",
     )
-    readonly_fields = fields
 
 
 class ReceiptInline(ReadOnlyInline):
     model = Receipt
     fields = ("created_at", "line", "quantity", "disposition", "location", "received_by")
-    readonly_fields = fields
 
 
 class RefundInline(ReadOnlyInline):
     model = Refund
     fields = ("created_at", "amount", "currency", "method", "note", "created_by")
-    readonly_fields = fields
 
 
 class AwaitingReceiptFilter(admin.SimpleListFilter):
@@ -108,7 +91,9 @@ class RefundForm(forms.Form):
 
 
 @admin.register(Return)
-class ReturnAdmin(LocationScopedMixin, admin.ModelAdmin):
+class ReturnAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
+    """Returns are opened through the API (POS, storefront, call centre); every change is an action."""
+
     list_display = (
         "number",
         "order",
@@ -148,15 +133,6 @@ class ReturnAdmin(LocationScopedMixin, admin.ModelAdmin):
     def refunded(self, obj: Return) -> Decimal:
         return getattr(obj, "refunded_total", None) or Decimal("0.00")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # returns are opened through the API (POS, storefront, call centre)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def _acts(self, request: HttpRequest) -> bool:
         actor = admin_actor(request)
         return request.user.is_superuser or actor.is_manager or actor.is_associate
@@ -182,37 +158,27 @@ class ReturnAdmin(LocationScopedMixin, admin.ModelAdmin):
         title: str,
         intro: str,
     ) -> TemplateResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "intro": intro,
-            "submit": title,
-            "opts": self.opts,
-            "form": form,
-            "returns": rows,
-            "action": action,
-            "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/returns/action_form.html", context)
+        return action_page(
+            self,
+            request,
+            "admin/returns/action_form.html",
+            title=title,
+            intro=intro,
+            submit=title,
+            form=form,
+            returns=rows,
+            action=action,
+        )
 
     def _each(
         self, request: HttpRequest, rows: list[Return], fn: Callable[[Return], object], done_message: str
     ) -> None:
-        done = 0
-        for rma in rows:
-            try:
-                fn(rma)
-            except DomainError as exc:
-                messages.error(request, f"{rma.number}: {exc.message}")
-            else:
-                done += 1
-        if done:
-            messages.success(request, done_message.format(count=done, s="" if done == 1 else "s"))
+        apply_each(request, rows, fn, lambda n: done_message.format(count=n, s="" if n == 1 else "s"))
 
     @admin.action(description="Receive every outstanding unit", permissions=["receive"])
     def receive_outstanding(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         rows = list(queryset.select_related("location", "order").order_by("pk"))
-        form = ReceiveForm(request.POST if "apply" in request.POST else None)
+        form = submitted_form(request, ReceiveForm)
         if not form.is_valid():
             return self._form_page(
                 request,
@@ -243,7 +209,7 @@ class ReturnAdmin(LocationScopedMixin, admin.ModelAdmin):
     @admin.action(description="Record a refund", permissions=["refund"])
     def record_refund(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         rows = list(queryset.select_related("location", "order").order_by("pk"))
-        form = RefundForm(request.POST if "apply" in request.POST else None)
+        form = submitted_form(request, RefundForm)
         if not form.is_valid():
             return self._form_page(
                 request,
@@ -291,17 +257,8 @@ class ReturnAdmin(LocationScopedMixin, admin.ModelAdmin):
 # --- Reporting: reasons, dispositions, refunds -------------------------------------------------------
 
 
-class ReadOnlyAdmin(LocationScopedMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ReturnLine)

@@ -14,6 +14,7 @@ from rest_framework import serializers
 from inventory.choices import LocationKind
 from inventory.models import Location, Product
 from inventory.selectors import AvailabilityAnswer
+from inventory.services.network import LOCATION_FIELDS
 from oms.models import code_validator
 
 from .validation import (
@@ -104,28 +105,7 @@ class LocationOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Location
-        fields = [
-            "id",
-            "code",
-            "name",
-            "kind",
-            "latitude",
-            "longitude",
-            "address",
-            "city",
-            "country",
-            "opening_hours",
-            "ships",
-            "pickup",
-            "ship_from_store",
-            "accepts_returns",
-            "daily_capacity",
-            "priority",
-            "pickup_hold_days",
-            "active",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "code", *LOCATION_FIELDS, "created_at", "updated_at"]
         read_only_fields = fields
 
 

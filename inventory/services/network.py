@@ -32,15 +32,8 @@ def location_get_by_code(*, code: str) -> Location:
     return location
 
 
-LOCATION_FIELDS = (
-    "name",
-    "kind",
-    "latitude",
-    "longitude",
-    "address",
-    "city",
-    "country",
-    "opening_hours",
+# what a location can do for routing (the admin's "Capabilities")
+LOCATION_CAPABILITY_FIELDS = (
     "ships",
     "pickup",
     "ship_from_store",
@@ -48,9 +41,22 @@ LOCATION_FIELDS = (
     "daily_capacity",
     "priority",
     "pickup_hold_days",
-    "active",
 )
+LOCATION_PLACE_FIELDS = ("latitude", "longitude", "address", "city", "country", "opening_hours")
+# what a manager may set on a location (its ``code`` is its identity)
+LOCATION_FIELDS = ("name", "kind", *LOCATION_PLACE_FIELDS, *LOCATION_CAPABILITY_FIELDS, "active")
 PRODUCT_FIELDS = ("name", "price", "currency", "active")
+
+
+def _refuse_other_fields(data: Mapping[str, Any], editable: tuple[str, ...]) -> None:
+    """InvalidInput naming every field of ``data`` that is not ``editable``."""
+    unknown = sorted(set(data) - set(editable))
+    if unknown:
+        raise InvalidInput(
+            f"These fields cannot be changed: {', '.join(unknown)}.",
+            code="field_not_editable",
+            extra={"fields": unknown},
+        )
 
 
 def _check_location(location: Location) -> None:
@@ -121,13 +127,7 @@ def location_create(
 @transaction.atomic
 def location_update(*, location: Location, data: Mapping[str, Any]) -> Location:
     """Change a location's details or capabilities (its ``code`` is its identity and stays)."""
-    unknown = sorted(set(data) - set(LOCATION_FIELDS))
-    if unknown:
-        raise InvalidInput(
-            f"These fields cannot be changed: {', '.join(unknown)}.",
-            code="field_not_editable",
-            extra={"fields": unknown},
-        )
+    _refuse_other_fields(data, LOCATION_FIELDS)
     location = Location.objects.select_for_update().get(pk=location.pk)
     for name, value in data.items():
         setattr(location, name, value)
@@ -163,13 +163,7 @@ def product_create(*, sku: str, name: str, price: Decimal, currency: str, active
 @transaction.atomic
 def product_update(*, product: Product, data: Mapping[str, Any]) -> Product:
     """Change a SKU's name, price, currency or whether it is sold (the SKU itself stays)."""
-    unknown = sorted(set(data) - set(PRODUCT_FIELDS))
-    if unknown:
-        raise InvalidInput(
-            f"These fields cannot be changed: {', '.join(unknown)}.",
-            code="field_not_editable",
-            extra={"fields": unknown},
-        )
+    _refuse_other_fields(data, PRODUCT_FIELDS)
     product = Product.objects.select_for_update().get(pk=product.pk)
     for name, value in data.items():
         if name == "price":
