@@ -28,9 +28,16 @@ from django.template import engines
 from django.template.response import TemplateResponse
 
 from oms.actors import Actor
-from oms.admin_base import ReadOnlyInline, ReadOnlyMixin, action_page, apply_each, submitted_form
-from oms.errors import DomainError, InvalidInput
-from oms.services import check_currency
+from oms.admin import clean_currency_field
+from oms.admin_base import (
+    IdentityFixedMixin,
+    ReadOnlyInline,
+    ReadOnlyMixin,
+    action_page,
+    apply_each,
+    submitted_form,
+)
+from oms.errors import DomainError
 
 from .models import Location, Product, StockLevel, StockMovement
 from .services import stock_adjust, stock_count, stock_safety_set
@@ -174,25 +181,17 @@ class ProductForm(forms.ModelForm):
         fields = ["sku", "name", "price", "currency", "active"]
 
     def clean_currency(self) -> str:
-        try:
-            return check_currency(self.cleaned_data["currency"])
-        except InvalidInput as exc:
-            raise forms.ValidationError(exc.message) from exc
+        return clean_currency_field(self.cleaned_data["currency"])
 
 
 @admin.register(Product)
-class ProductAdmin(StaffViewMixin, admin.ModelAdmin):
+class ProductAdmin(IdentityFixedMixin, StaffViewMixin, admin.ModelAdmin):
     form = ProductForm
+    identity_fields = ("sku",)  # orders, stock rows and the ledger refer to the SKU
     list_display = ("sku", "name", "price", "currency", "active")
     list_filter = ("active", "currency")
     search_fields = ("sku", "name")
     readonly_fields = ("created_at", "updated_at")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Product | None = None) -> Any:
-        # Orders, stock rows and the ledger refer to the SKU: it is fixed once created.
-        if obj is not None:
-            return ("sku", *self.readonly_fields)
-        return self.readonly_fields
 
 
 # --- Stock rows and the "Adjust stock" action ---------------------------------------------------
@@ -250,6 +249,14 @@ def adjust_template() -> Any:
     return engines["django"].from_string(ADJUST_TEMPLATE)
 
 
+class SkuColumnMixin:
+    """A list column with the SKU of the row's product (``list_select_related`` holds it)."""
+
+    @admin.display(description="SKU", ordering="product__sku")
+    def sku(self, obj: StockLevel | StockMovement) -> str:
+        return obj.product.sku
+
+
 class StockLevelForm(forms.ModelForm):
     """Only safety stock is editable; it is saved through ``stock_safety_set``."""
 
@@ -261,7 +268,7 @@ class StockLevelForm(forms.ModelForm):
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(LocationScopedMixin, admin.ModelAdmin):
+class StockLevelAdmin(SkuColumnMixin, LocationScopedMixin, admin.ModelAdmin):
     form = StockLevelForm
     list_display = ("sku", "location", "on_hand", "reserved", "safety_stock", "available", "updated_at")
     list_filter = (("location", admin.RelatedOnlyFieldListFilter), "location__kind")
@@ -271,10 +278,6 @@ class StockLevelAdmin(LocationScopedMixin, admin.ModelAdmin):
     readonly_fields = ("product", "location", "on_hand", "reserved", "available", "updated_at")
     actions = ["adjust_stock"]
     show_full_result_count = False
-
-    @admin.display(description="SKU", ordering="product__sku")
-    def sku(self, obj: StockLevel) -> str:
-        return obj.product.sku
 
     @admin.display(description="Available")
     def available(self, obj: StockLevel) -> int:
@@ -341,7 +344,7 @@ class StockLevelAdmin(LocationScopedMixin, admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
+class StockMovementAdmin(SkuColumnMixin, ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
     """The append-only stock ledger: history only."""
 
     list_display = (
@@ -362,10 +365,6 @@ class StockMovementAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ("-pk",)
     show_full_result_count = False
-
-    @admin.display(description="SKU", ordering="product__sku")
-    def sku(self, obj: StockMovement) -> str:
-        return obj.product.sku
 
     @admin.display(description="Actor")
     def actor(self, obj: StockMovement) -> str:

@@ -13,8 +13,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from .admin_base import NoAddOrChangeMixin, ReadOnlyInline, ReadOnlyMixin
-from .errors import InvalidInput
+from .admin_base import (
+    IdentityFixedMixin,
+    NoAddOrChangeMixin,
+    ReadOnlyInline,
+    ReadOnlyMixin,
+    clean_currency_field,
+)
 from .models import (
     ApiClient,
     Channel,
@@ -26,19 +31,11 @@ from .models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from .services import api_client_create, check_currency
+from .services import api_client_create
 
 admin.site.site_header = "Unified OMS"
 admin.site.site_title = "Unified OMS"
 admin.site.index_title = "Orders, stock and the network"
-
-
-def clean_currency_field(value: str) -> str:
-    """A form-field cleaner over the service's currency check (ISO code, upper-cased)."""
-    try:
-        return check_currency(value)
-    except InvalidInput as exc:
-        raise forms.ValidationError(exc.message) from exc
 
 
 class ChannelForm(forms.ModelForm):
@@ -51,18 +48,13 @@ class ChannelForm(forms.ModelForm):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(IdentityFixedMixin, admin.ModelAdmin):
     form = ChannelForm
+    identity_fields = ("code",)  # orders, clients and customer refs point at the code
     list_display = ("code", "name", "kind", "currency", "ship_from_stores", "active")
     list_filter = ("kind", "active", "currency", "ship_from_stores")
     search_fields = ("code", "name")
     readonly_fields = ("created_at", "updated_at")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Channel | None = None) -> Any:
-        # Orders, clients and customer refs point at the code: it is fixed once created.
-        if obj is not None:
-            return ("code", *self.readonly_fields)
-        return self.readonly_fields
 
 
 class ChannelCustomerRefInline(ReadOnlyMixin, ReadOnlyInline):

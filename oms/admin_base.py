@@ -4,8 +4,8 @@ selected row with one message per failure and one for the successes)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -13,7 +13,8 @@ from django.contrib.admin import helpers
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from .errors import DomainError
+from .errors import DomainError, InvalidInput
+from .services import check_currency
 
 FormT = TypeVar("FormT", bound=forms.Form)
 RowT = TypeVar("RowT")
@@ -36,6 +37,19 @@ class ReadOnlyMixin(NoAddOrChangeMixin):
         return False
 
 
+class IdentityFixedMixin:
+    """Other rows refer to an object by ``identity_fields`` (a code, a SKU): they are read-only
+    once it exists, on top of the admin's ``readonly_fields``."""
+
+    identity_fields: tuple[str, ...] = ()
+    readonly_fields: ClassVar[Sequence[str]]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None:
+            return (*self.identity_fields, *self.readonly_fields)
+        return self.readonly_fields
+
+
 class ReadOnlyInline(NoAddOrChangeMixin, admin.TabularInline):
     """An object's rows, listed on its page and never edited there: every field is read-only."""
 
@@ -45,6 +59,14 @@ class ReadOnlyInline(NoAddOrChangeMixin, admin.TabularInline):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.fields
+
+
+def clean_currency_field(value: str) -> str:
+    """A form-field cleaner over the service's currency check (ISO code, upper-cased)."""
+    try:
+        return check_currency(value)
+    except InvalidInput as exc:
+        raise forms.ValidationError(exc.message) from exc
 
 
 def submitted_form(request: HttpRequest, form_class: type[FormT]) -> FormT:

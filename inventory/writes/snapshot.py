@@ -353,13 +353,12 @@ def _snapshot_write(
         ["on_hand", "updated_at"],
         batch_size=500,
     )
+    counted = functools.partial(
+        _count_movement, location_id=location_id, actor=actor, reason=reason, reference=reference
+    )
     StockMovement.objects.bulk_create(
         [
-            _count_movement(
-                location_id=location_id,
-                actor=actor,
-                reason=reason,
-                reference=reference,
+            counted(
                 stock_level_id=c.pk if c.pk is not None else level_ids[c.product_id],
                 product_id=c.product_id,
                 expected=c.expected,

@@ -4,7 +4,6 @@ from typing import cast
 
 from django.db.models import Prefetch
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -13,6 +12,7 @@ from rest_framework.response import Response
 
 from oms.actors import Actor
 from oms.api.pagination import NewestFirstCursorPagination
+from oms.api.viewsets import NewestFirstViewSet
 from oms.authentication import ApiClientUser, actor_from_request
 from oms.customers import customer_erase
 from oms.errors import InvalidInput, MalformedInput
@@ -136,15 +136,13 @@ ORDER_EXAMPLES = [
 ]
 
 
-class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class OrderViewSet(NewestFirstViewSet):
     """Orders from every channel. A channel client sees its own channel's orders (in-person channels
     may look up any order by id or number); staff see all."""
 
     permission_classes = [IsStaffOrChannel]
     serializer_class = OrderOutput
-    filter_backends = [DjangoFilterBackend]
     filterset_class = OrderFilter
-    pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
         actor = actor_from_request(self.request)

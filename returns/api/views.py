@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from oms.actors import Actor
-from oms.api.pagination import NewestFirstCursorPagination
+from oms.api.viewsets import NewestFirstViewSet
 from oms.authentication import actor_from_request
 from oms.errors import MalformedInput
 from oms.permissions import IsStaff, IsStaffOrChannel
@@ -58,15 +56,13 @@ def _replayed(response: Response, replayed: bool) -> Response:
     return response
 
 
-class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ReturnViewSet(NewestFirstViewSet):
     """Returns (RMA) of any order from any channel. Staff see every return; a channel client sees the
     returns made through it and those of its orders (in-person channels may look up any by id)."""
 
     permission_classes = [IsStaffOrChannel]
     serializer_class = ReturnOutput
-    filter_backends = [DjangoFilterBackend]
     filterset_class = ReturnFilter
-    pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
         return return_detail_queryset(return_queryset_for_actor(actor_from_request(self.request)))
