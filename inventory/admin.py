@@ -16,7 +16,7 @@ stock is saved with ``stock_safety_set``, and the ledger is read-only.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from django import forms
@@ -307,28 +307,14 @@ class StockLevelAdmin(SkuColumnMixin, LocationScopedMixin, admin.ModelAdmin):
             return action_page(self, request, adjust_template(), title="Adjust stock", form=form, rows=rows)
         actor = admin_actor(request)
         delta, on_hand, reason = (form.cleaned_data[k] for k in ("delta", "on_hand", "reason"))
+        change = (
+            partial(stock_adjust, delta=delta) if delta is not None else partial(stock_count, on_hand=on_hand)
+        )
 
         def adjust(row: StockLevel) -> None:
             if not actor.may_act_at(row.location_id):
                 raise DomainError("you do not work at this location.")
-            if delta is not None:
-                stock_adjust(
-                    product=row.product,
-                    location=row.location,
-                    delta=delta,
-                    reason=reason,
-                    actor=actor,
-                    reference="admin",
-                )
-            else:
-                stock_count(
-                    product=row.product,
-                    location=row.location,
-                    on_hand=on_hand,
-                    reason=reason,
-                    actor=actor,
-                    reference="admin",
-                )
+            change(product=row.product, location=row.location, reason=reason, actor=actor, reference="admin")
 
         apply_each(
             request,

@@ -18,7 +18,7 @@ from fulfillment.selectors import (
     fulfillment_order_get_for_actor,
     fulfillment_order_queryset_for_actor,
 )
-from oms.api.viewsets import NewestFirstViewSet
+from oms.api.viewsets import NewestFirstViewSet, checked_body
 from oms.authentication import actor_from_request
 from oms.permissions import IsStaff
 from orders.choices import FulfillmentMethod
@@ -71,8 +71,7 @@ class FulfillmentOrderViewSet(NewestFirstViewSet):
         return FulfillmentOrderOutput(fo).data
 
     def _do(self, request, pk, service, body_class=EmptyInput):
-        body = body_class(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = checked_body(body_class, request)
         actor = actor_from_request(request)
         fo = fulfillment_order_get_for_actor(fulfillment_order_id=pk, actor=actor)
         service(fulfillment_order_id=fo.pk, actor=actor, **body.validated_data)

@@ -3,17 +3,20 @@ by code and SKU."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 
 from inventory.choices import LocationKind
 from inventory.errors import UnknownLocation, UnknownSku
 from inventory.models import Location, Product
 from oms.errors import Conflict, InvalidInput
 from oms.services import check_currency
+
+ModelT = TypeVar("ModelT", bound=Model)
 
 
 def product_get_by_sku(*, sku: str) -> Product:
@@ -57,6 +60,25 @@ def _refuse_other_fields(data: Mapping[str, Any], editable: tuple[str, ...]) -> 
             code="field_not_editable",
             extra={"fields": unknown},
         )
+
+
+def _fields_update(
+    obj: ModelT,
+    data: Mapping[str, Any],
+    *,
+    editable: tuple[str, ...],
+    check: Callable[[ModelT], None],
+    value_of: Callable[[str, Any], Any] = lambda name, value: value,
+) -> ModelT:
+    """Set the ``editable`` fields of ``data`` on the locked row of ``obj`` (each value through
+    ``value_of``), ``check`` it, save those fields; InvalidInput for any other field."""
+    _refuse_other_fields(data, editable)
+    obj = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
+    for name, value in data.items():
+        setattr(obj, name, value_of(name, value))
+    check(obj)
+    obj.save(update_fields=[*data, "updated_at"])
+    return obj
 
 
 def _check_location(location: Location) -> None:
@@ -127,13 +149,7 @@ def location_create(
 @transaction.atomic
 def location_update(*, location: Location, data: Mapping[str, Any]) -> Location:
     """Change a location's details or capabilities (its ``code`` is its identity and stays)."""
-    _refuse_other_fields(data, LOCATION_FIELDS)
-    location = Location.objects.select_for_update().get(pk=location.pk)
-    for name, value in data.items():
-        setattr(location, name, value)
-    _check_location(location)
-    location.save(update_fields=[*data, "updated_at"])
-    return location
+    return _fields_update(location, data, editable=LOCATION_FIELDS, check=_check_location)
 
 
 def _check_price(price: Decimal) -> Decimal:
@@ -163,14 +179,18 @@ def product_create(*, sku: str, name: str, price: Decimal, currency: str, active
 @transaction.atomic
 def product_update(*, product: Product, data: Mapping[str, Any]) -> Product:
     """Change a SKU's name, price, currency or whether it is sold (the SKU itself stays)."""
-    _refuse_other_fields(data, PRODUCT_FIELDS)
-    product = Product.objects.select_for_update().get(pk=product.pk)
-    for name, value in data.items():
-        if name == "price":
-            value = _check_price(value)
-        elif name == "currency":
-            value = check_currency(value)
-        setattr(product, name, value)
-    product.full_clean(validate_unique=False)
-    product.save(update_fields=[*data, "updated_at"])
-    return product
+    return _fields_update(
+        product,
+        data,
+        editable=PRODUCT_FIELDS,
+        check=lambda p: p.full_clean(validate_unique=False),
+        value_of=_product_value,
+    )
+
+
+def _product_value(name: str, value: Any) -> Any:
+    if name == "price":
+        return _check_price(value)
+    if name == "currency":
+        return check_currency(value)
+    return value

@@ -9,6 +9,7 @@ transactions that need the same rows never wait on each other in opposite orders
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import connection
 from django.db.models import F
@@ -58,27 +59,14 @@ def stock_reserve(
 
 def stock_release(*, lines: Iterable[StockLine], actor: Actor, reference: str, reason: str = "") -> None:
     """Give held units back to sale: ``reserved -= q`` (never below zero)."""
-    merged = merge_lines(lines)
-    for line in merged:
-        updated = StockLevel.objects.filter(pk=line.stock_level_id, reserved__gte=line.quantity).update(
-            reserved=F("reserved") - line.quantity, updated_at=Now()
-        )
-        if updated == 0:
-            raise StockWouldGoNegative(
-                "Cannot release more units than are reserved.",
-                code="release_exceeds_reserved",
-                extra={"stock_level": line.stock_level_id, "quantity": line.quantity},
-            )
-    StockMovement.objects.bulk_create(
-        ledger_rows(
-            merged,
-            kind=MovementKind.RELEASE,
-            on_hand_sign=0,
-            reserved_sign=-1,
-            actor=actor,
-            reason=reason,
-            reference=reference,
-        )
+    _take_reserved(
+        lines,
+        leave=False,
+        kind=MovementKind.RELEASE,
+        actor=actor,
+        reason=reason,
+        reference=reference,
+        refusal=("Cannot release more units than are reserved.", "release_exceeds_reserved"),
     )
 
 
@@ -91,24 +79,49 @@ def stock_consume(
     kind: str = MovementKind.SHIPMENT,
 ) -> None:
     """Units leave the building (shipped or handed over): on_hand and reserved both drop by q."""
+    _take_reserved(
+        lines,
+        leave=True,
+        kind=kind,
+        actor=actor,
+        reason=reason,
+        reference=reference,
+        refusal=("Cannot consume units that are not reserved.", "consume_exceeds_reserved"),
+    )
+
+
+def _take_reserved(
+    lines: Iterable[StockLine],
+    *,
+    leave: bool,
+    kind: str,
+    actor: Actor,
+    reason: str,
+    reference: str,
+    refusal: tuple[str, str],
+) -> None:
+    """``reserved -= q`` on each row, and ``on_hand -= q`` too when the units ``leave``: one
+    conditional UPDATE per row in pk order, then the ledger rows in one INSERT. A row without the
+    units refuses the whole change (StockWouldGoNegative with ``refusal``'s message and code)."""
     merged = merge_lines(lines)
     for line in merged:
-        updated = StockLevel.objects.filter(
-            pk=line.stock_level_id, reserved__gte=line.quantity, on_hand__gte=line.quantity
-        ).update(
-            on_hand=F("on_hand") - line.quantity, reserved=F("reserved") - line.quantity, updated_at=Now()
-        )
-        if updated == 0:
+        q = line.quantity
+        where: dict[str, Any] = {"pk": line.stock_level_id, "reserved__gte": q}
+        change: dict[str, Any] = {}
+        if leave:
+            where["on_hand__gte"] = q
+            change["on_hand"] = F("on_hand") - q
+        change.update(reserved=F("reserved") - q, updated_at=Now())
+        if StockLevel.objects.filter(**where).update(**change) == 0:
+            message, code = refusal
             raise StockWouldGoNegative(
-                "Cannot consume units that are not reserved.",
-                code="consume_exceeds_reserved",
-                extra={"stock_level": line.stock_level_id, "quantity": line.quantity},
+                message, code=code, extra={"stock_level": line.stock_level_id, "quantity": q}
             )
     StockMovement.objects.bulk_create(
         ledger_rows(
             merged,
             kind=kind,
-            on_hand_sign=-1,
+            on_hand_sign=-1 if leave else 0,
             reserved_sign=-1,
             actor=actor,
             reason=reason,
