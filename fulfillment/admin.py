@@ -9,7 +9,7 @@ location and filters by store."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin
@@ -96,13 +96,41 @@ class FulfillmentOrderLineInline(StaffReadOnlyInline):
         return obj.order_line.name
 
 
-class RejectForm(forms.Form):
+class StepForm(forms.Form):
+    """A step's details, asked on its own page: the admin action it belongs to and the page's title."""
+
+    action: ClassVar[str]
+    title: ClassVar[str]
+
+
+class RejectForm(StepForm):
+    action, title = "reject", "Reject fulfilment orders"
+
     reason = forms.CharField(max_length=300, help_text="Why this location cannot do it.")
 
 
-class ShipForm(forms.Form):
+class ShipForm(StepForm):
+    action, title = "ship", "Ship fulfilment orders"
+
     carrier = forms.CharField(max_length=64)
     tracking_number = forms.CharField(max_length=128)
+
+
+def _step(
+    description: str, service: Callable[..., Any], done: str, form_class: type[StepForm] | None = None
+) -> Callable[..., TemplateResponse | None]:
+    """The admin action of one lifecycle step: ``service`` on each selected fulfilment order, after
+    asking for the step's details with ``form_class`` (its ``action`` and page ``title``) if any."""
+
+    def step(
+        modeladmin: FulfillmentOrderAdmin, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]
+    ) -> TemplateResponse | None:
+        if form_class is None:
+            modeladmin._apply(request, queryset, service, done)
+            return None
+        return modeladmin._with_form(request, queryset, form_class=form_class, service=service, done=done)
+
+    return admin.action(description=description)(step)
 
 
 @admin.register(FulfillmentOrder)
@@ -191,9 +219,7 @@ class FulfillmentOrderAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin
         request: HttpRequest,
         queryset: QuerySet[FulfillmentOrder],
         *,
-        form_class: type[forms.Form],
-        action: str,
-        title: str,
+        form_class: type[StepForm],
         service: Callable[..., Any],
         done: str,
     ) -> TemplateResponse | None:
@@ -205,55 +231,25 @@ class FulfillmentOrderAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin
             self,
             request,
             "admin/fulfillment/action_form.html",
-            title=title,
+            title=form_class.title,
             objects=queryset,
             form=form,
-            action=action,
+            action=form_class.action,
         )
 
-    @admin.action(description="Accept")
-    def accept(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
-        self._apply(request, queryset, services.fulfillment_order_accept, "Accepted")
-
-    @admin.action(description="Reject (the units are re-routed)")
-    def reject(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]):
-        return self._with_form(
-            request,
-            queryset,
-            form_class=RejectForm,
-            action="reject",
-            title="Reject fulfilment orders",
-            service=services.fulfillment_order_reject,
-            done="Rejected",
-        )
-
-    @admin.action(description="Mark picked")
-    def mark_picked(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
-        self._apply(request, queryset, services.fulfillment_order_pick, "Picked")
-
-    @admin.action(description="Mark packed")
-    def mark_packed(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
-        self._apply(request, queryset, services.fulfillment_order_pack, "Packed")
-
-    @admin.action(description="Ship (carrier and tracking number)")
-    def ship(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]):
-        return self._with_form(
-            request,
-            queryset,
-            form_class=ShipForm,
-            action="ship",
-            title="Ship fulfilment orders",
-            service=services.fulfillment_order_ship,
-            done="Shipped",
-        )
-
-    @admin.action(description="Ready for pickup (tells the customer)")
-    def ready_for_pickup(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
-        self._apply(request, queryset, services.fulfillment_order_ready_for_pickup, "Ready for pickup")
-
-    @admin.action(description="Handed over to the customer")
-    def handed_over(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
-        self._apply(request, queryset, services.fulfillment_order_picked_up, "Handed over")
+    accept = _step("Accept", services.fulfillment_order_accept, "Accepted")
+    reject = _step(
+        "Reject (the units are re-routed)", services.fulfillment_order_reject, "Rejected", RejectForm
+    )
+    mark_picked = _step("Mark picked", services.fulfillment_order_pick, "Picked")
+    mark_packed = _step("Mark packed", services.fulfillment_order_pack, "Packed")
+    ship = _step("Ship (carrier and tracking number)", services.fulfillment_order_ship, "Shipped", ShipForm)
+    ready_for_pickup = _step(
+        "Ready for pickup (tells the customer)",
+        services.fulfillment_order_ready_for_pickup,
+        "Ready for pickup",
+    )
+    handed_over = _step("Handed over to the customer", services.fulfillment_order_picked_up, "Handed over")
 
 
 @admin.register(RoutingExclusion)
