@@ -11,6 +11,7 @@ from django.db.models import Prefetch, QuerySet
 
 from oms.actors import Actor
 from oms.errors import NotFound
+from oms.ids import pk_or_none
 
 from .models import FulfillmentOrder, FulfillmentOrderLine
 
@@ -32,10 +33,7 @@ def fulfillment_order_queryset_for_actor(actor: Actor) -> QuerySet[FulfillmentOr
 
 def fulfillment_order_get_for_actor(*, fulfillment_order_id: int | str, actor: Actor) -> FulfillmentOrder:
     """The fulfilment order if the actor may see it; FulfillmentOrderNotFound otherwise (a bad id too)."""
-    try:
-        pk = int(fulfillment_order_id)
-    except (TypeError, ValueError):
-        pk = None
+    pk = pk_or_none(fulfillment_order_id)
     fo = fulfillment_order_queryset_for_actor(actor).filter(pk=pk).first() if pk is not None else None
     if fo is None:
         raise FulfillmentOrderNotFound(f"No fulfilment order '{fulfillment_order_id}'.")
