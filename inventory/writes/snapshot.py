@@ -113,6 +113,47 @@ class _InsertSelect:
         }
 
 
+# the statements, in the order they run; {names} are composed in ``_snapshot_statements``
+_TEMPLATES = {
+    "create_stage": "CREATE TEMP TABLE {stage} (sku text NOT NULL, on_hand integer NOT NULL) ON COMMIT DROP",
+    "copy": "COPY {stage} (sku, on_hand) FROM STDIN",
+    # Resolve SKUs once; unknown ones keep a NULL product_id.
+    "create_target": "CREATE TEMP TABLE {target} ON COMMIT DROP AS "
+    "SELECT s.sku, s.on_hand, p.id AS product_id "
+    "FROM {stage} s LEFT JOIN {product} p ON p.sku = s.sku",
+    "unknown": "SELECT sku, count(*) OVER () FROM {target} WHERE product_id IS NULL "
+    "ORDER BY sku LIMIT {listed}",
+    "analyze": "ANALYZE {target}",
+    # SKUs counted above zero that the location does not stock yet: insert their rows at 0, so
+    # what follows is a plain diff of existing rows (new rows are ours until commit).
+    "insert_missing": "INSERT INTO {stock} ({new_stock_columns}) "
+    "SELECT {new_stock_select} FROM {target} t "
+    "WHERE t.on_hand > 0 AND NOT EXISTS (SELECT 1 FROM {stock} sl "
+    "WHERE sl.location_id = %(location)s AND sl.product_id = t.product_id) "
+    "ORDER BY t.product_id ON CONFLICT (product_id, location_id) DO NOTHING",
+    "create_diff": "CREATE TEMP TABLE {diff} (id bigint PRIMARY KEY, product_id bigint NOT NULL, "
+    "expected integer NOT NULL, reserved integer NOT NULL, target integer NOT NULL, "
+    "in_snapshot boolean NOT NULL) ON COMMIT DROP",
+    # The rows that change, locked in pk order and read at lock time.
+    "lock_diff": "INSERT INTO {diff} (id, product_id, expected, reserved, target, in_snapshot) "
+    "SELECT sl.id, sl.product_id, sl.on_hand, sl.reserved, COALESCE(t.on_hand, 0), "
+    "t.product_id IS NOT NULL "
+    "FROM {stock} sl LEFT JOIN {target} t ON t.product_id = sl.product_id "
+    "WHERE sl.location_id = %(location)s AND sl.on_hand <> COALESCE(t.on_hand, 0) "
+    "ORDER BY sl.id FOR UPDATE OF sl",
+    "below_reserved": "SELECT p.sku, d.target, d.reserved, d.in_snapshot, count(*) OVER () "
+    "FROM {diff} d JOIN {product} p ON p.id = d.product_id "
+    "WHERE d.target < d.reserved ORDER BY p.sku LIMIT {listed}",
+    "update": "UPDATE {stock} sl SET on_hand = d.target, updated_at = %(now)s "
+    "FROM {diff} d WHERE sl.id = d.id",
+    "ledger": "INSERT INTO {movement} ({ledger_columns}) SELECT {ledger_select} FROM {diff} d ORDER BY d.id",
+    "totals": "SELECT count(*), COALESCE(sum(target - expected), 0) FROM {diff}",
+    "raised": "SELECT product_id FROM {diff} WHERE target > expected ORDER BY product_id",
+    # ON COMMIT DROP cleans up anyway; dropping now lets one transaction apply several snapshots.
+    "drop": "DROP TABLE {diff}, {target}, {stage}",
+}
+
+
 @dataclass(frozen=True)
 class _SnapshotStatements:
     sql: dict[str, sql.Composed]
@@ -138,48 +179,8 @@ def _snapshot_statements() -> _SnapshotStatements:
         "ledger_columns": ledger.columns,
         "ledger_select": ledger.select,
     }
-    templates = {
-        "create_stage": "CREATE TEMP TABLE {stage} (sku text NOT NULL, on_hand integer NOT NULL) "
-        "ON COMMIT DROP",
-        "copy": "COPY {stage} (sku, on_hand) FROM STDIN",
-        # Resolve SKUs once; unknown ones keep a NULL product_id.
-        "create_target": "CREATE TEMP TABLE {target} ON COMMIT DROP AS "
-        "SELECT s.sku, s.on_hand, p.id AS product_id "
-        "FROM {stage} s LEFT JOIN {product} p ON p.sku = s.sku",
-        "unknown": "SELECT sku, count(*) OVER () FROM {target} WHERE product_id IS NULL "
-        "ORDER BY sku LIMIT {listed}",
-        "analyze": "ANALYZE {target}",
-        # SKUs counted above zero that the location does not stock yet: insert their rows at 0, so
-        # what follows is a plain diff of existing rows (new rows are ours until commit).
-        "insert_missing": "INSERT INTO {stock} ({new_stock_columns}) "
-        "SELECT {new_stock_select} FROM {target} t "
-        "WHERE t.on_hand > 0 AND NOT EXISTS (SELECT 1 FROM {stock} sl "
-        "WHERE sl.location_id = %(location)s AND sl.product_id = t.product_id) "
-        "ORDER BY t.product_id ON CONFLICT (product_id, location_id) DO NOTHING",
-        "create_diff": "CREATE TEMP TABLE {diff} (id bigint PRIMARY KEY, product_id bigint NOT NULL, "
-        "expected integer NOT NULL, reserved integer NOT NULL, target integer NOT NULL, "
-        "in_snapshot boolean NOT NULL) ON COMMIT DROP",
-        # The rows that change, locked in pk order and read at lock time.
-        "lock_diff": "INSERT INTO {diff} (id, product_id, expected, reserved, target, in_snapshot) "
-        "SELECT sl.id, sl.product_id, sl.on_hand, sl.reserved, COALESCE(t.on_hand, 0), "
-        "t.product_id IS NOT NULL "
-        "FROM {stock} sl LEFT JOIN {target} t ON t.product_id = sl.product_id "
-        "WHERE sl.location_id = %(location)s AND sl.on_hand <> COALESCE(t.on_hand, 0) "
-        "ORDER BY sl.id FOR UPDATE OF sl",
-        "below_reserved": "SELECT p.sku, d.target, d.reserved, d.in_snapshot, count(*) OVER () "
-        "FROM {diff} d JOIN {product} p ON p.id = d.product_id "
-        "WHERE d.target < d.reserved ORDER BY p.sku LIMIT {listed}",
-        "update": "UPDATE {stock} sl SET on_hand = d.target, updated_at = %(now)s "
-        "FROM {diff} d WHERE sl.id = d.id",
-        "ledger": "INSERT INTO {movement} ({ledger_columns}) SELECT {ledger_select} "
-        "FROM {diff} d ORDER BY d.id",
-        "totals": "SELECT count(*), COALESCE(sum(target - expected), 0) FROM {diff}",
-        "raised": "SELECT product_id FROM {diff} WHERE target > expected ORDER BY product_id",
-        # ON COMMIT DROP cleans up anyway; dropping now lets one transaction apply several snapshots.
-        "drop": "DROP TABLE {diff}, {target}, {stage}",
-    }
     return _SnapshotStatements(
-        sql={key: sql.SQL(template).format(**names) for key, template in templates.items()},
+        sql={key: sql.SQL(template).format(**names) for key, template in _TEMPLATES.items()},
         new_stock=new_stock,
         ledger=ledger,
     )
