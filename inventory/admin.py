@@ -221,26 +221,12 @@ class StockAdjustForm(forms.Form):
         return data
 
 
-ADJUST_TEMPLATE = """{% extends "admin/base_site.html" %}
-{% block breadcrumbs %}<div class="breadcrumbs"><a href="{% url 'admin:index' %}">Home</a>
-&rsaquo; <a href="{% url 'admin:inventory_stocklevel_changelist' %}">
-{{ opts.verbose_name_plural|capfirst }}</a>
-&rsaquo; Adjust stock</div>{% endblock %}
-{% block content %}
-<p>Adjust {{ rows|length }} stock row{{ rows|length|pluralize }}:</p>
-<ul>{% for row in rows %}
-<li>{{ row.product.sku }} at {{ row.location.code }}:
-{{ row.on_hand }} on hand, {{ row.reserved }} reserved</li>
-{% endfor %}</ul>
-<form method="post">{% csrf_token %}
-{{ form.non_field_errors }}
-{{ form.as_div }}
-{% for row in rows %}<input type="hidden" name="{{ action_checkbox_name }}" value="{{ row.pk }}">{% endfor %}
-<input type="hidden" name="action" value="adjust_stock">
-<div class="submit-row"><input type="submit" name="apply" value="Adjust stock" class="default">
-<a href="{% url 'admin:inventory_stocklevel_changelist' %}" class="button cancel-link">Cancel</a></div>
-</form>
-{% endblock %}
+ADJUST_TEMPLATE = """{% extends "admin/oms/action_form.html" %}
+{% block changelist_link %}
+{{ opts.verbose_name_plural|capfirst }}{% endblock %}
+{% block intro %}Adjust {{ rows|length }} stock row{{ rows|length|pluralize }}:{% endblock %}
+{% block row %}{{ row.product.sku }} at {{ row.location.code }}:
+{{ row.on_hand }} on hand, {{ row.reserved }} reserved{% endblock %}
 """
 
 
@@ -304,7 +290,16 @@ class StockLevelAdmin(SkuColumnMixin, LocationScopedMixin, admin.ModelAdmin):
         rows = list(queryset.select_related("product", "location").order_by("pk"))
         form = submitted_form(request, StockAdjustForm)
         if not form.is_valid():
-            return action_page(self, request, adjust_template(), title="Adjust stock", form=form, rows=rows)
+            return action_page(
+                self,
+                request,
+                adjust_template(),
+                title="Adjust stock",
+                submit="Adjust stock",
+                action="adjust_stock",
+                form=form,
+                rows=rows,
+            )
         actor = admin_actor(request)
         delta, on_hand, reason = (form.cleaned_data[k] for k in ("delta", "on_hand", "reason"))
         change = (

@@ -166,7 +166,7 @@ class ReturnAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
             intro=intro,
             submit=title,
             form=form,
-            returns=rows,
+            rows=rows,
             action=action,
         )
 
