@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin
@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from inventory.admin import LocationScopedMixin, StaffReadOnlyInline, admin_actor
+from oms.actors import Actor
 from oms.admin_base import ReadOnlyMixin, action_page, apply_each, submitted_form
 from oms.errors import DomainError
 
@@ -72,13 +73,27 @@ class AwaitingReceiptFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReceiveForm(forms.Form):
+class ReturnActionForm(forms.Form):
+    """What an action asks for on its own page, with the action's name and the page's title and intro."""
+
+    action: ClassVar[str]
+    title: ClassVar[str]
+    intro: ClassVar[str]
+
+
+class ReceiveForm(ReturnActionForm):
+    action, title = "receive_outstanding", "Receive returns"
+    intro = "Receive every unit these returns still expect, at their own locations:"
+
     disposition = forms.ChoiceField(
         choices=Disposition.choices, help_text="Every outstanding unit of the selected returns gets it."
     )
 
 
-class RefundForm(forms.Form):
+class RefundForm(ReturnActionForm):
+    action, title = "record_refund", "Record a refund"
+    intro = "Record a refund (for the payment system to execute) for each of these returns:"
+
     amount = forms.DecimalField(
         required=False,
         min_value=Decimal("0.01"),
@@ -88,6 +103,38 @@ class RefundForm(forms.Form):
     )
     method = forms.ChoiceField(choices=RefundMethod.choices)
     note = forms.CharField(required=False, max_length=300)
+
+
+def _receiver(answers: dict[str, Any], actor: Actor) -> Callable[[Return], object]:
+    """Receive every outstanding unit of a return with the disposition answered."""
+    disposition = answers["disposition"]
+
+    def receive(rma: Return) -> object:
+        lines = [
+            ReceiveLineInput(
+                return_line_id=line.pk, quantity=line.quantity_outstanding, disposition=disposition
+            )
+            for line in rma.lines.order_by("pk")
+            if line.quantity_outstanding > 0
+        ]
+        if not lines:
+            raise DomainError("Nothing is left to receive.", code="nothing_to_receive")
+        return return_receive(return_id=rma.pk, lines=lines, actor=actor)
+
+    return receive
+
+
+def _refunder(answers: dict[str, Any], actor: Actor) -> Callable[[Return], object]:
+    """Record a refund of the amount answered (or what the return still owes) by the method answered."""
+    amount, method, note = (answers[k] for k in ("amount", "method", "note"))
+
+    def refund(rma: Return) -> object:
+        value = amount if amount is not None else return_refund_due(rma=rma)
+        if value <= 0:
+            raise DomainError("The return owes nothing more.", code="nothing_to_refund")
+        return return_refund(return_id=rma.pk, amount=value, method=method, note=note, actor=actor)
+
+    return refund
 
 
 @admin.register(Return)
@@ -148,27 +195,32 @@ class ReturnAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
 
     # --- actions ------------------------------------------------------------------------------------
 
-    def _form_page(
+    def _ask_then_each(
         self,
         request: HttpRequest,
-        rows: list[Return],
-        form: forms.Form,
-        *,
-        action: str,
-        title: str,
-        intro: str,
-    ) -> TemplateResponse:
-        return action_page(
-            self,
-            request,
-            "admin/returns/action_form.html",
-            title=title,
-            intro=intro,
-            submit=title,
-            form=form,
-            rows=rows,
-            action=action,
-        )
+        queryset: QuerySet,
+        form_class: type[ReturnActionForm],
+        per_return: Callable[[dict[str, Any], Actor], Callable[[Return], object]],
+        done_message: str,
+    ) -> TemplateResponse | None:
+        """The form's page until it is submitted valid; then ``per_return(answers, actor)`` on each
+        selected return."""
+        rows = list(queryset.select_related("location", "order").order_by("pk"))
+        form = submitted_form(request, form_class)
+        if not form.is_valid():
+            return action_page(
+                self,
+                request,
+                "admin/returns/action_form.html",
+                title=form_class.title,
+                intro=form_class.intro,
+                submit=form_class.title,
+                form=form,
+                rows=rows,
+                action=form_class.action,
+            )
+        self._each(request, rows, per_return(form.cleaned_data, admin_actor(request)), done_message)
+        return None
 
     def _each(
         self, request: HttpRequest, rows: list[Return], fn: Callable[[Return], object], done_message: str
@@ -177,59 +229,11 @@ class ReturnAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
 
     @admin.action(description="Receive every outstanding unit", permissions=["receive"])
     def receive_outstanding(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
-        rows = list(queryset.select_related("location", "order").order_by("pk"))
-        form = submitted_form(request, ReceiveForm)
-        if not form.is_valid():
-            return self._form_page(
-                request,
-                rows,
-                form,
-                action="receive_outstanding",
-                title="Receive returns",
-                intro="Receive every unit these returns still expect, at their own locations:",
-            )
-        actor = admin_actor(request)
-        disposition = form.cleaned_data["disposition"]
-
-        def receive(rma: Return) -> object:
-            lines = [
-                ReceiveLineInput(
-                    return_line_id=line.pk, quantity=line.quantity_outstanding, disposition=disposition
-                )
-                for line in rma.lines.order_by("pk")
-                if line.quantity_outstanding > 0
-            ]
-            if not lines:
-                raise DomainError("Nothing is left to receive.", code="nothing_to_receive")
-            return return_receive(return_id=rma.pk, lines=lines, actor=actor)
-
-        self._each(request, rows, receive, "Received {count} return{s}.")
-        return None
+        return self._ask_then_each(request, queryset, ReceiveForm, _receiver, "Received {count} return{s}.")
 
     @admin.action(description="Record a refund", permissions=["refund"])
     def record_refund(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
-        rows = list(queryset.select_related("location", "order").order_by("pk"))
-        form = submitted_form(request, RefundForm)
-        if not form.is_valid():
-            return self._form_page(
-                request,
-                rows,
-                form,
-                action="record_refund",
-                title="Record a refund",
-                intro="Record a refund (for the payment system to execute) for each of these returns:",
-            )
-        actor = admin_actor(request)
-        amount, method, note = (form.cleaned_data[k] for k in ("amount", "method", "note"))
-
-        def refund(rma: Return) -> object:
-            value = amount if amount is not None else return_refund_due(rma=rma)
-            if value <= 0:
-                raise DomainError("The return owes nothing more.", code="nothing_to_refund")
-            return return_refund(return_id=rma.pk, amount=value, method=method, note=note, actor=actor)
-
-        self._each(request, rows, refund, "Recorded {count} refund{s}.")
-        return None
+        return self._ask_then_each(request, queryset, RefundForm, _refunder, "Recorded {count} refund{s}.")
 
     @admin.action(description="Close the selected returns", permissions=["close"])
     def close_returns(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -21,7 +21,7 @@ from rest_framework.fields import DateTimeField
 
 from fulfillment.models import DONE_STATUSES, FulfillmentOrderLine
 from oms.actors import Actor
-from oms.ids import pk_or_none
+from oms.lookups import pk_or_none
 from orders.choices import OrderStatus
 from orders.models import Order, OrderLine
 
