@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 
 from inventory.admin import LocationScopedMixin, StaffReadOnlyInline, admin_actor, admin_location_ids
 from inventory.models import Location
-from oms.admin_base import NoAddOrChangeMixin, ReadOnlyMixin, action_page, apply_each, submitted_form
+from oms.admin_base import NoAddOrChangeMixin, ReadOnlyMixin, apply_each, form_or_page
 
 from . import services
 from .choices import FulfillmentStatus
@@ -223,19 +223,18 @@ class FulfillmentOrderAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin
         service: Callable[..., Any],
         done: str,
     ) -> TemplateResponse | None:
-        form = submitted_form(request, form_class)
-        if form.is_valid():
-            self._apply(request, queryset, service, done, **form.cleaned_data)
-            return None
-        return action_page(
+        form, page = form_or_page(
             self,
             request,
+            form_class,
             "admin/fulfillment/action_form.html",
             title=form_class.title,
             objects=queryset,
-            form=form,
             action=form_class.action,
         )
+        if page is None:
+            self._apply(request, queryset, service, done, **form.cleaned_data)
+        return page
 
     accept = _step("Accept", services.fulfillment_order_accept, "Accepted")
     reject = _step(

@@ -33,9 +33,8 @@ from oms.admin_base import (
     IdentityFixedMixin,
     ReadOnlyInline,
     ReadOnlyMixin,
-    action_page,
     apply_each,
-    submitted_form,
+    form_or_page,
 )
 from oms.errors import DomainError
 
@@ -288,18 +287,18 @@ class StockLevelAdmin(SkuColumnMixin, LocationScopedMixin, admin.ModelAdmin):
     @admin.action(description="Adjust stock", permissions=["adjust"])
     def adjust_stock(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         rows = list(queryset.select_related("product", "location").order_by("pk"))
-        form = submitted_form(request, StockAdjustForm)
-        if not form.is_valid():
-            return action_page(
-                self,
-                request,
-                adjust_template(),
-                title="Adjust stock",
-                submit="Adjust stock",
-                action="adjust_stock",
-                form=form,
-                rows=rows,
-            )
+        form, page = form_or_page(
+            self,
+            request,
+            StockAdjustForm,
+            adjust_template(),
+            title="Adjust stock",
+            submit="Adjust stock",
+            action="adjust_stock",
+            rows=rows,
+        )
+        if page is not None:
+            return page
         actor = admin_actor(request)
         delta, on_hand, reason = (form.cleaned_data[k] for k in ("delta", "on_hand", "reason"))
         change = (

@@ -69,9 +69,15 @@ def clean_currency_field(value: str) -> str:
         raise forms.ValidationError(exc.message) from exc
 
 
-def submitted_form(request: HttpRequest, form_class: type[FormT]) -> FormT:
-    """An action's form: bound to the POST once its intermediate page is submitted, unbound before."""
-    return form_class(request.POST if "apply" in request.POST else None)
+def form_or_page(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, form_class: type[FormT], template: Any, **context: Any
+) -> tuple[FormT, TemplateResponse | None]:
+    """An action's form (bound to the POST once its page is submitted, unbound before) and, until
+    it is submitted valid, the page that asks for it: ``template`` with the form and ``context``."""
+    form = form_class(request.POST if "apply" in request.POST else None)
+    if form.is_valid():
+        return form, None
+    return form, action_page(modeladmin, request, template, form=form, **context)
 
 
 def action_page(

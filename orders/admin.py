@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from oms.actors import Actor
-from oms.admin_base import NoAddOrChangeMixin, ReadOnlyInline, action_page, apply_each, submitted_form
+from oms.admin_base import NoAddOrChangeMixin, ReadOnlyInline, apply_each, form_or_page
 
 from .choices import HoldReason
 from .models import IdempotencyRecord, Order, OrderEvent, OrderHold, OrderLine, Reservation
@@ -60,6 +60,14 @@ def _run(request: HttpRequest, orders: QuerySet[Order], fn: Callable[..., object
     apply_each(request, orders, lambda order: fn(order=order, actor=actor), lambda n: f"{verb} {n} order(s).")
 
 
+def _cancel(*, order: Order, actor: Actor) -> object:
+    return order_cancel(order_id=order.pk, reason="cancelled in admin", actor=actor)
+
+
+def _release_holds(*, order: Order, actor: Actor) -> object:
+    return order_hold_release(order_id=order.pk, actor=actor)
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = [
@@ -89,44 +97,32 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel the selected orders (releases their stock)")
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        _run(
-            request,
-            queryset,
-            lambda order, actor: order_cancel(order_id=order.pk, reason="cancelled in admin", actor=actor),
-            "Cancelled",
-        )
+        _run(request, queryset, _cancel, "Cancelled")
 
     @admin.action(description="Put the selected orders on hold")
     def hold_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse | None:
-        form = submitted_form(request, HoldForm)
-        if form.is_valid():
-            reason, note = form.cleaned_data["reason"], form.cleaned_data["note"]
-            _run(
-                request,
-                queryset,
-                lambda order, actor: order_hold_place(
-                    order_id=order.pk, reason=reason, note=note, actor=actor
-                ),
-                "Held",
-            )
-            return None
-        return action_page(
+        form, page = form_or_page(
             self,
             request,
+            HoldForm,
             "admin/orders/hold_form.html",
             title="Put orders on hold",
             orders=queryset,
-            form=form,
         )
-
-    @admin.action(description="Release the holds of the selected orders")
-    def release_holds(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        if page is not None:
+            return page
+        reason, note = form.cleaned_data["reason"], form.cleaned_data["note"]
         _run(
             request,
             queryset,
-            lambda order, actor: order_hold_release(order_id=order.pk, actor=actor),
-            "Released",
+            lambda order, actor: order_hold_place(order_id=order.pk, reason=reason, note=note, actor=actor),
+            "Held",
         )
+        return None
+
+    @admin.action(description="Release the holds of the selected orders")
+    def release_holds(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        _run(request, queryset, _release_holds, "Released")
 
 
 @admin.register(IdempotencyRecord)

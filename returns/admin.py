@@ -21,7 +21,7 @@ from django.template.response import TemplateResponse
 
 from inventory.admin import LocationScopedMixin, StaffReadOnlyInline, admin_actor
 from oms.actors import Actor
-from oms.admin_base import ReadOnlyMixin, action_page, apply_each, submitted_form
+from oms.admin_base import ReadOnlyMixin, apply_each, form_or_page
 from oms.errors import DomainError
 
 from .choices import Disposition, RefundMethod
@@ -206,21 +206,32 @@ class ReturnAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
         """The form's page until it is submitted valid; then ``per_return(answers, actor)`` on each
         selected return."""
         rows = list(queryset.select_related("location", "order").order_by("pk"))
-        form = submitted_form(request, form_class)
-        if not form.is_valid():
-            return action_page(
-                self,
-                request,
-                "admin/returns/action_form.html",
-                title=form_class.title,
-                intro=form_class.intro,
-                submit=form_class.title,
-                form=form,
-                rows=rows,
-                action=form_class.action,
-            )
+        form, page = form_or_page(
+            self,
+            request,
+            form_class,
+            "admin/returns/action_form.html",
+            title=form_class.title,
+            intro=form_class.intro,
+            submit=form_class.title,
+            rows=rows,
+            action=form_class.action,
+        )
+        if page is not None:
+            return page
         self._each(request, rows, per_return(form.cleaned_data, admin_actor(request)), done_message)
         return None
+
+    def _on_each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        fn: Callable[[Return, Actor], object],
+        done_message: str,
+    ) -> None:
+        """``fn(return, actor)`` on each selected return, in pk order."""
+        actor = admin_actor(request)
+        self._each(request, list(queryset.order_by("pk")), lambda rma: fn(rma, actor), done_message)
 
     def _each(
         self, request: HttpRequest, rows: list[Return], fn: Callable[[Return], object], done_message: str
@@ -237,23 +248,19 @@ class ReturnAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
 
     @admin.action(description="Close the selected returns", permissions=["close"])
     def close_returns(self, request: HttpRequest, queryset: QuerySet) -> None:
-        actor = admin_actor(request)
-        rows = list(queryset.order_by("pk"))
-        self._each(
+        self._on_each(
             request,
-            rows,
-            lambda rma: return_close(return_id=rma.pk, actor=actor),
+            queryset,
+            lambda rma, actor: return_close(return_id=rma.pk, actor=actor),
             "Closed {count} return{s}.",
         )
 
     @admin.action(description="Cancel the selected returns", permissions=["close"])
     def cancel_returns(self, request: HttpRequest, queryset: QuerySet) -> None:
-        actor = admin_actor(request)
-        rows = list(queryset.order_by("pk"))
-        self._each(
+        self._on_each(
             request,
-            rows,
-            lambda rma: return_cancel(return_id=rma.pk, actor=actor, reason="cancelled in admin"),
+            queryset,
+            lambda rma, actor: return_cancel(return_id=rma.pk, actor=actor, reason="cancelled in admin"),
             "Cancelled {count} return{s}.",
         )
 
