@@ -2,6 +2,7 @@
 
 import os
 from contextlib import contextmanager
+from typing import Any
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
@@ -88,31 +89,23 @@ app.conf.update(
     timezone="UTC",
 )
 
+
+def _periodic(task: str, *, every: float, expires: int) -> dict[str, Any]:
+    """A beat entry: ``task`` every ``every`` seconds, expiring ``expires`` seconds after it is sent."""
+    return {"task": task, "schedule": every, "options": {"expires": expires}}
+
+
 # Periodic work (``celery -A config beat``). Each entry expires before its next run, so a backlog
 # left while no worker listened does not pile up.
 app.conf.beat_schedule = {
     # The outbox relay: events a dead process or a lost broker left undispatched.
-    "outbox-relay": {
-        "task": "oms.tasks.outbox_relay",
-        "schedule": 30.0,
-        "options": {"expires": 25},
-    },
+    "outbox-relay": _periodic("oms.tasks.outbox_relay", every=30.0, expires=25),
     # The routing sweeper: orders stuck in received, backorders, pickups past their hold.
-    "routing-sweep": {
-        "task": "fulfillment.tasks.sweep",
-        "schedule": 60.0,
-        "options": {"expires": 55},
-    },
-    "expire-pickups": {
-        "task": "fulfillment.tasks.expire_pickups",
-        "schedule": 300.0,
-        "options": {"expires": 290},
-    },
-    "purge-idempotency-records": {
-        "task": "orders.tasks.purge_idempotency_records",
-        "schedule": 3600.0,
-        "options": {"expires": 3500},
-    },
+    "routing-sweep": _periodic("fulfillment.tasks.sweep", every=60.0, expires=55),
+    "expire-pickups": _periodic("fulfillment.tasks.expire_pickups", every=300.0, expires=290),
+    "purge-idempotency-records": _periodic(
+        "orders.tasks.purge_idempotency_records", every=3600.0, expires=3500
+    ),
 }
 app.autodiscover_tasks()
 

@@ -9,18 +9,17 @@ location and filters by store."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from inventory.admin import LocationScopedMixin, admin_actor, admin_location_ids
+from inventory.admin import LocationScopedMixin, StaffReadOnlyInline, admin_actor, admin_location_ids
 from inventory.models import Location
-from oms.errors import DomainError
+from oms.admin_base import NoAddOrChangeMixin, ReadOnlyMixin, apply_each, form_or_page
 
 from . import services
 from .choices import FulfillmentStatus
@@ -84,12 +83,9 @@ class StoreFilter(admin.SimpleListFilter):
         return queryset.filter(location_id=self.value()) if self.value() else queryset
 
 
-class FulfillmentOrderLineInline(admin.TabularInline):
+class FulfillmentOrderLineInline(StaffReadOnlyInline):
     model = FulfillmentOrderLine
     fields = ("sku", "name", "quantity")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
 
     @admin.display(description="SKU")
     def sku(self, obj: FulfillmentOrderLine) -> str:
@@ -99,27 +95,48 @@ class FulfillmentOrderLineInline(admin.TabularInline):
     def name(self, obj: FulfillmentOrderLine) -> str:
         return obj.order_line.name
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return admin_actor(request).is_staff or super().has_view_permission(request, obj)
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+class StepForm(forms.Form):
+    """A step's details, asked on its own page: the admin action it belongs to and the page's title."""
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    action: ClassVar[str]
+    title: ClassVar[str]
 
 
-class RejectForm(forms.Form):
+class RejectForm(StepForm):
+    action, title = "reject", "Reject fulfilment orders"
+
     reason = forms.CharField(max_length=300, help_text="Why this location cannot do it.")
 
 
-class ShipForm(forms.Form):
+class ShipForm(StepForm):
+    action, title = "ship", "Ship fulfilment orders"
+
     carrier = forms.CharField(max_length=64)
     tracking_number = forms.CharField(max_length=128)
 
 
+def _step(
+    description: str, service: Callable[..., Any], done: str, form_class: type[StepForm] | None = None
+) -> Callable[..., TemplateResponse | None]:
+    """The admin action of one lifecycle step: ``service`` on each selected fulfilment order, after
+    asking for the step's details with ``form_class`` (its ``action`` and page ``title``) if any."""
+
+    def step(
+        modeladmin: FulfillmentOrderAdmin, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]
+    ) -> TemplateResponse | None:
+        if form_class is None:
+            modeladmin._apply(request, queryset, service, done)
+            return None
+        return modeladmin._with_form(request, queryset, form_class=form_class, service=service, done=done)
+
+    return admin.action(description=description)(step)
+
+
 @admin.register(FulfillmentOrder)
-class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
+class FulfillmentOrderAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
+    """Fulfilment orders are made by the router and every change is an action through the services."""
+
     list_display = [
         "number",
         "order_number",
@@ -179,15 +196,6 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
     def units(self, obj: FulfillmentOrder) -> int:
         return sum(line.quantity for line in obj.lines.all())
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # the router makes fulfilment orders
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # every change is an action through the services
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     # --- actions ------------------------------------------------------------------------------
 
     def _apply(
@@ -199,98 +207,52 @@ class FulfillmentOrderAdmin(LocationScopedMixin, admin.ModelAdmin):
         **kwargs: Any,
     ) -> None:
         actor = admin_actor(request)
-        ok = 0
-        for fo in queryset.order_by("pk"):
-            try:
-                service(fulfillment_order_id=fo.pk, actor=actor, **kwargs)
-                ok += 1
-            except DomainError as exc:
-                self.message_user(request, f"{fo.number}: {exc.message}", messages.ERROR)
-        if ok:
-            self.message_user(request, f"{done}: {ok} fulfilment order(s).", messages.SUCCESS)
+        apply_each(
+            request,
+            queryset.order_by("pk"),
+            lambda fo: service(fulfillment_order_id=fo.pk, actor=actor, **kwargs),
+            lambda n: f"{done}: {n} fulfilment order(s).",
+        )
 
     def _with_form(
         self,
         request: HttpRequest,
         queryset: QuerySet[FulfillmentOrder],
         *,
-        form_class: type[forms.Form],
-        action: str,
-        title: str,
+        form_class: type[StepForm],
         service: Callable[..., Any],
         done: str,
     ) -> TemplateResponse | None:
-        form = form_class(request.POST if "apply" in request.POST else None)
-        if "apply" in request.POST and form.is_valid():
-            self._apply(request, queryset, service, done, **form.cleaned_data)
-            return None
-        return TemplateResponse(
+        form, page = form_or_page(
+            self,
             request,
+            form_class,
             "admin/fulfillment/action_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": title,
-                "objects": queryset,
-                "form": form,
-                "action": action,
-                "opts": self.model._meta,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            },
+            title=form_class.title,
+            objects=queryset,
+            action=form_class.action,
         )
+        if page is None:
+            self._apply(request, queryset, service, done, **form.cleaned_data)
+        return page
 
-    @admin.action(description="Accept")
-    def accept(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
-        self._apply(request, queryset, services.fulfillment_order_accept, "Accepted")
-
-    @admin.action(description="Reject (the units are re-routed)")
-    def reject(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]):
-        return self._with_form(
-            request,
-            queryset,
-            form_class=RejectForm,
-            action="reject",
-            title="Reject fulfilment orders",
-            service=services.fulfillment_order_reject,
-            done="Rejected",
-        )
-
-    @admin.action(description="Mark picked")
-    def mark_picked(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
-        self._apply(request, queryset, services.fulfillment_order_pick, "Picked")
-
-    @admin.action(description="Mark packed")
-    def mark_packed(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
-        self._apply(request, queryset, services.fulfillment_order_pack, "Packed")
-
-    @admin.action(description="Ship (carrier and tracking number)")
-    def ship(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]):
-        return self._with_form(
-            request,
-            queryset,
-            form_class=ShipForm,
-            action="ship",
-            title="Ship fulfilment orders",
-            service=services.fulfillment_order_ship,
-            done="Shipped",
-        )
-
-    @admin.action(description="Ready for pickup (tells the customer)")
-    def ready_for_pickup(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
-        self._apply(request, queryset, services.fulfillment_order_ready_for_pickup, "Ready for pickup")
-
-    @admin.action(description="Handed over to the customer")
-    def handed_over(self, request: HttpRequest, queryset: QuerySet[FulfillmentOrder]) -> None:
-        self._apply(request, queryset, services.fulfillment_order_picked_up, "Handed over")
+    accept = _step("Accept", services.fulfillment_order_accept, "Accepted")
+    reject = _step(
+        "Reject (the units are re-routed)", services.fulfillment_order_reject, "Rejected", RejectForm
+    )
+    mark_picked = _step("Mark picked", services.fulfillment_order_pick, "Picked")
+    mark_packed = _step("Mark packed", services.fulfillment_order_pack, "Packed")
+    ship = _step("Ship (carrier and tracking number)", services.fulfillment_order_ship, "Shipped", ShipForm)
+    ready_for_pickup = _step(
+        "Ready for pickup (tells the customer)",
+        services.fulfillment_order_ready_for_pickup,
+        "Ready for pickup",
+    )
+    handed_over = _step("Handed over to the customer", services.fulfillment_order_picked_up, "Handed over")
 
 
 @admin.register(RoutingExclusion)
-class RoutingExclusionAdmin(admin.ModelAdmin):
+class RoutingExclusionAdmin(NoAddOrChangeMixin, admin.ModelAdmin):
     list_display = ["order", "location", "reason", "created_at"]
     list_select_related = ["order", "location"]
     readonly_fields = ["order", "location", "reason", "created_at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

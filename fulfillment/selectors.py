@@ -11,6 +11,7 @@ from django.db.models import Prefetch, QuerySet
 
 from oms.actors import Actor
 from oms.errors import NotFound
+from oms.lookups import filter_given, pk_or_none
 
 from .models import FulfillmentOrder, FulfillmentOrderLine
 
@@ -32,10 +33,7 @@ def fulfillment_order_queryset_for_actor(actor: Actor) -> QuerySet[FulfillmentOr
 
 def fulfillment_order_get_for_actor(*, fulfillment_order_id: int | str, actor: Actor) -> FulfillmentOrder:
     """The fulfilment order if the actor may see it; FulfillmentOrderNotFound otherwise (a bad id too)."""
-    try:
-        pk = int(fulfillment_order_id)
-    except (TypeError, ValueError):
-        pk = None
+    pk = pk_or_none(fulfillment_order_id)
     fo = fulfillment_order_queryset_for_actor(actor).filter(pk=pk).first() if pk is not None else None
     if fo is None:
         raise FulfillmentOrderNotFound(f"No fulfilment order '{fulfillment_order_id}'.")
@@ -61,15 +59,13 @@ def fulfillment_order_list(
     order_id: int | None = None,
 ) -> QuerySet[FulfillmentOrder]:
     """The fulfilment orders the actor may see that match every filter given, with their detail loaded."""
-    qs = fulfillment_order_queryset_for_actor(actor)
-    if location:
-        qs = qs.filter(location__code=location)
-    if status:
-        qs = qs.filter(status__in=status)
-    if method:
-        qs = qs.filter(method=method)
-    if order_id is not None:
-        qs = qs.filter(order_id=order_id)
+    qs = filter_given(
+        fulfillment_order_queryset_for_actor(actor),
+        location__code=location,
+        status__in=status,
+        method=method,
+        order_id=order_id,
+    )
     return fulfillment_order_detail_queryset(qs)
 
 

@@ -16,24 +16,31 @@ stock is saved with ``stock_safety_set``, and the ledger is read-only.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template import engines
 from django.template.response import TemplateResponse
 
 from oms.actors import Actor
-from oms.errors import DomainError, InvalidInput
-from oms.services import check_currency
+from oms.admin import clean_currency_field
+from oms.admin_base import (
+    IdentityFixedMixin,
+    ReadOnlyInline,
+    ReadOnlyMixin,
+    apply_each,
+    form_or_page,
+)
+from oms.errors import DomainError
 
 from .models import Location, Product, StockLevel, StockMovement
 from .services import stock_adjust, stock_count, stock_safety_set
+from .services.network import LOCATION_CAPABILITY_FIELDS, LOCATION_PLACE_FIELDS
 
 # --- Who is asking ------------------------------------------------------------------------------
 
@@ -100,14 +107,18 @@ class LocationScopedMixin(StaffViewMixin):
 # --- Locations and products ---------------------------------------------------------------------
 
 
-class StockLevelInline(StaffViewMixin, admin.TabularInline):
+class StaffReadOnlyInline(ReadOnlyInline):
+    """A read-only inline that staff with a StaffProfile may view without model permissions."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return admin_actor(request).is_staff or super().has_view_permission(request, obj)
+
+
+class StockLevelInline(ReadOnlyMixin, StaffViewMixin, ReadOnlyInline):
     """A location's stock rows, read-only (counters change through the Adjust stock action)."""
 
     model = StockLevel
     fields = ("product", "on_hand", "reserved", "safety_stock", "available", "updated_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
     ordering = ("product__sku",)
 
@@ -117,15 +128,6 @@ class StockLevelInline(StaffViewMixin, admin.TabularInline):
     @admin.display(description="Available")
     def available(self, obj: StockLevel) -> int:
         return obj.available
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Location)
@@ -147,21 +149,8 @@ class LocationAdmin(LocationScopedMixin, admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("code", "name", "kind", "active")}),
-        ("Where", {"fields": ("latitude", "longitude", "address", "city", "country", "opening_hours")}),
-        (
-            "Capabilities",
-            {
-                "fields": (
-                    "ships",
-                    "pickup",
-                    "ship_from_store",
-                    "accepts_returns",
-                    "daily_capacity",
-                    "priority",
-                    "pickup_hold_days",
-                )
-            },
-        ),
+        ("Where", {"fields": LOCATION_PLACE_FIELDS}),
+        ("Capabilities", {"fields": LOCATION_CAPABILITY_FIELDS}),
         ("Staff", {"fields": ("staff",)}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
@@ -191,25 +180,17 @@ class ProductForm(forms.ModelForm):
         fields = ["sku", "name", "price", "currency", "active"]
 
     def clean_currency(self) -> str:
-        try:
-            return check_currency(self.cleaned_data["currency"])
-        except InvalidInput as exc:
-            raise forms.ValidationError(exc.message) from exc
+        return clean_currency_field(self.cleaned_data["currency"])
 
 
 @admin.register(Product)
-class ProductAdmin(StaffViewMixin, admin.ModelAdmin):
+class ProductAdmin(IdentityFixedMixin, StaffViewMixin, admin.ModelAdmin):
     form = ProductForm
+    identity_fields = ("sku",)  # orders, stock rows and the ledger refer to the SKU
     list_display = ("sku", "name", "price", "currency", "active")
     list_filter = ("active", "currency")
     search_fields = ("sku", "name")
     readonly_fields = ("created_at", "updated_at")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Product | None = None) -> Any:
-        # Orders, stock rows and the ledger refer to the SKU: it is fixed once created.
-        if obj is not None:
-            return ("sku", *self.readonly_fields)
-        return self.readonly_fields
 
 
 # --- Stock rows and the "Adjust stock" action ---------------------------------------------------
@@ -239,32 +220,26 @@ class StockAdjustForm(forms.Form):
         return data
 
 
-ADJUST_TEMPLATE = """{% extends "admin/base_site.html" %}
-{% block breadcrumbs %}<div class="breadcrumbs"><a href="{% url 'admin:index' %}">Home</a>
-&rsaquo; <a href="{% url 'admin:inventory_stocklevel_changelist' %}">
-{{ opts.verbose_name_plural|capfirst }}</a>
-&rsaquo; Adjust stock</div>{% endblock %}
-{% block content %}
-<p>Adjust {{ rows|length }} stock row{{ rows|length|pluralize }}:</p>
-<ul>{% for row in rows %}
-<li>{{ row.product.sku }} at {{ row.location.code }}:
-{{ row.on_hand }} on hand, {{ row.reserved }} reserved</li>
-{% endfor %}</ul>
-<form method="post">{% csrf_token %}
-{{ form.non_field_errors }}
-{{ form.as_div }}
-{% for row in rows %}<input type="hidden" name="{{ checkbox_name }}" value="{{ row.pk }}">{% endfor %}
-<input type="hidden" name="action" value="adjust_stock">
-<div class="submit-row"><input type="submit" name="apply" value="Adjust stock" class="default">
-<a href="{% url 'admin:inventory_stocklevel_changelist' %}" class="button cancel-link">Cancel</a></div>
-</form>
-{% endblock %}
+ADJUST_TEMPLATE = """{% extends "admin/oms/action_form.html" %}
+{% block changelist_link %}
+{{ opts.verbose_name_plural|capfirst }}{% endblock %}
+{% block intro %}Adjust {{ rows|length }} stock row{{ rows|length|pluralize }}:{% endblock %}
+{% block row %}{{ row.product.sku }} at {{ row.location.code }}:
+{{ row.on_hand }} on hand, {{ row.reserved }} reserved{% endblock %}
 """
 
 
 @cache
 def adjust_template() -> Any:
     return engines["django"].from_string(ADJUST_TEMPLATE)
+
+
+class SkuColumnMixin:
+    """A list column with the SKU of the row's product (``list_select_related`` holds it)."""
+
+    @admin.display(description="SKU", ordering="product__sku")
+    def sku(self, obj: StockLevel | StockMovement) -> str:
+        return obj.product.sku
 
 
 class StockLevelForm(forms.ModelForm):
@@ -278,7 +253,7 @@ class StockLevelForm(forms.ModelForm):
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(LocationScopedMixin, admin.ModelAdmin):
+class StockLevelAdmin(SkuColumnMixin, LocationScopedMixin, admin.ModelAdmin):
     form = StockLevelForm
     list_display = ("sku", "location", "on_hand", "reserved", "safety_stock", "available", "updated_at")
     list_filter = (("location", admin.RelatedOnlyFieldListFilter), "location__kind")
@@ -288,10 +263,6 @@ class StockLevelAdmin(LocationScopedMixin, admin.ModelAdmin):
     readonly_fields = ("product", "location", "on_hand", "reserved", "available", "updated_at")
     actions = ["adjust_stock"]
     show_full_result_count = False
-
-    @admin.display(description="SKU", ordering="product__sku")
-    def sku(self, obj: StockLevel) -> str:
-        return obj.product.sku
 
     @admin.display(description="Available")
     def available(self, obj: StockLevel) -> int:
@@ -316,50 +287,36 @@ class StockLevelAdmin(LocationScopedMixin, admin.ModelAdmin):
     @admin.action(description="Adjust stock", permissions=["adjust"])
     def adjust_stock(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         rows = list(queryset.select_related("product", "location").order_by("pk"))
-        form = StockAdjustForm(request.POST if "apply" in request.POST else None)
-        if not form.is_valid():
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Adjust stock",
-                "opts": self.opts,
-                "form": form,
-                "rows": rows,
-                "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            }
-            return TemplateResponse(request, adjust_template(), context)
+        form, page = form_or_page(
+            self,
+            request,
+            StockAdjustForm,
+            adjust_template(),
+            title="Adjust stock",
+            submit="Adjust stock",
+            action="adjust_stock",
+            rows=rows,
+        )
+        if page is not None:
+            return page
         actor = admin_actor(request)
         delta, on_hand, reason = (form.cleaned_data[k] for k in ("delta", "on_hand", "reason"))
-        done = 0
-        for row in rows:
-            where = f"{row.product.sku} at {row.location.code}"
+        change = (
+            partial(stock_adjust, delta=delta) if delta is not None else partial(stock_count, on_hand=on_hand)
+        )
+
+        def adjust(row: StockLevel) -> None:
             if not actor.may_act_at(row.location_id):
-                messages.error(request, f"{where}: you do not work at this location.")
-                continue
-            try:
-                if delta is not None:
-                    stock_adjust(
-                        product=row.product,
-                        location=row.location,
-                        delta=delta,
-                        reason=reason,
-                        actor=actor,
-                        reference="admin",
-                    )
-                else:
-                    stock_count(
-                        product=row.product,
-                        location=row.location,
-                        on_hand=on_hand,
-                        reason=reason,
-                        actor=actor,
-                        reference="admin",
-                    )
-            except DomainError as exc:
-                messages.error(request, f"{where}: {exc.message}")
-            else:
-                done += 1
-        if done:
-            messages.success(request, f"Adjusted {done} stock row{'s' if done != 1 else ''}.")
+                raise DomainError("you do not work at this location.")
+            change(product=row.product, location=row.location, reason=reason, actor=actor, reference="admin")
+
+        apply_each(
+            request,
+            rows,
+            adjust,
+            lambda n: f"Adjusted {n} stock row{'s' if n != 1 else ''}.",
+            label=lambda row: f"{row.product.sku} at {row.location.code}",
+        )
         return None
 
 
@@ -367,7 +324,7 @@ class StockLevelAdmin(LocationScopedMixin, admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(LocationScopedMixin, admin.ModelAdmin):
+class StockMovementAdmin(SkuColumnMixin, ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
     """The append-only stock ledger: history only."""
 
     list_display = (
@@ -389,19 +346,6 @@ class StockMovementAdmin(LocationScopedMixin, admin.ModelAdmin):
     ordering = ("-pk",)
     show_full_result_count = False
 
-    @admin.display(description="SKU", ordering="product__sku")
-    def sku(self, obj: StockMovement) -> str:
-        return obj.product.sku
-
     @admin.display(description="Actor")
     def actor(self, obj: StockMovement) -> str:
         return f"{obj.actor_type}:{obj.actor_name}"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -189,8 +189,23 @@ class DemoSummary:
 
 @transaction.atomic
 def demo_network_seed(*, products: int = 200, seed: int = 7) -> DemoSummary:
+    """Create the demo channels, network, products and opening stock that do not exist yet."""
     rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
-    actor = Actor.system("seed_demo")
+    _seed_channels()
+    locations = _seed_locations()
+    all_products = _seed_products(products, rng)
+    _seed_stock_levels(locations, all_products, rng)
+    _seed_opening_receipts(Actor.system("seed_demo"))
+    return DemoSummary(
+        channels=Channel.objects.count(),
+        locations=Location.objects.count(),
+        products=Product.objects.count(),
+        stock_rows=StockLevel.objects.count(),
+        units=sum(StockLevel.objects.values_list("on_hand", flat=True)),
+    )
+
+
+def _seed_channels() -> None:
     for code, name, channel_kind, ship_from_stores in CHANNELS:
         Channel.objects.get_or_create(
             code=code,
@@ -201,6 +216,9 @@ def demo_network_seed(*, products: int = 200, seed: int = 7) -> DemoSummary:
                 "ship_from_stores": ship_from_stores,
             },
         )
+
+
+def _seed_locations() -> list[Location]:
     locations = []
     for code, name, kind, lat, lon, city, ships, pickup, sfs, returns, capacity, priority in NETWORK:
         location, _ = Location.objects.get_or_create(
@@ -222,9 +240,14 @@ def demo_network_seed(*, products: int = 200, seed: int = 7) -> DemoSummary:
             },
         )
         locations.append(location)
+    return locations
+
+
+def _seed_products(count: int, rng: random.Random) -> list[Product]:
+    """The first ``count`` demo products (in pk order), creating the missing SKUs."""
     existing = set(Product.objects.values_list("sku", flat=True))
     new_products = []
-    for i in range(products):
+    for i in range(count):
         garment = GARMENTS[i % len(GARMENTS)]
         colour = COLOURS[(i // len(GARMENTS)) % len(COLOURS)]
         size = SIZES[(i // (len(GARMENTS) * len(COLOURS))) % len(SIZES)]
@@ -235,11 +258,15 @@ def demo_network_seed(*, products: int = 200, seed: int = 7) -> DemoSummary:
                 Product(sku=sku, name=f"{garment} {colour} {size}", price=price, currency=CURRENCY)
             )
     Product.objects.bulk_create(new_products)
-    all_products = list(Product.objects.filter(currency=CURRENCY).order_by("pk")[:products])
+    return list(Product.objects.filter(currency=CURRENCY).order_by("pk")[:count])
+
+
+def _seed_stock_levels(locations: list[Location], products: list[Product], rng: random.Random) -> None:
+    """A stock row of every product at every location that has none yet (units drawn at random)."""
     have = set(StockLevel.objects.values_list("product_id", "location_id"))
     levels = []
     for location in locations:
-        for product in all_products:
+        for product in products:
             if (product.pk, location.pk) in have:
                 continue
             if location.kind == LocationKind.WAREHOUSE:
@@ -255,6 +282,10 @@ def demo_network_seed(*, products: int = 200, seed: int = 7) -> DemoSummary:
                 )
             )
     StockLevel.objects.bulk_create(levels, batch_size=1000)
+
+
+def _seed_opening_receipts(actor: Actor) -> None:
+    """A receipt in the ledger for every stock row with units and no movement yet."""
     created = StockLevel.objects.filter(
         pk__in=StockLevel.objects.filter(movements__isnull=True, on_hand__gt=0).values("pk")
     ).values_list("pk", "product_id", "location_id", "on_hand")
@@ -275,11 +306,4 @@ def demo_network_seed(*, products: int = 200, seed: int = 7) -> DemoSummary:
             for pk, product_id, location_id, on_hand in created
         ],
         batch_size=1000,
-    )
-    return DemoSummary(
-        channels=Channel.objects.count(),
-        locations=Location.objects.count(),
-        products=Product.objects.count(),
-        stock_rows=StockLevel.objects.count(),
-        units=sum(StockLevel.objects.values_list("on_hand", flat=True)),
     )

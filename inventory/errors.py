@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+from typing import Any
+
 from oms.errors import Conflict, InvalidInput, NotFound
 
 
@@ -28,3 +32,28 @@ class UnknownLocation(InvalidInput):
 
 class StockLevelNotFound(NotFound):
     default_code = "stock_level_not_found"
+
+
+SNAPSHOT_MAX_LISTED = 100  # offending SKUs listed in a snapshot error's ``extra`` (the count is always given)
+
+
+class SnapshotBelowReserved(Conflict):
+    default_code = "snapshot_below_reserved"
+    default_message = "The snapshot would leave fewer units on hand than are reserved."
+
+
+def snapshot_unknown_skus(skus: list[str], count: int) -> UnknownSku:
+    """The refusal of a snapshot naming SKUs that do not exist (``skus`` sorted, ``count`` in all)."""
+    return UnknownSku(
+        f"{count} SKU(s) of the snapshot do not exist: {', '.join(skus[:5])}.",
+        extra={"skus": skus[:SNAPSHOT_MAX_LISTED], "count": count},
+    )
+
+
+def snapshot_below_reserved(rows: list[dict[str, Any]], count: int) -> SnapshotBelowReserved:
+    """The refusal of a snapshot that would leave rows below their reserved units."""
+    return SnapshotBelowReserved(
+        f"{count} SKU(s) would have fewer units on hand than are reserved; count them again or "
+        f"release the reservations first.",
+        extra={"items": rows[:SNAPSHOT_MAX_LISTED], "count": count},
+    )

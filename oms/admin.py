@@ -13,7 +13,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from .errors import InvalidInput
+from .admin_base import (
+    IdentityFixedMixin,
+    NoAddOrChangeMixin,
+    ReadOnlyInline,
+    ReadOnlyMixin,
+    clean_currency_field,
+)
 from .models import (
     ApiClient,
     Channel,
@@ -25,19 +31,11 @@ from .models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from .services import api_client_create, check_currency
+from .services import api_client_create
 
 admin.site.site_header = "Unified OMS"
 admin.site.site_title = "Unified OMS"
 admin.site.index_title = "Orders, stock and the network"
-
-
-def clean_currency_field(value: str) -> str:
-    """A form-field cleaner over the service's currency check (ISO code, upper-cased)."""
-    try:
-        return check_currency(value)
-    except InvalidInput as exc:
-        raise forms.ValidationError(exc.message) from exc
 
 
 class ChannelForm(forms.ModelForm):
@@ -50,38 +48,21 @@ class ChannelForm(forms.ModelForm):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(IdentityFixedMixin, admin.ModelAdmin):
     form = ChannelForm
+    identity_fields = ("code",)  # orders, clients and customer refs point at the code
     list_display = ("code", "name", "kind", "currency", "ship_from_stores", "active")
     list_filter = ("kind", "active", "currency", "ship_from_stores")
     search_fields = ("code", "name")
     readonly_fields = ("created_at", "updated_at")
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Channel | None = None) -> Any:
-        # Orders, clients and customer refs point at the code: it is fixed once created.
-        if obj is not None:
-            return ("code", *self.readonly_fields)
-        return self.readonly_fields
 
-
-class ChannelCustomerRefInline(admin.TabularInline):
+class ChannelCustomerRefInline(ReadOnlyMixin, ReadOnlyInline):
     model = ChannelCustomerRef
     fields = ("channel", "external_id")
-    readonly_fields = ("channel", "external_id")
-    extra = 0
-    can_delete = False
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).select_related("channel")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Customer)
@@ -169,7 +150,7 @@ class ApiClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin):
+class StaffProfileAdmin(NoAddOrChangeMixin, admin.ModelAdmin):
     """Staff are created and re-keyed with ``manage.py create_staff`` (which keeps the role and
     the user's superuser flag in step); an associate's locations are edited on each Location."""
 
@@ -188,27 +169,12 @@ class StaffProfileAdmin(admin.ModelAdmin):
         # The relation is declared on inventory.Location (imports run inventory -> oms).
         return ", ".join(loc.code for loc in obj.locations.all()) or "—"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: StaffProfile | None = None) -> bool:
-        return False
-
 
 # --- Events, webhooks and notifications: read-only logs ----------------------------------------------
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """A log: written by the OMS, read by managers, never edited here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(OutboxEvent)

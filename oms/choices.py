@@ -23,3 +23,10 @@ class ActorType(models.TextChoices):
     STAFF = "staff", "Staff"
     CHANNEL = "channel", "Channel API client"
     SYSTEM = "system", "System"
+
+
+class NotificationStatus(models.TextChoices):
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (will be retried)"
+    SKIPPED = "skipped", "Skipped (no e-mail address)"

@@ -162,88 +162,102 @@ def _hours(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 3600, 2)
 
 
+def _points(rate: float | None) -> float | None:
+    """A rate as percentage points, rounded for a chart."""
+    return None if rate is None else round(rate * 100, 2)
+
+
+def _chart(labels: list[Any], *datasets: tuple[str, list[Any]]) -> dict[str, Any]:
+    """Chart.js data: the labels and one dataset per ``(label, data)``."""
+    return {"labels": labels, "datasets": [{"label": label, "data": data} for label, data in datasets]}
+
+
 def _charts(kpis: dict[str, Any], *, start: datetime, end: datetime) -> dict[str, Any]:
     """Chart.js data (labels and datasets) for the template's canvases."""
+    return {
+        "orders_by_day": _orders_by_day_chart(kpis, start=start, end=end),
+        "rates": _rates_chart(kpis),
+        "cycle_times": _cycle_times_chart(kpis),
+        "returns_by_reason": _returns_by_reason_chart(kpis),
+        "rejections_by_location": _rejections_by_location_chart(kpis),
+        "status_mix": _status_mix_chart(kpis),
+        "inventory_accuracy": _inventory_accuracy_chart(kpis),
+    }
+
+
+def _orders_by_day_chart(kpis: dict[str, Any], *, start: datetime, end: datetime) -> dict[str, Any]:
     days = [d.isoformat() for d in days_between(start, end)]
     per_channel: dict[str, dict[str, int]] = {}
     for row in kpis.get("orders_by_day") or []:
         per_channel.setdefault(row["channel"], {})[row["date"]] = row["orders"]
-    orders_by_day = {
-        "labels": days,
-        "datasets": [
-            {"label": channel, "data": [counts.get(day, 0) for day in days]}
-            for channel, counts in sorted(per_channel.items())
-        ],
-    }
-    rates = [
-        ("Fill rate", _get(kpis, "fill_rate", "unit_fill_rate")),
-        ("Filled w/o backorder", _get(kpis, "fill_rate", "order_fill_rate")),
-        ("Split shipments", _get(kpis, "split_shipment_rate", "rate")),
-        ("Pickup on time", _get(kpis, "pickup", "on_time_rate")),
-        ("Pickup expired", _get(kpis, "pickup", "expiry_rate")),
-        ("Ship from store", _get(kpis, "ship_from_store", "share")),
-        ("Rejections", _get(kpis, "rejections", "rate")),
-        ("Returns", _get(kpis, "return_rate", "rate")),
-        ("Inventory accuracy", _get(kpis, "inventory_accuracy", "accuracy")),
-    ]
+    return _chart(
+        days,
+        *((channel, [counts.get(day, 0) for day in days]) for channel, counts in sorted(per_channel.items())),
+    )
+
+
+_RATES = [
+    ("Fill rate", ("fill_rate", "unit_fill_rate")),
+    ("Filled w/o backorder", ("fill_rate", "order_fill_rate")),
+    ("Split shipments", ("split_shipment_rate", "rate")),
+    ("Pickup on time", ("pickup", "on_time_rate")),
+    ("Pickup expired", ("pickup", "expiry_rate")),
+    ("Ship from store", ("ship_from_store", "share")),
+    ("Rejections", ("rejections", "rate")),
+    ("Returns", ("return_rate", "rate")),
+    ("Inventory accuracy", ("inventory_accuracy", "accuracy")),
+]
+
+
+def _rates_chart(kpis: dict[str, Any]) -> dict[str, Any]:
+    return _chart([label for label, _ in _RATES], ("%", [_points(_get(kpis, *path)) for _, path in _RATES]))
+
+
+_CYCLE_NAMES = [
+    ("to_allocation", "Order → allocated"),
+    ("to_ship", "Order → shipped"),
+    ("to_ready_for_pickup", "Order → ready for pickup"),
+    ("to_pickup", "Order → picked up"),
+]
+
+
+def _cycle_times_chart(kpis: dict[str, Any]) -> dict[str, Any]:
     cycle = kpis.get("cycle_times") or {}
-    cycle_names = [
-        ("to_allocation", "Order → allocated"),
-        ("to_ship", "Order → shipped"),
-        ("to_ready_for_pickup", "Order → ready for pickup"),
-        ("to_pickup", "Order → picked up"),
-    ]
+    return _chart(
+        [label for _, label in _CYCLE_NAMES],
+        *(
+            (
+                f"{p.upper()} (hours)",
+                [_hours((cycle.get(key) or {}).get(f"{p}_seconds")) for key, _ in _CYCLE_NAMES],
+            )
+            for p in ("p50", "p90")
+        ),
+    )
+
+
+def _returns_by_reason_chart(kpis: dict[str, Any]) -> dict[str, Any]:
     by_reason = _get(kpis, "return_rate", "by_reason") or {}
+    return _chart(
+        [_label(reason) for reason in by_reason],
+        ("% of units delivered", [_points(row.get("rate")) for row in by_reason.values()]),
+    )
+
+
+def _rejections_by_location_chart(kpis: dict[str, Any]) -> dict[str, Any]:
     by_location = _get(kpis, "rejections", "by_location") or {}
+    return _chart(
+        list(by_location),
+        ("Sent", [row["fulfillment_orders"] for row in by_location.values()]),
+        ("Rejected", [row["rejected"] for row in by_location.values()]),
+    )
+
+
+def _status_mix_chart(kpis: dict[str, Any]) -> dict[str, Any]:
     status_mix = {k: v for k, v in (kpis.get("order_status_mix") or {}).items() if v}
+    return _chart([_label(status) for status in status_mix], ("Orders", list(status_mix.values())))
+
+
+def _inventory_accuracy_chart(kpis: dict[str, Any]) -> dict[str, Any]:
     accuracy = kpis.get("inventory_accuracy") or {}
     counted, accurate = accuracy.get("rows_counted", 0), accuracy.get("rows_accurate", 0)
-    return {
-        "orders_by_day": orders_by_day,
-        "rates": {
-            "labels": [label for label, _ in rates],
-            "datasets": [
-                {
-                    "label": "%",
-                    "data": [None if value is None else round(value * 100, 2) for _, value in rates],
-                }
-            ],
-        },
-        "cycle_times": {
-            "labels": [label for _, label in cycle_names],
-            "datasets": [
-                {
-                    "label": f"{p.upper()} (hours)",
-                    "data": [_hours((cycle.get(key) or {}).get(f"{p}_seconds")) for key, _ in cycle_names],
-                }
-                for p in ("p50", "p90")
-            ],
-        },
-        "returns_by_reason": {
-            "labels": [_label(reason) for reason in by_reason],
-            "datasets": [
-                {
-                    "label": "% of units delivered",
-                    "data": [
-                        None if row.get("rate") is None else round(row["rate"] * 100, 2)
-                        for row in by_reason.values()
-                    ],
-                }
-            ],
-        },
-        "rejections_by_location": {
-            "labels": list(by_location),
-            "datasets": [
-                {"label": "Sent", "data": [row["fulfillment_orders"] for row in by_location.values()]},
-                {"label": "Rejected", "data": [row["rejected"] for row in by_location.values()]},
-            ],
-        },
-        "status_mix": {
-            "labels": [_label(status) for status in status_mix],
-            "datasets": [{"label": "Orders", "data": list(status_mix.values())}],
-        },
-        "inventory_accuracy": {
-            "labels": ["Exact", "Off"],
-            "datasets": [{"label": "Counts", "data": [accurate, counted - accurate]}],
-        },
-    }
+    return _chart(["Exact", "Off"], ("Counts", [accurate, counted - accurate]))

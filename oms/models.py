@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .choices import ChannelKind, StaffRole
+from .choices import ChannelKind, NotificationStatus, StaffRole
 
 code_validator = RegexValidator(r"^[a-z0-9][a-z0-9_-]{0,63}$", "Use lower-case letters, digits, '-' and '_'.")
 
@@ -224,13 +224,6 @@ class WebhookDelivery(models.Model):
 
 
 # --- Customer notifications -----------------------------------------------------------------------
-
-
-class NotificationStatus(models.TextChoices):
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed (will be retried)"
-    SKIPPED = "skipped", "Skipped (no e-mail address)"
 
 
 class NotificationLog(models.Model):

@@ -336,34 +336,17 @@ def webhook_deliver(
     if not endpoint.active:
         return DeliveryOutcome(delivery=None, retry_in=None, skipped="endpoint disabled")
     body = webhook_body(event_id=event_id, topic=topic, created_at=created_at, data=data)
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        EVENT_HEADER: topic,
-        DELIVERY_HEADER: str(delivery_id),
-        TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: webhook_signature(secret=endpoint.secret, timestamp=timestamp, body=body),
-    }
     result = webhook_http_post(
-        url=endpoint.url, body=body, headers=headers, timeout=settings.OMS_WEBHOOK_TIMEOUT_SECONDS
+        url=endpoint.url,
+        body=body,
+        headers=_signed_headers(endpoint, topic=topic, delivery_id=delivery_id, body=body),
+        timeout=settings.OMS_WEBHOOK_TIMEOUT_SECONDS,
     )
     now = now or timezone.now()
-    retry_in: int | None = None
     with transaction.atomic():
-        endpoints = WebhookEndpoint.objects.filter(pk=endpoint.pk)
-        if result.ok:
-            endpoints.exclude(failure_count=0).update(failure_count=0)
-            disabled = False
-        else:
-            endpoints.update(failure_count=F("failure_count") + 1)
-            disabled = bool(
-                endpoints.filter(active=True, failure_count__gte=settings.OMS_WEBHOOK_MAX_FAILURES).update(
-                    active=False, disabled_at=now
-                )
-            )
-            if not disabled and retries_left:
-                retry_in = webhook_retry_delay(attempt)
+        disabled, retry_in = _count_attempt(
+            endpoint, result=result, attempt=attempt, retries_left=retries_left, now=now
+        )
         delivery = WebhookDelivery.objects.create(
             endpoint=endpoint,
             delivery_id=delivery_id,
@@ -387,3 +370,36 @@ def webhook_deliver(
             settings.OMS_WEBHOOK_MAX_FAILURES,
         )
     return DeliveryOutcome(delivery=delivery, retry_in=retry_in)
+
+
+def _signed_headers(
+    endpoint: WebhookEndpoint, *, topic: str, delivery_id: str, body: bytes
+) -> dict[str, str]:
+    """The headers of one attempt, signed with the endpoint's secret at this second."""
+    timestamp = int(time.time())
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        EVENT_HEADER: topic,
+        DELIVERY_HEADER: str(delivery_id),
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: webhook_signature(secret=endpoint.secret, timestamp=timestamp, body=body),
+    }
+
+
+def _count_attempt(
+    endpoint: WebhookEndpoint, *, result: HttpResult, attempt: int, retries_left: bool, now: datetime
+) -> tuple[bool, int | None]:
+    """Reset or count the endpoint's consecutive failures, disabling it at the limit. Answers
+    whether it was disabled and, for a failure that may be retried, in how many seconds."""
+    endpoints = WebhookEndpoint.objects.filter(pk=endpoint.pk)
+    if result.ok:
+        endpoints.exclude(failure_count=0).update(failure_count=0)
+        return False, None
+    endpoints.update(failure_count=F("failure_count") + 1)
+    disabled = bool(
+        endpoints.filter(active=True, failure_count__gte=settings.OMS_WEBHOOK_MAX_FAILURES).update(
+            active=False, disabled_at=now
+        )
+    )
+    return disabled, webhook_retry_delay(attempt) if not disabled and retries_left else None

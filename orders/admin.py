@@ -4,15 +4,16 @@ status, and actions cancel / hold / release hold."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from oms.actors import Actor
-from oms.errors import DomainError
+from oms.admin_base import NoAddOrChangeMixin, ReadOnlyInline, apply_each, form_or_page
 
 from .choices import HoldReason, PaymentStatus
 from .models import (
@@ -26,18 +27,6 @@ from .models import (
     Reservation,
 )
 from .services import order_cancel, order_hold_place, order_hold_release
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -54,25 +43,21 @@ class OrderLineInline(ReadOnlyInline):
         "quantity_cancelled",
         "quantity_fulfilled",
     )
-    readonly_fields = fields
 
 
 class ReservationInline(ReadOnlyInline):
     model = Reservation
     fields = ("line", "product", "location", "quantity", "status", "created_at")
-    readonly_fields = fields
 
 
 class OrderHoldInline(ReadOnlyInline):
     model = OrderHold
     fields = ("reason", "note", "placed_by", "created_at", "released_at", "released_by")
-    readonly_fields = fields
 
 
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
     fields = ("created_at", "kind", "message", "actor_type", "actor_name", "data")
-    readonly_fields = fields
 
 
 class PaymentInline(ReadOnlyInline):
@@ -127,17 +112,17 @@ class HoldForm(forms.Form):
     note = forms.CharField(required=False, max_length=500)
 
 
-def _run(request: HttpRequest, modeladmin: admin.ModelAdmin, orders, fn, verb: str) -> None:
+def _run(request: HttpRequest, orders: QuerySet[Order], fn: Callable[..., object], verb: str) -> None:
     actor = Actor.for_user(request.user)
-    done = 0
-    for order in orders:
-        try:
-            fn(order=order, actor=actor)
-            done += 1
-        except DomainError as exc:
-            modeladmin.message_user(request, f"{order.number}: {exc.message}", messages.ERROR)
-    if done:
-        modeladmin.message_user(request, f"{verb} {done} order(s).", messages.SUCCESS)
+    apply_each(request, orders, lambda order: fn(order=order, actor=actor), lambda n: f"{verb} {n} order(s).")
+
+
+def _cancel(*, order: Order, actor: Actor) -> object:
+    return order_cancel(order_id=order.pk, reason="cancelled in admin", actor=actor)
+
+
+def _release_holds(*, order: Order, actor: Actor) -> object:
+    return order_hold_release(order_id=order.pk, actor=actor)
 
 
 @admin.register(Order)
@@ -176,60 +161,36 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel the selected orders (releases their stock)")
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        _run(
-            request,
-            self,
-            queryset,
-            lambda order, actor: order_cancel(order_id=order.pk, reason="cancelled in admin", actor=actor),
-            "Cancelled",
-        )
+        _run(request, queryset, _cancel, "Cancelled")
 
     @admin.action(description="Put the selected orders on hold")
-    def hold_orders(self, request: HttpRequest, queryset: QuerySet[Order]):
-        if "apply" in request.POST:
-            form = HoldForm(request.POST)
-            if form.is_valid():
-                _run(
-                    request,
-                    self,
-                    queryset,
-                    lambda order, actor: order_hold_place(
-                        order_id=order.pk,
-                        reason=form.cleaned_data["reason"],
-                        note=form.cleaned_data["note"],
-                        actor=actor,
-                    ),
-                    "Held",
-                )
-                return None
-        else:
-            form = HoldForm()
-        return TemplateResponse(
+    def hold_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse | None:
+        form, page = form_or_page(
+            self,
             request,
+            HoldForm,
             "admin/orders/hold_form.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Put orders on hold",
-                "orders": queryset,
-                "form": form,
-                "opts": self.model._meta,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            },
+            title="Put orders on hold",
+            orders=queryset,
         )
+        if page is not None:
+            return page
+        reason, note = form.cleaned_data["reason"], form.cleaned_data["note"]
+        _run(
+            request,
+            queryset,
+            lambda order, actor: order_hold_place(order_id=order.pk, reason=reason, note=note, actor=actor),
+            "Held",
+        )
+        return None
 
     @admin.action(description="Release the holds of the selected orders")
     def release_holds(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        _run(
-            request,
-            self,
-            queryset,
-            lambda order, actor: order_hold_release(order_id=order.pk, actor=actor),
-            "Released",
-        )
+        _run(request, queryset, _release_holds, "Released")
 
 
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
+class IdempotencyRecordAdmin(NoAddOrChangeMixin, admin.ModelAdmin):
     list_display = ["scope", "key", "status_code", "order", "created_at", "expires_at"]
     search_fields = ["key", "scope"]
     readonly_fields = [
@@ -242,9 +203,3 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
         "created_at",
         "expires_at",
     ]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

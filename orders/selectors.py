@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from oms.actors import Actor
 from oms.contact import normalize_phone
+from oms.lookups import filter_given
 from oms.models import ChannelCustomerRef, Customer
 
 from .errors import CustomerNotFound, OrderNotFound
@@ -120,26 +121,22 @@ def order_list(
     pickup_location: str | None = None,
 ) -> QuerySet[Order]:
     """The orders the actor may see matching every filter given, detail loaded (not the timeline)."""
-    qs = order_queryset_for_actor(actor, lookup=bool(number))
-    statuses = [s for s in (status or []) if s]
-    if statuses:
-        qs = qs.filter(status__in=statuses)
-    if channel:
-        qs = qs.filter(channel__code=channel)
-    if customer_email:
+    qs = filter_given(
+        order_queryset_for_actor(actor, lookup=bool(number)),
+        status__in=[s for s in (status or []) if s],
+        channel__code=channel,
+    )
+    if customer_email:  # one of blanks too: it matches the empty normalised e-mail
         qs = qs.filter(customer__email_normalized=customer_email.strip().lower())
-    if customer_id is not None:
-        qs = qs.filter(customer_id=customer_id)
-    if created_after is not None:
-        qs = qs.filter(created_at__gte=created_after)
-    if created_before is not None:
-        qs = qs.filter(created_at__lt=created_before)
-    if number:
-        qs = qs.filter(number=number)
-    if method:
-        qs = qs.filter(method=method)
-    if pickup_location:
-        qs = qs.filter(pickup_location__code=pickup_location)
+    qs = filter_given(
+        qs,
+        customer_id=customer_id,
+        created_at__gte=created_after,
+        created_at__lt=created_before,
+        number=number,
+        method=method,
+        pickup_location__code=pickup_location,
+    )
     return order_detail_queryset(qs, with_events=False)
 
 

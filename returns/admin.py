@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from inventory.admin import LocationScopedMixin, admin_actor
+from inventory.admin import LocationScopedMixin, StaffReadOnlyInline, admin_actor
+from oms.actors import Actor
+from oms.admin_base import ReadOnlyMixin, apply_each, form_or_page
 from oms.errors import DomainError
 
 from .choices import Disposition, RefundMethod
@@ -31,22 +32,8 @@ from .services import ReceiveLineInput, return_cancel, return_close, return_rece
 HIDDEN_FIELDS = ("idempotency_scope", "idempotency_key", "request_hash")
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return admin_actor(request).is_staff or super().has_view_permission(request, obj)
+class ReadOnlyInline(ReadOnlyMixin, StaffReadOnlyInline):
+    """A return's lines, receipts and refunds: shown to its location's staff, never edited here."""
 
 
 class ReturnLineInline(ReadOnlyInline):
@@ -61,19 +48,16 @@ class ReturnLineInline(ReadOnlyInline):
         "quantity_restocked",
         "quantity_damaged",
     )
-    readonly_fields = fields
 
 
 class ReceiptInline(ReadOnlyInline):
     model = Receipt
     fields = ("created_at", "line", "quantity", "disposition", "location", "received_by")
-    readonly_fields = fields
 
 
 class RefundInline(ReadOnlyInline):
     model = Refund
     fields = ("created_at", "amount", "currency", "method", "note", "created_by")
-    readonly_fields = fields
 
 
 class AwaitingReceiptFilter(admin.SimpleListFilter):
@@ -89,13 +73,27 @@ class AwaitingReceiptFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReceiveForm(forms.Form):
+class ReturnActionForm(forms.Form):
+    """What an action asks for on its own page, with the action's name and the page's title and intro."""
+
+    action: ClassVar[str]
+    title: ClassVar[str]
+    intro: ClassVar[str]
+
+
+class ReceiveForm(ReturnActionForm):
+    action, title = "receive_outstanding", "Receive returns"
+    intro = "Receive every unit these returns still expect, at their own locations:"
+
     disposition = forms.ChoiceField(
         choices=Disposition.choices, help_text="Every outstanding unit of the selected returns gets it."
     )
 
 
-class RefundForm(forms.Form):
+class RefundForm(ReturnActionForm):
+    action, title = "record_refund", "Record a refund"
+    intro = "Record a refund (for the payment system to execute) for each of these returns:"
+
     amount = forms.DecimalField(
         required=False,
         min_value=Decimal("0.01"),
@@ -107,8 +105,42 @@ class RefundForm(forms.Form):
     note = forms.CharField(required=False, max_length=300)
 
 
+def _receiver(answers: dict[str, Any], actor: Actor) -> Callable[[Return], object]:
+    """Receive every outstanding unit of a return with the disposition answered."""
+    disposition = answers["disposition"]
+
+    def receive(rma: Return) -> object:
+        lines = [
+            ReceiveLineInput(
+                return_line_id=line.pk, quantity=line.quantity_outstanding, disposition=disposition
+            )
+            for line in rma.lines.order_by("pk")
+            if line.quantity_outstanding > 0
+        ]
+        if not lines:
+            raise DomainError("Nothing is left to receive.", code="nothing_to_receive")
+        return return_receive(return_id=rma.pk, lines=lines, actor=actor)
+
+    return receive
+
+
+def _refunder(answers: dict[str, Any], actor: Actor) -> Callable[[Return], object]:
+    """Record a refund of the amount answered (or what the return still owes) by the method answered."""
+    amount, method, note = (answers[k] for k in ("amount", "method", "note"))
+
+    def refund(rma: Return) -> object:
+        value = amount if amount is not None else return_refund_due(rma=rma)
+        if value <= 0:
+            raise DomainError("The return owes nothing more.", code="nothing_to_refund")
+        return return_refund(return_id=rma.pk, amount=value, method=method, note=note, actor=actor)
+
+    return refund
+
+
 @admin.register(Return)
-class ReturnAdmin(LocationScopedMixin, admin.ModelAdmin):
+class ReturnAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
+    """Returns are opened through the API (POS, storefront, call centre); every change is an action."""
+
     list_display = (
         "number",
         "order",
@@ -148,15 +180,6 @@ class ReturnAdmin(LocationScopedMixin, admin.ModelAdmin):
     def refunded(self, obj: Return) -> Decimal:
         return getattr(obj, "refunded_total", None) or Decimal("0.00")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # returns are opened through the API (POS, storefront, call centre)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def _acts(self, request: HttpRequest) -> bool:
         actor = admin_actor(request)
         return request.user.is_superuser or actor.is_manager or actor.is_associate
@@ -172,118 +195,72 @@ class ReturnAdmin(LocationScopedMixin, admin.ModelAdmin):
 
     # --- actions ------------------------------------------------------------------------------------
 
-    def _form_page(
+    def _ask_then_each(
         self,
         request: HttpRequest,
-        rows: list[Return],
-        form: forms.Form,
-        *,
-        action: str,
-        title: str,
-        intro: str,
-    ) -> TemplateResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "intro": intro,
-            "submit": title,
-            "opts": self.opts,
-            "form": form,
-            "returns": rows,
-            "action": action,
-            "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/returns/action_form.html", context)
+        queryset: QuerySet,
+        form_class: type[ReturnActionForm],
+        per_return: Callable[[dict[str, Any], Actor], Callable[[Return], object]],
+        done_message: str,
+    ) -> TemplateResponse | None:
+        """The form's page until it is submitted valid; then ``per_return(answers, actor)`` on each
+        selected return."""
+        rows = list(queryset.select_related("location", "order").order_by("pk"))
+        form, page = form_or_page(
+            self,
+            request,
+            form_class,
+            "admin/returns/action_form.html",
+            title=form_class.title,
+            intro=form_class.intro,
+            submit=form_class.title,
+            rows=rows,
+            action=form_class.action,
+        )
+        if page is not None:
+            return page
+        self._each(request, rows, per_return(form.cleaned_data, admin_actor(request)), done_message)
+        return None
+
+    def _on_each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        fn: Callable[[Return, Actor], object],
+        done_message: str,
+    ) -> None:
+        """``fn(return, actor)`` on each selected return, in pk order."""
+        actor = admin_actor(request)
+        self._each(request, list(queryset.order_by("pk")), lambda rma: fn(rma, actor), done_message)
 
     def _each(
         self, request: HttpRequest, rows: list[Return], fn: Callable[[Return], object], done_message: str
     ) -> None:
-        done = 0
-        for rma in rows:
-            try:
-                fn(rma)
-            except DomainError as exc:
-                messages.error(request, f"{rma.number}: {exc.message}")
-            else:
-                done += 1
-        if done:
-            messages.success(request, done_message.format(count=done, s="" if done == 1 else "s"))
+        apply_each(request, rows, fn, lambda n: done_message.format(count=n, s="" if n == 1 else "s"))
 
     @admin.action(description="Receive every outstanding unit", permissions=["receive"])
     def receive_outstanding(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
-        rows = list(queryset.select_related("location", "order").order_by("pk"))
-        form = ReceiveForm(request.POST if "apply" in request.POST else None)
-        if not form.is_valid():
-            return self._form_page(
-                request,
-                rows,
-                form,
-                action="receive_outstanding",
-                title="Receive returns",
-                intro="Receive every unit these returns still expect, at their own locations:",
-            )
-        actor = admin_actor(request)
-        disposition = form.cleaned_data["disposition"]
-
-        def receive(rma: Return) -> object:
-            lines = [
-                ReceiveLineInput(
-                    return_line_id=line.pk, quantity=line.quantity_outstanding, disposition=disposition
-                )
-                for line in rma.lines.order_by("pk")
-                if line.quantity_outstanding > 0
-            ]
-            if not lines:
-                raise DomainError("Nothing is left to receive.", code="nothing_to_receive")
-            return return_receive(return_id=rma.pk, lines=lines, actor=actor)
-
-        self._each(request, rows, receive, "Received {count} return{s}.")
-        return None
+        return self._ask_then_each(request, queryset, ReceiveForm, _receiver, "Received {count} return{s}.")
 
     @admin.action(description="Record a refund", permissions=["refund"])
     def record_refund(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
-        rows = list(queryset.select_related("location", "order").order_by("pk"))
-        form = RefundForm(request.POST if "apply" in request.POST else None)
-        if not form.is_valid():
-            return self._form_page(
-                request,
-                rows,
-                form,
-                action="record_refund",
-                title="Record a refund",
-                intro="Record a refund (for the payment system to execute) for each of these returns:",
-            )
-        actor = admin_actor(request)
-        amount, method, note = (form.cleaned_data[k] for k in ("amount", "method", "note"))
-
-        def refund(rma: Return) -> object:
-            value = amount if amount is not None else return_refund_due(rma=rma)
-            if value <= 0:
-                raise DomainError("The return owes nothing more.", code="nothing_to_refund")
-            return return_refund(return_id=rma.pk, amount=value, method=method, note=note, actor=actor)
-
-        self._each(request, rows, refund, "Recorded {count} refund{s}.")
-        return None
+        return self._ask_then_each(request, queryset, RefundForm, _refunder, "Recorded {count} refund{s}.")
 
     @admin.action(description="Close the selected returns", permissions=["close"])
     def close_returns(self, request: HttpRequest, queryset: QuerySet) -> None:
-        actor = admin_actor(request)
-        rows = list(queryset.order_by("pk"))
-        self._each(
+        self._on_each(
             request,
-            rows,
-            lambda rma: return_close(return_id=rma.pk, actor=actor),
+            queryset,
+            lambda rma, actor: return_close(return_id=rma.pk, actor=actor),
             "Closed {count} return{s}.",
         )
 
     @admin.action(description="Cancel the selected returns", permissions=["close"])
     def cancel_returns(self, request: HttpRequest, queryset: QuerySet) -> None:
-        actor = admin_actor(request)
-        rows = list(queryset.order_by("pk"))
-        self._each(
+        self._on_each(
             request,
-            rows,
-            lambda rma: return_cancel(return_id=rma.pk, actor=actor, reason="cancelled in admin"),
+            queryset,
+            lambda rma, actor: return_cancel(return_id=rma.pk, actor=actor, reason="cancelled in admin"),
             "Cancelled {count} return{s}.",
         )
 
@@ -291,17 +268,8 @@ class ReturnAdmin(LocationScopedMixin, admin.ModelAdmin):
 # --- Reporting: reasons, dispositions, refunds -------------------------------------------------------
 
 
-class ReadOnlyAdmin(LocationScopedMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ReturnLine)

@@ -36,6 +36,19 @@ def _order(order_id: Any) -> Order | None:
     )
 
 
+def _row_and_order(
+    name: str, related: str, pk: Any, payload: dict[str, Any]
+) -> tuple[models.Model, Order] | None:
+    """The returns row of model ``name`` and primary key ``pk`` (with ``related`` loaded) and its order
+    (the row's, else the payload's ``order_id``); None if the model, the row or the order is missing."""
+    model = _model(name)
+    row = model._default_manager.select_related(related).filter(pk=pk).first() if model else None
+    if row is None:
+        return None
+    order = _order(getattr(row, "order_id", None) or payload.get("order_id"))
+    return None if order is None else (row, order)
+
+
 def _notification(order: Order, template: str, **extra: Any) -> Notification:
     recipient, language = customer_recipient(order.customer)
     return Notification(
@@ -49,15 +62,11 @@ def _notification(order: Order, template: str, **extra: Any) -> Notification:
 
 def return_received_build(topic: str, payload: dict[str, Any]) -> Notification | None:
     """return.received: the units received so far, and whether the return is complete."""
-    return_model, line_model = _model("Return"), _model("ReturnLine")
-    if return_model is None or line_model is None:
+    line_model = _model("ReturnLine")
+    found = _row_and_order("Return", "location", payload.get("return_id"), payload) if line_model else None
+    if line_model is None or found is None:
         return None
-    rma = return_model._default_manager.select_related("location").filter(pk=payload.get("return_id")).first()
-    if rma is None:
-        return None
-    order = _order(getattr(rma, "order_id", None) or payload.get("order_id"))
-    if order is None:
-        return None
+    rma, order = found
     lines = list(line_model._default_manager.filter(rma=rma).select_related("order_line").order_by("pk"))
     received = [
         # a model from the app registry (see above): its fields are not typed
@@ -79,15 +88,10 @@ def return_received_build(topic: str, payload: dict[str, Any]) -> Notification |
 
 def refund_issued_build(topic: str, payload: dict[str, Any]) -> Notification | None:
     """refund.created: the amount, and where the money goes."""
-    refund_model = _model("Refund")
-    if refund_model is None:
+    found = _row_and_order("Refund", "rma", payload.get("refund_id"), payload)
+    if found is None:
         return None
-    refund = refund_model._default_manager.select_related("rma").filter(pk=payload.get("refund_id")).first()
-    if refund is None:
-        return None
-    order = _order(getattr(refund, "order_id", None) or payload.get("order_id"))
-    if order is None:
-        return None
+    refund, order = found
     rma = getattr(refund, "rma", None)
     return _notification(
         order,

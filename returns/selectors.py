@@ -21,6 +21,7 @@ from rest_framework.fields import DateTimeField
 
 from fulfillment.models import DONE_STATUSES, FulfillmentOrderLine
 from oms.actors import Actor
+from oms.lookups import pk_or_none
 from orders.choices import OrderStatus
 from orders.models import Order, OrderLine
 
@@ -45,10 +46,7 @@ def return_queryset_for_actor(actor: Actor, *, lookup: bool = False) -> QuerySet
 
 def return_get_for_actor(*, return_id: int | str, actor: Actor) -> Return:
     """The return with this id if the actor may see it, else 404 ``return_not_found`` (ids do not leak)."""
-    try:
-        pk = int(return_id)
-    except (TypeError, ValueError):
-        pk = None
+    pk = pk_or_none(return_id)
     rma = None
     if pk is not None:
         rma = return_queryset_for_actor(actor, lookup=True).filter(pk=pk).first()

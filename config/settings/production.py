@@ -1,6 +1,7 @@
 """Production: secure defaults; everything that differs per deployment comes from the environment."""
 
 from .base import *
+from .base import LOGGING as BASE_LOGGING
 from .base import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -17,14 +18,13 @@ SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# base's logging, as JSON lines
 LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
+    **BASE_LOGGING,
     "formatters": {"json": {"()": "oms.logging.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
-    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
-        "django.db.backends": {"level": "WARNING"},
+        **BASE_LOGGING["loggers"],
         # a line per task run ("Task ... succeeded in ...s") at INFO; WARNING keeps only failures
         # and retries, and saves a worker a quarter of a no-op task's CPU (docs/performance.md)
         "celery.app.trace": {"level": env("CELERY_TRACE_LOG_LEVEL", default="INFO")},

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import django_filters
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from fulfillment import services
 from fulfillment.choices import FulfillmentStatus
@@ -15,7 +18,7 @@ from fulfillment.selectors import (
     fulfillment_order_get_for_actor,
     fulfillment_order_queryset_for_actor,
 )
-from oms.api.pagination import NewestFirstCursorPagination
+from oms.api.viewsets import NewestFirstViewSet, checked_body
 from oms.authentication import actor_from_request
 from oms.permissions import IsStaff
 from orders.choices import FulfillmentMethod
@@ -34,14 +37,26 @@ class FulfillmentOrderFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class FulfillmentOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+def _step(name: str, service: Callable[..., object], body_class: type[Serializer] | None = None) -> Any:
+    """The action ``POST /fulfillment-orders/{id}/<name, dashed>``: ``body_class`` checks the body
+    (an empty one without it), then ``service`` runs for the fulfilment order the actor may act on."""
+
+    def step(self: FulfillmentOrderViewSet, request: Request, pk: str | None = None) -> Response:
+        return self._do(request, pk, service, body_class or EmptyInput)
+
+    step.__name__ = name
+    url_path = name.replace("_", "-") if "_" in name else None
+    return extend_schema(request=body_class, responses={200: FulfillmentOrderOutput})(
+        action(detail=True, methods=["post"], url_path=url_path)(step)
+    )
+
+
+class FulfillmentOrderViewSet(NewestFirstViewSet):
     """A location's work: associates see and act on their own locations' fulfilment orders only."""
 
     permission_classes = [IsStaff]
     serializer_class = FulfillmentOrderOutput
-    filter_backends = [DjangoFilterBackend]
     filterset_class = FulfillmentOrderFilter
-    pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
         actor = actor_from_request(self.request)
@@ -56,44 +71,16 @@ class FulfillmentOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         return FulfillmentOrderOutput(fo).data
 
     def _do(self, request, pk, service, body_class=EmptyInput):
-        body = body_class(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = checked_body(body_class, request)
         actor = actor_from_request(request)
         fo = fulfillment_order_get_for_actor(fulfillment_order_id=pk, actor=actor)
         service(fulfillment_order_id=fo.pk, actor=actor, **body.validated_data)
         return Response(self._output(fo.pk))
 
-    @extend_schema(request=None, responses={200: FulfillmentOrderOutput})
-    @action(detail=True, methods=["post"])
-    def accept(self, request, pk=None):
-        return self._do(request, pk, services.fulfillment_order_accept)
-
-    @extend_schema(request=RejectInput, responses={200: FulfillmentOrderOutput})
-    @action(detail=True, methods=["post"])
-    def reject(self, request, pk=None):
-        return self._do(request, pk, services.fulfillment_order_reject, RejectInput)
-
-    @extend_schema(request=None, responses={200: FulfillmentOrderOutput})
-    @action(detail=True, methods=["post"])
-    def pick(self, request, pk=None):
-        return self._do(request, pk, services.fulfillment_order_pick)
-
-    @extend_schema(request=None, responses={200: FulfillmentOrderOutput})
-    @action(detail=True, methods=["post"])
-    def pack(self, request, pk=None):
-        return self._do(request, pk, services.fulfillment_order_pack)
-
-    @extend_schema(request=ShipInput, responses={200: FulfillmentOrderOutput})
-    @action(detail=True, methods=["post"])
-    def ship(self, request, pk=None):
-        return self._do(request, pk, services.fulfillment_order_ship, ShipInput)
-
-    @extend_schema(request=None, responses={200: FulfillmentOrderOutput})
-    @action(detail=True, methods=["post"], url_path="ready-for-pickup")
-    def ready_for_pickup(self, request, pk=None):
-        return self._do(request, pk, services.fulfillment_order_ready_for_pickup)
-
-    @extend_schema(request=None, responses={200: FulfillmentOrderOutput})
-    @action(detail=True, methods=["post"], url_path="picked-up")
-    def picked_up(self, request, pk=None):
-        return self._do(request, pk, services.fulfillment_order_picked_up)
+    accept = _step("accept", services.fulfillment_order_accept)
+    reject = _step("reject", services.fulfillment_order_reject, RejectInput)
+    pick = _step("pick", services.fulfillment_order_pick)
+    pack = _step("pack", services.fulfillment_order_pack)
+    ship = _step("ship", services.fulfillment_order_ship, ShipInput)
+    ready_for_pickup = _step("ready_for_pickup", services.fulfillment_order_ready_for_pickup)
+    picked_up = _step("picked_up", services.fulfillment_order_picked_up)

@@ -14,6 +14,7 @@ from rest_framework import serializers
 from inventory.choices import LocationKind
 from inventory.models import Location, Product
 from inventory.selectors import AvailabilityAnswer
+from inventory.services.network import LOCATION_FIELDS
 from oms.models import code_validator
 
 from .validation import (
@@ -104,28 +105,7 @@ class LocationOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Location
-        fields = [
-            "id",
-            "code",
-            "name",
-            "kind",
-            "latitude",
-            "longitude",
-            "address",
-            "city",
-            "country",
-            "opening_hours",
-            "ships",
-            "pickup",
-            "ship_from_store",
-            "accepts_returns",
-            "daily_capacity",
-            "priority",
-            "pickup_hold_days",
-            "active",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "code", *LOCATION_FIELDS, "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -255,6 +235,19 @@ class SnapshotOutput(serializers.Serializer):
 # --- Availability ----------------------------------------------------------------------------------
 
 
+def _query_number(low: int, high: int, **kwargs: Any) -> StrictDecimalField:
+    """An optional number of the query string between ``low`` and ``high``, given as a number."""
+    return StrictDecimalField(
+        max_digits=None,
+        decimal_places=None,
+        coerce_to_string=False,
+        min_value=Decimal(low),
+        max_value=Decimal(high),
+        required=False,
+        **kwargs,
+    )
+
+
 class AvailabilityQuery(serializers.Serializer):
     sku = serializers.ListField(
         child=StrictCharField(max_length=64),
@@ -262,30 +255,11 @@ class AvailabilityQuery(serializers.Serializer):
         max_length=100,
         help_text="Repeat for several SKUs: ?sku=A&sku=B (at most 100).",
     )
-    latitude = StrictDecimalField(
-        max_digits=None,
-        decimal_places=None,
-        coerce_to_string=False,
-        min_value=Decimal(-90),
-        max_value=Decimal(90),
-        required=False,
-        help_text="The customer's point; with longitude.",
-    )
-    longitude = StrictDecimalField(
-        max_digits=None,
-        decimal_places=None,
-        coerce_to_string=False,
-        min_value=Decimal(-180),
-        max_value=Decimal(180),
-        required=False,
-    )
-    radius_km = StrictDecimalField(
-        max_digits=None,
-        decimal_places=None,
-        coerce_to_string=False,
-        min_value=Decimal(0),
-        max_value=Decimal(20_100),
-        required=False,
+    latitude = _query_number(-90, 90, help_text="The customer's point; with longitude.")
+    longitude = _query_number(-180, 180)
+    radius_km = _query_number(
+        0,
+        20_100,
         help_text="Only locations within this distance of the point (needs latitude and longitude).",
     )
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
-from rest_framework import mixins, viewsets
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -46,57 +50,63 @@ from .serializers import (
 from .validation import parse_input
 
 
-class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Warehouses and stores. Anyone authenticated reads; only a manager creates or changes them."""
+class _NetworkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """A resource of the network: anyone authenticated reads; only a manager creates (POST) or
+    changes (PATCH) one. A subclass names its selector, input serializers and services."""
 
     permission_classes = [IsManagerOrReadOnly]
     parser_classes = [SizeLimitedJSONParser]
+    select: Callable[[], QuerySet[Any]]
+    create_input: type[serializers.Serializer]
+    update_input: type[serializers.Serializer]
+    create_with: Callable[..., Model]
+    update_with: Callable[..., Model]  # called with the instance and ``data``
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return type(self).select()
+
+    def create(self, request: Request) -> Response:
+        data = parse_input(self.create_input, request.data)
+        created = type(self).create_with(**data)
+        return Response(self.get_serializer_class()(created).data, status=201)
+
+    def partial_update(self, request: Request, **lookup: str) -> Response:
+        instance = self.get_object()
+        data = parse_input(self.update_input, request.data)
+        updated = type(self).update_with(instance, data)
+        return Response(self.get_serializer_class()(updated).data)
+
+
+@extend_schema_view(
+    create=extend_schema(request=LocationCreateInput, responses={201: LocationOutput}),
+    partial_update=extend_schema(request=LocationUpdateInput, responses={200: LocationOutput}),
+)
+class LocationViewSet(_NetworkViewSet):
+    """Warehouses and stores. Anyone authenticated reads; only a manager creates or changes them."""
+
     serializer_class = LocationOutput
     filterset_class = LocationFilter
     lookup_field = "code"
-
-    def get_queryset(self):
-        return location_list()
-
-    @extend_schema(request=LocationCreateInput, responses={201: LocationOutput})
-    def create(self, request: Request) -> Response:
-        data = parse_input(LocationCreateInput, request.data)
-        location = location_create(**data)
-        return Response(LocationOutput(location).data, status=201)
-
-    @extend_schema(request=LocationUpdateInput, responses={200: LocationOutput})
-    def partial_update(self, request: Request, code: str) -> Response:
-        location = self.get_object()
-        data = parse_input(LocationUpdateInput, request.data)
-        location = location_update(location=location, data=data)
-        return Response(LocationOutput(location).data)
+    select = staticmethod(location_list)
+    create_input, update_input = LocationCreateInput, LocationUpdateInput
+    create_with = staticmethod(location_create)
+    update_with = staticmethod(lambda location, data: location_update(location=location, data=data))
 
 
-class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(
+    create=extend_schema(request=ProductCreateInput, responses={201: ProductOutput}),
+    partial_update=extend_schema(request=ProductUpdateInput, responses={200: ProductOutput}),
+)
+class ProductViewSet(_NetworkViewSet):
     """SKUs. Anyone authenticated reads; only a manager creates or changes them."""
 
-    permission_classes = [IsManagerOrReadOnly]
-    parser_classes = [SizeLimitedJSONParser]
     serializer_class = ProductOutput
     filterset_class = ProductFilter
-    lookup_field = "sku"
-    lookup_value_regex = "[^/]+"
-
-    def get_queryset(self):
-        return product_list()
-
-    @extend_schema(request=ProductCreateInput, responses={201: ProductOutput})
-    def create(self, request: Request) -> Response:
-        data = parse_input(ProductCreateInput, request.data)
-        product = product_create(**data)
-        return Response(ProductOutput(product).data, status=201)
-
-    @extend_schema(request=ProductUpdateInput, responses={200: ProductOutput})
-    def partial_update(self, request: Request, sku: str) -> Response:
-        product = self.get_object()
-        data = parse_input(ProductUpdateInput, request.data)
-        product = product_update(product=product, data=data)
-        return Response(ProductOutput(product).data)
+    lookup_field, lookup_value_regex = "sku", "[^/]+"
+    select = staticmethod(product_list)
+    create_input, update_input = ProductCreateInput, ProductUpdateInput
+    create_with = staticmethod(product_create)
+    update_with = staticmethod(lambda product, data: product_update(product=product, data=data))
 
 
 class StockLevelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

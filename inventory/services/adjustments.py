@@ -8,6 +8,7 @@ the product ids inside the transaction; subscribers (backorder allocation) run a
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -58,17 +59,41 @@ def _stock_changed(*, location_id: int, product_ids: Iterable[int]) -> None:
         publish(topic="stock.changed", payload={"location_id": location_id, "product_ids": ids})
 
 
-def _stock_adjust(
-    *,
-    product: Product,
-    location: Location,
-    delta: int,
-    reason: str,
-    actor: Actor,
-    kind: str,
-    reference: str,
-) -> tuple[StockLevel, StockMovement]:
+@dataclass(frozen=True)
+class _Entry:
+    """Who changes which SKU where, and why: what every ledger row of a stock action repeats."""
+
+    product: Product
+    location: Location
+    actor: Actor
+    reason: str
+    reference: str
+
+    def record(
+        self, level: StockLevel, *, kind: str, on_hand_delta: int, expected_on_hand: int | None = None
+    ) -> StockMovement:
+        """Write the ledger row of what ``level`` just became; a rise announces ``stock.changed``."""
+        movement = StockMovement.objects.create(
+            stock_level=level,
+            product=self.product,
+            location=self.location,
+            kind=kind,
+            on_hand_delta=on_hand_delta,
+            on_hand_after=level.on_hand,
+            expected_on_hand=expected_on_hand,
+            reason=self.reason[:300],
+            reference=self.reference[:100],
+            actor_type=self.actor.type,
+            actor_name=self.actor.name[:200],
+        )
+        if on_hand_delta > 0:
+            _stock_changed(location_id=self.location.pk, product_ids=[self.product.pk])
+        return movement
+
+
+def _stock_adjust(entry: _Entry, *, delta: int, kind: str) -> tuple[StockLevel, StockMovement]:
     check_quantity(delta, field="delta", allow_negative=True)
+    product, location = entry.product, entry.location
     level, _ = StockLevel.objects.get_or_create(product=product, location=location)
     # one conditional UPDATE: on_hand + delta >= reserved (and so >= 0)
     updated = StockLevel.objects.filter(pk=level.pk, on_hand__gte=F("reserved") - delta).update(
@@ -87,21 +112,7 @@ def _stock_adjust(
                 "delta": delta,
             },
         )
-    movement = StockMovement.objects.create(
-        stock_level=level,
-        product=product,
-        location=location,
-        kind=kind,
-        on_hand_delta=delta,
-        on_hand_after=level.on_hand,
-        reason=reason[:300],
-        reference=reference[:100],
-        actor_type=actor.type,
-        actor_name=actor.name[:200],
-    )
-    if delta > 0:
-        _stock_changed(location_id=location.pk, product_ids=[product.pk])
-    return level, movement
+    return level, entry.record(level, kind=kind, on_hand_delta=delta)
 
 
 @transaction.atomic
@@ -118,22 +129,14 @@ def stock_adjust(
     """Add (receipt, restock) or remove (damage, loss) units on hand. Never below the reserved units.
 
     An increase announces ``stock.changed`` (after commit) so backordered orders are retried."""
-    level, _ = _stock_adjust(
-        product=product,
-        location=location,
-        delta=delta,
-        reason=reason,
-        actor=actor,
-        kind=kind,
-        reference=reference,
-    )
+    entry = _Entry(product=product, location=location, actor=actor, reason=reason, reference=reference)
+    level, _ = _stock_adjust(entry, delta=delta, kind=kind)
     return level
 
 
-def _stock_count(
-    *, product: Product, location: Location, on_hand: int, reason: str, actor: Actor, reference: str
-) -> tuple[StockLevel, StockMovement]:
+def _stock_count(entry: _Entry, *, on_hand: int) -> tuple[StockLevel, StockMovement]:
     check_quantity(on_hand, field="on_hand", allow_zero=True)
+    product, location = entry.product, entry.location
     level = _stock_level_for_update(product=product, location=location)
     if on_hand < level.reserved:
         raise CountBelowReserved(
@@ -148,21 +151,9 @@ def _stock_count(
     expected = level.on_hand
     level.on_hand = on_hand
     level.save(update_fields=["on_hand", "updated_at"])
-    movement = StockMovement.objects.create(
-        stock_level=level,
-        product=product,
-        location=location,
-        kind=MovementKind.COUNT,
-        on_hand_delta=on_hand - expected,
-        on_hand_after=on_hand,
-        expected_on_hand=expected,
-        reason=reason[:300],
-        reference=reference[:100],
-        actor_type=actor.type,
-        actor_name=actor.name[:200],
+    movement = entry.record(
+        level, kind=MovementKind.COUNT, on_hand_delta=on_hand - expected, expected_on_hand=expected
     )
-    if on_hand > expected:
-        _stock_changed(location_id=location.pk, product_ids=[product.pk])
     return level, movement
 
 
@@ -173,9 +164,8 @@ def stock_count(
     """A cycle count: set on_hand to what was counted. Refused below the units already reserved.
 
     A count that raises on_hand announces ``stock.changed`` (after commit)."""
-    level, _ = _stock_count(
-        product=product, location=location, on_hand=on_hand, reason=reason, actor=actor, reference=reference
-    )
+    entry = _Entry(product=product, location=location, actor=actor, reason=reason, reference=reference)
+    level, _ = _stock_count(entry, on_hand=on_hand)
     return level
 
 
@@ -203,21 +193,12 @@ def stock_adjustment_apply(
             "Give exactly one of delta (a change) or on_hand (a count).",
             code="delta_or_on_hand_required",
         )
+    entry = _Entry(product=product, location=location, actor=actor, reason=reason, reference="")
     if delta is not None:
-        level, movement = _stock_adjust(
-            product=product,
-            location=location,
-            delta=delta,
-            reason=reason,
-            actor=actor,
-            kind=MovementKind.ADJUSTMENT,
-            reference="",
-        )
+        level, movement = _stock_adjust(entry, delta=delta, kind=MovementKind.ADJUSTMENT)
     else:
         assert on_hand is not None  # noqa: S101 (narrowing for mypy)
-        level, movement = _stock_count(
-            product=product, location=location, on_hand=on_hand, reason=reason, actor=actor, reference=""
-        )
+        level, movement = _stock_count(entry, on_hand=on_hand)
     movement.stock_level = level
     return movement
 

@@ -3,17 +3,20 @@ by code and SKU."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 
 from inventory.choices import LocationKind
 from inventory.errors import UnknownLocation, UnknownSku
 from inventory.models import Location, Product
 from oms.errors import Conflict, InvalidInput
 from oms.services import check_currency
+
+ModelT = TypeVar("ModelT", bound=Model)
 
 
 def product_get_by_sku(*, sku: str) -> Product:
@@ -32,15 +35,8 @@ def location_get_by_code(*, code: str) -> Location:
     return location
 
 
-LOCATION_FIELDS = (
-    "name",
-    "kind",
-    "latitude",
-    "longitude",
-    "address",
-    "city",
-    "country",
-    "opening_hours",
+# what a location can do for routing (the admin's "Capabilities")
+LOCATION_CAPABILITY_FIELDS = (
     "ships",
     "pickup",
     "ship_from_store",
@@ -48,9 +44,41 @@ LOCATION_FIELDS = (
     "daily_capacity",
     "priority",
     "pickup_hold_days",
-    "active",
 )
+LOCATION_PLACE_FIELDS = ("latitude", "longitude", "address", "city", "country", "opening_hours")
+# what a manager may set on a location (its ``code`` is its identity)
+LOCATION_FIELDS = ("name", "kind", *LOCATION_PLACE_FIELDS, *LOCATION_CAPABILITY_FIELDS, "active")
 PRODUCT_FIELDS = ("name", "price", "currency", "active")
+
+
+def _refuse_other_fields(data: Mapping[str, Any], editable: tuple[str, ...]) -> None:
+    """InvalidInput naming every field of ``data`` that is not ``editable``."""
+    unknown = sorted(set(data) - set(editable))
+    if unknown:
+        raise InvalidInput(
+            f"These fields cannot be changed: {', '.join(unknown)}.",
+            code="field_not_editable",
+            extra={"fields": unknown},
+        )
+
+
+def _fields_update(
+    obj: ModelT,
+    data: Mapping[str, Any],
+    *,
+    editable: tuple[str, ...],
+    check: Callable[[ModelT], None],
+    value_of: Callable[[str, Any], Any] = lambda name, value: value,
+) -> ModelT:
+    """Set the ``editable`` fields of ``data`` on the locked row of ``obj`` (each value through
+    ``value_of``), ``check`` it, save those fields; InvalidInput for any other field."""
+    _refuse_other_fields(data, editable)
+    obj = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
+    for name, value in data.items():
+        setattr(obj, name, value_of(name, value))
+    check(obj)
+    obj.save(update_fields=[*data, "updated_at"])
+    return obj
 
 
 def _check_location(location: Location) -> None:
@@ -121,19 +149,7 @@ def location_create(
 @transaction.atomic
 def location_update(*, location: Location, data: Mapping[str, Any]) -> Location:
     """Change a location's details or capabilities (its ``code`` is its identity and stays)."""
-    unknown = sorted(set(data) - set(LOCATION_FIELDS))
-    if unknown:
-        raise InvalidInput(
-            f"These fields cannot be changed: {', '.join(unknown)}.",
-            code="field_not_editable",
-            extra={"fields": unknown},
-        )
-    location = Location.objects.select_for_update().get(pk=location.pk)
-    for name, value in data.items():
-        setattr(location, name, value)
-    _check_location(location)
-    location.save(update_fields=[*data, "updated_at"])
-    return location
+    return _fields_update(location, data, editable=LOCATION_FIELDS, check=_check_location)
 
 
 def _check_price(price: Decimal) -> Decimal:
@@ -163,20 +179,18 @@ def product_create(*, sku: str, name: str, price: Decimal, currency: str, active
 @transaction.atomic
 def product_update(*, product: Product, data: Mapping[str, Any]) -> Product:
     """Change a SKU's name, price, currency or whether it is sold (the SKU itself stays)."""
-    unknown = sorted(set(data) - set(PRODUCT_FIELDS))
-    if unknown:
-        raise InvalidInput(
-            f"These fields cannot be changed: {', '.join(unknown)}.",
-            code="field_not_editable",
-            extra={"fields": unknown},
-        )
-    product = Product.objects.select_for_update().get(pk=product.pk)
-    for name, value in data.items():
-        if name == "price":
-            value = _check_price(value)
-        elif name == "currency":
-            value = check_currency(value)
-        setattr(product, name, value)
-    product.full_clean(validate_unique=False)
-    product.save(update_fields=[*data, "updated_at"])
-    return product
+    return _fields_update(
+        product,
+        data,
+        editable=PRODUCT_FIELDS,
+        check=lambda p: p.full_clean(validate_unique=False),
+        value_of=_product_value,
+    )
+
+
+def _product_value(name: str, value: Any) -> Any:
+    if name == "price":
+        return _check_price(value)
+    if name == "currency":
+        return check_currency(value)
+    return value

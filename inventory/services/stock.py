@@ -9,6 +9,8 @@ transactions that need the same rows never wait on each other in opposite orders
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.db.models import F
@@ -56,30 +58,25 @@ def stock_reserve(
     )
 
 
+@dataclass(frozen=True)
+class _Taking:
+    """How reserved units go: back to sale, or out of the building too (``leave``: ``on_hand -= q``),
+    with the ledger's kind and the refusal of a row that lacks them."""
+
+    leave: bool
+    kind: str
+    refusal: str
+    code: str
+
+
+_RELEASE = _Taking(
+    False, MovementKind.RELEASE, "Cannot release more units than are reserved.", "release_exceeds_reserved"
+)
+
+
 def stock_release(*, lines: Iterable[StockLine], actor: Actor, reference: str, reason: str = "") -> None:
     """Give held units back to sale: ``reserved -= q`` (never below zero)."""
-    merged = merge_lines(lines)
-    for line in merged:
-        updated = StockLevel.objects.filter(pk=line.stock_level_id, reserved__gte=line.quantity).update(
-            reserved=F("reserved") - line.quantity, updated_at=Now()
-        )
-        if updated == 0:
-            raise StockWouldGoNegative(
-                "Cannot release more units than are reserved.",
-                code="release_exceeds_reserved",
-                extra={"stock_level": line.stock_level_id, "quantity": line.quantity},
-            )
-    StockMovement.objects.bulk_create(
-        ledger_rows(
-            merged,
-            kind=MovementKind.RELEASE,
-            on_hand_sign=0,
-            reserved_sign=-1,
-            actor=actor,
-            reason=reason,
-            reference=reference,
-        )
-    )
+    _take_reserved(lines, _RELEASE, actor=actor, reason=reason, reference=reference)
 
 
 def stock_consume(
@@ -91,24 +88,34 @@ def stock_consume(
     kind: str = MovementKind.SHIPMENT,
 ) -> None:
     """Units leave the building (shipped or handed over): on_hand and reserved both drop by q."""
+    taking = _Taking(True, kind, "Cannot consume units that are not reserved.", "consume_exceeds_reserved")
+    _take_reserved(lines, taking, actor=actor, reason=reason, reference=reference)
+
+
+def _take_reserved(
+    lines: Iterable[StockLine], taking: _Taking, *, actor: Actor, reason: str, reference: str
+) -> None:
+    """``reserved -= q`` on each row (and ``on_hand`` when the units leave): one conditional UPDATE
+    per row in pk order, then the ledger rows in one INSERT. A row without the units refuses the
+    whole change (StockWouldGoNegative)."""
     merged = merge_lines(lines)
     for line in merged:
-        updated = StockLevel.objects.filter(
-            pk=line.stock_level_id, reserved__gte=line.quantity, on_hand__gte=line.quantity
-        ).update(
-            on_hand=F("on_hand") - line.quantity, reserved=F("reserved") - line.quantity, updated_at=Now()
-        )
-        if updated == 0:
+        q = line.quantity
+        where: dict[str, Any] = {"pk": line.stock_level_id, "reserved__gte": q}
+        change: dict[str, Any] = {}
+        if taking.leave:
+            where["on_hand__gte"] = q
+            change["on_hand"] = F("on_hand") - q
+        change.update(reserved=F("reserved") - q, updated_at=Now())
+        if StockLevel.objects.filter(**where).update(**change) == 0:
             raise StockWouldGoNegative(
-                "Cannot consume units that are not reserved.",
-                code="consume_exceeds_reserved",
-                extra={"stock_level": line.stock_level_id, "quantity": line.quantity},
+                taking.refusal, code=taking.code, extra={"stock_level": line.stock_level_id, "quantity": q}
             )
     StockMovement.objects.bulk_create(
         ledger_rows(
             merged,
-            kind=kind,
-            on_hand_sign=-1,
+            kind=taking.kind,
+            on_hand_sign=-1 if taking.leave else 0,
             reserved_sign=-1,
             actor=actor,
             reason=reason,

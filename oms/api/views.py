@@ -27,6 +27,7 @@ from .serializers import (
     WebhookEndpointInput,
     WebhookEndpointOutput,
 )
+from .viewsets import checked_body
 
 
 def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
@@ -45,8 +46,7 @@ class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(request=ChannelInput, responses={201: ChannelOutput})
     def create(self, request):
-        data = ChannelInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = checked_body(ChannelInput, request)
         channel = channel_create(**data.validated_data)
         return Response(ChannelOutput(channel).data, status=201)
 
@@ -72,8 +72,7 @@ class WebhookViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         description="Register an endpoint. The answer shows the signing secret; it is never shown again.",
     )
     def create(self, request: Request) -> Response:
-        body = WebhookEndpointInput(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = checked_body(WebhookEndpointInput, request)
         endpoint, secret = webhook_endpoint_create(**body.validated_data)
         return Response(WebhookEndpointCreatedOutput(endpoint, context={"secret": secret}).data, status=201)
 

@@ -213,20 +213,22 @@ def reservation_dict(r: Reservation, *, sku: str, location: str) -> dict[str, An
     }
 
 
-def _order_head(order: Order, *, channel_code: str, pickup_code: str | None, customer) -> dict[str, Any]:
+def _order_head(order: Order) -> dict[str, Any]:
+    """The fields of ``_OrderHeadOutput`` (the order's channel, pickup location and customer loaded)."""
+    customer = order.customer
     return {
         "id": order.pk,
         "number": order.number,
         "external_id": order.external_id,
         "status": order.status,
-        "channel": channel_code,
+        "channel": order.channel.code,
         "customer": (
             {"id": customer.pk, "email": customer.email, "name": customer.name, "phone": customer.phone}
             if customer is not None
             else None
         ),
         "method": order.method,
-        "pickup_location": pickup_code,
+        "pickup_location": order.pickup_location.code if order.pickup_location is not None else None,
         "shipping_address": order.shipping_address or None,
         "currency": order.currency,
         "subtotal": _money(order.subtotal),
@@ -238,14 +240,14 @@ def _order_head(order: Order, *, channel_code: str, pickup_code: str | None, cus
     }
 
 
-class OrderOutput(serializers.Serializer):
-    """An order with its lines, reservations, holds, fulfilment orders and (in detail) timeline."""
+class _OrderHeadOutput(serializers.Serializer):
+    """The fields every answer about one order starts with (``_order_head``)."""
 
     id = serializers.IntegerField()
     number = serializers.CharField()
     external_id = serializers.CharField()
     status = serializers.ChoiceField(choices=OrderStatus.choices)
-    channel = serializers.CharField(help_text="Channel code.")
+    channel = serializers.CharField()
     customer = CustomerSummaryOutput(allow_null=True)
     method = serializers.ChoiceField(choices=FulfillmentMethod.choices)
     pickup_location = serializers.CharField(allow_null=True)
@@ -257,6 +259,12 @@ class OrderOutput(serializers.Serializer):
     total = serializers.DecimalField(**MONEY)
     allow_backorder = serializers.BooleanField()
     created_at = serializers.DateTimeField()
+
+
+class OrderOutput(_OrderHeadOutput):
+    """An order with its lines, reservations, holds, fulfilment orders and (in detail) timeline."""
+
+    channel = serializers.CharField(help_text="Channel code.")
     updated_at = serializers.DateTimeField()
     lines = OrderLineOutput(many=True)
     reservations = ReservationOutput(many=True)
@@ -272,12 +280,7 @@ class OrderOutput(serializers.Serializer):
     payments = PaymentOutput(many=True, required=False, help_text="The order's payments and their ledger.")
 
     def to_representation(self, order: Order) -> dict[str, Any]:
-        data = _order_head(
-            order,
-            channel_code=order.channel.code,
-            pickup_code=order.pickup_location.code if order.pickup_location is not None else None,
-            customer=order.customer,
-        )
+        data = _order_head(order)
         data["updated_at"] = serializers.DateTimeField().to_representation(order.updated_at)
         data["lines"] = [line_dict(line) for line in order.lines.all()]
         data["reservations"] = [
@@ -317,25 +320,9 @@ def _event_dict(e: OrderEvent) -> dict[str, Any]:
     }
 
 
-class OrderCreateOutput(serializers.Serializer):
+class OrderCreateOutput(_OrderHeadOutput):
     """The 201 of POST /orders (also replayed for a repeated Idempotency-Key)."""
 
-    id = serializers.IntegerField()
-    number = serializers.CharField()
-    external_id = serializers.CharField()
-    status = serializers.ChoiceField(choices=OrderStatus.choices)
-    channel = serializers.CharField()
-    customer = CustomerSummaryOutput(allow_null=True)
-    method = serializers.ChoiceField(choices=FulfillmentMethod.choices)
-    pickup_location = serializers.CharField(allow_null=True)
-    shipping_address = serializers.JSONField(allow_null=True)
-    currency = serializers.CharField()
-    subtotal = serializers.DecimalField(**MONEY)
-    tax_total = serializers.DecimalField(**MONEY)
-    shipping_total = serializers.DecimalField(**MONEY)
-    total = serializers.DecimalField(**MONEY)
-    allow_backorder = serializers.BooleanField()
-    created_at = serializers.DateTimeField()
     lines = OrderLineOutput(many=True)
     reservations = ReservationOutput(many=True)
     backordered = serializers.ListField(
@@ -347,12 +334,7 @@ def placement_response(result: PlacementResult) -> dict[str, Any]:
     """Build the 201 body from the rows the service just wrote, without another query."""
     order = result.order
     sku_by_line = {line.pk: line.sku for line in result.lines}
-    data = _order_head(
-        order,
-        channel_code=order.channel.code,
-        pickup_code=order.pickup_location.code if order.pickup_location is not None else None,
-        customer=order.customer,
-    )
+    data = _order_head(order)
     data["lines"] = [line_dict(line) for line in result.lines]
     data["reservations"] = [
         reservation_dict(r, sku=sku_by_line[r.line_id], location=result.location_codes[r.location_id])

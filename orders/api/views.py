@@ -4,7 +4,6 @@ from typing import cast
 
 from django.db.models import Prefetch
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -13,6 +12,7 @@ from rest_framework.response import Response
 
 from oms.actors import Actor
 from oms.api.pagination import NewestFirstCursorPagination
+from oms.api.viewsets import NewestFirstViewSet, checked_body
 from oms.authentication import ApiClientUser, actor_from_request
 from oms.customers import customer_erase
 from oms.errors import InvalidInput, MalformedInput
@@ -138,15 +138,13 @@ ORDER_EXAMPLES = [
 ]
 
 
-class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class OrderViewSet(NewestFirstViewSet):
     """Orders from every channel. A channel client sees its own channel's orders (in-person channels
     may look up any order by id or number); staff see all."""
 
     permission_classes = [IsStaffOrChannel]
     serializer_class = OrderOutput
-    filter_backends = [DjangoFilterBackend]
     filterset_class = OrderFilter
-    pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
         actor = actor_from_request(self.request)
@@ -177,8 +175,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def create(self, request):
         actor = actor_from_request(request)
         claim = _idempotency_claim(request, actor)
-        body = OrderCreateInput(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = checked_body(OrderCreateInput, request)
         channel = _channel_for(request, actor, body.validated_data["channel"])
         result = order_place(
             data=body.to_order_input(channel), actor=actor, idempotency=claim, render=placement_response
@@ -192,8 +189,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         actor = actor_from_request(request)
-        body = OrderCancelInput(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = checked_body(OrderCancelInput, request)
         order = order_get_for_actor(order_id=pk, actor=actor)  # 404 before anything else
         order_cancel(order_id=order.pk, reason=body.validated_data["reason"], actor=actor)
         return Response(OrderOutput(order_detail(order_id=order.pk, actor=actor)).data)
@@ -209,8 +205,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"], permission_classes=[IsManager])
     def holds(self, request, pk=None):
         actor = actor_from_request(request)
-        body = OrderHoldInput(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = checked_body(OrderHoldInput, request)
         order = order_get_for_actor(order_id=pk, actor=actor)
         hold = order_hold_place(order_id=order.pk, actor=actor, **body.validated_data)
         return Response(OrderHoldOutput(hold).data, status=201)
@@ -219,8 +214,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"], url_path="release-hold", permission_classes=[IsManager])
     def release_hold(self, request, pk=None):
         actor = actor_from_request(request)
-        body = OrderReleaseHoldInput(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = checked_body(OrderReleaseHoldInput, request)
         order = order_get_for_actor(order_id=pk, actor=actor)
         order_hold_release(order_id=order.pk, actor=actor, hold_id=body.validated_data["hold"])
         return Response(OrderOutput(order_detail(order_id=order.pk, actor=actor)).data)

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from oms.actors import Actor
-from oms.api.pagination import NewestFirstCursorPagination
+from oms.api.viewsets import NewestFirstViewSet, checked_body
 from oms.authentication import actor_from_request
 from oms.errors import MalformedInput
 from oms.permissions import IsStaff, IsStaffOrChannel
@@ -58,15 +56,13 @@ def _replayed(response: Response, replayed: bool) -> Response:
     return response
 
 
-class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ReturnViewSet(NewestFirstViewSet):
     """Returns (RMA) of any order from any channel. Staff see every return; a channel client sees the
     returns made through it and those of its orders (in-person channels may look up any by id)."""
 
     permission_classes = [IsStaffOrChannel]
     serializer_class = ReturnOutput
-    filter_backends = [DjangoFilterBackend]
     filterset_class = ReturnFilter
-    pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
         return return_detail_queryset(return_queryset_for_actor(actor_from_request(self.request)))
@@ -92,8 +88,7 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def create(self, request):
         actor = actor_from_request(request)
         claim = _idempotency_claim(request, actor, scope="return")
-        body = ReturnCreateInput(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = checked_body(ReturnCreateInput, request)
         result = services.return_create(actor=actor, idempotency=claim, **body.service_kwargs())
         response = Response(self._output(result.rma.pk, actor), status=201)
         return _replayed(response, result.replayed)
@@ -107,8 +102,7 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["post"], permission_classes=[IsStaff])
     def receive(self, request, pk=None):
         actor = actor_from_request(request)
-        body = ReturnReceiveInput(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = checked_body(ReturnReceiveInput, request)
         rma = services.return_receive(return_id=pk, lines=body.service_lines(), actor=actor)
         return Response(self._output(rma.pk, actor))
 
@@ -124,8 +118,7 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def refund(self, request, pk=None):
         actor = actor_from_request(request)
         claim = _idempotency_claim(request, actor, scope="refund")
-        body = ReturnRefundInput(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = checked_body(ReturnRefundInput, request)
         result = services.return_refund(return_id=pk, actor=actor, idempotency=claim, **body.validated_data)
         data = refund_created_dict(result.refund, refundable=result.refundable)
         return _replayed(Response(data, status=201), result.replayed)
@@ -135,8 +128,7 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def cancel(self, request, pk=None):
         """Withdraw a return before anything was received or refunded (cancels its exchange order)."""
         actor = actor_from_request(request)
-        body = ReturnCancelInput(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = checked_body(ReturnCancelInput, request)
         rma = services.return_cancel(return_id=pk, actor=actor, reason=body.validated_data["reason"])
         return Response(self._output(rma.pk, actor))
 

@@ -1,32 +1,26 @@
-"""Inventory's one-statement writes: the reservation of stock rows with their ledger rows (a
-PostgreSQL statement, ``stock_reserve_statement``, with the ORM fallback ``stock_reserve_rows``
-beside it) and the upsert of the locations' daily load (``location_loads_add_sql``, one statement on
-PostgreSQL and SQLite alike). Also the ``StockLine`` these writes take, merged into the locking
-order, and the ledger rows of a change.
-
-Table and column names, casts and the ledger's values come from the models' ``_meta`` and from the
-ledger row the ORM would write, so the SQL follows the models; the conditions are the rules
-themselves and are written out."""
+"""Reserving stock rows: the reservation's PostgreSQL statement (``stock_reserve_statement``, CTEs a
+caller ends with its own final statement) and its ORM fallback (``stock_reserve_rows``), with the
+``StockLine`` these writes take, merged into the locking order, and the ledger rows of a change."""
 
 from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Field, Model, UniqueConstraint
+from django.db.models import F, Field
 from django.db.models.functions import Now
 
+from inventory.choices import MovementKind
+from inventory.errors import InsufficientStock
+from inventory.models import StockLevel, StockMovement
 from oms.actors import Actor
 from oms.errors import InvalidInput
 
-from .choices import MovementKind
-from .errors import InsufficientStock
-from .models import LocationDailyLoad, StockLevel, StockMovement
+from .fields import db_type, model_field
 
 
 @dataclass(frozen=True)
@@ -149,7 +143,7 @@ def _reserve_shape() -> _ReserveShape:
     stock_meta, ledger_meta = StockLevel._meta, StockMovement._meta
 
     def column(name: str) -> str:
-        return quote(_model_field(StockLevel, name).column)
+        return quote(model_field(StockLevel, name).column)
 
     # Timestamps are the database's now(), the transaction's time (the UPDATE stamps
     # updated_at with it too), where the ORM would stamp the Python clock's.
@@ -173,15 +167,15 @@ def _reserve_shape() -> _ReserveShape:
     return _ReserveShape(
         stock=quote(stock_meta.db_table),
         ledger=quote(ledger_meta.db_table),
-        id_cast=_db_type(_model_field(StockLevel, stock_meta.pk.name)),
-        quantity_cast=_db_type(_model_field(StockLevel, "reserved")),
+        id_cast=db_type(model_field(StockLevel, stock_meta.pk.name)),
+        quantity_cast=db_type(model_field(StockLevel, "reserved")),
         pk=quote(stock_meta.pk.column),
         on_hand=column("on_hand"),
         reserved=column("reserved"),
         safety_stock=column("safety_stock"),
         product=column("product"),
         location=column("location"),
-        ledger_stock_level=quote(_model_field(StockMovement, "stock_level").column),
+        ledger_stock_level=quote(model_field(StockMovement, "stock_level").column),
         stamps=stamps,
         ledger_columns=", ".join(columns),
         ledger_select=", ".join(select),
@@ -279,51 +273,3 @@ def _reservation_rows(
         reason=reason,
         reference=reference,
     )
-
-
-# --- The daily load of locations -----------------------------------------------------------------
-
-
-def location_loads_add_sql(*, day: date, added: Mapping[int, int]) -> tuple[str, list[Any]] | None:
-    """The upsert of ``capacity.location_loads_add`` as SQL and parameters (None: nothing to add),
-    for a caller that runs it with other writes in one statement (routing on PostgreSQL).
-
-    ``INSERT … ON CONFLICT (location, day) DO UPDATE`` runs on PostgreSQL and SQLite ≥ 3.24 alike,
-    so it has no ORM fallback; Django's ``update_conflicts`` would overwrite the counter with the
-    new value, not add to it, hence the hand-built statement."""
-    rows = sorted((location_id, n) for location_id, n in added.items() if n)
-    if not rows:
-        return None
-    if any(n < 0 for _, n in rows):
-        raise ValueError("location_loads_add only adds; use location_load_change to take away")
-    meta = LocationDailyLoad._meta
-    quote = connection.ops.quote_name
-    table = quote(meta.db_table)
-    location, day_field, counter = (
-        _model_field(LocationDailyLoad, name) for name in ("location", "day", "open_fulfillment_orders")
-    )
-    (unique,) = [c for c in meta.constraints if isinstance(c, UniqueConstraint)]  # (location, day)
-    target = ", ".join(quote(_model_field(LocationDailyLoad, name).column) for name in unique.fields)
-    count = quote(counter.column)
-    sql = (
-        f"INSERT INTO {table} ({quote(location.column)}, {quote(day_field.column)}, {count}) "  # noqa: S608 (the model's names)
-        f"VALUES {', '.join(['(%s, %s, %s)'] * len(rows))} "
-        f"ON CONFLICT ({target}) DO UPDATE SET {count} = {table}.{count} + excluded.{count}"
-    )
-    value = day_field.get_db_prep_save(day, connection)
-    return sql, [param for location_id, n in rows for param in (location_id, value, n)]
-
-
-def _model_field(model: type[Model], name: str) -> Field:
-    """A concrete field of ``model`` by name (``get_field`` also knows reverse relations)."""
-    field = model._meta.get_field(name)
-    assert isinstance(field, Field)  # noqa: S101 (narrowing for mypy)
-    return field
-
-
-def _db_type(field: Field) -> str:
-    """The column's SQL type on PostgreSQL (``bigint`` for a BigAutoField, ``integer`` ...)."""
-    db_type = field.db_type(connection)
-    if db_type is None:
-        raise TypeError(f"{field} has no column type")
-    return db_type
