@@ -12,6 +12,7 @@ from .money import CURRENCIES
 
 
 def check_currency(currency: str) -> str:
+    """The ISO 4217 code in upper case if the OMS knows it, else 422 ``unknown_currency``."""
     code = (currency or "").upper()
     if code not in CURRENCIES:
         raise InvalidInput(
@@ -24,6 +25,7 @@ def check_currency(currency: str) -> str:
 def channel_create(
     *, code: str, name: str, kind: str, currency: str, ship_from_stores: bool = True, active: bool = True
 ) -> Channel:
+    """A new channel of a known kind and currency; 409 ``channel_exists`` for a code already taken."""
     if kind not in ChannelKind.values:
         raise InvalidInput(f"Unknown channel kind '{kind}'.", code="unknown_channel_kind")
     if Channel.objects.filter(code=code).exists():
