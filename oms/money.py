@@ -60,3 +60,8 @@ def check_amount(
             f"{field_name} has at most two decimal places.", code="invalid_amount", extra=extra
         )
     return quantize(amount)
+
+
+def money_text(value: Decimal) -> str:
+    """An amount as the API writes it: a string with two decimals (``"1600000.00"``)."""
+    return f"{value:.{DECIMAL_PLACES}f}"

@@ -22,6 +22,7 @@ from rest_framework.fields import DateTimeField
 from fulfillment.models import DONE_STATUSES, FulfillmentOrderLine
 from oms.actors import Actor
 from oms.lookups import pk_or_none
+from oms.money import money_text
 from orders.choices import OrderStatus
 from orders.models import Order, OrderLine
 
@@ -154,7 +155,7 @@ def order_refund_summary(*, order: Order) -> RefundSummary:
 
 
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}"
+    return None if value is None else money_text(value)
 
 
 def returns_for_orders(order_ids: list[int]) -> dict[int, list[dict[str, Any]]]:

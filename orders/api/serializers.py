@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from oms.customers import CustomerInput
-from oms.money import MONEY
+from oms.money import MONEY, money_text
 from orders.choices import FulfillmentMethod, HoldReason, OrderStatus, ReservationStatus
 from orders.models import Order, OrderEvent, OrderHold, OrderLine, Reservation
 from orders.services import LineInput, OrderInput, PlacementResult
@@ -182,10 +182,6 @@ class FulfillmentOrderSummary(serializers.Serializer):
     lines = FulfillmentOrderLineSummary(many=True)
 
 
-def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
 def line_dict(line: OrderLine) -> dict[str, Any]:
     return {
         "id": line.pk,
@@ -193,9 +189,9 @@ def line_dict(line: OrderLine) -> dict[str, Any]:
         "sku": line.sku,
         "name": line.name,
         "quantity": line.quantity,
-        "unit_price": _money(line.unit_price),
-        "tax": _money(line.tax),
-        "line_total": _money(line.line_total),
+        "unit_price": money_text(line.unit_price),
+        "tax": money_text(line.tax),
+        "line_total": money_text(line.line_total),
         "quantity_backordered": line.quantity_backordered,
         "quantity_cancelled": line.quantity_cancelled,
         "quantity_fulfilled": line.quantity_fulfilled,
@@ -231,10 +227,10 @@ def _order_head(order: Order) -> dict[str, Any]:
         "pickup_location": order.pickup_location.code if order.pickup_location is not None else None,
         "shipping_address": order.shipping_address or None,
         "currency": order.currency,
-        "subtotal": _money(order.subtotal),
-        "tax_total": _money(order.tax_total),
-        "shipping_total": _money(order.shipping_total),
-        "total": _money(order.total),
+        "subtotal": money_text(order.subtotal),
+        "tax_total": money_text(order.tax_total),
+        "shipping_total": money_text(order.shipping_total),
+        "total": money_text(order.total),
         "allow_backorder": order.allow_backorder,
         "created_at": serializers.DateTimeField().to_representation(order.created_at),
     }

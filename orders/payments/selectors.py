@@ -4,17 +4,13 @@ customer's history) and GET /orders/{id}/payments, as plain dicts in two queries
 from __future__ import annotations
 
 from collections import defaultdict
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import Prefetch
 from rest_framework.fields import DateTimeField
 
+from oms.money import money_text
 from orders.models import Payment, PaymentTransaction
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
 
 
 def _when(value: Any) -> str | None:
@@ -25,7 +21,7 @@ def _transaction_dict(t: PaymentTransaction) -> dict[str, Any]:
     return {
         "id": t.pk,
         "kind": t.kind,
-        "amount": _money(t.amount),
+        "amount": money_text(t.amount),
         "currency": t.currency,
         "status": t.status,
         "provider_reference": t.provider_reference,
@@ -44,9 +40,9 @@ def payment_dict(p: Payment) -> dict[str, Any]:
         "provider": p.provider,
         "provider_reference": p.provider_reference,
         "currency": p.currency,
-        "authorized": _money(p.authorized),
-        "captured": _money(p.captured),
-        "refunded": _money(p.refunded),
+        "authorized": money_text(p.authorized),
+        "captured": money_text(p.captured),
+        "refunded": money_text(p.refunded),
         "status": p.status,
         "created_at": _when(p.created_at),
         "transactions": [_transaction_dict(t) for t in p.transactions.all()],
