@@ -43,10 +43,10 @@ def order_status_sync(
     def has_started() -> bool:
         if fulfillment_orders is not None:
             return any(fo.status in STARTED for fo in fulfillment_orders)
-        if stepped is None:
-            return FulfillmentOrder.objects.filter(order=order, status__in=STARTED).exists()
-        others = FulfillmentOrder.objects.filter(order=order, status__in=STARTED).exclude(pk=stepped.pk)
-        return stepped.status in STARTED or others.exists()
+        if stepped is not None and stepped.status in STARTED:
+            return True
+        started = FulfillmentOrder.objects.filter(order=order, status__in=STARTED)
+        return (started if stepped is None else started.exclude(pk=stepped.pk)).exists()
 
     target = order_status_derive(lines=lines, has_unrouted=unrouted, has_started=has_started)
     if order.status == OrderStatus.CANCELLED:
