@@ -27,6 +27,12 @@ class MalformedInput(DomainError):
     default_message = "The request body could not be parsed."
 
 
+class RequestTooLarge(DomainError):
+    status_code = 413
+    default_code = "request_too_large"
+    default_message = "The request body is too large."
+
+
 class InvalidInput(DomainError):
     """Well-formed input whose meaning is wrong (unknown SKU, negative price ...): 422."""
 

@@ -22,15 +22,9 @@ from rest_framework.parsers import BaseParser
 from rest_framework.settings import api_settings
 from rest_framework.utils import json as drf_json
 
-from oms.errors import DomainError
+from oms.errors import RequestTooLarge
 
 DEFAULT_MAX_BYTES = 2_621_440  # Django's default DATA_UPLOAD_MAX_MEMORY_SIZE
-
-
-class RequestTooLarge(DomainError):
-    status_code = 413
-    default_code = "request_too_large"
-    default_message = "The request body is too large."
 
 
 class SizeLimitedJSONParser(BaseParser):
