@@ -5,6 +5,7 @@ PostgreSQL writes they use are in ``inventory.writes``; staff are the kernel's (
 
 from inventory.writes import ReserveStatement, StockLine, stock_reserve_statement
 
+from . import network
 from .adjustments import (
     check_quantity,
     stock_adjust,
@@ -12,30 +13,13 @@ from .adjustments import (
     stock_count,
     stock_safety_set,
 )
-from .network import (
-    LOCATION_FIELDS,
-    PRODUCT_FIELDS,
-    location_create,
-    location_get_by_code,
-    location_update,
-    product_create,
-    product_get_by_sku,
-    product_update,
-)
+from .network import *  # noqa: F403 (locations and products: network.__all__)
 from .stock import stock_consume, stock_release, stock_reserve
 
 __all__ = [
-    "LOCATION_FIELDS",
-    "PRODUCT_FIELDS",
     "ReserveStatement",
     "StockLine",
     "check_quantity",
-    "location_create",
-    "location_get_by_code",
-    "location_update",
-    "product_create",
-    "product_get_by_sku",
-    "product_update",
     "stock_adjust",
     "stock_adjustment_apply",
     "stock_consume",
@@ -45,3 +29,4 @@ __all__ = [
     "stock_reserve_statement",
     "stock_safety_set",
 ]
+__all__ += network.__all__

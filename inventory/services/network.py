@@ -16,6 +16,17 @@ from inventory.models import Location, Product
 from oms.errors import Conflict, InvalidInput
 from oms.services import check_currency
 
+__all__ = [  # what inventory.services re-exports
+    "LOCATION_FIELDS",
+    "PRODUCT_FIELDS",
+    "location_create",
+    "location_get_by_code",
+    "location_update",
+    "product_create",
+    "product_get_by_sku",
+    "product_update",
+]
+
 ModelT = TypeVar("ModelT", bound=Model)
 
 

@@ -30,6 +30,7 @@ location when one can take it whole, and is split only when none can.
 
 from __future__ import annotations
 
+from . import types
 from .candidates import (
     CandidateProduct,
     Candidates,
@@ -41,41 +42,14 @@ from .candidates import (
 from .engine import plan_sourcing, stores_that_can_supply
 from .explain import MAX_CONSIDERED, MAX_CONSIDERED_INELIGIBLE
 from .geo import EARTH_RADIUS_KM, haversine_km
-from .types import (
-    EXCLUDED,
-    INACTIVE,
-    NO_CAPABILITY,
-    NO_STOCK,
-    OVER_CAPACITY,
-    PICKUP,
-    SHIP,
-    Allocation,
-    CandidateLocation,
-    CandidateStock,
-    Need,
-    SourcingPlan,
-    SourcingRequest,
-)
+from .types import *  # noqa: F403 (the records: types.__all__)
 
 __all__ = [
     "EARTH_RADIUS_KM",
-    "EXCLUDED",
-    "INACTIVE",
     "MAX_CONSIDERED",
     "MAX_CONSIDERED_INELIGIBLE",
-    "NO_CAPABILITY",
-    "NO_STOCK",
-    "OVER_CAPACITY",
-    "PICKUP",
-    "SHIP",
-    "Allocation",
-    "CandidateLocation",
     "CandidateProduct",
-    "CandidateStock",
     "Candidates",
-    "Need",
-    "SourcingPlan",
-    "SourcingRequest",
     "candidates_from_rows",
     "haversine_km",
     "load_candidate_rows",
@@ -84,3 +58,4 @@ __all__ = [
     "plan_sourcing",
     "stores_that_can_supply",
 ]
+__all__ += types.__all__

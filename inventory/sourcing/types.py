@@ -8,6 +8,23 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+# What the package re-exports (inventory.sourcing); Site and Choice are the engine's own.
+__all__ = [
+    "EXCLUDED",
+    "INACTIVE",
+    "NO_CAPABILITY",
+    "NO_STOCK",
+    "OVER_CAPACITY",
+    "PICKUP",
+    "SHIP",
+    "Allocation",
+    "CandidateLocation",
+    "CandidateStock",
+    "Need",
+    "SourcingPlan",
+    "SourcingRequest",
+]
+
 SHIP = "ship"
 PICKUP = "pickup"
 
