@@ -225,14 +225,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "event_id",
         "topic",
         "attempt",
-        "status_code",
-        "response_body",
-        "error",
-        "duration_ms",
-        "delivered_at",
-        "next_attempt_at",
-        "created_at",
-        "payload",
+        *WebhookDelivery.RESULT_FIELDS,
     )
     readonly_fields = fields
     show_full_result_count = False

@@ -207,6 +207,18 @@ class WebhookDelivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the retry is due.")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # What the delivery log shows of an attempt after its identity (the admin's and the API's).
+    RESULT_FIELDS = (
+        "status_code",
+        "response_body",
+        "error",
+        "duration_ms",
+        "delivered_at",
+        "next_attempt_at",
+        "created_at",
+        "payload",
+    )
+
     class Meta:
         ordering = ["-pk"]
         verbose_name_plural = "webhook deliveries"

@@ -96,13 +96,6 @@ class WebhookDeliveryOutput(serializers.ModelSerializer):
             "topic",
             "attempt",
             "succeeded",
-            "status_code",
-            "response_body",
-            "error",
-            "duration_ms",
-            "delivered_at",
-            "next_attempt_at",
-            "created_at",
-            "payload",
+            *WebhookDelivery.RESULT_FIELDS,
         ]
         read_only_fields = fields
