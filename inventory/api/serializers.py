@@ -15,6 +15,7 @@ from inventory.choices import LocationKind
 from inventory.models import Location, Product
 from inventory.selectors import AvailabilityAnswer
 from inventory.services.network import LOCATION_FIELDS
+from oms.api.serializers import ModelOutput
 from oms.models import code_validator
 
 from .validation import (
@@ -99,14 +100,13 @@ class LocationUpdateInput(serializers.Serializer):
     active = StrictBooleanField(required=False)
 
 
-class LocationOutput(serializers.ModelSerializer):
+class LocationOutput(ModelOutput):
     latitude = serializers.DecimalField(max_digits=9, decimal_places=6, coerce_to_string=False)
     longitude = serializers.DecimalField(max_digits=9, decimal_places=6, coerce_to_string=False)
 
     class Meta:
         model = Location
         fields = ["id", "code", *LOCATION_FIELDS, "created_at", "updated_at"]
-        read_only_fields = fields
 
 
 # --- Products --------------------------------------------------------------------------------------
@@ -129,11 +129,10 @@ class ProductUpdateInput(serializers.Serializer):
     active = StrictBooleanField(required=False)
 
 
-class ProductOutput(serializers.ModelSerializer):
+class ProductOutput(ModelOutput):
     class Meta:
         model = Product
         fields = ["id", "sku", "name", "price", "currency", "active", "created_at", "updated_at"]
-        read_only_fields = fields
 
 
 # --- Inventory rows, adjustments, snapshots --------------------------------------------------------

@@ -1,3 +1,5 @@
+from typing import Any
+
 from rest_framework import serializers
 
 from oms.choices import ChannelKind
@@ -11,6 +13,17 @@ from oms.webhooks import (
 )
 
 
+# A model's fields as the API shows them: every field of ``Meta.fields`` read only (an output is
+# never saved), as ``read_only_fields = fields`` said in each. A comment, not a docstring: the
+# schema would show a docstring as every output's description.
+class ModelOutput(serializers.ModelSerializer):
+    def get_extra_kwargs(self) -> dict[str, Any]:
+        extra = super().get_extra_kwargs()
+        for name in self.Meta.fields:
+            extra[name] = {**extra.get(name, {}), "read_only": True}
+        return extra
+
+
 class ChannelInput(serializers.Serializer):
     code = serializers.CharField(max_length=64, validators=[code_validator])
     name = serializers.CharField(max_length=200)
@@ -20,11 +33,10 @@ class ChannelInput(serializers.Serializer):
     active = serializers.BooleanField(default=True)
 
 
-class ChannelOutput(serializers.ModelSerializer):
+class ChannelOutput(ModelOutput):
     class Meta:
         model = Channel
         fields = ["id", "code", "name", "kind", "currency", "ship_from_stores", "active", "created_at"]
-        read_only_fields = fields
 
 
 # --- Webhooks -------------------------------------------------------------------------------------
@@ -60,13 +72,12 @@ class WebhookEndpointInput(serializers.Serializer):
             raise serializers.ValidationError(exc.message) from exc
 
 
-class WebhookEndpointOutput(serializers.ModelSerializer):
+class WebhookEndpointOutput(ModelOutput):
     events = serializers.ListField(child=serializers.CharField())
 
     class Meta:
         model = WebhookEndpoint
         fields = ["id", "url", "events", "active", "failure_count", "disabled_at", "created_at"]
-        read_only_fields = fields
 
 
 class WebhookEndpointCreatedOutput(WebhookEndpointOutput):
@@ -76,13 +87,12 @@ class WebhookEndpointCreatedOutput(WebhookEndpointOutput):
 
     class Meta(WebhookEndpointOutput.Meta):
         fields = [*WebhookEndpointOutput.Meta.fields, "secret"]
-        read_only_fields = fields
 
     def get_secret(self, obj: WebhookEndpoint) -> str:
         return self.context["secret"]
 
 
-class WebhookDeliveryOutput(serializers.ModelSerializer):
+class WebhookDeliveryOutput(ModelOutput):
     endpoint = serializers.IntegerField(source="endpoint_id")
     succeeded = serializers.BooleanField()
 
@@ -98,4 +108,3 @@ class WebhookDeliveryOutput(serializers.ModelSerializer):
             "succeeded",
             *WebhookDelivery.RESULT_FIELDS,
         ]
-        read_only_fields = fields
