@@ -184,14 +184,8 @@ class ReturnAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
         actor = admin_actor(request)
         return request.user.is_superuser or actor.is_manager or actor.is_associate
 
-    def has_receive_permission(self, request: HttpRequest) -> bool:
-        return self._acts(request)
-
-    def has_refund_permission(self, request: HttpRequest) -> bool:
-        return self._acts(request)
-
-    def has_close_permission(self, request: HttpRequest) -> bool:
-        return self._acts(request)
+    # receiving, refunding and closing need the same role
+    has_receive_permission = has_refund_permission = has_close_permission = _acts
 
     # --- actions ------------------------------------------------------------------------------------
 
