@@ -50,25 +50,50 @@ from .serializers import (
 from .validation import parse_input
 
 
-class _NetworkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class _CreateViewSet(viewsets.GenericViewSet):
+    """POST: the body parsed with ``create_input``, what ``created(request, data)`` makes answered 201
+    with ``serializer_class``; the schema is taken from the two, which a subclass names."""
+
+    parser_classes = [SizeLimitedJSONParser]
+    create_input: type[serializers.Serializer]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if hasattr(cls, "create_input"):
+            extend_schema_view(
+                create=extend_schema(request=cls.create_input, responses={201: cls.serializer_class})
+            )(cls)
+
+    def created(self, request: Request, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def create(self, request: Request) -> Response:
+        data = parse_input(self.create_input, request.data)
+        return Response(self.get_serializer_class()(self.created(request, data)).data, status=201)
+
+
+class _NetworkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _CreateViewSet):
     """A resource of the network: anyone authenticated reads; only a manager creates (POST) or
     changes (PATCH) one. A subclass names its selector, input serializers and services."""
 
     permission_classes = [IsManagerOrReadOnly]
-    parser_classes = [SizeLimitedJSONParser]
     select: Callable[[], QuerySet[Any]]
-    create_input: type[serializers.Serializer]
     update_input: type[serializers.Serializer]
     create_with: Callable[..., Model]
     update_with: Callable[..., Model]  # called with the instance and ``data``
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """The schema of PATCH, from the input and the output the subclass names."""
+        super().__init_subclass__(**kwargs)
+        extend_schema_view(
+            partial_update=extend_schema(request=cls.update_input, responses={200: cls.serializer_class}),
+        )(cls)
+
     def get_queryset(self) -> QuerySet[Any]:
         return type(self).select()
 
-    def create(self, request: Request) -> Response:
-        data = parse_input(self.create_input, request.data)
-        created = type(self).create_with(**data)
-        return Response(self.get_serializer_class()(created).data, status=201)
+    def created(self, request: Request, data: dict[str, Any]) -> Model:
+        return type(self).create_with(**data)
 
     def partial_update(self, request: Request, **lookup: str) -> Response:
         instance = self.get_object()
@@ -77,10 +102,6 @@ class _NetworkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(self.get_serializer_class()(updated).data)
 
 
-@extend_schema_view(
-    create=extend_schema(request=LocationCreateInput, responses={201: LocationOutput}),
-    partial_update=extend_schema(request=LocationUpdateInput, responses={200: LocationOutput}),
-)
 class LocationViewSet(_NetworkViewSet):
     """Warehouses and stores. Anyone authenticated reads; only a manager creates or changes them."""
 
@@ -93,10 +114,6 @@ class LocationViewSet(_NetworkViewSet):
     update_with = staticmethod(lambda location, data: location_update(location=location, data=data))
 
 
-@extend_schema_view(
-    create=extend_schema(request=ProductCreateInput, responses={201: ProductOutput}),
-    partial_update=extend_schema(request=ProductUpdateInput, responses={200: ProductOutput}),
-)
 class ProductViewSet(_NetworkViewSet):
     """SKUs. Anyone authenticated reads; only a manager creates or changes them."""
 
@@ -140,18 +157,15 @@ class StockLevelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return super().retrieve(request, *args, **kwargs)
 
 
-class StockAdjustmentViewSet(viewsets.GenericViewSet):
+class StockAdjustmentViewSet(_CreateViewSet):
     """A change (``delta``) or a count (``on_hand``) of one SKU at one location, by a manager or an
     associate of that location. Answers with the ledger row and the stock row after it."""
 
     permission_classes = [IsStaff]
-    parser_classes = [SizeLimitedJSONParser]
-    serializer_class = StockAdjustmentOutput
+    create_input, serializer_class = StockAdjustmentInput, StockAdjustmentOutput
 
-    @extend_schema(request=StockAdjustmentInput, responses={201: StockAdjustmentOutput})
-    def create(self, request: Request) -> Response:
-        data = parse_input(StockAdjustmentInput, request.data)
-        movement = stock_adjustment_apply(
+    def created(self, request: Request, data: dict[str, Any]) -> Any:
+        return stock_adjustment_apply(
             product=product_get_by_sku(sku=data["sku"]),
             location=location_get_by_code(code=data["location"]),
             actor=actor_from_request(request),
@@ -159,28 +173,24 @@ class StockAdjustmentViewSet(viewsets.GenericViewSet):
             delta=data.get("delta"),
             on_hand=data.get("on_hand"),
         )
-        return Response(StockAdjustmentOutput(movement).data, status=201)
 
 
-class StockSnapshotViewSet(viewsets.GenericViewSet):
+class StockSnapshotViewSet(_CreateViewSet):
     """A full count of one location (manager). SKUs absent from ``items`` go to 0 on hand; reserved
     units are never touched, and a count below them is refused (409). The body may be up to 32 MB
     (``SnapshotJSONParser``), other endpoints take Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
 
     permission_classes = [IsManager]
     parser_classes = [SnapshotJSONParser]
-    serializer_class = SnapshotOutput
+    create_input, serializer_class = SnapshotInput, SnapshotOutput
 
-    @extend_schema(request=SnapshotInput, responses={201: SnapshotOutput})
-    def create(self, request: Request) -> Response:
-        data = parse_input(SnapshotInput, request.data)
-        result = stock_snapshot_apply(
+    def created(self, request: Request, data: dict[str, Any]) -> Any:
+        return stock_snapshot_apply(
             location=location_get_by_code(code=data["location"]),
             items=data["items"],
             actor=actor_from_request(request),
             reason=data["reason"],
         )
-        return Response(SnapshotOutput(result).data, status=201)
 
 
 class AvailabilityView(GenericAPIView):
