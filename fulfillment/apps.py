@@ -1,12 +1,9 @@
 from django.apps import AppConfig
 
+from oms.apps import ConnectsReceivers
 
-class FulfillmentConfig(AppConfig):
+
+class FulfillmentConfig(ConnectsReceivers, AppConfig):
     name = "fulfillment"
     verbose_name = "Routing and fulfilment"
-
-    def ready(self) -> None:
-        from . import notifications, subscribers
-
-        subscribers.connect()
-        notifications.connect()
+    receivers = ("subscribers", "notifications")

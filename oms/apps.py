@@ -1,4 +1,5 @@
 import gc
+from importlib import import_module
 
 from django.apps import AppConfig
 from django.conf import settings
@@ -18,14 +19,27 @@ def gc_thresholds(value: str) -> tuple[int, ...] | None:
     return thresholds
 
 
-class OmsConfig(AppConfig):
-    name = "oms"
-    verbose_name = "OMS kernel: channels, customers, access"
+class ConnectsReceivers:
+    """An app config that, once the app is loaded, connects its receiver modules: each one named in
+    ``receivers`` (``subscribers``: the oms events it reacts to; ``notifications``: its customer
+    e-mails) has a ``connect()``, called in that order. A mixin, not an AppConfig: Django takes an
+    app's config from the one AppConfig subclass its ``apps.py`` holds."""
+
+    name: str
+    receivers: tuple[str, ...] = ()
 
     def ready(self) -> None:
-        from . import subscribers
+        for module in self.receivers:
+            import_module(f"{self.name}.{module}").connect()
 
-        subscribers.connect()
+
+class OmsConfig(ConnectsReceivers, AppConfig):
+    name = "oms"
+    verbose_name = "OMS kernel: channels, customers, access"
+    receivers = ("subscribers",)
+
+    def ready(self) -> None:
+        super().ready()
         thresholds = gc_thresholds(settings.OMS_GC_THRESHOLDS)
         if thresholds is not None:
             # Fewer collector passes on allocation-heavy requests: the p99 of sourcing over 1,000

@@ -1,15 +1,16 @@
 from django.apps import AppConfig
 
+from oms.apps import ConnectsReceivers
 
-class OrdersConfig(AppConfig):
+
+class OrdersConfig(ConnectsReceivers, AppConfig):
     name = "orders"
     verbose_name = "Orders and customers"
+    receivers = ("subscribers", "notifications")
 
     def ready(self) -> None:
-        from . import notifications, subscribers
         from .payments.selectors import payments_for_orders
         from .selectors import order_section_register
 
-        subscribers.connect()
-        notifications.connect()
+        super().ready()
         order_section_register("payments", payments_for_orders, default=[])

@@ -1,18 +1,20 @@
 from django.apps import AppConfig
 
+from oms.apps import ConnectsReceivers
 
-class ReturnsConfig(AppConfig):
+
+class ReturnsConfig(ConnectsReceivers, AppConfig):
     name = "returns"
     verbose_name = "Returns and refunds"
+    receivers = ("notifications",)  # customer e-mails: return received, refund issued
 
     def ready(self) -> None:
         from orders.selectors import order_section_register
 
-        from . import notifications
         from .selectors import exchanges_for_orders, returns_for_orders
 
         # Every order representation (GET /orders/{id}, the customer's unified history) shows its
         # returns, and an exchange order the return it was created for.
         order_section_register("returns", returns_for_orders, default=[])
         order_section_register("exchange_for", exchanges_for_orders, default=None)
-        notifications.connect()  # customer e-mails: return received, refund issued
+        super().ready()
