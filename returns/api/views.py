@@ -72,7 +72,7 @@ class ReturnViewSet(NewestFirstViewSet):
 
     def retrieve(self, request, pk=None):
         actor = actor_from_request(request)
-        return Response(ReturnOutput(return_detail(return_id=pk, actor=actor)).data)
+        return Response(self._output(pk, actor))
 
     @extend_schema(
         request=ReturnCreateInput,
