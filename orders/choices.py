@@ -40,6 +40,7 @@ class OrderEventKind(models.TextChoices):
     HOLD_RELEASED = "hold_released", "Hold released"
     CANCELLED = "cancelled", "Cancelled"
     LINE_CANCELLED = "line_cancelled", "Line cancelled"
+    CHANGED = "changed", "Order changed"
     STATUS_CHANGED = "status_changed", "Status changed"
     # routing and fulfilment
     ROUTED = "routed", "Routed"
@@ -97,3 +98,15 @@ class PaymentTransactionStatus(models.TextChoices):
     PENDING = "pending", "Pending (sent to the gateway)"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+
+
+class OrderChangeKind(models.TextChoices):
+    """What one operation of an order change does (``OrderChange.kind``)."""
+
+    ADD_LINE = "add_line", "Line added"
+    REMOVE_LINE = "remove_line", "Line removed"
+    CHANGE_QUANTITY = "change_quantity", "Quantity changed"
+    CANCEL_UNITS = "cancel_units", "Units cancelled"
+    CHANGE_ADDRESS = "change_address", "Delivery address changed"
+    CHANGE_METHOD = "change_method", "Delivery method changed"
+    CHANGE_PICKUP_STORE = "change_pickup_store", "Pickup store changed"

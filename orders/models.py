@@ -1,6 +1,6 @@
 """Orders from every channel: the order, its lines, the stock held for them (reservations), holds,
-the timeline (OrderEvent), the idempotency records of POST /orders, and the money side: the order's
-Payment and its ledger (PaymentTransaction)."""
+the timeline (OrderEvent), the changes made after placement (OrderChange), the idempotency records
+of POST /orders, and the money side: the order's Payment and its ledger (PaymentTransaction)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from oms.money import MONEY
 from .choices import (
     FulfillmentMethod,
     HoldReason,
+    OrderChangeKind,
     OrderEventKind,
     OrderStatus,
     PaymentStatus,
@@ -359,3 +360,34 @@ class PaymentTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} {self.currency} ({self.status})"
+
+
+class OrderChange(models.Model):
+    """One operation of a change to a placed order (a line added, units cancelled, the address
+    changed ...): who, why, the state before and after, and what it did to the total. The
+    operations of one request share a ``revision`` (1, 2 ... per order), in request order."""
+
+    # indexed by order_change_unique_position (order, revision, position)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="changes", db_index=False)
+    revision = models.PositiveIntegerField()
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=24, choices=OrderChangeKind.choices)
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    reason = models.CharField(max_length=300, blank=True, default="")
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    money_delta = models.DecimalField(**MONEY, default=Decimal("0"), help_text="Change of the total.")
+    actor_type = models.CharField(max_length=16)
+    actor_name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["order_id", "revision", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "revision", "position"], name="order_change_unique_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} r{self.revision}.{self.position} {self.kind}"

@@ -123,6 +123,7 @@ def reserve_for_needs(
     actor: Actor,
     reference: str,
     allow_shortage: bool,
+    reason: str = "order placed",
 ) -> tuple[SourcingPlan, dict[int, CandidateLocation]]:
     """Hold the units of a plan made on fresh stock, or refuse (409) what cannot be held.
 
@@ -143,7 +144,7 @@ def reserve_for_needs(
             return plan, locations
         try:
             with transaction.atomic():  # a savepoint: a lost race undoes only this attempt
-                stock_reserve(lines=lines, actor=actor, reference=reference, reason="order placed")
+                stock_reserve(lines=lines, actor=actor, reference=reference, reason=reason)
         except InsufficientStock:
             continue
         return plan, locations
