@@ -107,14 +107,14 @@ class OrderChangeOutput(serializers.Serializer):
     revision = serializers.IntegerField(help_text="The change request this operation was part of (1, 2 ...).")
     position = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=OrderChangeKind.choices)
-    order_line = serializers.IntegerField(allow_null=True)
+    order_line = serializers.IntegerField(source="line_id", allow_null=True)
     reason = serializers.CharField()
     before = serializers.DictField()
     after = serializers.DictField()
     money_delta = serializers.DecimalField(**MONEY, help_text="What it changed of the total.")
     actor_type = serializers.CharField()
     actor_name = serializers.CharField()
-    created_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField(allow_null=True, help_text="Null in a preview.")
 
 
 class OrderChangeResultOutput(serializers.Serializer):
@@ -129,22 +129,7 @@ class OrderChangeResultOutput(serializers.Serializer):
 
 
 def change_dict(change: OrderChange) -> dict[str, Any]:
-    return {
-        "id": change.pk,
-        "revision": change.revision,
-        "position": change.position,
-        "kind": change.kind,
-        "order_line": change.line_id,
-        "reason": change.reason,
-        "before": change.before,
-        "after": change.after,
-        "money_delta": money_text(change.money_delta),
-        "actor_type": change.actor_type,
-        "actor_name": change.actor_name,
-        "created_at": serializers.DateTimeField().to_representation(change.created_at)
-        if change.created_at
-        else None,
-    }
+    return dict(OrderChangeOutput(change).data)
 
 
 def _renderer(actor: Actor) -> ChangeRenderer:

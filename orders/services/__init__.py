@@ -38,6 +38,7 @@ from .payments import (
 from .placement import order_number_for, order_place, order_place_in_transaction
 from .reservations import (
     RESERVE_ATTEMPTS,
+    reservations_of_plan,
     reservations_release,
     reserve_for_needs,
     sourcing_request_for,
@@ -89,6 +90,7 @@ __all__ = [
     "payment_transaction_give_up",
     "payment_transaction_send",
     "payment_void_remainder",
+    "reservations_of_plan",
     "reservations_release",
     "reserve_for_needs",
     "sourcing_request_for",

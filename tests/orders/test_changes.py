@@ -22,6 +22,23 @@ from tests.factories import LocationFactory
 from .conftest import new_key, pickup_body, post_order, ship_body
 
 STAFF = Actor.system("tests")
+HANOI_ADDRESS = {
+    "line1": "1 Trang Tien",
+    "city": "Hanoi",
+    "country": "VN",
+    "latitude": 21.0245,
+    "longitude": 105.8412,
+}
+
+
+@pytest.fixture
+def hanoi(network):
+    """A warehouse in Hanoi with shirts: the nearest for a Hanoi address."""
+    location = LocationFactory(
+        code="wh-hanoi", latitude=Decimal("21.030000"), longitude=Decimal("105.800000"), priority=1
+    )
+    stock_put(network.shirt, location, 10)
+    return location
 
 
 # Delivered next to the warehouse: the engine holds the units there (not at the nearby store).
@@ -103,7 +120,8 @@ def test_adding_a_line_holds_its_units_where_the_engine_says(network, web_client
     assert held(order["id"]) == {("wh-hcm", "SHIRT"): 1, ("wh-hcm", "JEANS"): 2}
     assert reserved_at(network.warehouse, network.jeans) == 2
     event = OrderEvent.objects.get(order_id=order["id"], kind="changed")
-    assert event.data["revision"] == 1 and event.data["money_delta"] == "60.00"
+    assert event.data["revision"] == 1
+    assert event.data["money_delta"] == "60.00"
     assert event.actor_type == "channel"
     reservations = StockMovement.objects.filter(kind="reservation", product=network.jeans)
     assert [(m.reserved_delta, m.reference) for m in reservations] == [(2, f"order:{order['number']}")]
@@ -178,7 +196,8 @@ def test_cancelling_one_of_three_units_through_cancel_with_lines(network, web_cl
         "one too many",
         Decimal("-10.00"),
     )
-    assert change_row.before["quantity_cancelled"] == 0 and change_row.after["quantity_cancelled"] == 1
+    assert change_row.before["quantity_cancelled"] == 0
+    assert change_row.after["quantity_cancelled"] == 1
 
 
 def test_cancelling_every_unit_by_lines_cancels_the_order(network, web_client):
@@ -194,22 +213,13 @@ def test_cancelling_every_unit_by_lines_cancels_the_order(network, web_client):
     assert held(order["id"]) == {}
 
 
-def test_a_new_address_moves_the_reservation_to_the_nearest_warehouse_before_routing(network, web_client):
-    hanoi = LocationFactory(
-        code="wh-hanoi", latitude=Decimal("21.030000"), longitude=Decimal("105.800000"), priority=1
-    )
-    stock_put(network.shirt, hanoi, 10)
+def test_a_new_address_moves_the_reservation_to_the_nearest_warehouse_before_routing(
+    network, web_client, hanoi
+):
     order = place(web_client, ("SHIRT", 2))
     assert held(order["id"]) == {("wh-hcm", "SHIRT"): 2}
-    address = {
-        "line1": "1 Trang Tien",
-        "city": "Hanoi",
-        "country": "VN",
-        "latitude": 21.0245,
-        "longitude": 105.8412,
-    }
 
-    response = change(web_client, order["id"], {"op": "change_address", "shipping_address": address})
+    response = change(web_client, order["id"], {"op": "change_address", "shipping_address": HANOI_ADDRESS})
 
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -226,23 +236,14 @@ def test_a_new_address_moves_the_reservation_to_the_nearest_warehouse_before_rou
     assert row.after["shipping_address"]["city"] == "Hanoi"
 
 
-def test_a_new_address_cancels_a_pending_fulfilment_order_and_routing_sends_it_again(network, web_client):
-    hanoi = LocationFactory(
-        code="wh-hanoi", latitude=Decimal("21.030000"), longitude=Decimal("105.800000"), priority=1
-    )
-    stock_put(network.shirt, hanoi, 10)
+def test_a_new_address_cancels_a_pending_fulfilment_order_and_routing_sends_it_again(
+    network, web_client, hanoi
+):
     order = place(web_client, ("SHIRT", 2))
     fulfillment.route_order(order_id=order["id"])
     first = FulfillmentOrder.objects.get(order_id=order["id"])
-    address = {
-        "line1": "1 Trang Tien",
-        "city": "Hanoi",
-        "country": "VN",
-        "latitude": 21.0245,
-        "longitude": 105.8412,
-    }
 
-    response = change(web_client, order["id"], {"op": "change_address", "shipping_address": address})
+    response = change(web_client, order["id"], {"op": "change_address", "shipping_address": HANOI_ADDRESS})
 
     assert response.status_code == 201, response.json()
     first.refresh_from_db()
@@ -346,8 +347,7 @@ def test_units_a_location_accepted_are_not_taken_409_fulfillment_in_progress(net
         web_client, order["id"], {"op": "change_quantity", "order_line": shirt["id"], "quantity": 1}
     )
     assert_error(response, 409, "fulfillment_in_progress")
-    address = {"line1": "2 Le Loi", "city": "Ho Chi Minh City", "country": "VN"}
-    response = change(web_client, order["id"], {"op": "change_address", "shipping_address": address})
+    response = change(web_client, order["id"], {"op": "change_address", "shipping_address": HANOI_ADDRESS})
     assert_error(response, 409, "fulfillment_in_progress")
     assert held(order["id"]) == {("wh-hcm", "SHIRT"): 3}
     assert FulfillmentOrderLine.objects.get(fulfillment_order=fo).quantity == 3
@@ -463,7 +463,8 @@ def test_the_changes_are_listed_in_order(network, web_client, manager):
         (2, 2, "change_quantity"),
     ]
     assert [c["money_delta"] for c in listed] == ["-10.00", "5.00", "-10.00"]
-    assert listed[1]["actor_type"] == "staff" and listed[1]["reason"] == "call centre"
+    assert listed[1]["actor_type"] == "staff"
+    assert listed[1]["reason"] == "call centre"
     assert Order.objects.get(pk=order["id"]).total == Decimal("15.00")
 
 

@@ -36,7 +36,7 @@ from orders.services.idempotency import (
 )
 from orders.services.inputs import PlacementResult
 from orders.services.locks import order_lock
-from orders.services.reservations import reserve_for_needs, sourcing_request_for
+from orders.services.reservations import reservations_of_plan, reserve_for_needs, sourcing_request_for
 
 from .hooks import UNROUTED, reservation_work_states
 from .inputs import ChangeInput, ChangeRenderer, ChangeResult
@@ -198,23 +198,23 @@ def _write(*, work: ChangeWork, to_source: dict[int, int]) -> ChangeResult:
             "reason": work.reason,
         },
     )
-    # Fulfilment adjusts what its locations have not accepted and sets the order's status.
-    events.publish(
-        topic="order.changing",
-        payload={"order_id": order.pk, "reservations": queued, "actor": work.actor.name},
+    # Fulfilment adjusts what its locations have not accepted and sets the order's status (in
+    # the transaction, first); the world hears of the change after commit. One INSERT for both.
+    changed = {
+        "order_id": order.pk,
+        "number": order.number,
+        "revision": work.revision,
+        "changes": [c.kind for c in work.changes],
+        "money_delta": str(money_delta),
+        "currency": order.currency,
+    }
+    events.publish_many(
+        [
+            ("order.changing", {"order_id": order.pk, "reservations": queued, "actor": work.actor.name}),
+            ("order.changed", changed),
+        ]
     )
     order.refresh_from_db(fields=["status", "status_before_hold", "allocated_at", "completed_at"])
-    events.publish(
-        topic="order.changed",
-        payload={
-            "order_id": order.pk,
-            "number": order.number,
-            "revision": work.revision,
-            "changes": [c.kind for c in work.changes],
-            "money_delta": str(money_delta),
-            "currency": order.currency,
-        },
-    )
     return ChangeResult(
         order=order,
         revision=work.revision,
@@ -294,7 +294,7 @@ def _source_and_hold(work: ChangeWork, to_source: dict[int, int]) -> tuple[int, 
     if not to_source:
         return 0, 0
     order = work.order
-    by_key: dict[int, OrderLine] = {id(line): line for line in work.all_lines()}
+    by_key: dict[Hashable, OrderLine] = {id(line): line for line in work.all_lines()}
     needs = [
         Need(key=key, product_id=by_key[key].product_id, sku=by_key[key].sku, quantity=units)
         for key, units in to_source.items()
@@ -313,23 +313,12 @@ def _source_and_hold(work: ChangeWork, to_source: dict[int, int]) -> tuple[int, 
         allow_shortage=order.allow_backorder,
         reason="order changed",
     )
-    line_of: dict[Hashable, OrderLine] = dict(by_key.items())
     Reservation.objects.bulk_create(
-        [
-            Reservation(
-                order_id=order.pk,
-                line=line_of[a.key],
-                stock_level_id=a.stock_level_id,
-                product_id=a.product_id,
-                location_id=a.location_id,
-                quantity=a.quantity,
-            )
-            for a in plan.allocations
-        ]
+        reservations_of_plan(order_id=order.pk, plan=plan, line_id=lambda a: by_key[a.key].pk)
     )
     waiting = []
     for key, missing in plan.shortages.items():
-        line = line_of[key]
+        line = by_key[key]
         line.quantity_backordered += missing
         waiting.append(line)
     if waiting:

@@ -26,6 +26,19 @@ from .hooks import QUEUED, STARTED, UNROUTED
 from .inputs import ChangeOperation
 
 K = OrderChangeKind
+# The operations only an order of one method takes: that method, and the refusal's message and code.
+_NEEDS_METHOD: dict[str, tuple[str, str, str]] = {
+    K.CHANGE_ADDRESS: (
+        FulfillmentMethod.SHIP,
+        "A pickup order has no delivery address; use change_method to ship it.",
+        "not_a_ship_order",
+    ),
+    K.CHANGE_PICKUP_STORE: (
+        FulfillmentMethod.PICKUP,
+        "A ship order has no pickup store; use change_method to collect it.",
+        "not_a_pickup_order",
+    ),
+}
 _TAKE_ORDER = {UNROUTED: 0, QUEUED: 1, STARTED: 2}
 
 
@@ -51,15 +64,14 @@ def line_value(line: OrderLine) -> tuple[Decimal, Decimal]:
     return line.unit_price * kept, quantize(line.tax * kept / line.quantity)
 
 
+_STATE_FIELDS = ("line_number", "sku", "quantity", "quantity_cancelled", "quantity_backordered")
+
+
 def _line_state(line: OrderLine) -> dict[str, Any]:
-    return {
-        "line_number": line.line_number,
-        "sku": line.sku,
-        "quantity": line.quantity,
-        "quantity_cancelled": line.quantity_cancelled,
-        "quantity_backordered": line.quantity_backordered,
-        "line_total": str(line.line_total),
-    }
+    """What an OrderChange keeps of a line before and after it (JSON)."""
+    state: dict[str, Any] = {name: getattr(line, name) for name in _STATE_FIELDS}
+    state["line_total"] = str(line.line_total)
+    return state
 
 
 @dataclass
@@ -151,36 +163,24 @@ class ChangeWork:
         self._record(K.CANCEL_UNITS, line, before=before, value_before=value)
 
     def _change_address(self, op: ChangeOperation) -> None:
-        if self.order.method != FulfillmentMethod.SHIP:
-            raise InvalidInput(
-                "A pickup order has no delivery address; use change_method to ship it.",
-                code="not_a_ship_order",
-            )
-        before = self._where()
-        self._set_address(op)
-        self._record(K.CHANGE_ADDRESS, None, before=before, after=self._where())
+        self._relocate(K.CHANGE_ADDRESS, op, self._set_address)
 
     def _change_method(self, op: ChangeOperation) -> None:
         if op.method not in FulfillmentMethod.values:
             raise InvalidInput(f"Unknown method '{op.method}'; use ship or pickup.", code="unknown_method")
-        before = self._where()
-        if op.method == FulfillmentMethod.PICKUP:
-            self._set_pickup(op)
-        else:
-            self._set_address(op)
-            self.order.pickup_location = None
-        self.order.method = op.method
-        self._record(K.CHANGE_METHOD, None, before=before, after=self._where())
+        self._relocate(K.CHANGE_METHOD, op, self._set_method)
 
     def _change_pickup_store(self, op: ChangeOperation) -> None:
-        if self.order.method != FulfillmentMethod.PICKUP:
-            raise InvalidInput(
-                "A ship order has no pickup store; use change_method to collect it.",
-                code="not_a_pickup_order",
-            )
+        self._relocate(K.CHANGE_PICKUP_STORE, op, self._set_pickup)
+
+    def _relocate(self, kind: str, op: ChangeOperation, place: Callable[[ChangeOperation], None]) -> None:
+        """Where the order goes changes (``place`` sets it): its held units are sourced again."""
+        needs = _NEEDS_METHOD.get(kind)
+        if needs is not None and self.order.method != needs[0]:
+            raise InvalidInput(needs[1], code=needs[2])
         before = self._where()
-        self._set_pickup(op)
-        self._record(K.CHANGE_PICKUP_STORE, None, before=before, after=self._where())
+        place(op)
+        self._record(kind, None, before=before, after=self._where())
 
     # --- Units ------------------------------------------------------------------------------------
 
@@ -257,6 +257,14 @@ class ChangeWork:
         self.order.shipping_address = dict(op.shipping_address)
         self.order.ship_latitude, self.order.ship_longitude = op.latitude, op.longitude
         self.resource = True
+
+    def _set_method(self, op: ChangeOperation) -> None:
+        if op.method == FulfillmentMethod.PICKUP:
+            self._set_pickup(op)
+        else:
+            self._set_address(op)
+            self.order.pickup_location = None
+        self.order.method = op.method
 
     def _set_pickup(self, op: ChangeOperation) -> None:
         self.pickup = check_pickup_store(op.pickup_location)
