@@ -15,6 +15,7 @@ from fulfillment import services as fulfillment
 from fulfillment.models import FulfillmentOrder, FulfillmentOrderLine
 from inventory.models import StockLevel, StockMovement
 from oms.actors import Actor
+from oms.models import OutboxEvent
 from orders.models import Order, OrderChange, OrderEvent, OrderLine, Reservation
 from tests.conftest import stock_put
 from tests.factories import LocationFactory
@@ -123,6 +124,15 @@ def test_adding_a_line_holds_its_units_where_the_engine_says(network, web_client
     assert event.data["revision"] == 1
     assert event.data["money_delta"] == "60.00"
     assert event.actor_type == "channel"
+    outbox = OutboxEvent.objects.get(topic="order.changed")
+    assert outbox.payload == {
+        "order_id": order["id"],
+        "number": order["number"],
+        "revision": 1,
+        "changes": ["add_line"],
+        "money_delta": "60.00",
+        "currency": "USD",
+    }
     reservations = StockMovement.objects.filter(kind="reservation", product=network.jeans)
     assert [(m.reserved_delta, m.reference) for m in reservations] == [(2, f"order:{order['number']}")]
 
