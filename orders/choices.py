@@ -41,6 +41,8 @@ class OrderEventKind(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     LINE_CANCELLED = "line_cancelled", "Line cancelled"
     CHANGED = "changed", "Order changed"
+    CHANGE_REQUESTED = "change_requested", "Change waiting for a location"
+    CHANGE_REFUSED = "change_refused", "Change refused"
     STATUS_CHANGED = "status_changed", "Status changed"
     # routing and fulfilment
     ROUTED = "routed", "Routed"
@@ -110,3 +112,11 @@ class OrderChangeKind(models.TextChoices):
     CHANGE_ADDRESS = "change_address", "Delivery address changed"
     CHANGE_METHOD = "change_method", "Delivery method changed"
     CHANGE_PICKUP_STORE = "change_pickup_store", "Pickup store changed"
+
+
+class ChangeRequestStatus(models.TextChoices):
+    """A change waiting for the locations that work on its units (``OrderChangeRequest``)."""
+
+    PENDING_LOCATION = "pending_location", "Waiting for the location"
+    APPLIED = "applied", "Applied"
+    REFUSED = "refused", "Refused"

@@ -11,10 +11,11 @@ from django.db import models
 from django.db.models import F, Q
 
 from oms.errors import InvalidTransition
-from oms.models import TimeStampedModel
+from oms.models import ActorStampedModel, TimeStampedModel
 from oms.money import MONEY
 
 from .choices import (
+    ChangeRequestStatus,
     FulfillmentMethod,
     HoldReason,
     OrderChangeKind,
@@ -362,7 +363,7 @@ class PaymentTransaction(models.Model):
         return f"{self.kind} {self.amount} {self.currency} ({self.status})"
 
 
-class OrderChange(models.Model):
+class OrderChange(ActorStampedModel):
     """One operation of a change to a placed order (a line added, units cancelled, the address
     changed ...): who, why, the state before and after, and what it did to the total. The
     operations of one request share a ``revision`` (1, 2 ... per order), in request order."""
@@ -377,9 +378,6 @@ class OrderChange(models.Model):
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
     money_delta = models.DecimalField(**MONEY, default=Decimal("0"), help_text="Change of the total.")
-    actor_type = models.CharField(max_length=16)
-    actor_name = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["order_id", "revision", "position"]
@@ -391,3 +389,29 @@ class OrderChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} r{self.revision}.{self.position} {self.kind}"
+
+
+class OrderChangeRequest(ActorStampedModel):
+    """A change that needs units a location is working on: it waits (``pending_location``) until
+    every location asked confirms (the change is then applied, as ``revision``) or one refuses.
+    The actor is who asked for the change."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="change_requests")
+    status = models.CharField(
+        max_length=20, choices=ChangeRequestStatus.choices, default=ChangeRequestStatus.PENDING_LOCATION
+    )
+    operations = models.JSONField(help_text="The change's operations, as requested.")
+    reason = models.CharField(max_length=300, blank=True, default="")
+    location_ids = models.JSONField(default=list, help_text="The locations asked to confirm.")
+    confirmed_location_ids = models.JSONField(default=list, blank=True)
+    answered_by = models.CharField(max_length=200, blank=True, default="")
+    answer = models.CharField(max_length=500, blank=True, default="", help_text="Why it was refused.")
+    revision = models.PositiveIntegerField(null=True, blank=True, help_text="The change it became.")
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["status", "created_at"], name="change_request_status_idx")]
+
+    def __str__(self) -> str:
+        return f"change request {self.pk} of {self.order_id} ({self.status})"

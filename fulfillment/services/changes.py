@@ -37,22 +37,26 @@ def fulfillment_orders_apply_change(topic: str, payload: dict[str, Any]) -> None
     """In the change's transaction (the order is locked): the fulfilment lines of the reservations
     the change made smaller (``reservations``: id -> units kept, 0 for none) follow them, a
     fulfilment order left empty is cancelled, and the order's status is set. A fulfilment order
-    accepted meanwhile refuses the change (409)."""
+    accepted meanwhile refuses the change (409), unless its location confirmed the change
+    (``confirmed_location_ids``: a change request it answered)."""
     order = (
         Order.objects.select_for_update(of=("self",)).select_related("channel").get(pk=payload["order_id"])
     )
     actor = Actor.system(payload.get("actor") or "order change")
     batch = WriteBatch.for_connection()
     kept = {int(k): v for k, v in (payload.get("reservations") or {}).items()}
+    confirmed = frozenset(payload.get("confirmed_location_ids") or [])
     if kept:
-        _adjust(order=order, kept=kept, batch=batch, actor=actor)
+        _adjust(order=order, kept=kept, batch=batch, actor=actor, confirmed=confirmed)
     batch.write()
     status_batch = WriteBatch.for_connection()
     order_status_sync(order=order, actor=actor, batch=status_batch)
     status_batch.write()
 
 
-def _adjust(*, order: Order, kept: dict[int, int], batch: WriteBatch, actor: Actor) -> None:
+def _adjust(
+    *, order: Order, kept: dict[int, int], batch: WriteBatch, actor: Actor, confirmed: frozenset[int]
+) -> None:
     lines = list(
         FulfillmentOrderLine.objects.select_related("fulfillment_order").filter(reservation_id__in=list(kept))
     )
@@ -63,7 +67,12 @@ def _adjust(*, order: Order, kept: dict[int, int], batch: WriteBatch, actor: Act
         .filter(pk__in=list(fos))
         .order_by("pk")
     }
-    busy = sorted(fo.number for fo in locked.values() if fo.status != FulfillmentStatus.PENDING)
+    # a location that confirmed the change lets its accepted work be changed
+    busy = sorted(
+        fo.number
+        for fo in locked.values()
+        if fo.status != FulfillmentStatus.PENDING and fo.location_id not in confirmed
+    )
     if busy:
         raise FulfillmentInProgress(
             f"{', '.join(busy)} accepted meanwhile; the change cannot be applied.",

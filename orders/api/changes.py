@@ -19,7 +19,7 @@ from oms.actors import Actor
 from oms.api.viewsets import checked_body
 from oms.authentication import actor_from_request
 from oms.money import MONEY, money_text
-from orders.choices import FulfillmentMethod, OrderChangeKind
+from orders.choices import ChangeRequestStatus, FulfillmentMethod, OrderChangeKind
 from orders.models import OrderChange
 from orders.selectors import order_changes, order_detail, order_get_for_actor
 from orders.services import ChangeInput, ChangeOperation, ChangeResult, order_change
@@ -92,6 +92,12 @@ class ChangeOperationInput(serializers.Serializer):
 
 class OrderChangeInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    wait_for_location = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: a change that needs units a location has accepted waits for that location to "
+        "confirm (202, an order change request) instead of 409 fulfillment_in_progress.",
+    )
     operations = ChangeOperationInput.many_init(allow_empty=False, min_length=1, max_length=50)
 
     def to_change_input(self) -> ChangeInput:
@@ -117,6 +123,27 @@ class OrderChangeOutput(serializers.Serializer):
     created_at = serializers.DateTimeField(allow_null=True, help_text="Null in a preview.")
 
 
+class ChangeRequestOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    order = serializers.IntegerField(source="order_id")
+    status = serializers.ChoiceField(choices=ChangeRequestStatus.choices)
+    operations = serializers.ListField(child=serializers.DictField(), help_text="As requested.")
+    reason = serializers.CharField()
+    location_ids = serializers.ListField(child=serializers.IntegerField(), help_text="The locations asked.")
+    confirmed_location_ids = serializers.ListField(child=serializers.IntegerField())
+    actor_type = serializers.CharField()
+    actor_name = serializers.CharField()
+    answered_by = serializers.CharField()
+    answer = serializers.CharField(help_text="Why it was refused.")
+    revision = serializers.IntegerField(allow_null=True, help_text="The change it became, once applied.")
+    created_at = serializers.DateTimeField()
+    answered_at = serializers.DateTimeField(allow_null=True)
+
+
+class ChangeRequestWaitOutput(serializers.Serializer):
+    request = ChangeRequestOutput(help_text="The change, waiting for the locations to confirm.")
+
+
 class OrderChangeResultOutput(serializers.Serializer):
     preview = serializers.BooleanField(help_text="True: computed only, nothing was kept.")
     revision = serializers.IntegerField()
@@ -134,6 +161,8 @@ def change_dict(change: OrderChange) -> dict[str, Any]:
 
 def _renderer(actor: Actor) -> ChangeRenderer:
     def render(result: ChangeResult) -> dict[str, Any]:
+        if result.request is not None:
+            return {"request": dict(ChangeRequestOutput(result.request).data)}
         order = order_detail(order_id=result.order.pk, actor=actor)
         return {
             "preview": result.preview,
@@ -183,7 +212,7 @@ class OrderChangeActions:
     @extend_schema(
         methods=["POST"],
         request=OrderChangeInput,
-        responses={201: OrderChangeResultOutput, 200: OrderChangeResultOutput},
+        responses={201: OrderChangeResultOutput, 200: OrderChangeResultOutput, 202: ChangeRequestWaitOutput},
         parameters=[PREVIEW_PARAMETER, IDEMPOTENCY_HEADER],
         examples=CHANGE_EXAMPLES,
         summary="Change an order",
@@ -209,7 +238,7 @@ class OrderChangeActions:
 
     @extend_schema(
         request=OrderChangeInput,
-        responses={200: OrderChangeResultOutput},
+        responses={200: OrderChangeResultOutput, 202: ChangeRequestWaitOutput},
         examples=CHANGE_EXAMPLES,
         summary="Preview an order change",
         description="What the change would do (lines, totals, reservations, money delta), computed in "
@@ -232,6 +261,7 @@ def _change(request: Request, pk: str, *, actor: Actor, preview: bool) -> Respon
         data=body.to_change_input(),
         actor=actor,
         preview=preview,
+        wait_for_location=body.validated_data["wait_for_location"],
         idempotency=claim,
         render=_renderer(actor),
     )

@@ -17,6 +17,8 @@ from .changes import (
     ChangeInput,
     ChangeOperation,
     ChangeResult,
+    change_request_confirm,
+    change_request_refuse,
     change_work_register,
     order_change,
 )
@@ -65,6 +67,8 @@ __all__ = [
     "PlacementResult",
     "RefundRoom",
     "Renderer",
+    "change_request_confirm",
+    "change_request_refuse",
     "change_work_register",
     "check_customer",
     "customer_erase",

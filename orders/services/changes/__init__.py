@@ -6,6 +6,7 @@ changed, units cancelled, the address, method or pickup store changed, each one 
 from .apply import MAX_OPERATIONS, order_change, order_change_check_actor, order_change_in_transaction
 from .hooks import QUEUED, STARTED, UNROUTED, change_work_register, reservation_work_states
 from .inputs import ChangeInput, ChangeOperation, ChangeRenderer, ChangeResult
+from .requests import change_request_confirm, change_request_refuse
 from .work import line_value
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "ChangeOperation",
     "ChangeRenderer",
     "ChangeResult",
+    "change_request_confirm",
+    "change_request_refuse",
     "change_work_register",
     "line_value",
     "order_change",

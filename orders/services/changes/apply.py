@@ -24,9 +24,9 @@ from oms.actors import Actor
 from oms.errors import InvalidInput, PermissionDenied
 from oms.money import quantize
 from orders.choices import FulfillmentMethod, OrderChangeKind, OrderEventKind, OrderStatus, ReservationStatus
-from orders.errors import OrderNotChangeable, RequestInProgress
+from orders.errors import FulfillmentInProgress, OrderNotChangeable, RequestInProgress
 from orders.events import order_event_record
-from orders.models import Order, OrderChange, OrderLine, Reservation
+from orders.models import Order, OrderChange, OrderChangeRequest, OrderLine, Reservation
 from orders.services.checks import check_products
 from orders.services.idempotency import (
     IdempotencyClaim,
@@ -38,8 +38,8 @@ from orders.services.inputs import PlacementResult
 from orders.services.locks import order_lock
 from orders.services.reservations import reservations_of_plan, reserve_for_needs, sourcing_request_for
 
-from .hooks import UNROUTED, reservation_work_states
-from .inputs import ChangeInput, ChangeRenderer, ChangeResult
+from .hooks import QUEUED, STARTED, UNROUTED, reservation_work_states
+from .inputs import ChangeInput, ChangeRenderer, ChangeResult, operations_to_json
 from .work import ChangeWork, Held
 
 MAX_OPERATIONS = 50
@@ -51,27 +51,32 @@ def order_change(
     data: ChangeInput,
     actor: Actor,
     preview: bool = False,
+    wait_for_location: bool = False,
     idempotency: IdempotencyClaim | None = None,
     render: ChangeRenderer | None = None,
 ) -> ChangeResult:
     """Apply the operations to the order in one durable transaction, all or nothing, once per
     idempotency key; with ``preview`` the same work is done and rolled back (nothing is kept, no
-    event leaves), and the answer says what the change would do."""
+    event leaves), and the answer says what the change would do. With ``wait_for_location`` a
+    change that needs units a location has accepted is kept for that location to confirm (202)
+    instead of refused (409)."""
     if preview:
-        return _preview(order_id=order_id, data=data, actor=actor, render=render)
+        return _preview(order_id=order_id, data=data, actor=actor, render=render, wait=wait_for_location)
     if idempotency is not None:
         replayed = _replayed(idempotency)
         if replayed is not None:
             return replayed
     try:
         with transaction.atomic(durable=True):
-            result = order_change_in_transaction(order_id=order_id, data=data, actor=actor)
+            result = order_change_in_transaction(
+                order_id=order_id, data=data, actor=actor, wait_for_location=wait_for_location
+            )
             if render is not None:
                 result.response = render(result)
             if idempotency is not None:
                 response = result.response or {"order": result.order.pk, "revision": result.revision}
                 record = idempotency_record_build(
-                    claim=idempotency, order=result.order, response=response, status_code=201
+                    claim=idempotency, order=result.order, response=response, status_code=result.status_code
                 )
                 record.save(force_insert=True)
             return result
@@ -104,20 +109,30 @@ def _replayed(claim: IdempotencyClaim) -> ChangeResult | None:
 
 
 def _preview(
-    *, order_id: int, data: ChangeInput, actor: Actor, render: ChangeRenderer | None
+    *, order_id: int, data: ChangeInput, actor: Actor, render: ChangeRenderer | None, wait: bool
 ) -> ChangeResult:
     with transaction.atomic(durable=True):
-        result = order_change_in_transaction(order_id=order_id, data=data, actor=actor)
+        result = order_change_in_transaction(
+            order_id=order_id, data=data, actor=actor, wait_for_location=wait
+        )
         result.preview = True
-        result.status_code = 200
+        result.status_code = 200 if result.request is None else 202
         if render is not None:
             result.response = render(result)
         transaction.set_rollback(True)  # nothing is kept: rows, stock, outbox rows and tasks
     return result
 
 
-def order_change_in_transaction(*, order_id: int, data: ChangeInput, actor: Actor) -> ChangeResult:
-    """``order_change`` inside the caller's transaction (its body)."""
+def order_change_in_transaction(
+    *,
+    order_id: int,
+    data: ChangeInput,
+    actor: Actor,
+    wait_for_location: bool = False,
+    confirmed_location_ids: frozenset[int] = frozenset(),
+) -> ChangeResult:
+    """``order_change`` inside the caller's transaction (its body). ``confirmed_location_ids``:
+    locations that confirmed a change request; their accepted units may be taken."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("order_change_in_transaction must run inside the caller's transaction")
     if not data.operations:
@@ -126,10 +141,51 @@ def order_change_in_transaction(*, order_id: int, data: ChangeInput, actor: Acto
         raise InvalidInput(f"A change has at most {MAX_OPERATIONS} operations.", code="too_many_operations")
     order = order_lock(order_id=order_id, actor=actor)
     _check_may_change(order, actor)
-    work = _work_for(order=order, data=data, actor=actor)
-    for op in data.operations:
-        work.apply(op)
-    return _write(work=work, to_source=work.finish())
+    work = _work_for(order=order, data=data, actor=actor, confirmed=confirmed_location_ids)
+    try:
+        for op in data.operations:
+            work.apply(op)
+        to_source = work.finish()
+    except FulfillmentInProgress:
+        if not wait_for_location:
+            raise
+        return _wait_for_locations(work=work, data=data)  # nothing was written yet
+    return _write(work=work, to_source=to_source, confirmed=confirmed_location_ids)
+
+
+def _wait_for_locations(*, work: ChangeWork, data: ChangeInput) -> ChangeResult:
+    """Keep the change for the locations working on the order's units to confirm."""
+    started = sorted({h.reservation.location_id for h in work.held if h.state == STARTED})
+    request = change_request_create(order=work.order, data=data, actor=work.actor, location_ids=started)
+    return ChangeResult(
+        order=work.order, revision=0, changes=[], money_delta=Decimal("0"), status_code=202, request=request
+    )
+
+
+def change_request_create(
+    *, order: Order, data: ChangeInput, actor: Actor, location_ids: list[int]
+) -> OrderChangeRequest:
+    """Keep the change for the locations to answer (in the caller's transaction, order locked)."""
+    request = OrderChangeRequest.objects.create(
+        order=order,
+        operations=operations_to_json(data.operations),
+        reason=data.reason[:300],
+        location_ids=sorted(location_ids),
+        actor_type=actor.type,
+        actor_name=actor.name[:200],
+    )
+    order_event_record(
+        order=order,
+        kind=OrderEventKind.CHANGE_REQUESTED,
+        actor=actor,
+        message="A change waits for the location working on its units.",
+        data={"request": request.pk, "locations": request.location_ids, "reason": data.reason},
+    )
+    events.publish(
+        topic="order.change_requested",
+        payload={"order_id": order.pk, "request_id": request.pk, "location_ids": request.location_ids},
+    )
+    return request
 
 
 def order_change_check_actor(*, order: Order, actor: Actor) -> None:
@@ -148,14 +204,15 @@ def _check_may_change(order: Order, actor: Actor) -> None:
         )
 
 
-def _work_for(*, order: Order, data: ChangeInput, actor: Actor) -> ChangeWork:
-    """The order's lines, its held units with where each stands, and the products being added."""
+def _work_for(*, order: Order, data: ChangeInput, actor: Actor, confirmed: frozenset[int]) -> ChangeWork:
+    """The order's lines, its held units with where each stands (units of a location that
+    confirmed the change count as not started), and the products being added."""
     lines = {line.pk: line for line in OrderLine.objects.filter(order=order).order_by("line_number")}
     reservations = list(
         Reservation.objects.filter(order=order, status=ReservationStatus.ACTIVE).order_by("pk")
     )
     states = reservation_work_states(order_id=order.pk) if reservations else {}
-    held = [Held(reservation=r, state=states.get(r.pk, UNROUTED)) for r in reservations]
+    held = [Held(reservation=r, state=_state(states.get(r.pk, UNROUTED), r, confirmed)) for r in reservations]
     skus = sorted({op.sku for op in data.operations if op.kind == OrderChangeKind.ADD_LINE and op.sku})
     products = check_products(skus, load_candidates_for_skus(skus=skus).products) if skus else {}
     last = OrderChange.objects.filter(order=order).aggregate(last=Max("revision"))["last"] or 0
@@ -170,10 +227,14 @@ def _work_for(*, order: Order, data: ChangeInput, actor: Actor) -> ChangeWork:
     )
 
 
+def _state(state: str, reservation: Reservation, confirmed: frozenset[int]) -> str:
+    return QUEUED if state == STARTED and reservation.location_id in confirmed else state
+
+
 # --- Writing ------------------------------------------------------------------------------------------
 
 
-def _write(*, work: ChangeWork, to_source: dict[int, int]) -> ChangeResult:
+def _write(*, work: ChangeWork, to_source: dict[int, int], confirmed: frozenset[int]) -> ChangeResult:
     order = work.order
     # what the reservations routed to a location keep (0: nothing), before they are made smaller
     queued = {str(h.reservation.pk): h.remaining for h in work.held if h.release and h.state != UNROUTED}
@@ -210,7 +271,15 @@ def _write(*, work: ChangeWork, to_source: dict[int, int]) -> ChangeResult:
     }
     events.publish_many(
         [
-            ("order.changing", {"order_id": order.pk, "reservations": queued, "actor": work.actor.name}),
+            (
+                "order.changing",
+                {
+                    "order_id": order.pk,
+                    "reservations": queued,
+                    "actor": work.actor.name,
+                    "confirmed_location_ids": sorted(confirmed),
+                },
+            ),
             ("order.changed", changed),
         ]
     )

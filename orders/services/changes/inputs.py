@@ -3,12 +3,13 @@ answers (``ChangeResult``)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from orders.models import Order, OrderChange
+from orders.models import Order, OrderChange, OrderChangeRequest
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class ChangeResult:
     status_code: int = 201
     response: dict[str, Any] | None = None
     replayed: bool = False
+    request: OrderChangeRequest | None = None  # kept for the locations to confirm (202)
     released_units: int = 0
     reserved_units: int = 0
     backordered_units: int = 0
@@ -58,3 +60,24 @@ class ChangeResult:
 
 
 ChangeRenderer = Callable[[ChangeResult], dict[str, Any]]
+
+
+_DECIMALS = ("unit_price", "tax", "latitude", "longitude")
+
+
+def operations_to_json(operations: Sequence[ChangeOperation]) -> list[dict[str, Any]]:
+    """The operations as JSON (decimals as strings, unset fields left out), for a change request."""
+    out = []
+    for op in operations:
+        row = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in dataclasses.asdict(op).items()}
+        out.append({k: v for k, v in row.items() if v not in (None, "")})
+    return out
+
+
+def operations_from_json(rows: list[dict[str, Any]]) -> list[ChangeOperation]:
+    """``operations_to_json`` undone."""
+    operations = []
+    for row in rows:
+        fields: dict[str, Any] = {k: (Decimal(v) if k in _DECIMALS else v) for k, v in row.items()}
+        operations.append(ChangeOperation(**fields))
+    return operations
