@@ -23,7 +23,7 @@ from rich.console import Console
 from . import harness
 from .report import BELOW, FAILED, INFO, OK, Row, judge, render, write
 
-ROWS = ("intake", "flash", "sourcing", "availability", "routing", "snapshot")
+ROWS = ("intake", "changes", "flash", "sourcing", "availability", "routing", "snapshot")
 
 
 def background_share(routing_cpu: dict[str, float], intake_cpu: dict[str, float] | None) -> dict[str, float]:
@@ -249,6 +249,36 @@ class Bench:
         errors = {k: v for k, v in fig.outcomes.items() if k != "ok"}
         if errors:
             self.say(f"[yellow]intake errors: {errors}[/]")
+
+    def changes(self) -> None:
+        from .changes import http_changes
+
+        s = self.sizes
+        self.say(f"order changes: a 2-unit order placed, then one unit off and a line added, c={CONCURRENCY}")
+        out = http_changes(
+            port=self.server.port,  # type: ignore[union-attr]
+            key=self.seeded.key,
+            skus=self.seeded.intake_skus,
+            concurrency=CONCURRENCY,
+            duration=s.duration / 2,
+            warmup=s.warmup / 2,
+        )
+        self.details["changes"] = out
+        errors = {k: v for k, v in out["outcomes"].items() if k != "ok"}
+        ratio = out["ratio_p50"]
+        self.rows.append(
+            Row(
+                work="Order change over HTTP (a quantity down, a line added) beside its placement",
+                figure=_lat(out["change"]),
+                reference=f"placement {_lat(out['placement'])}",
+                ratio=ratio,
+                goal="p50 ≤ 1.5 x placement (issue 19)",
+                status=FAILED if errors or ratio is None else judge(ratio, at_most=1.5),
+            )
+        )
+        if errors:
+            self.correct = False
+            self.say(f"[red]order change errors: {errors}[/]")
 
     def flash(self) -> None:
         from .intake import flash_sale
@@ -570,7 +600,7 @@ class Bench:
             self.step("statements", self.statements)
         if "sourcing" in only:
             self.step("sourcing", self.sourcing)
-        if only & {"intake", "flash", "availability", "routing"}:
+        if only & {"intake", "changes", "flash", "availability", "routing"}:
             self.server = harness.Gunicorn(self.db_url, workers=GUNICORN_WORKERS)
             self.say(f"starting gunicorn ({GUNICORN_WORKERS} sync workers) on port {self.server.port}")
             self.server.start()
@@ -578,6 +608,8 @@ class Bench:
                 self.server.wait_ready()
                 if "intake" in only:
                     self.step("intake", self.intake)
+                if "changes" in only:
+                    self.step("changes", self.changes)
                 if "flash" in only:
                     self.step("flash", self.flash)
                 if "availability" in only:

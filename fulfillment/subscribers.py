@@ -8,9 +8,14 @@ from typing import Any
 
 from oms import events
 from orders.selectors import order_section_register
+from orders.services import change_work_register
 
 from .selectors import fulfillment_orders_for_orders
-from .services import fulfillment_orders_cancel_for_order
+from .services import (
+    fulfillment_orders_apply_change,
+    fulfillment_orders_cancel_for_order,
+    reservation_work_states,
+)
 from .tasks import allocate_backorders, route_soon
 
 
@@ -25,8 +30,10 @@ def _stock_arrived(topic: str, payload: dict[str, Any]) -> None:
 
 
 def connect() -> None:
-    for topic in ("order.created", "order.hold_released", "fulfillment.rejected"):
+    for topic in ("order.created", "order.changed", "order.hold_released", "fulfillment.rejected"):
         events.subscribe(topic, _route)
     events.subscribe("stock.changed", _stock_arrived)
     events.subscribe_in_transaction("order.cancelling", fulfillment_orders_cancel_for_order)
+    events.subscribe_in_transaction("order.changing", fulfillment_orders_apply_change)
+    change_work_register(reservation_work_states)
     order_section_register("fulfillment_orders", fulfillment_orders_for_orders, default=[])

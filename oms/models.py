@@ -21,6 +21,17 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
+class ActorStampedModel(models.Model):
+    """A record of something someone did: who (``Actor.type`` and ``name``) and when."""
+
+    actor_type = models.CharField(max_length=16)
+    actor_name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
 class Channel(TimeStampedModel):
     """Where orders come from. ``ship_from_stores`` is the channel's routing policy override:
     a marketplace that must ship only from warehouses sets it to False."""

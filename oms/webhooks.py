@@ -56,6 +56,7 @@ WEBHOOK_EVENTS: tuple[str, ...] = (
     "order.cancelled",
     "order.partially_cancelled",
     "order.completed",
+    "order.changed",
     "fulfillment.created",
     "fulfillment.accepted",
     "fulfillment.shipped",

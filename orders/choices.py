@@ -40,6 +40,9 @@ class OrderEventKind(models.TextChoices):
     HOLD_RELEASED = "hold_released", "Hold released"
     CANCELLED = "cancelled", "Cancelled"
     LINE_CANCELLED = "line_cancelled", "Line cancelled"
+    CHANGED = "changed", "Order changed"
+    CHANGE_REQUESTED = "change_requested", "Change waiting for a location"
+    CHANGE_REFUSED = "change_refused", "Change refused"
     STATUS_CHANGED = "status_changed", "Status changed"
     # routing and fulfilment
     ROUTED = "routed", "Routed"
@@ -97,3 +100,23 @@ class PaymentTransactionStatus(models.TextChoices):
     PENDING = "pending", "Pending (sent to the gateway)"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+
+
+class OrderChangeKind(models.TextChoices):
+    """What one operation of an order change does (``OrderChange.kind``)."""
+
+    ADD_LINE = "add_line", "Line added"
+    REMOVE_LINE = "remove_line", "Line removed"
+    CHANGE_QUANTITY = "change_quantity", "Quantity changed"
+    CANCEL_UNITS = "cancel_units", "Units cancelled"
+    CHANGE_ADDRESS = "change_address", "Delivery address changed"
+    CHANGE_METHOD = "change_method", "Delivery method changed"
+    CHANGE_PICKUP_STORE = "change_pickup_store", "Pickup store changed"
+
+
+class ChangeRequestStatus(models.TextChoices):
+    """A change waiting for the locations that work on its units (``OrderChangeRequest``)."""
+
+    PENDING_LOCATION = "pending_location", "Waiting for the location"
+    APPLIED = "applied", "Applied"
+    REFUSED = "refused", "Refused"

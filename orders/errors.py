@@ -36,3 +36,18 @@ class OrderNotCancellable(Conflict):
 class NoActiveHold(Conflict):
     default_code = "no_active_hold"
     default_message = "The order has no active hold."
+
+
+class OrderNotChangeable(Conflict):
+    default_code = "order_not_changeable"
+    default_message = "The order can no longer be changed."
+
+
+class FulfillmentInProgress(Conflict):
+    default_code = "fulfillment_in_progress"
+    default_message = "A location has started work on these units; the change cannot be applied."
+
+
+class UnitsAlreadyFulfilled(Conflict):
+    default_code = "units_already_fulfilled"
+    default_message = "These units were shipped or collected already; return them instead."

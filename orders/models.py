@@ -1,6 +1,6 @@
 """Orders from every channel: the order, its lines, the stock held for them (reservations), holds,
-the timeline (OrderEvent), the idempotency records of POST /orders, and the money side: the order's
-Payment and its ledger (PaymentTransaction)."""
+the timeline (OrderEvent), the changes made after placement (OrderChange), the idempotency records
+of POST /orders, and the money side: the order's Payment and its ledger (PaymentTransaction)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from django.db import models
 from django.db.models import F, Q
 
 from oms.errors import InvalidTransition
-from oms.models import TimeStampedModel
+from oms.models import ActorStampedModel, TimeStampedModel
 from oms.money import MONEY
 
 from .choices import (
+    ChangeRequestStatus,
     FulfillmentMethod,
     HoldReason,
+    OrderChangeKind,
     OrderEventKind,
     OrderStatus,
     PaymentStatus,
@@ -359,3 +361,57 @@ class PaymentTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} {self.currency} ({self.status})"
+
+
+class OrderChange(ActorStampedModel):
+    """One operation of a change to a placed order (a line added, units cancelled, the address
+    changed ...): who, why, the state before and after, and what it did to the total. The
+    operations of one request share a ``revision`` (1, 2 ... per order), in request order."""
+
+    # indexed by order_change_unique_position (order, revision, position)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="changes", db_index=False)
+    revision = models.PositiveIntegerField()
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=24, choices=OrderChangeKind.choices)
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    reason = models.CharField(max_length=300, blank=True, default="")
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    money_delta = models.DecimalField(**MONEY, default=Decimal("0"), help_text="Change of the total.")
+
+    class Meta:
+        ordering = ["order_id", "revision", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "revision", "position"], name="order_change_unique_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} r{self.revision}.{self.position} {self.kind}"
+
+
+class OrderChangeRequest(ActorStampedModel):
+    """A change that needs units a location is working on: it waits (``pending_location``) until
+    every location asked confirms (the change is then applied, as ``revision``) or one refuses.
+    The actor is who asked for the change."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="change_requests")
+    status = models.CharField(
+        max_length=20, choices=ChangeRequestStatus.choices, default=ChangeRequestStatus.PENDING_LOCATION
+    )
+    operations = models.JSONField(help_text="The change's operations, as requested.")
+    reason = models.CharField(max_length=300, blank=True, default="")
+    location_ids = models.JSONField(default=list, help_text="The locations asked to confirm.")
+    confirmed_location_ids = models.JSONField(default=list, blank=True)
+    answered_by = models.CharField(max_length=200, blank=True, default="")
+    answer = models.CharField(max_length=500, blank=True, default="", help_text="Why it was refused.")
+    revision = models.PositiveIntegerField(null=True, blank=True, help_text="The change it became.")
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["status", "created_at"], name="change_request_status_idx")]
+
+    def __str__(self) -> str:
+        return f"change request {self.pk} of {self.order_id} ({self.status})"

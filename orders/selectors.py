@@ -21,7 +21,7 @@ from oms.lookups import filter_given
 from oms.models import ChannelCustomerRef, Customer
 
 from .errors import CustomerNotFound, OrderNotFound
-from .models import Order, OrderEvent, OrderHold, OrderLine, Reservation
+from .models import Order, OrderChange, OrderChangeRequest, OrderEvent, OrderHold, OrderLine, Reservation
 
 # Sections that higher apps add to an order's representation (fulfilment orders, returns ...):
 # name -> loader(order ids) -> {order id: value}. Registered in their AppConfig.ready, so the
@@ -96,6 +96,23 @@ def order_detail(*, order_id: int | str, actor: Actor) -> Order:
     detailed = order_detail_queryset(Order.objects.filter(pk=order.pk)).get()
     attach_sections([detailed])
     return detailed
+
+
+def order_changes(*, order_id: int) -> list[OrderChange]:
+    """The order's changes after placement, oldest first (the caller checked the actor may see it)."""
+    return list(OrderChange.objects.filter(order_id=order_id).order_by("revision", "position"))
+
+
+def change_requests_for_actor(
+    *, actor: Actor, status: str | None = None, order: str | None = None
+) -> QuerySet[OrderChangeRequest]:
+    """Change requests of the orders the actor may see, newest first (filtered by status, order)."""
+    qs = OrderChangeRequest.objects.filter(order__in=_visible_orders(actor)).order_by("-pk")
+    if status:
+        qs = qs.filter(status=status)
+    if order:
+        qs = qs.filter(order_id=int(order)) if order.isdigit() and len(order) < 19 else qs.none()
+    return qs
 
 
 def attach_sections(orders: Iterable[Order]) -> None:

@@ -1,8 +1,8 @@
 """How orders react to the kernel's events (imports stay one way: oms publishes, orders listens).
 In-transaction: an erased customer's personal data is scrubbed from their orders. After commit:
-the payment tasks (authorise a new order, capture a shipment or handover, void what a closed order
-no longer needs, send a pending refund); the fulfilment topics are subscribed by name, so orders
-imports nothing of fulfillment."""
+the payment tasks (authorise a new order, capture a shipment or handover, follow a changed
+order's total, void what a closed order no longer needs, send a pending refund); the fulfilment
+topics are subscribed by name, so orders imports nothing of fulfillment."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ def _order_closed(topic: str, payload: dict[str, Any]) -> None:
     tasks.payment_void.delay(order_id=payload["order_id"])
 
 
+def _order_changed(topic: str, payload: dict[str, Any]) -> None:
+    tasks.payment_adjust.delay(order_id=payload["order_id"], revision=payload["revision"])
+
+
 def _payment_pending(topic: str, payload: dict[str, Any]) -> None:
     tasks.payment_send.delay(transaction_id=payload["transaction_id"])
 
@@ -51,4 +55,5 @@ def connect() -> None:
         events.subscribe(topic, _units_handed_over)
     for topic in ("order.cancelled", "order.partially_cancelled", "order.completed"):
         events.subscribe(topic, _order_closed)
+    events.subscribe("order.changed", _order_changed)
     events.subscribe("payment.pending", _payment_pending)

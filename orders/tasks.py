@@ -11,6 +11,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from . import services
+from .services.payment_adjust import payment_adjust_for_change
 from .services.payments import (
     PaymentRetry,
     payment_authorize,
@@ -92,3 +93,9 @@ def payment_void(self: Task, *, order_id: int) -> None:
 def payment_send(self: Task, *, transaction_id: int) -> None:
     """A pending ledger row (a refund): send it to the gateway and settle it."""
     _with_retries(self, payment_transaction_send, transaction_id=transaction_id)
+
+
+@shared_task(bind=True, name="orders.tasks.payment_adjust", acks_late=True, max_retries=None)
+def payment_adjust(self: Task, *, order_id: int, revision: int) -> None:
+    """The order was changed: authorise the increase of its total, or void what it no longer needs."""
+    _with_retries(self, payment_adjust_for_change, order_id=order_id, revision=revision)

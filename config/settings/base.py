@@ -173,6 +173,7 @@ SPECTACULAR_SETTINGS = {
         "ReservationStatusEnum": "orders.choices.ReservationStatus",
         "FulfillmentMethodEnum": "orders.choices.FulfillmentMethod",
         "HoldReasonEnum": "orders.choices.HoldReason",
+        "OrderChangeKindEnum": "orders.choices.OrderChangeKind",
         "ReturnStatusEnum": "returns.choices.ReturnStatus",
         "ReturnMethodEnum": "returns.choices.ReturnMethod",
         "ReturnReasonEnum": "returns.choices.ReturnReason",

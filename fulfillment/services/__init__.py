@@ -13,6 +13,7 @@ reservations; and every active reservation of a routed order belongs to one open
 """
 
 from .backorders import backordered_orders_for, backorders_allocate
+from .changes import fulfillment_orders_apply_change, reservation_work_states
 from .common import NOT_ROUTED, ROUTER
 from .lifecycle import (
     fulfillment_order_accept,
@@ -47,10 +48,12 @@ __all__ = [
     "fulfillment_order_ready_for_pickup",
     "fulfillment_order_reject",
     "fulfillment_order_ship",
+    "fulfillment_orders_apply_change",
     "fulfillment_orders_cancel_for_order",
     "order_status_sync",
     "pickup_hold_until",
     "pickups_due_to_expire",
+    "reservation_work_states",
     "route_order",
     "route_orders",
     "routing_sweep",

@@ -25,6 +25,7 @@ from orders.choices import OrderEventKind, OrderStatus, ReservationStatus
 from orders.events import order_event_record
 from orders.models import Order, OrderLine, Reservation
 from orders.services import (
+    reservations_of_plan,
     reservations_release,
     reserve_for_needs,
     sourcing_request_for,
@@ -52,17 +53,7 @@ def _line_id(allocation: Allocation) -> int:
 def _reservations_for(order: Order, plan: SourcingPlan) -> list[Reservation]:
     """The reservations of the plan's allocations, written (one INSERT)."""
     return Reservation.objects.bulk_create(
-        [
-            Reservation(
-                order=order,
-                line_id=_line_id(a),
-                stock_level_id=a.stock_level_id,
-                product_id=a.product_id,
-                location_id=a.location_id,
-                quantity=a.quantity,
-            )
-            for a in plan.allocations
-        ]
+        reservations_of_plan(order_id=order.pk, plan=plan, line_id=_line_id)
     )
 
 

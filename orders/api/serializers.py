@@ -103,8 +103,19 @@ class OrderCreateInput(serializers.Serializer):
         )
 
 
+class CancelLineInput(serializers.Serializer):
+    order_line = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="The order line's id.")
+    quantity = serializers.IntegerField(min_value=1, max_value=settings.OMS_MAX_QUANTITY)
+
+
 class OrderCancelInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="requested")
+    lines = CancelLineInput.many_init(
+        required=False,
+        allow_empty=False,
+        max_length=200,
+        help_text="Cancel only these units (a partial cancel); left out, the whole order is cancelled.",
+    )
 
 
 class OrderHoldInput(serializers.Serializer):

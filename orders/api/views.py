@@ -15,10 +15,10 @@ from oms.api.pagination import NewestFirstCursorPagination
 from oms.api.viewsets import NewestFirstViewSet, checked_body
 from oms.authentication import ApiClientUser, actor_from_request
 from oms.customers import customer_erase
-from oms.errors import InvalidInput, MalformedInput
+from oms.errors import InvalidInput
 from oms.models import Channel, ChannelCustomerRef
 from oms.permissions import IsManager, IsStaffOrChannel
-from orders.errors import CustomerNotFound, IdempotencyKeyRequired
+from orders.errors import CustomerNotFound
 from orders.payments.selectors import payments_for_orders
 from orders.selectors import (
     attach_sections,
@@ -32,15 +32,16 @@ from orders.selectors import (
     order_queryset_for_actor,
 )
 from orders.services import (
-    IdempotencyClaim,
-    idempotency_request_hash,
     order_cancel,
+    order_change,
     order_hold_place,
     order_hold_release,
     order_place,
 )
 
+from .changes import OrderChangeActions, cancel_lines_change
 from .filters import OrderFilter
+from .idempotency import IDEMPOTENCY_HEADER, idempotency_claim
 from .payment_serializers import PaymentOutput
 from .serializers import (
     CustomerOutput,
@@ -53,29 +54,6 @@ from .serializers import (
     OrderReleaseHoldInput,
     placement_response,
 )
-
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Required for channel clients: a repeat with the same key and body answers the first "
-    "response; another body under the same key is 422 idempotency_key_reused. Kept 24 hours.",
-)
-
-
-def _idempotency_claim(request: Request, actor: Actor) -> IdempotencyClaim | None:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
-        if actor.is_channel:
-            raise IdempotencyKeyRequired()
-        return None
-    if len(key) > 255 or not key.isprintable():
-        raise MalformedInput(
-            "Idempotency-Key must be at most 255 printable characters.", code="invalid_idempotency_key"
-        )
-    scope = f"client:{actor.api_client_id}" if actor.is_channel else f"user:{actor.user_id}"
-    return IdempotencyClaim(scope=scope, key=key, request_hash=idempotency_request_hash(request.data))
 
 
 def _channel_for(request: Request, actor: Actor, code: str) -> Channel:
@@ -138,7 +116,7 @@ ORDER_EXAMPLES = [
 ]
 
 
-class OrderViewSet(NewestFirstViewSet):
+class OrderViewSet(OrderChangeActions, NewestFirstViewSet):
     """Orders from every channel. A channel client sees its own channel's orders (in-person channels
     may look up any order by id or number); staff see all."""
 
@@ -174,7 +152,7 @@ class OrderViewSet(NewestFirstViewSet):
     )
     def create(self, request):
         actor = actor_from_request(request)
-        claim = _idempotency_claim(request, actor)
+        claim = idempotency_claim(request, actor)
         body = checked_body(OrderCreateInput, request)
         channel = _channel_for(request, actor, body.validated_data["channel"])
         result = order_place(
@@ -191,7 +169,11 @@ class OrderViewSet(NewestFirstViewSet):
         actor = actor_from_request(request)
         body = checked_body(OrderCancelInput, request)
         order = order_get_for_actor(order_id=pk, actor=actor)  # 404 before anything else
-        order_cancel(order_id=order.pk, reason=body.validated_data["reason"], actor=actor)
+        reason, lines = body.validated_data["reason"], body.validated_data.get("lines")
+        if lines:  # a partial cancel: those units only, as an order change
+            order_change(order_id=order.pk, data=cancel_lines_change(lines, reason), actor=actor)
+        else:
+            order_cancel(order_id=order.pk, reason=reason, actor=actor)
         return Response(OrderOutput(order_detail(order_id=order.pk, actor=actor)).data)
 
     @extend_schema(responses={200: PaymentOutput(many=True)})

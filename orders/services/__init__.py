@@ -1,5 +1,6 @@
 """Writes of the orders app, by responsibility: placing an order (``placement``, with
-``checks``, ``reservations`` and ``idempotency``), ``cancel``, ``holds``, the order status rule
+``checks``, ``reservations`` and ``idempotency``), ``cancel``, ``changes`` (after placement),
+``holds``, the order status rule
 (``status``), the money side (``payments``: authorise, capture, void and refund through the
 gateway) and the orders' part of erasing a customer (``erasure``). Customers themselves are the
 kernel's (``oms.customers``); their names are re-exported here for existing callers.
@@ -9,6 +10,18 @@ Locking policy: see ``orders.services.locks``."""
 from oms.customers import CustomerInput, check_customer, customer_erase, customer_resolve
 
 from .cancel import order_cancel, order_cancel_in_transaction
+from .changes import (
+    QUEUED,
+    STARTED,
+    UNROUTED,
+    ChangeInput,
+    ChangeOperation,
+    ChangeResult,
+    change_request_confirm,
+    change_request_refuse,
+    change_work_register,
+    order_change,
+)
 from .checks import MAX_LINES
 from .holds import order_hold_place, order_hold_place_in_transaction, order_hold_release
 from .idempotency import IdempotencyClaim, idempotency_records_purge, idempotency_request_hash
@@ -27,6 +40,7 @@ from .payments import (
 from .placement import order_number_for, order_place, order_place_in_transaction
 from .reservations import (
     RESERVE_ATTEMPTS,
+    reservations_of_plan,
     reservations_release,
     reserve_for_needs,
     sourcing_request_for,
@@ -37,7 +51,13 @@ from .status import order_has_unrouted, order_status_derive, order_status_set
 
 __all__ = [
     "MAX_LINES",
+    "QUEUED",
     "RESERVE_ATTEMPTS",
+    "STARTED",
+    "UNROUTED",
+    "ChangeInput",
+    "ChangeOperation",
+    "ChangeResult",
     "CustomerInput",
     "IdempotencyClaim",
     "LineInput",
@@ -47,6 +67,9 @@ __all__ = [
     "PlacementResult",
     "RefundRoom",
     "Renderer",
+    "change_request_confirm",
+    "change_request_refuse",
+    "change_work_register",
     "check_customer",
     "customer_erase",
     "customer_resolve",
@@ -54,6 +77,7 @@ __all__ = [
     "idempotency_request_hash",
     "order_cancel",
     "order_cancel_in_transaction",
+    "order_change",
     "order_has_unrouted",
     "order_hold_place",
     "order_hold_place_in_transaction",
@@ -70,6 +94,7 @@ __all__ = [
     "payment_transaction_give_up",
     "payment_transaction_send",
     "payment_void_remainder",
+    "reservations_of_plan",
     "reservations_release",
     "reserve_for_needs",
     "sourcing_request_for",

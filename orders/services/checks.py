@@ -37,7 +37,7 @@ def check_order_input(data: OrderInput) -> tuple[str, Location | None]:
         check_customer(data.customer)
     pickup: Location | None = None
     if data.method == FulfillmentMethod.PICKUP:
-        pickup = _check_pickup_store(data.pickup_location)
+        pickup = check_pickup_store(data.pickup_location)
     elif data.method == FulfillmentMethod.SHIP:
         _check_shipping(data)
     else:
@@ -57,7 +57,7 @@ def _check_lines(data: OrderInput) -> None:
     check_amount(data.shipping_total, field_name="shipping_total")
 
 
-def _check_pickup_store(code: str) -> Location:
+def check_pickup_store(code: str) -> Location:
     if not code:
         raise InvalidInput(
             "A pickup order needs pickup_location (a store code).", code="pickup_location_required"

@@ -33,14 +33,15 @@ def idempotency_request_hash(body: Any) -> str:
 
 
 def idempotency_record_build(
-    *, claim: IdempotencyClaim, order: Order, response: dict[str, Any]
+    *, claim: IdempotencyClaim, order: Order, response: dict[str, Any], status_code: int = 201
 ) -> IdempotencyRecord:
-    """The unsaved record of a placement's 201 answer under ``claim``, kept 24 hours."""
+    """The unsaved record of a write's answer under ``claim`` (a placement's 201, an order
+    change's), kept 24 hours."""
     return IdempotencyRecord(
         scope=claim.scope,
         key=claim.key,
         request_hash=claim.request_hash,
-        status_code=201,
+        status_code=status_code,
         response=response,
         order=order,
         expires_at=timezone.now() + timedelta(hours=settings.OMS_IDEMPOTENCY_TTL_HOURS),

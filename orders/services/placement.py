@@ -47,7 +47,13 @@ from .idempotency import (
 )
 from .inputs import OrderInput, PlacementResult, Renderer
 from .payments import payment_rows_for_placement
-from .reservations import RESERVE_ATTEMPTS, insufficient_stock_for, sourcing_request_for, stock_lines_for
+from .reservations import (
+    RESERVE_ATTEMPTS,
+    insufficient_stock_for,
+    reservations_of_plan,
+    sourcing_request_for,
+    stock_lines_for,
+)
 
 
 class _LostRace(Exception):
@@ -315,17 +321,7 @@ def _reserve(*, order: Order, lines: list[OrderLine], plan: SourcingPlan, actor:
     """Hold the plan's units for the written lines and write the reservations (one statement on
     PostgreSQL); ``_LostRace`` when another order took them since the read."""
     line_of: dict[Hashable, OrderLine] = dict(enumerate(lines))  # the plan's keys: line indexes
-    reservations = [
-        Reservation(
-            order_id=order.pk,
-            line=line_of[a.key],
-            stock_level_id=a.stock_level_id,
-            product_id=a.product_id,
-            location_id=a.location_id,
-            quantity=a.quantity,
-        )
-        for a in plan.allocations
-    ]
+    reservations = reservations_of_plan(order_id=order.pk, plan=plan, line_id=lambda a: line_of[a.key].pk)
     if reservations:
         try:
             writes.reservations_reserve_and_insert(

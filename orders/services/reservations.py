@@ -4,7 +4,7 @@ held units. Placement and routing (fulfillment) both use these."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from django.db import transaction
@@ -14,6 +14,7 @@ from inventory.errors import InsufficientStock
 from inventory.services import StockLine, stock_release, stock_reserve
 from inventory.sourcing import (
     PICKUP,
+    Allocation,
     CandidateLocation,
     CandidateStock,
     Need,
@@ -116,6 +117,23 @@ def stock_lines_of(reservations: Iterable[Reservation]) -> list[StockLine]:
     return _stock_lines(reservations)
 
 
+def reservations_of_plan(
+    *, order_id: int, plan: SourcingPlan, line_id: Callable[[Allocation], int]
+) -> list[Reservation]:
+    """The unsaved reservations of a plan's allocations, each for the order line ``line_id`` names."""
+    return [
+        Reservation(
+            order_id=order_id,
+            line_id=line_id(a),
+            stock_level_id=a.stock_level_id,
+            product_id=a.product_id,
+            location_id=a.location_id,
+            quantity=a.quantity,
+        )
+        for a in plan.allocations
+    ]
+
+
 def reserve_for_needs(
     *,
     needs: Sequence[Need],
@@ -123,6 +141,7 @@ def reserve_for_needs(
     actor: Actor,
     reference: str,
     allow_shortage: bool,
+    reason: str = "order placed",
 ) -> tuple[SourcingPlan, dict[int, CandidateLocation]]:
     """Hold the units of a plan made on fresh stock, or refuse (409) what cannot be held.
 
@@ -143,7 +162,7 @@ def reserve_for_needs(
             return plan, locations
         try:
             with transaction.atomic():  # a savepoint: a lost race undoes only this attempt
-                stock_reserve(lines=lines, actor=actor, reference=reference, reason="order placed")
+                stock_reserve(lines=lines, actor=actor, reference=reference, reason=reason)
         except InsufficientStock:
             continue
         return plan, locations

@@ -16,6 +16,7 @@ from fulfillment.models import FulfillmentOrder
 from inventory.models import StockLevel
 from oms.actors import Actor
 from oms.models import WebhookEndpoint
+from orders.models import OrderChangeRequest
 from returns.services import ReturnLineInput, return_create
 from tests.conftest import stock_put
 from tests.factories import LocationFactory, ProductFactory, StoreFactory
@@ -87,6 +88,9 @@ def objects(db, web_client, manager, make_associate):
         actor=SYSTEM,
     ).rma
     webhook = WebhookEndpoint.objects.create(url="https://example.com/hook", events=["*"], secret="s" * 32)
+    change_request = OrderChangeRequest.objects.create(
+        order_id=order["id"], operations=[], location_ids=[store.pk], actor_type="channel", actor_name="web"
+    )
     ids = {
         "channel": "web",
         "location": "st-mine",
@@ -97,6 +101,7 @@ def objects(db, web_client, manager, make_associate):
         "fo": fo.pk,
         "return": rma.pk,
         "webhook": webhook.pk,
+        "change_request": change_request.pk,
     }
     return {"ids": ids, "manager": manager, "associate": associate, "channel": web_client}
 

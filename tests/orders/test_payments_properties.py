@@ -1,4 +1,5 @@
-"""A property of the money side (issue 19): over random orders, shipments, refunds and cancellations,
+"""A property of the money side (issue 19): over random orders, shipments, refunds, cancellations and
+order changes (a unit cancelled, a line added, a quantity raised),
 ``0 <= refunded <= captured <= authorized`` always holds, the amounts equal the sums of their
 succeeded ledger rows, what was captured is the value of what was shipped, and a refund past
 captured minus refunded is refused (409) without a trace.
@@ -23,7 +24,7 @@ from fulfillment.models import FulfillmentOrder
 from oms.errors import DomainError
 from oms.money import quantize
 from orders.models import Order, Payment, PaymentTransaction
-from orders.services import order_cancel
+from orders.services import ChangeInput, ChangeOperation, order_cancel, order_change
 from returns import services as returns
 from returns.errors import RefundExceedsPaid
 from returns.models import Return
@@ -51,13 +52,14 @@ def two_warehouses(transactional_db) -> Net:
 prices = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99.99"), places=2)
 steps = st.lists(
     st.one_of(
-        st.tuples(st.just("ship"), st.integers(min_value=0, max_value=1)),
+        st.tuples(st.just("ship"), st.integers(min_value=0, max_value=2)),
         st.tuples(
             st.just("refund"), st.decimals(min_value=Decimal("0.01"), max_value=Decimal("250"), places=2)
         ),
         st.tuples(st.just("cancel"), st.just(0)),
+        st.tuples(st.just("change"), st.integers(min_value=0, max_value=2)),
     ),
-    max_size=6,
+    max_size=7,
 )
 
 
@@ -108,6 +110,22 @@ def refund(order: Order, amount: Decimal) -> None:
         assert check(order).refunded == before.refunded + amount
 
 
+def _change_of(order: Order, which: int) -> ChangeInput:
+    """0: cancel one unit of the first line; 1: add a line of one cap; 2: one shirt more."""
+    first = order.lines.order_by("line_number").first()
+    assert first is not None
+    operation = [
+        ChangeOperation(kind="cancel_units", order_line=first.pk, quantity=1),
+        ChangeOperation(kind="add_line", sku="CAP", quantity=1, unit_price=Decimal("5.00")),
+        ChangeOperation(
+            kind="change_quantity",
+            order_line=first.pk,
+            quantity=first.quantity - first.quantity_cancelled + 1,
+        ),
+    ][which]
+    return ChangeInput(operations=[operation], reason="property")
+
+
 @hypothesis_settings(
     max_examples=int(os.environ.get("OMS_PAYMENT_EXAMPLES", "12")),
     deadline=None,
@@ -139,6 +157,10 @@ def test_refunded_never_exceeds_captured_nor_captured_authorized(
         elif kind == "cancel":
             with contextlib.suppress(DomainError):  # some units shipped: not cancellable
                 order_cancel(order_id=order.pk, reason="property", actor=SYSTEM)
+        elif kind == "change":
+            with contextlib.suppress(DomainError):  # a location works on the units, or none is open
+                order_change(order_id=order.pk, data=_change_of(order, arg), actor=SYSTEM)
+            fos = list(FulfillmentOrder.objects.filter(order=order).order_by("pk"))  # routed again
         check(Order.objects.get(pk=order.pk))
     order.refresh_from_db()
     payment = check(order)
