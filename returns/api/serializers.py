@@ -92,6 +92,20 @@ class ReturnCreateInput(serializers.Serializer):
         }
 
 
+ASSOCIATE_HELP = (
+    "In-person channel keys (POS, call centre) only, and required for them: the username of the "
+    "associate serving the customer, an active staff member who works at the return's location (403 "
+    "associate_required, associate_unknown, location_not_permitted otherwise). Recorded as who "
+    "received or refunded. Staff tokens act as themselves and leave it out."
+)
+
+
+def associate_field() -> serializers.CharField:
+    return serializers.CharField(
+        required=False, allow_blank=True, max_length=150, default="", help_text=ASSOCIATE_HELP
+    )
+
+
 class ReceiveLineInputSerializer(serializers.Serializer):
     return_line = serializers.IntegerField(min_value=1, help_text="Id of a line of the return.")
     quantity = serializers.IntegerField(min_value=1, max_value=settings.OMS_MAX_QUANTITY)
@@ -100,6 +114,7 @@ class ReceiveLineInputSerializer(serializers.Serializer):
 
 class ReturnReceiveInput(serializers.Serializer):
     lines = ReceiveLineInputSerializer.many_init(allow_empty=False, max_length=MAX_LINES)
+    associate = associate_field()
 
     def service_lines(self) -> list[ReceiveLineInput]:
         return [
@@ -114,6 +129,10 @@ class ReturnRefundInput(serializers.Serializer):
     amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
     method = serializers.ChoiceField(choices=RefundMethod.choices, default=RefundMethod.ORIGINAL_PAYMENT)
     note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    associate = associate_field()
+
+    def service_kwargs(self) -> dict[str, Any]:
+        return {key: value for key, value in self.validated_data.items() if key != "associate"}
 
 
 class ReturnCancelInput(serializers.Serializer):
