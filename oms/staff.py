@@ -82,6 +82,27 @@ def _check_scope(role: str, locations: list[Any]) -> None:
 # --- Writes ---------------------------------------------------------------------------------------------
 
 
+STATE_FIELDS = ("name", "email", "role", "locations", "active")
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """Each field whose value changed, as [before, after] (the audit trail's ``changes``)."""
+    return {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+
+
+def _state(profile: StaffProfile) -> dict[str, Any]:
+    """The fields an update may change, as the audit trail records them."""
+    user = profile.user
+    codes = sorted(profile.locations.values_list("code", flat=True))
+    return {
+        "name": user.first_name,
+        "email": user.email,
+        "role": profile.role,
+        "locations": codes,
+        "active": user.is_active,
+    }
+
+
 def _event_record(*, profile: StaffProfile, kind: str, actor: Actor, changes: dict[str, Any]) -> None:
     StaffEvent.objects.create(
         staff=profile, kind=kind, changes=changes, actor_type=actor.type, actor_name=actor.name[:200]
@@ -128,18 +149,21 @@ def staff_create(
             code="staff_exists",
             extra={"username": username},
         )
-    created = user is None
     if user is None:
         user = user_model.objects.create_user(username=username, email=email, first_name=name[:150])
+    existing = StaffProfile.objects.filter(user=user).select_related("user").first()
+    before = _state(existing) if existing is not None else dict.fromkeys(STATE_FIELDS)
+    prefix = existing.token_prefix if existing is not None else None
     user.is_staff = True  # may log into the Django admin
     user.is_superuser = role == StaffRole.MANAGER
     user.save()
     profile, _ = StaffProfile.objects.update_or_create(user=user, defaults={"role": role})
     profile.locations.set(locations)
     token = _token_issue(profile, password=password)
-    codes = [loc.code for loc in locations]
-    kind = StaffEventKind.CREATED if created else StaffEventKind.TOKEN_ROTATED
-    _event_record(profile=profile, kind=kind, actor=actor, changes={"role": role, "locations": codes})
+    after = {**_state(profile), "token_prefix": token[:12]}
+    diff = _diff({**before, "token_prefix": prefix}, after)
+    kind = StaffEventKind.CREATED if existing is None else StaffEventKind.TOKEN_ROTATED
+    _event_record(profile=profile, kind=kind, actor=actor, changes=diff)
     return profile, token
 
 
@@ -152,19 +176,6 @@ class StaffChanges:
     role: str | None = None
     location_codes: list[str] | None = None
     active: bool | None = None
-
-
-def _state(profile: StaffProfile) -> dict[str, Any]:
-    """The fields an update may change, as the audit trail records them."""
-    user = profile.user
-    codes = sorted(profile.locations.values_list("code", flat=True))
-    return {
-        "name": user.first_name,
-        "email": user.email,
-        "role": profile.role,
-        "locations": codes,
-        "active": user.is_active,
-    }
 
 
 def _changed(before: dict[str, Any], changes: StaffChanges, locations: list[Any] | None) -> dict[str, Any]:
@@ -203,7 +214,7 @@ def staff_update(*, staff_id: Any, changes: StaffChanges, actor: Actor) -> Staff
     _check_role(after["role"])
     _check_scope(after["role"], after["locations"])
     _check_not_self_lockout(profile, actor=actor, after=after)
-    diff = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+    diff = _diff(before, after)
     if diff:
         user = profile.user
         user.first_name, user.email, user.is_active = after["name"], after["email"], after["active"]
@@ -230,10 +241,10 @@ def staff_token_rotate(*, staff_id: Any, actor: Actor) -> tuple[StaffProfile, st
     """A new token (and admin password) for a staff member, returned once; the former token stops
     working at once. Audited as ``token_rotated`` (the token itself is never recorded)."""
     profile = _lock(staff_id)
+    prefix = profile.token_prefix
     token = _token_issue(profile)
-    _event_record(
-        profile=profile, kind=StaffEventKind.TOKEN_ROTATED, actor=actor, changes={"token_prefix": token[:12]}
-    )
+    changes = {"token_prefix": [prefix, token[:12]]}
+    _event_record(profile=profile, kind=StaffEventKind.TOKEN_ROTATED, actor=actor, changes=changes)
     return staff_get(staff_id=profile.pk), token
 
 

@@ -50,12 +50,24 @@ class StaffUpdateInput(serializers.Serializer):
         return StaffChanges(**self.validated_data)
 
 
+def _before_after(child: serializers.Field) -> serializers.ListField:
+    return serializers.ListField(child=child, min_length=2, max_length=2, required=False)
+
+
+class StaffEventChangesOutput(serializers.Serializer):
+    """Each field the change changed, as [before, after] (before is null on creation)."""
+
+    name = _before_after(serializers.CharField(allow_null=True))
+    email = _before_after(serializers.CharField(allow_null=True))
+    role = _before_after(serializers.ChoiceField(choices=StaffRole.choices, allow_null=True))
+    locations = _before_after(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    active = _before_after(serializers.BooleanField(allow_null=True))
+    token_prefix = _before_after(serializers.CharField(allow_null=True))
+
+
 class StaffEventOutput(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=StaffEventKind.choices)
-    changes = serializers.DictField(
-        child=serializers.JSONField(),
-        help_text="Each changed field with [before, after]; on creation the role and locations given.",
-    )
+    changes = StaffEventChangesOutput()
 
     class Meta:
         model = StaffEvent

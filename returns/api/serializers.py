@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import build_array_type
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -146,17 +148,24 @@ class EmptyInput(serializers.Serializer):
 # --- Outputs -------------------------------------------------------------------------------------------
 
 
-class ReturnLineOutput(serializers.Serializer):
+class ReturnLineSummaryOutput(serializers.Serializer):
+    """A return line as an order's ``returns`` section shows it."""
+
     id = serializers.IntegerField()
-    order_line = serializers.IntegerField(source="order_line_id")
-    sku = serializers.CharField(source="order_line.sku")
+    order_line = serializers.IntegerField()
+    sku = serializers.CharField()
     quantity = serializers.IntegerField()
     reason = serializers.ChoiceField(choices=ReturnReason.choices)
-    note = serializers.CharField()
-    value = serializers.DecimalField(**MONEY)
     quantity_received = serializers.IntegerField()
     quantity_restocked = serializers.IntegerField()
     quantity_damaged = serializers.IntegerField()
+
+
+class ReturnLineOutput(ReturnLineSummaryOutput):
+    order_line = serializers.IntegerField(source="order_line_id")
+    sku = serializers.CharField(source="order_line.sku")
+    note = serializers.CharField()
+    value = serializers.DecimalField(**MONEY)
 
 
 class ReceiptOutput(serializers.Serializer):
@@ -179,9 +188,12 @@ class RefundOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class ExchangeOrderOutput(serializers.Serializer):
+class ExchangeOrderReference(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField()
+
+
+class ExchangeOrderOutput(ExchangeOrderReference):
     status = serializers.CharField()
     method = serializers.CharField()
     pickup_location = serializers.CharField(allow_null=True)
@@ -198,31 +210,52 @@ class ExchangeOrderOutput(serializers.Serializer):
         }
 
 
-class ReturnOutput(serializers.Serializer):
-    """A return with its lines, receipts and refunds."""
+class ReturnSummaryOutput(serializers.Serializer):
+    """A return as an order's ``returns`` section shows it (``returns.selectors.returns_for_orders``)."""
 
     id = serializers.IntegerField()
     number = serializers.CharField()
-    order = serializers.IntegerField(source="order_id")
-    order_number = serializers.CharField(source="order.number")
-    channel = serializers.CharField(source="channel.code", help_text="The returning channel's code.")
-    method = serializers.ChoiceField(choices=ReturnMethod.choices)
-    location = serializers.CharField(source="location.code", help_text="The receiving location's code.")
     status = serializers.ChoiceField(choices=ReturnStatus.choices)
-    window_overridden = serializers.BooleanField()
-    currency = serializers.CharField(source="order.currency")
+    method = serializers.ChoiceField(choices=ReturnMethod.choices)
+    channel = serializers.CharField(help_text="The returning channel's code.")
+    location = serializers.CharField(help_text="The receiving location's code.")
     value = serializers.DecimalField(**MONEY, help_text="What the returned units were paid.")
-    refunded = serializers.SerializerMethodField(help_text="Sum of this return's refunds.")
-    exchange_order = ExchangeOrderOutput(allow_null=True)
-    exchange_credit = serializers.DecimalField(**MONEY)
+    refunded = serializers.DecimalField(**MONEY, help_text="Sum of this return's refunds.")
+    exchange_order = ExchangeOrderReference(allow_null=True)
     exchange_balance = serializers.DecimalField(
         **MONEY,
         allow_null=True,
         help_text="Exchange total minus the return's value: positive = the customer pays, negative = "
         "refund due.",
     )
-    created_by = serializers.CharField()
     created_at = serializers.DateTimeField()
+    lines = ReturnLineSummaryOutput(many=True)
+
+
+class ReturnsSectionSchema(OpenApiSerializerFieldExtension):
+    """Documents the ``returns`` section of every order (declared by the orders app as
+    ``ReturnsSectionField``, which cannot import this app) as a list of ``ReturnSummaryOutput``."""
+
+    target_class = "orders.api.serializers.ReturnsSectionField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return build_array_type(auto_schema.resolve_serializer(ReturnSummaryOutput, direction).ref)
+
+
+class ReturnOutput(ReturnSummaryOutput):
+    """A return with its lines, receipts and refunds."""
+
+    order = serializers.IntegerField(source="order_id")
+    order_number = serializers.CharField(source="order.number")
+    channel = serializers.CharField(source="channel.code", help_text="The returning channel's code.")
+    location = serializers.CharField(source="location.code", help_text="The receiving location's code.")
+    window_overridden = serializers.BooleanField()
+    currency = serializers.CharField(source="order.currency")
+    # computed from the prefetched refunds (the summary's is a value of the section's dict)
+    refunded = serializers.SerializerMethodField(help_text="Sum of this return's refunds.")  # type: ignore[assignment]
+    exchange_order = ExchangeOrderOutput(allow_null=True)
+    exchange_credit = serializers.DecimalField(**MONEY)
+    created_by = serializers.CharField()
     updated_at = serializers.DateTimeField()
     received_at = serializers.DateTimeField(allow_null=True)
     refunded_at = serializers.DateTimeField(allow_null=True)

@@ -49,7 +49,14 @@ def test_a_manager_creates_an_associate_whose_token_works_once_shown(manager, st
     assert ann.get("/api/v1/staff").status_code == 403
     detail = manager.api.get(f"/api/v1/staff/{body['id']}").json()
     assert "token" not in detail
-    assert detail["events"][0]["changes"] == {"role": "associate", "locations": ["st-1"]}
+    assert detail["events"][0]["changes"] == {
+        "name": [None, "Ann Le"],
+        "email": [None, ""],
+        "role": [None, "associate"],
+        "locations": [None, ["st-1"]],
+        "active": [None, True],
+        "token_prefix": [None, body["token_prefix"]],
+    }
 
 
 @pytest.mark.parametrize(
@@ -140,7 +147,7 @@ def test_rotate_token_returns_it_once_and_revokes_the_former(manager, stores):
     assert (event.kind, event.actor_name, event.changes) == (
         "token_rotated",
         "manager",
-        {"token_prefix": token[:12]},
+        {"token_prefix": [created["token_prefix"], token[:12]]},
     )
     # The former token no longer opens the admin either: the password went with it.
     user = StaffProfile.objects.get(pk=created["id"]).user
