@@ -30,7 +30,7 @@ class StaffCreateInput(serializers.Serializer):
 
     username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
     name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
     role = serializers.ChoiceField(choices=StaffRole.choices)
     locations = _locations_field(required=False, default=list)
 
@@ -39,7 +39,7 @@ class StaffUpdateInput(serializers.Serializer):
     """Every field optional: only those given change."""
 
     name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    email = serializers.EmailField(required=False, allow_blank=True)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=StaffRole.choices, required=False)
     locations = _locations_field(required=False)
     active = serializers.BooleanField(
