@@ -67,6 +67,7 @@ def test_a_manager_creates_an_associate_whose_token_works_once_shown(manager, st
         ({"username": "bob", "role": "owner"}, 422, "invalid_input"),
         ({"username": "bad name!", "role": "manager"}, 422, "invalid_input"),
         ({"role": "manager"}, 422, "invalid_input"),
+        ({"username": "bob", "role": "manager", "email": "a" * 250 + "@x.io"}, 422, "invalid_input"),
         ({"username": "manager", "role": "manager"}, 409, "staff_exists"),
     ],
 )
