@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .choices import IN_PERSON_CHANNEL_KINDS, ActorType, StaffRole
@@ -21,6 +21,8 @@ class Actor:
     channel_kind: str | None = None
     role: str | None = None
     location_ids: frozenset[int] = field(default_factory=frozenset)
+    # The in-person channel client (a POS) a staff member acted through, by its name; "" otherwise.
+    via: str = ""
 
     # --- constructors -------------------------------------------------------------------------
     @classmethod
@@ -56,6 +58,10 @@ class Actor:
             role=role,
             location_ids=location_ids,
         )
+
+    def through(self, channel: Actor) -> Actor:
+        """This staff member acting through ``channel``'s key (an associate at a POS)."""
+        return replace(self, via=channel.name)
 
     # --- questions ----------------------------------------------------------------------------
     @property

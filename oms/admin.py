@@ -27,6 +27,7 @@ from .models import (
     Customer,
     NotificationLog,
     OutboxEvent,
+    StaffEvent,
     StaffProfile,
     WebhookDelivery,
     WebhookEndpoint,
@@ -149,10 +150,18 @@ class ApiClientAdmin(admin.ModelAdmin):
             super().save_related(request, form, formsets, change)
 
 
+class StaffEventInline(ReadOnlyMixin, ReadOnlyInline):
+    """The audit trail of a staff member (written by ``oms.staff``)."""
+
+    model = StaffEvent
+    fields = ("created_at", "kind", "changes", "actor_type", "actor_name")
+
+
 @admin.register(StaffProfile)
 class StaffProfileAdmin(NoAddOrChangeMixin, admin.ModelAdmin):
-    """Staff are created and re-keyed with ``manage.py create_staff`` (which keeps the role and
-    the user's superuser flag in step); an associate's locations are edited on each Location."""
+    """Staff are created, changed and re-keyed with ``manage.py create_staff`` or ``/api/v1/staff``
+    (which keep the role and the user's superuser flag in step and audit every change); an
+    associate's locations are edited on each Location too."""
 
     list_display = ("user", "role", "location_codes", "token_prefix", "created_at")
     list_filter = ("role",)
@@ -160,6 +169,7 @@ class StaffProfileAdmin(NoAddOrChangeMixin, admin.ModelAdmin):
     list_select_related = ("user",)
     fields = ("user", "role", "location_codes", "token_prefix", "created_at", "updated_at")
     readonly_fields = fields
+    inlines = [StaffEventInline]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).prefetch_related("locations")

@@ -19,6 +19,14 @@ class StaffRole(models.TextChoices):
     ASSOCIATE = "associate", "Store associate"
 
 
+class StaffEventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+    DEACTIVATED = "deactivated", "Deactivated"
+    REACTIVATED = "reactivated", "Reactivated"
+    TOKEN_ROTATED = "token_rotated", "Token rotated"
+
+
 class ActorType(models.TextChoices):
     STAFF = "staff", "Staff"
     CHANNEL = "channel", "Channel API client"

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .choices import ChannelKind, NotificationStatus, StaffRole
+from .choices import ChannelKind, NotificationStatus, StaffEventKind, StaffRole
 
 code_validator = RegexValidator(r"^[a-z0-9][a-z0-9_-]{0,63}$", "Use lower-case letters, digits, '-' and '_'.")
 
@@ -136,6 +136,26 @@ class StaffProfile(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.user.get_username()} ({self.role})"
+
+
+class StaffEvent(models.Model):
+    """One row per change of a staff member (created, updated, deactivated, token rotated), with who
+    made it: the audit trail of ``/api/v1/staff`` and ``create_staff``."""
+
+    staff = models.ForeignKey(StaffProfile, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=StaffEventKind.choices)
+    changes = models.JSONField(
+        default=dict, blank=True, encoder=DjangoJSONEncoder, help_text="Each changed field: [before, after]."
+    )
+    actor_type = models.CharField(max_length=16)
+    actor_name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.staff_id} {self.kind}"
 
 
 # --- Events: the transactional outbox --------------------------------------------------------------

@@ -38,3 +38,14 @@ class IsStaffOrChannel(BasePermission):
     def has_permission(self, request, view) -> bool:
         actor = actor_from_request(request)
         return actor.is_staff or actor.is_channel
+
+
+class IsStaffOrInPersonChannel(BasePermission):
+    """Store staff, managers, and in-person channel keys (POS, call centre), which then act for the
+    associate they name (``oms.staff.staff_actor_for_associate``)."""
+
+    message = "Only store staff, managers and in-person channels (POS) may do this."
+
+    def has_permission(self, request, view) -> bool:
+        actor = actor_from_request(request)
+        return actor.is_staff or actor.is_in_person_channel

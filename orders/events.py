@@ -14,6 +14,8 @@ def order_event_build(
     *, order: Order | int, kind: str, actor: Actor, message: str = "", data: dict[str, Any] | None = None
 ) -> OrderEvent:
     order_id = order if isinstance(order, int) else order.pk
+    if actor.via:  # a staff member acting through a channel's key (an associate at a POS)
+        data = {**(data or {}), "via": actor.via}
     return OrderEvent(
         order_id=order_id,
         kind=kind,

@@ -188,9 +188,19 @@ class FulfillmentOrderLineSummary(serializers.Serializer):
 
 class FulfillmentOrderSummary(serializers.Serializer):
     id = serializers.IntegerField()
+    number = serializers.CharField()
     location = serializers.CharField()
     status = serializers.CharField()
+    carrier = serializers.CharField(help_text="Empty until shipped.")
+    tracking_number = serializers.CharField(help_text="Empty until shipped.")
+    pickup_expires_at = serializers.DateTimeField(allow_null=True, help_text="Pickup: collect before.")
     lines = FulfillmentOrderLineSummary(many=True)
+
+
+class ReturnsSectionField(serializers.ListField):
+    """The ``returns`` section the returns app adds to every order (``order_section_register``);
+    the returns app documents its items (``returns.api.serializers.ReturnsSectionSchema``), so
+    this app imports nothing of it."""
 
 
 def line_dict(line: OrderLine) -> dict[str, Any]:
@@ -278,9 +288,7 @@ class OrderOutput(_OrderHeadOutput):
     holds = OrderHoldOutput(many=True)
     fulfillment_orders = FulfillmentOrderSummary(many=True)
     events = OrderEventOutput(many=True, required=False, help_text="Only in GET /orders/{id}.")
-    returns = serializers.ListField(
-        child=serializers.DictField(), required=False, help_text="Returns of this order (from any channel)."
-    )
+    returns = ReturnsSectionField(required=False, help_text="Returns of this order (from any channel).")
     exchange_for = serializers.DictField(
         required=False, allow_null=True, help_text="For an exchange order: the return it was created for."
     )

@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import build_array_type
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -92,6 +94,20 @@ class ReturnCreateInput(serializers.Serializer):
         }
 
 
+ASSOCIATE_HELP = (
+    "In-person channel keys (POS, call centre) only, and required for them: the username of the "
+    "associate serving the customer, an active staff member who works at the return's location (403 "
+    "associate_required, associate_unknown, location_not_permitted otherwise). Recorded as who "
+    "received or refunded. Staff tokens act as themselves and leave it out."
+)
+
+
+def associate_field() -> serializers.CharField:
+    return serializers.CharField(
+        required=False, allow_blank=True, max_length=150, default="", help_text=ASSOCIATE_HELP
+    )
+
+
 class ReceiveLineInputSerializer(serializers.Serializer):
     return_line = serializers.IntegerField(min_value=1, help_text="Id of a line of the return.")
     quantity = serializers.IntegerField(min_value=1, max_value=settings.OMS_MAX_QUANTITY)
@@ -100,6 +116,7 @@ class ReceiveLineInputSerializer(serializers.Serializer):
 
 class ReturnReceiveInput(serializers.Serializer):
     lines = ReceiveLineInputSerializer.many_init(allow_empty=False, max_length=MAX_LINES)
+    associate = associate_field()
 
     def service_lines(self) -> list[ReceiveLineInput]:
         return [
@@ -114,6 +131,10 @@ class ReturnRefundInput(serializers.Serializer):
     amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
     method = serializers.ChoiceField(choices=RefundMethod.choices, default=RefundMethod.ORIGINAL_PAYMENT)
     note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    associate = associate_field()
+
+    def service_kwargs(self) -> dict[str, Any]:
+        return {key: value for key, value in self.validated_data.items() if key != "associate"}
 
 
 class ReturnCancelInput(serializers.Serializer):
@@ -127,17 +148,24 @@ class EmptyInput(serializers.Serializer):
 # --- Outputs -------------------------------------------------------------------------------------------
 
 
-class ReturnLineOutput(serializers.Serializer):
+class ReturnLineSummaryOutput(serializers.Serializer):
+    """A return line as an order's ``returns`` section shows it."""
+
     id = serializers.IntegerField()
-    order_line = serializers.IntegerField(source="order_line_id")
-    sku = serializers.CharField(source="order_line.sku")
+    order_line = serializers.IntegerField()
+    sku = serializers.CharField()
     quantity = serializers.IntegerField()
     reason = serializers.ChoiceField(choices=ReturnReason.choices)
-    note = serializers.CharField()
-    value = serializers.DecimalField(**MONEY)
     quantity_received = serializers.IntegerField()
     quantity_restocked = serializers.IntegerField()
     quantity_damaged = serializers.IntegerField()
+
+
+class ReturnLineOutput(ReturnLineSummaryOutput):
+    order_line = serializers.IntegerField(source="order_line_id")
+    sku = serializers.CharField(source="order_line.sku")
+    note = serializers.CharField()
+    value = serializers.DecimalField(**MONEY)
 
 
 class ReceiptOutput(serializers.Serializer):
@@ -160,9 +188,12 @@ class RefundOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class ExchangeOrderOutput(serializers.Serializer):
+class ExchangeOrderReference(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField()
+
+
+class ExchangeOrderOutput(ExchangeOrderReference):
     status = serializers.CharField()
     method = serializers.CharField()
     pickup_location = serializers.CharField(allow_null=True)
@@ -179,31 +210,52 @@ class ExchangeOrderOutput(serializers.Serializer):
         }
 
 
-class ReturnOutput(serializers.Serializer):
-    """A return with its lines, receipts and refunds."""
+class ReturnSummaryOutput(serializers.Serializer):
+    """A return as an order's ``returns`` section shows it (``returns.selectors.returns_for_orders``)."""
 
     id = serializers.IntegerField()
     number = serializers.CharField()
-    order = serializers.IntegerField(source="order_id")
-    order_number = serializers.CharField(source="order.number")
-    channel = serializers.CharField(source="channel.code", help_text="The returning channel's code.")
-    method = serializers.ChoiceField(choices=ReturnMethod.choices)
-    location = serializers.CharField(source="location.code", help_text="The receiving location's code.")
     status = serializers.ChoiceField(choices=ReturnStatus.choices)
-    window_overridden = serializers.BooleanField()
-    currency = serializers.CharField(source="order.currency")
+    method = serializers.ChoiceField(choices=ReturnMethod.choices)
+    channel = serializers.CharField(help_text="The returning channel's code.")
+    location = serializers.CharField(help_text="The receiving location's code.")
     value = serializers.DecimalField(**MONEY, help_text="What the returned units were paid.")
-    refunded = serializers.SerializerMethodField(help_text="Sum of this return's refunds.")
-    exchange_order = ExchangeOrderOutput(allow_null=True)
-    exchange_credit = serializers.DecimalField(**MONEY)
+    refunded = serializers.DecimalField(**MONEY, help_text="Sum of this return's refunds.")
+    exchange_order = ExchangeOrderReference(allow_null=True)
     exchange_balance = serializers.DecimalField(
         **MONEY,
         allow_null=True,
         help_text="Exchange total minus the return's value: positive = the customer pays, negative = "
         "refund due.",
     )
-    created_by = serializers.CharField()
     created_at = serializers.DateTimeField()
+    lines = ReturnLineSummaryOutput(many=True)
+
+
+class ReturnsSectionSchema(OpenApiSerializerFieldExtension):
+    """Documents the ``returns`` section of every order (declared by the orders app as
+    ``ReturnsSectionField``, which cannot import this app) as a list of ``ReturnSummaryOutput``."""
+
+    target_class = "orders.api.serializers.ReturnsSectionField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return build_array_type(auto_schema.resolve_serializer(ReturnSummaryOutput, direction).ref)
+
+
+class ReturnOutput(ReturnSummaryOutput):
+    """A return with its lines, receipts and refunds."""
+
+    order = serializers.IntegerField(source="order_id")
+    order_number = serializers.CharField(source="order.number")
+    channel = serializers.CharField(source="channel.code", help_text="The returning channel's code.")
+    location = serializers.CharField(source="location.code", help_text="The receiving location's code.")
+    window_overridden = serializers.BooleanField()
+    currency = serializers.CharField(source="order.currency")
+    # computed from the prefetched refunds (the summary's is a value of the section's dict)
+    refunded = serializers.SerializerMethodField(help_text="Sum of this return's refunds.")  # type: ignore[assignment]
+    exchange_order = ExchangeOrderOutput(allow_null=True)
+    exchange_credit = serializers.DecimalField(**MONEY)
+    created_by = serializers.CharField()
     updated_at = serializers.DateTimeField()
     received_at = serializers.DateTimeField(allow_null=True)
     refunded_at = serializers.DateTimeField(allow_null=True)

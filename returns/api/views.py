@@ -9,7 +9,8 @@ from oms.actors import Actor
 from oms.api.viewsets import NewestFirstViewSet, checked_body
 from oms.authentication import actor_from_request
 from oms.errors import MalformedInput
-from oms.permissions import IsStaff, IsStaffOrChannel
+from oms.permissions import IsStaff, IsStaffOrChannel, IsStaffOrInPersonChannel
+from oms.staff import staff_actor_for_associate
 from orders.services import IdempotencyClaim, idempotency_request_hash
 from returns import services
 from returns.selectors import return_detail, return_detail_queryset, return_queryset_for_actor
@@ -97,13 +98,15 @@ class ReturnViewSet(NewestFirstViewSet):
         request=ReturnReceiveInput,
         responses={200: ReturnOutput},
         description="Receive units at the return's location, each with a disposition: restock (on hand "
-        "there, with a ledger row) or damaged (recorded only). Associates only at their locations.",
+        "there, with a ledger row) or damaged (recorded only). Associates only at their locations; an "
+        "in-person channel key (POS) for the associate it names in 'associate', who must work there.",
     )
-    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    @action(detail=True, methods=["post"], permission_classes=[IsStaffOrInPersonChannel])
     def receive(self, request, pk=None):
         actor = actor_from_request(request)
         body = checked_body(ReturnReceiveInput, request)
-        rma = services.return_receive(return_id=pk, lines=body.service_lines(), actor=actor)
+        staff = staff_actor_for_associate(actor=actor, associate=body.validated_data["associate"])
+        rma = services.return_receive(return_id=pk, lines=body.service_lines(), actor=staff)
         return Response(self._output(rma.pk, actor))
 
     @extend_schema(
@@ -112,14 +115,16 @@ class ReturnViewSet(NewestFirstViewSet):
         parameters=[IDEMPOTENCY_HEADER],
         description="Record a refund (original payment, store credit or cash) for the payment system: "
         "up to what was paid for the order minus earlier refunds; beyond it 409 refund_exceeds_paid "
-        "with extra.refundable. Managers, or associates at the return's location.",
+        "with extra.refundable. Managers, or associates at the return's location; an in-person channel "
+        "key (POS) for the associate it names in 'associate', who must work there.",
     )
-    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    @action(detail=True, methods=["post"], permission_classes=[IsStaffOrInPersonChannel])
     def refund(self, request, pk=None):
         actor = actor_from_request(request)
         claim = _idempotency_claim(request, actor, scope="refund")
         body = checked_body(ReturnRefundInput, request)
-        result = services.return_refund(return_id=pk, actor=actor, idempotency=claim, **body.validated_data)
+        staff = staff_actor_for_associate(actor=actor, associate=body.validated_data["associate"])
+        result = services.return_refund(return_id=pk, actor=staff, idempotency=claim, **body.service_kwargs())
         data = refund_created_dict(result.refund, refundable=result.refundable)
         return _replayed(Response(data, status=201), result.replayed)
 

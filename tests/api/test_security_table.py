@@ -1,6 +1,6 @@
 """docs/security.md is the authorisation table of the API; this test enforces it: every row for
-every role (manager, associate, channel client) and anonymous callers, and every endpoint of the
-OpenAPI schema must be in the table."""
+every role (manager, associate, a web channel client, a POS channel client) and anonymous callers,
+and every endpoint of the OpenAPI schema must be in the table."""
 
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ from fulfillment import services as fs
 from fulfillment.models import FulfillmentOrder
 from inventory.models import StockLevel
 from oms.actors import Actor
-from oms.models import WebhookEndpoint
+from oms.choices import ChannelKind
+from oms.models import StaffProfile, WebhookEndpoint
 from orders.models import OrderChangeRequest
 from returns.services import ReturnLineInput, return_create
 from tests.conftest import stock_put
 from tests.factories import LocationFactory, ProductFactory, StoreFactory
 
 TABLE = Path(__file__).resolve().parents[2] / "docs" / "security.md"
-ROW = re.compile(
-    r"^\| (GET|POST|PATCH|PUT|DELETE) \| (\S+) \| (allow|deny) \| (allow|deny) \| (allow|deny) \|$"
-)
+ROW = re.compile(r"^\| (GET|POST|PATCH|PUT|DELETE) \| (\S+)" + r" \| (allow|deny)" * 4 + r" \|$")
+ROLES = ("manager", "associate", "channel", "pos")
 SYSTEM = Actor.system("security-table")
 
 
@@ -33,8 +33,8 @@ def table_rows() -> list[tuple[str, str, dict[str, str]]]:
     for line in TABLE.read_text().splitlines():
         match = ROW.match(line.strip())
         if match:
-            method, path, manager, associate, channel = match.groups()
-            rows.append((method, path, {"manager": manager, "associate": associate, "channel": channel}))
+            method, path, *verdicts = match.groups()
+            rows.append((method, path, dict(zip(ROLES, verdicts, strict=True))))
     return rows
 
 
@@ -59,7 +59,7 @@ def test_every_endpoint_of_the_schema_is_in_the_table():
 
 
 @pytest.fixture
-def objects(db, web_client, manager, make_associate):
+def objects(db, web_client, make_channel_client, manager, make_associate):
     store = StoreFactory(code="st-mine", latitude=Decimal("10.78"), longitude=Decimal("106.70"))
     LocationFactory(code="wh-1")
     product = ProductFactory(sku="SKU-1", price=Decimal("10.00"))
@@ -101,12 +101,14 @@ def objects(db, web_client, manager, make_associate):
         "fo": fo.pk,
         "return": rma.pk,
         "webhook": webhook.pk,
+        "staff": StaffProfile.objects.get(user__username="ann").pk,
         "change_request": change_request.pk,
     }
-    return {"ids": ids, "manager": manager, "associate": associate, "channel": web_client}
+    pos = make_channel_client("pos", ChannelKind.POS)
+    return {"ids": ids, "manager": manager, "associate": associate, "channel": web_client, "pos": pos}
 
 
-@pytest.mark.parametrize("role", ["manager", "associate", "channel"])
+@pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("method", "path", "expected"), ROWS, ids=[f"{m} {p}" for m, p, _ in ROWS])
 def test_the_table_holds(objects, role, method, path, expected, anon):
     url = "/api/v1" + path.format(**objects["ids"])

@@ -108,6 +108,7 @@ def test_staff_profile_hides_token_hash(admin_manager, make_associate):
     page = admin_manager.get(f"/admin/oms/staffprofile/{profile.pk}/change/")
     assert page.status_code == 200
     assert profile.token_hash.encode() not in page.content
+    assert b"create_staff" in page.content  # the audit trail: created by the shell command
     assert admin_manager.get("/admin/oms/staffprofile/add/").status_code == 403
 
 
