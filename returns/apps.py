@@ -6,13 +6,15 @@ class ReturnsConfig(AppConfig):
     verbose_name = "Returns and refunds"
 
     def ready(self) -> None:
+        from fulfillment.selectors import store_day_section_register
         from orders.selectors import order_section_register
 
         from . import notifications
-        from .selectors import exchanges_for_orders, returns_for_orders
+        from .selectors import exchanges_for_orders, returns_for_orders, returns_to_receive_section
 
         # Every order representation (GET /orders/{id}, the customer's unified history) shows its
         # returns, and an exchange order the return it was created for.
         order_section_register("returns", returns_for_orders, default=[])
         order_section_register("exchange_for", exchanges_for_orders, default=None)
+        store_day_section_register(returns_to_receive_section)  # the admin start page
         notifications.connect()  # customer e-mails: return received, refund issued
