@@ -94,7 +94,7 @@ def _refuse(order: Order, fo: FulfillmentOrder, actor: Actor) -> None:
         _note(order, fo, actor, K.PICKUP_CODE_LOCKED, f"pickup code locked after {limit} wrong codes")
         raise PickupCodeLocked(extra=data)
     raise PickupCodeMismatch(
-        f"This is not the pickup code of {fo.number}: {left} attempt(s) left.",
+        f"This is not the pickup code: {left} attempt(s) left.",
         extra={**data, "attempts_left": left},
     )
 
