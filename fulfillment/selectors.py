@@ -154,10 +154,6 @@ class StoreDay:
     now: datetime
     sections: list[DaySection]
 
-    @property
-    def day_end(self) -> datetime:
-        return day_end_at(self.now, self.tz)
-
 
 # A section another app adds (returns: the returns to receive): fn(locations=, now=, limit=).
 DaySectionFunction = Callable[..., DaySection]
