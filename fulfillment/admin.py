@@ -2,28 +2,37 @@
 
 An associate logs in and sees only their locations' fulfilment orders, filtered by default to the
 work still open: pickups to prepare, ship-from-store picks, parcels to ship. Actions accept /
-reject (with a reason) / picked / packed / shipped (carrier and tracking) / ready for pickup /
-handed over call the same services as the API, as the logged-in user; a manager sees every
-location and filters by store."""
+reject (with a reason) / picked / packed / shipped (carrier and tracking) / ready for pickup call
+the same services as the API, as the logged-in user; a fulfilment order's page has a button for
+each step its status allows (handed over only with the customer's pickup code) and its printable
+pick list and packing slip (``admin_print``). A manager sees every location and filters by store."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, reverse
+from django.utils import timezone
 
 from inventory.admin import LocationScopedMixin, StaffReadOnlyInline, admin_actor, admin_location_ids
 from inventory.models import Location
+from oms.actors import Actor
 from oms.admin_base import NoAddOrChangeMixin, ReadOnlyMixin, apply_each, form_or_page
+from oms.admin_buttons import DetailButton, DetailButtonsMixin
+from oms.lookups import pk_or_none
 
 from . import services
+from .admin_print import print_urls
 from .choices import FulfillmentStatus
 from .models import OPEN_STATUSES, FulfillmentOrder, FulfillmentOrderLine, RoutingExclusion
+from .selectors import fulfillment_orders_in_queue, locations_time_zone
 
 F = FulfillmentStatus
 
@@ -35,6 +44,9 @@ class WorkQueueFilter(admin.SimpleListFilter):
     QUEUES: dict[str, tuple[str, dict[str, Any]]] = {
         "open": ("Open work", {"status__in": list(OPEN_STATUSES)}),
         "new": ("New, to accept", {"status": F.PENDING}),
+        "to_pick": ("To pick", {"status": F.ACCEPTED}),
+        "to_pack": ("Picked, to pack or to the counter", {"status": F.PICKED}),
+        "to_ship": ("Packed, to hand to the carrier", {"status": F.PACKED}),
         "pickups": (
             "Pickups to prepare",
             {"method": "pickup", "status__in": [F.PENDING, F.ACCEPTED, F.PICKED]},
@@ -46,9 +58,15 @@ class WorkQueueFilter(admin.SimpleListFilter):
         ),
         "done": ("Done or closed", {"status__in": [s for s in F.values if s not in OPEN_STATUSES]}),
     }
+    # queues that depend on the time: the start page's "expiring today" and "late"
+    TIMED = {"expiring": "Pickups expiring today", "late": "Late (past the service level)"}
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(key, label) for key, (label, _) in self.QUEUES.items()] + [("all", "Everything")]
+        return [
+            *((key, label) for key, (label, _) in self.QUEUES.items()),
+            *self.TIMED.items(),
+            ("all", "Everything"),
+        ]
 
     def choices(self, changelist: Any):
         # "Open work" is the default view, so "All" in Django's sense is our "Everything".
@@ -63,7 +81,21 @@ class WorkQueueFilter(admin.SimpleListFilter):
         value = self.value() or "open"
         if value == "all":
             return queryset
-        return queryset.filter(**self.QUEUES[value][1])
+        if value in self.TIMED:
+            tz = _list_time_zone(request)
+            return fulfillment_orders_in_queue(queryset, value, now=timezone.now(), tz=tz)
+        return queryset.filter(**self.QUEUES.get(value, self.QUEUES["open"])[1])
+
+
+def _list_time_zone(request: HttpRequest) -> ZoneInfo:
+    """The stores' time zone of the list: the filtered location's, else the user's locations'."""
+    locations = Location.objects.only("timezone")
+    picked, allowed = pk_or_none(request.GET.get("location")), admin_location_ids(request)
+    if picked is not None:
+        locations = locations.filter(pk=picked)
+    elif allowed is not None:
+        locations = locations.filter(pk__in=allowed)
+    return locations_time_zone(locations)
 
 
 class StoreFilter(admin.SimpleListFilter):
@@ -116,6 +148,70 @@ class ShipForm(StepForm):
     tracking_number = forms.CharField(max_length=128)
 
 
+class HandOverForm(forms.Form):
+    pickup_code = forms.CharField(
+        max_length=16,
+        label="Pickup code",
+        help_text="The code in the customer's ready-for-pickup e-mail.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric", "size": 8}),
+    )
+
+
+def _press(service: Callable[..., Any], **fixed: Any) -> Callable[[FulfillmentOrder, Actor, dict], object]:
+    """A button's call: ``service`` on the fulfilment order, as the actor, with the form's answers."""
+    return lambda fo, actor, answers: service(fulfillment_order_id=fo.pk, actor=actor, **fixed, **answers)
+
+
+def _can(target: str) -> Callable[[FulfillmentOrder], bool]:
+    return lambda fo: fo.can_transition(target)
+
+
+def _may_hand_over(fo: FulfillmentOrder) -> bool:
+    return fo.can_transition(F.PICKED_UP) and fo.pickup_code_locked_at is None
+
+
+BUTTONS = (
+    DetailButton("accept", "Accept", _can(F.ACCEPTED), _press(services.fulfillment_order_accept), "accepted"),
+    DetailButton("pick", "Picked", _can(F.PICKED), _press(services.fulfillment_order_pick), "picked"),
+    DetailButton("pack", "Packed", _can(F.PACKED), _press(services.fulfillment_order_pack), "packed"),
+    DetailButton(
+        "ship", "Shipped", _can(F.SHIPPED), _press(services.fulfillment_order_ship), "shipped", ShipForm
+    ),
+    DetailButton(
+        "ready",
+        "Ready for pickup",
+        _can(F.READY_FOR_PICKUP),
+        _press(services.fulfillment_order_ready_for_pickup),
+        "ready for pickup; the customer has been sent the pickup code.",
+    ),
+    DetailButton(
+        "hand-over",
+        "Handed over",
+        _may_hand_over,
+        _press(services.fulfillment_order_picked_up, code_required=True),
+        "handed over to the customer.",
+        HandOverForm,
+    ),
+    DetailButton(
+        "resend-code",
+        "Send a new pickup code",
+        lambda fo: fo.status == F.READY_FOR_PICKUP,
+        _press(services.fulfillment_order_pickup_code_reissue),
+        "a new pickup code has been sent to the customer.",
+        allowed=lambda actor: actor.is_manager,
+    ),
+    DetailButton(
+        "reject",
+        "Reject",
+        _can(F.REJECTED),
+        _press(services.fulfillment_order_reject),
+        "rejected; its units are re-routed.",
+        RejectForm,
+        danger=True,
+    ),
+)
+
+
 def _step(
     description: str, service: Callable[..., Any], done: str, form_class: type[StepForm] | None = None
 ) -> Callable[..., TemplateResponse | None]:
@@ -134,8 +230,11 @@ def _step(
 
 
 @admin.register(FulfillmentOrder)
-class FulfillmentOrderAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
-    """Fulfilment orders are made by the router and every change is an action through the services."""
+class FulfillmentOrderAdmin(DetailButtonsMixin, ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
+    """Fulfilment orders are made by the router and every change is an action through the services:
+    the list's bulk actions, or the buttons of its page (the hand-over asks for the pickup code)."""
+
+    buttons = BUTTONS
 
     list_display = [
         "number",
@@ -178,11 +277,26 @@ class FulfillmentOrderAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin
         "mark_packed",
         "ship",
         "ready_for_pickup",
-        "handed_over",
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("lines")
+
+    def may_press(self, request: HttpRequest, obj: FulfillmentOrder) -> bool:
+        return admin_actor(request).may_act_at(obj.location_id)
+
+    def button_actor(self, request: HttpRequest) -> Actor:
+        return admin_actor(request)
+
+    def detail_links(self, request: HttpRequest, obj: FulfillmentOrder) -> list[tuple[str, str]]:
+        links = [("Print pick list", reverse("admin:fulfillment_fulfillmentorder_pick_list", args=[obj.pk]))]
+        if obj.method == "ship":
+            url = reverse("admin:fulfillment_fulfillmentorder_packing_slip", args=[obj.pk])
+            links.append(("Print packing slip", url))
+        return links
+
+    def get_urls(self) -> list[URLPattern]:
+        return [*print_urls(self), *super().get_urls()]
 
     @admin.display(description="Order", ordering="order__number")
     def order_number(self, obj: FulfillmentOrder) -> str:
@@ -248,7 +362,6 @@ class FulfillmentOrderAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin
         services.fulfillment_order_ready_for_pickup,
         "Ready for pickup",
     )
-    handed_over = _step("Handed over to the customer", services.fulfillment_order_picked_up, "Handed over")
 
 
 @admin.register(RoutingExclusion)

@@ -56,6 +56,12 @@ class FulfillmentOrder(models.Model):
     ready_at = models.DateTimeField(null=True, blank=True)
     pickup_expires_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True, help_text="Shipped or picked up.")
+    # The code the customer shows at hand-over (sent in the ready-for-pickup e-mail), the wrong
+    # codes tried since it was issued, and when too many wrong codes locked it (fulfillment/
+    # services/pickup_codes.py). Stored as it is: see docs/store-day.md.
+    pickup_code = models.CharField(max_length=6, blank=True, default="")
+    pickup_code_attempts = models.PositiveSmallIntegerField(default=0)
+    pickup_code_locked_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True, help_text="Rejected, expired or cancelled.")
 
     class Meta:

@@ -1,13 +1,15 @@
 """Customer e-mails about fulfilment: ready for pickup (store, address, opening hours, the hold's
-deadline), shipped (carrier, tracking number) and pickup expired. Registered in
+deadline, the pickup code; sent again with a new code a manager issues), shipped (carrier,
+tracking number) and pickup expired. Registered in
 ``FulfillmentConfig.ready`` through the kernel's registry; each sent e-mail lands on the order's
 timeline through orders' ``order_email_sent_event``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from oms.notifications import Notification, notification_register
+from oms.notifications import Builder, Notification, notification_register
 from orders.notifications import (
     customer_recipient,
     line_context,
@@ -45,9 +47,7 @@ def _lines(fo: FulfillmentOrder) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
-def _build(fo: FulfillmentOrder | None, template: str, **extra: Any) -> Notification | None:
-    if fo is None:
-        return None
+def _build(fo: FulfillmentOrder, template: str, **extra: Any) -> Notification:
     order = fo.order
     recipient, language = customer_recipient(order.customer)
     context = {
@@ -62,36 +62,39 @@ def _build(fo: FulfillmentOrder | None, template: str, **extra: Any) -> Notifica
     )
 
 
-def ready_for_pickup_build(topic: str, payload: dict[str, Any]) -> Notification | None:
-    fo = _fulfillment_order(payload)
-    if fo is None:
-        return None
-    return _build(fo, "ready_for_pickup", hold_until=fo.pickup_expires_at, ready_at=fo.ready_at)
+def _builder(template: str, extra: Callable[[FulfillmentOrder], dict[str, Any]]) -> Builder:
+    """The builder of one e-mail about the event's fulfilment order: ``template``, with the order's,
+    the lines' and the store's context and ``extra(fo)``."""
+
+    def build(topic: str, payload: dict[str, Any]) -> Notification | None:
+        fo = _fulfillment_order(payload)
+        return None if fo is None else _build(fo, template, **extra(fo))
+
+    return build
 
 
-def shipped_build(topic: str, payload: dict[str, Any]) -> Notification | None:
-    fo = _fulfillment_order(payload)
-    if fo is None:
-        return None
-    return _build(
-        fo,
-        "shipped",
-        carrier=fo.carrier,
-        tracking_number=fo.tracking_number,
-        shipped_at=fo.completed_at,
-    )
-
-
-def pickup_expired_build(topic: str, payload: dict[str, Any]) -> Notification | None:
-    fo = _fulfillment_order(payload)
-    if fo is None:
-        return None
-    return _build(fo, "pickup_expired", hold_until=fo.pickup_expires_at)
+ready_for_pickup_build = _builder(
+    "ready_for_pickup",
+    lambda fo: {"hold_until": fo.pickup_expires_at, "ready_at": fo.ready_at, "pickup_code": fo.pickup_code},
+)
+shipped_build = _builder(
+    "shipped",
+    lambda fo: {
+        "carrier": fo.carrier,
+        "tracking_number": fo.tracking_number,
+        "shipped_at": fo.completed_at,
+    },
+)
+pickup_expired_build = _builder("pickup_expired", lambda fo: {"hold_until": fo.pickup_expires_at})
 
 
 def connect() -> None:
     notification_register(
         "fulfillment.ready_for_pickup", ready_for_pickup_build, on_sent=order_email_sent_event
+    )
+    # a manager's new pickup code goes out in the same e-mail
+    notification_register(
+        "fulfillment.pickup_code_reissued", ready_for_pickup_build, on_sent=order_email_sent_event
     )
     notification_register("fulfillment.shipped", shipped_build, on_sent=order_email_sent_event)
     notification_register("fulfillment.pickup_expired", pickup_expired_build, on_sent=order_email_sent_event)

@@ -19,6 +19,7 @@ from .choices import LocationKind, MovementKind
 from .models import Location, Product, StockLevel, StockMovement
 
 CURRENCY = "VND"
+TIME_ZONE = "Asia/Ho_Chi_Minh"  # the demo network's stores and warehouses keep Vietnam's time
 
 # code, name, kind, lat, lon, city, ships, pickup, ship_from_store, accepts_returns, capacity, priority
 NETWORK = [
@@ -230,6 +231,7 @@ def _seed_locations() -> list[Location]:
                 "longitude": Decimal(lon),
                 "city": city,
                 "country": "VN",
+                "timezone": TIME_ZONE,
                 "ships": ships,
                 "pickup": pickup,
                 "ship_from_store": sfs,

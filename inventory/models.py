@@ -1,5 +1,9 @@
 from decimal import Decimal
+from functools import cache
+from zoneinfo import available_timezones
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -7,6 +11,21 @@ from django.db.models import F, Q
 from oms.models import TimeStampedModel, code_validator
 
 from .choices import LocationKind, MovementKind
+
+
+@cache
+def _time_zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def time_zone_validator(value: str) -> None:
+    """An IANA time zone name (``Asia/Ho_Chi_Minh``, ``UTC``)."""
+    if value not in _time_zone_names():
+        raise ValidationError(f"'{value}' is not an IANA time zone name.", code="invalid_timezone")
+
+
+def location_timezone_default() -> str:
+    return settings.TIME_ZONE
 
 
 class Location(TimeStampedModel):
@@ -21,6 +40,12 @@ class Location(TimeStampedModel):
     city = models.CharField(max_length=120, blank=True, default="")
     country = models.CharField(max_length=2, blank=True, default="")
     opening_hours = models.CharField(max_length=200, blank=True, default="")
+    timezone = models.CharField(
+        max_length=64,
+        default=location_timezone_default,
+        validators=[time_zone_validator],
+        help_text="IANA time zone of the location (its day, opening hours, pickup deadlines).",
+    )
     # Capabilities
     ships = models.BooleanField(default=False, help_text="Ships parcels (warehouses).")
     pickup = models.BooleanField(default=False, help_text="Customers collect orders here (BOPIS).")

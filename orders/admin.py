@@ -1,6 +1,7 @@
 """Orders in the Django admin: read-only records (changes go through the services), with lines,
 reservations, holds, the payment and its ledger, and the timeline inline, a filter by payment
-status, and actions cancel / hold / release hold."""
+status, and actions cancel / hold / release hold, in the list and as buttons on an order's page
+(managers; only those its status allows)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from django.template.response import TemplateResponse
 
 from oms.actors import Actor
 from oms.admin_base import NoAddOrChangeMixin, ReadOnlyInline, apply_each, form_or_page
+from oms.admin_buttons import DetailButton, DetailButtonsMixin
 
-from .choices import HoldReason, PaymentStatus
+from .choices import HoldReason, OrderStatus, PaymentStatus
 from .models import (
+    ORDER_HOLDABLE,
     IdempotencyRecord,
     Order,
     OrderEvent,
@@ -125,8 +128,46 @@ def _release_holds(*, order: Order, actor: Actor) -> object:
     return order_hold_release(order_id=order.pk, actor=actor)
 
 
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=300, required=False, help_text="Why (on the order's timeline).")
+
+
+def _has_active_hold(order: Order) -> bool:
+    return order.holds.filter(released_at__isnull=True).exists()
+
+
+ORDER_BUTTONS = (
+    DetailButton(
+        "hold",
+        "Put on hold",
+        lambda order: order.status in ORDER_HOLDABLE,
+        lambda order, actor, answers: order_hold_place(order_id=order.pk, actor=actor, **answers),
+        "put on hold.",
+        HoldForm,
+    ),
+    DetailButton(
+        "release",
+        "Release the holds",
+        _has_active_hold,
+        lambda order, actor, answers: order_hold_release(order_id=order.pk, actor=actor),
+        "holds released.",
+    ),
+    DetailButton(
+        "cancel",
+        "Cancel the order",
+        lambda order: order.status != OrderStatus.CANCELLED and order.can_transition(OrderStatus.CANCELLED),
+        lambda order, actor, answers: order_cancel(
+            order_id=order.pk, reason=answers["reason"] or "cancelled in admin", actor=actor
+        ),
+        "cancelled; its stock is released.",
+        CancelForm,
+        danger=True,
+    ),
+)
+
+
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(DetailButtonsMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "channel",
@@ -151,10 +192,14 @@ class OrderAdmin(admin.ModelAdmin):
         OrderEventInline,
     ]
     actions = ["cancel_orders", "hold_orders", "release_holds"]
+    buttons = ORDER_BUTTONS  # on the order's page, for managers
     readonly_fields = [f.name for f in Order._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False  # orders come through the API (or POS), which reserves their stock
+
+    def may_press(self, request: HttpRequest, obj: Order) -> bool:
+        return self.button_actor(request).is_manager
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

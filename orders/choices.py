@@ -56,6 +56,9 @@ class OrderEventKind(models.TextChoices):
     SHIPPED = "shipped", "Shipped"
     READY_FOR_PICKUP = "ready_for_pickup", "Ready for pickup"
     PICKED_UP = "picked_up", "Picked up"
+    PICKUP_CODE_REFUSED = "pickup_code_refused", "Wrong pickup code"
+    PICKUP_CODE_LOCKED = "pickup_code_locked", "Pickup code locked"
+    PICKUP_CODE_REISSUED = "pickup_code_reissued", "New pickup code sent"
     PICKUP_EXPIRED = "pickup_expired", "Pickup expired"
     COMPLETED = "completed", "Completed"
     # returns and money

@@ -1,6 +1,6 @@
 """Returns in the Django admin: a store's returns to receive, with actions that call the services
-(receive, refund, close, cancel), and read-only pages for reporting return reasons, dispositions
-and refunds.
+(receive, refund, close, cancel; receive and refund also as buttons on a return's page), and
+read-only pages for reporting return reasons, dispositions and refunds.
 
 Who sees what (as in the inventory admin): managers see every return; associates see the returns
 received at their own locations (and their lines, receipts and refunds) without Django model
@@ -22,9 +22,10 @@ from django.template.response import TemplateResponse
 from inventory.admin import LocationScopedMixin, StaffReadOnlyInline, admin_actor
 from oms.actors import Actor
 from oms.admin_base import ReadOnlyMixin, apply_each, form_or_page
+from oms.admin_buttons import DetailButton, DetailButtonsMixin
 from oms.errors import DomainError
 
-from .choices import Disposition, RefundMethod
+from .choices import Disposition, RefundMethod, ReturnStatus
 from .models import AWAITING_STATUSES, Receipt, Refund, Return, ReturnLine
 from .selectors import return_refund_due
 from .services import ReceiveLineInput, return_cancel, return_close, return_receive, return_refund
@@ -137,8 +138,28 @@ def _refunder(answers: dict[str, Any], actor: Actor) -> Callable[[Return], objec
     return refund
 
 
+RETURN_BUTTONS = (
+    DetailButton(
+        "receive",
+        "Receive the units",
+        lambda rma: rma.status in AWAITING_STATUSES,
+        lambda rma, actor, answers: _receiver(answers, actor)(rma),
+        "received.",
+        ReceiveForm,
+    ),
+    DetailButton(
+        "refund",
+        "Record a refund",
+        lambda rma: rma.status != ReturnStatus.CANCELLED and return_refund_due(rma=rma) > 0,
+        lambda rma, actor, answers: _refunder(answers, actor)(rma),
+        "refund recorded.",
+        RefundForm,
+    ),
+)
+
+
 @admin.register(Return)
-class ReturnAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
+class ReturnAdmin(DetailButtonsMixin, ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
     """Returns are opened through the API (POS, storefront, call centre); every change is an action."""
 
     list_display = (
@@ -169,6 +190,7 @@ class ReturnAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
     ordering = ("-pk",)
     inlines = [ReturnLineInline, ReceiptInline, RefundInline]
     actions = ["receive_outstanding", "record_refund", "close_returns", "cancel_returns"]
+    buttons = RETURN_BUTTONS  # on the return's page, for its location's staff and managers
     exclude = HIDDEN_FIELDS
     readonly_fields = [f.name for f in Return._meta.fields if f.name not in HIDDEN_FIELDS]
     show_full_result_count = False
@@ -183,6 +205,12 @@ class ReturnAdmin(ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
     def _acts(self, request: HttpRequest) -> bool:
         actor = admin_actor(request)
         return request.user.is_superuser or actor.is_manager or actor.is_associate
+
+    def may_press(self, request: HttpRequest, obj: Return) -> bool:
+        return admin_actor(request).may_act_at(obj.location_id)
+
+    def button_actor(self, request: HttpRequest) -> Actor:
+        return admin_actor(request)
 
     # receiving, refunding and closing need the same role
     has_receive_permission = has_refund_permission = has_close_permission = _acts

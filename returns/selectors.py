@@ -17,9 +17,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Case, F, IntegerField, Max, Prefetch, Q, QuerySet, Sum, When
+from django.urls import reverse
 from rest_framework.fields import DateTimeField
 
 from fulfillment.models import DONE_STATUSES, FulfillmentOrderLine
+from fulfillment.selectors import DayItem, DaySection, admin_list_url
+from inventory.models import Location
 from oms.actors import Actor
 from oms.lookups import pk_or_none
 from oms.money import money_text
@@ -28,7 +31,7 @@ from orders.models import Order, OrderLine
 
 from .choices import ReturnStatus
 from .errors import ReturnNotFound
-from .models import Receipt, Refund, Return, ReturnLine
+from .models import AWAITING_STATUSES, Receipt, Refund, Return, ReturnLine
 
 ZERO = Decimal("0.00")
 
@@ -241,3 +244,35 @@ def return_refund_due(*, rma: Return) -> Decimal:
             credit = rma.exchange_credit
     due = max(ZERO, rma.value - credit - refunded)
     return min(due, order_refund_summary(order=rma.order).refundable)
+
+
+def returns_to_receive_section(
+    *, locations: list[Location], location_id: int | None, now: datetime, limit: int
+) -> DaySection:
+    """The start page's returns to receive at ``locations``: their count and the ``limit`` oldest."""
+    qs = (
+        Return.objects.filter(location__in=locations, status__in=AWAITING_STATUSES)
+        .select_related("location", "order__customer")
+        .annotate(units=Sum("lines__quantity") - Sum("lines__quantity_received"))
+        .order_by("created_at", "pk")
+    )
+    items = [
+        DayItem(
+            number=rma.number,
+            url=reverse("admin:returns_return_change", args=[rma.pk]),
+            location=rma.location.code if rma.location else "",
+            customer=rma.order.customer.name if rma.order.customer else "",
+            units=rma.units or 0,
+            since=rma.created_at,
+            age=now - rma.created_at,
+        )
+        for rma in qs[:limit]
+    ]
+    where = {"location__id__exact": str(location_id)} if location_id is not None else {}
+    return DaySection(
+        key="returns",
+        title="Returns to receive",
+        count=qs.count() if len(items) == limit else len(items),
+        items=items,
+        list_url=admin_list_url("admin:returns_return_changelist", to_receive="yes", **where),
+    )

@@ -199,6 +199,14 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="orders@oms.example")
 
 # --- Domain settings ------------------------------------------------------------------------
 OMS_PICKUP_HOLD_DAYS = env.int("OMS_PICKUP_HOLD_DAYS", default=3)
+# Pickup codes (docs/store-day.md): wrong codes before a pickup's code locks, and whether the API's
+# picked-up needs one (the admin always does; false keeps API v1 clients that send none working).
+OMS_PICKUP_CODE_MAX_ATTEMPTS = env.int("OMS_PICKUP_CODE_MAX_ATTEMPTS", default=5)
+OMS_API_PICKUP_CODE_REQUIRED = env.bool("OMS_API_PICKUP_CODE_REQUIRED", default=False)
+# The store's service levels (the start page's "late" work): a pickup ready, a parcel shipped,
+# within these hours of its fulfilment order's creation.
+OMS_SLA_PICKUP_READY_HOURS = env.int("OMS_SLA_PICKUP_READY_HOURS", default=2)
+OMS_SLA_SHIP_HOURS = env.int("OMS_SLA_SHIP_HOURS", default=24)
 # Payments (docs/payments.md): the gateway adapter, the fake gateway's decline limit, and the
 # retries of a capture / void / refund that failed transiently (backoff base, doubling, and count).
 OMS_PAYMENT_GATEWAY = env("OMS_PAYMENT_GATEWAY", default="fake")

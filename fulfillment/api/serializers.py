@@ -32,7 +32,13 @@ class FulfillmentOrderOutput(serializers.Serializer):
     ready_at = serializers.DateTimeField(allow_null=True)
     pickup_expires_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
+    pickup_code_locked = serializers.SerializerMethodField(
+        help_text="Too many wrong pickup codes: hand-over refused until a manager sends a new code."
+    )
     lines = FulfillmentOrderLineOutput(many=True)
+
+    def get_pickup_code_locked(self, fo: FulfillmentOrder) -> bool:
+        return fo.pickup_code_locked_at is not None
 
     def get_customer_name(self, fo: FulfillmentOrder) -> str:
         customer = fo.order.customer
@@ -46,6 +52,19 @@ class ShipInput(serializers.Serializer):
 
 class RejectInput(serializers.Serializer):
     reason = serializers.CharField(max_length=300)
+
+
+class PickedUpInput(serializers.Serializer):
+    pickup_code = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        help_text=(
+            "The code from the customer's ready-for-pickup e-mail. Checked when given (422 "
+            "pickup_code_mismatch; 409 pickup_code_locked after too many wrong codes); optional "
+            "unless the OMS_API_PICKUP_CODE_REQUIRED setting is on (422 pickup_code_required)."
+        ),
+    )
 
 
 class EmptyInput(serializers.Serializer):

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 import django_filters
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -23,7 +24,7 @@ from oms.authentication import actor_from_request
 from oms.permissions import IsStaff
 from orders.choices import FulfillmentMethod
 
-from .serializers import EmptyInput, FulfillmentOrderOutput, RejectInput, ShipInput
+from .serializers import EmptyInput, FulfillmentOrderOutput, PickedUpInput, RejectInput, ShipInput
 
 
 class FulfillmentOrderFilter(django_filters.FilterSet):
@@ -35,6 +36,12 @@ class FulfillmentOrderFilter(django_filters.FilterSet):
     class Meta:
         model = FulfillmentOrder
         fields: list[str] = []
+
+
+def _picked_up(**kwargs: Any) -> object:
+    """Hand-over through the API: a code given is checked; one is needed only if the setting says so
+    (API v1 clients send no body)."""
+    return services.fulfillment_order_picked_up(code_required=settings.OMS_API_PICKUP_CODE_REQUIRED, **kwargs)
 
 
 def _step(name: str, service: Callable[..., object], body_class: type[Serializer] | None = None) -> Any:
@@ -83,4 +90,5 @@ class FulfillmentOrderViewSet(NewestFirstViewSet):
     pack = _step("pack", services.fulfillment_order_pack)
     ship = _step("ship", services.fulfillment_order_ship, ShipInput)
     ready_for_pickup = _step("ready_for_pickup", services.fulfillment_order_ready_for_pickup)
-    picked_up = _step("picked_up", services.fulfillment_order_picked_up)
+    picked_up = _step("picked_up", _picked_up, PickedUpInput)
+    resend_pickup_code = _step("resend_pickup_code", services.fulfillment_order_pickup_code_reissue)

@@ -1,8 +1,8 @@
 """Fulfilment's services, by responsibility: routing (``routing``, with its re-planning of held units
 in ``replan``), the order's status as work progresses (``status``), the lifecycle of a fulfilment
 order (``steps``: the table of steps and the one step function; the services that take them in
-``lifecycle`` and ``pickups``), backorders (``backorders``) and the sweeper
-(``sweep``). Every name other apps and tests use is importable from here.
+``lifecycle`` and ``pickups``; the pickup code in ``pickup_codes``), backorders (``backorders``)
+and the sweeper (``sweep``). Every name other apps and tests use is importable from here.
 
 Locking policy (same as orders): the order row first, then its fulfilment orders, then
 reservations, then stock rows in pk order. Every top-level service is one durable transaction and
@@ -23,6 +23,7 @@ from .lifecycle import (
     fulfillment_order_ship,
     fulfillment_orders_cancel_for_order,
 )
+from .pickup_codes import fulfillment_order_pickup_code_reissue
 from .pickups import (
     fulfillment_order_expire,
     fulfillment_order_picked_up,
@@ -45,6 +46,7 @@ __all__ = [
     "fulfillment_order_pack",
     "fulfillment_order_pick",
     "fulfillment_order_picked_up",
+    "fulfillment_order_pickup_code_reissue",
     "fulfillment_order_ready_for_pickup",
     "fulfillment_order_reject",
     "fulfillment_order_ship",

@@ -17,18 +17,18 @@ from django.utils import timezone
 
 from fulfillment.choices import FulfillmentStatus
 from fulfillment.models import FulfillmentOrder, RoutingExclusion
-from fulfillment.selectors import fulfillment_order_get_for_actor
 from inventory.capacity import location_load_change
 from inventory.choices import MovementKind
 from inventory.services import stock_consume
 from oms.actors import Actor
 from oms.batch import WriteBatch
-from oms.errors import PermissionDenied
 from orders.choices import OrderEventKind, ReservationStatus
 from orders.events import order_event_build
 from orders.models import Order, OrderLine, Reservation
 from orders.services import reservations_release, stock_lines_of
 
+from .locks import fulfillment_order_lock
+from .pickup_codes import pickup_code_fields
 from .status import order_status_sync
 
 Note = tuple[str, dict[str, Any]]  # the timeline event's message and data
@@ -80,17 +80,21 @@ def step_take(
     actor: Actor,
     inputs: Mapping[str, str] | None = None,
     due: Callable[[FulfillmentOrder], bool] | None = None,
+    guard: Callable[[Order, FulfillmentOrder, Actor], None] | None = None,
 ) -> tuple[FulfillmentOrder, bool]:
     """Move the fulfilment order to ``target`` once, by its step; returns it and whether it moved.
 
     Caller: a durable transaction. Already there, or not ``due`` (an expiry before its deadline):
     nothing changes, so a repeated click or task is a no-op. Otherwise the move must be allowed
-    (409), the step's effect runs, and the fulfilment order's fields, its timeline event, the
-    order's status and the outbox event are written in one batch (``oms.batch``)."""
+    (409) and its ``guard`` (a pickup's code) must not raise; then the step's effect runs, and the
+    fulfilment order's fields, its timeline event, the order's status and the outbox event are
+    written in one batch (``oms.batch``)."""
     step = STEPS[target]
-    order, fo = _lock(fulfillment_order_id=fulfillment_order_id, actor=actor)
+    order, fo = fulfillment_order_lock(fulfillment_order_id=fulfillment_order_id, actor=actor)
     if fo.status == step.target or (due is not None and not due(fo)):
         return fo, False
+    if guard is not None:
+        guard(order, fo, actor)
     fo.require_transition(step.target)
     move = Move(order=order, fo=fo, actor=actor, inputs=inputs or {}, now=timezone.now())
     if step.effect is not None:
@@ -101,22 +105,6 @@ def step_take(
         setattr(fo, name, value)
     _write_step(step, move)
     return fo, True
-
-
-def _lock(*, fulfillment_order_id: int, actor: Actor) -> tuple[Order, FulfillmentOrder]:
-    """The order and the fulfilment order, locked in that order, if the actor may work on it."""
-    if not (actor.is_staff or actor.is_system):
-        raise PermissionDenied("Only store staff and managers work on fulfilment orders.")
-    visible = fulfillment_order_get_for_actor(fulfillment_order_id=fulfillment_order_id, actor=actor)
-    if not actor.may_act_at(visible.location_id):
-        raise PermissionDenied("You may act only at your own locations.")
-    order = Order.objects.select_for_update(of=("self",)).select_related("channel").get(pk=visible.order_id)
-    fo = (
-        FulfillmentOrder.objects.select_for_update(of=("self",))
-        .select_related("location")
-        .get(pk=fulfillment_order_id)
-    )
-    return order, fo
 
 
 def _write_step(step: Step, move: Move) -> None:
@@ -308,7 +296,11 @@ def _shipped(move: Move) -> dict[str, Any]:
 
 
 def _ready(move: Move) -> dict[str, Any]:
-    return {"ready_at": move.now, "pickup_expires_at": pickup_hold_until(move.fo, move.now)}
+    return {
+        "ready_at": move.now,
+        "pickup_expires_at": pickup_hold_until(move.fo, move.now),
+        **pickup_code_fields(),
+    }
 
 
 def _completed(move: Move) -> dict[str, Any]:

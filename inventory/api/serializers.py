@@ -65,6 +65,9 @@ class LocationCreateInput(serializers.Serializer):
         max_length=2, required=False, allow_blank=True, default="", validators=[country_validator]
     )
     opening_hours = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+    timezone = StrictCharField(
+        max_length=64, required=False, default=None, help_text="IANA name; default: the TIME_ZONE setting."
+    )
     ships = StrictBooleanField(default=False)
     pickup = StrictBooleanField(default=False)
     ship_from_store = StrictBooleanField(default=False)
@@ -90,6 +93,7 @@ class LocationUpdateInput(serializers.Serializer):
     city = StrictCharField(max_length=120, required=False, allow_blank=True)
     country = StrictCharField(max_length=2, required=False, allow_blank=True, validators=[country_validator])
     opening_hours = StrictCharField(max_length=200, required=False, allow_blank=True)
+    timezone = StrictCharField(max_length=64, required=False, help_text="IANA name, e.g. Asia/Ho_Chi_Minh.")
     ships = StrictBooleanField(required=False)
     pickup = StrictBooleanField(required=False)
     ship_from_store = StrictBooleanField(required=False)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 
@@ -56,7 +57,15 @@ LOCATION_CAPABILITY_FIELDS = (
     "priority",
     "pickup_hold_days",
 )
-LOCATION_PLACE_FIELDS = ("latitude", "longitude", "address", "city", "country", "opening_hours")
+LOCATION_PLACE_FIELDS = (
+    "latitude",
+    "longitude",
+    "address",
+    "city",
+    "country",
+    "opening_hours",
+    "timezone",
+)
 # what a manager may set on a location (its ``code`` is its identity)
 LOCATION_FIELDS = ("name", "kind", *LOCATION_PLACE_FIELDS, *LOCATION_CAPABILITY_FIELDS, "active")
 PRODUCT_FIELDS = ("name", "price", "currency", "active")
@@ -115,6 +124,7 @@ def location_create(
     city: str = "",
     country: str = "",
     opening_hours: str = "",
+    timezone: str | None = None,
     ships: bool = False,
     pickup: bool = False,
     ship_from_store: bool = False,
@@ -137,6 +147,7 @@ def location_create(
         city=city,
         country=country,
         opening_hours=opening_hours,
+        timezone=timezone or settings.TIME_ZONE,
         ships=ships,
         pickup=pickup,
         ship_from_store=ship_from_store,

@@ -60,10 +60,14 @@ def test_an_associate_prepares_and_hands_over_a_pickup(page, live_server):
         page.wait_for_selector(".messagelist .success")
     fo.refresh_from_db()
     assert fo.status == "ready_for_pickup"
+    assert len(fo.pickup_code) == 6
 
     page.goto(f"{live_server.url}/admin/fulfillment/fulfillmentorder/?queue=waiting")
     shot(page, "associate-waiting-for-customer")
-    run_action(page, "handed_over", fo.number)
+    # handing over is one customer's, with the code from their e-mail: on the pickup's page
+    page.locator("#result_list a", has_text=fo.number).click()
+    page.fill("input[name=pickup_code]", fo.pickup_code)
+    page.click("form[data-button=hand-over] button")
     page.wait_for_selector(".messagelist .success")
     fo.refresh_from_db()
     assert fo.status == "picked_up"
