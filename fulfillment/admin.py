@@ -17,9 +17,17 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from inventory.admin import LocationScopedMixin, StaffReadOnlyInline, admin_actor, admin_location_ids
 from inventory.models import Location
-from oms.admin_base import NoAddOrChangeMixin, ReadOnlyMixin, apply_each, form_or_page
+from oms.admin_base import (
+    LocationScopedMixin,
+    NoAddOrChangeMixin,
+    ReadOnlyMixin,
+    StaffReadOnlyInline,
+    admin_actor,
+    admin_location_ids,
+    apply_each,
+    form_or_page,
+)
 
 from . import services
 from .choices import FulfillmentStatus

@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class FulfillmentConfig(AppConfig):
     name = "fulfillment"
-    verbose_name = "Routing and fulfilment"
+    verbose_name = "Store work"
 
     def ready(self) -> None:
         from . import notifications, subscribers

@@ -2,6 +2,7 @@ import gc
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.admin import apps as admin_apps
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -20,7 +21,7 @@ def gc_thresholds(value: str) -> tuple[int, ...] | None:
 
 class OmsConfig(AppConfig):
     name = "oms"
-    verbose_name = "OMS kernel: channels, customers, access"
+    verbose_name = "Customers, channels and staff"
 
     def ready(self) -> None:
         from . import subscribers
@@ -31,3 +32,12 @@ class OmsConfig(AppConfig):
             # Fewer collector passes on allocation-heavy requests: the p99 of sourcing over 1,000
             # locations fell from ~100-130 ms to ~50 ms (docs/performance.md).
             gc.set_threshold(*thresholds)
+
+
+class OmsAdminConfig(admin_apps.AdminConfig):
+    """``django.contrib.admin`` with the store staff's site (``oms.admin_site.OmsAdminSite``);
+    named in INSTALLED_APPS, never this module's default (that is ``OmsConfig``)."""
+
+    default = False
+
+    default_site = "oms.admin_site.OmsAdminSite"

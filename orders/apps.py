@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class OrdersConfig(AppConfig):
     name = "orders"
-    verbose_name = "Orders and customers"
+    verbose_name = "Orders"
 
     def ready(self) -> None:
         from . import notifications, subscribers

@@ -21,7 +21,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "oms.apps.OmsAdminConfig",  # django.contrib.admin with the store staff's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -197,6 +197,9 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="orders@oms.example")
 
 # --- Domain settings ------------------------------------------------------------------------
+# Screens write money in the currency's own locale (oms/display.py), e.g. "VND=vi_VN;USD=en_US";
+# a currency not listed is written in the active language.
+OMS_MONEY_LOCALES = env.dict("OMS_MONEY_LOCALES", default={"VND": "vi_VN"})
 OMS_PICKUP_HOLD_DAYS = env.int("OMS_PICKUP_HOLD_DAYS", default=3)
 # Payments (docs/payments.md): the gateway adapter, the fake gateway's decline limit, and the
 # retries of a capture / void / refund that failed transiently (backoff base, doubling, and count).
