@@ -191,6 +191,18 @@ def customer_export(*, customer_id: int, actor: Actor) -> tuple[Customer, list[O
     return customer, orders
 
 
+def orders_placed_between(
+    *, start: datetime, end: datetime, location_id: int | None = None
+) -> QuerySet[Order]:
+    """Orders created in ``[start, end)``; with ``location_id``, only those that location serves
+    (some of their units were reserved there: to ship, to hand over, or to transfer). The KPIs'
+    orders, overall or for one store."""
+    qs = Order.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
+    if location_id is not None:
+        qs = qs.filter(Exists(Reservation.objects.filter(order=OuterRef("pk"), location_id=location_id)))
+    return qs
+
+
 def order_timeline(*, order_id: int) -> list[OrderEvent]:
     """The order's events, oldest first: the timeline the admin writes as sentences."""
     return list(OrderEvent.objects.filter(order_id=order_id).order_by("created_at", "pk"))
