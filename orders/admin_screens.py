@@ -38,6 +38,7 @@ def _with_links(fulfillment_orders: list[dict[str, Any]], labels: dict[str, str]
 
 
 def _return_rows(returns: list[dict[str, Any]], order: Order | None = None) -> list[dict[str, Any]]:
+    labels = location_labels(rma["location"] for rma in returns) if returns else {}
     rows = []
     for rma in returns:
         of = rma.get("order") or order
@@ -48,6 +49,7 @@ def _return_rows(returns: list[dict[str, Any]], order: Order | None = None) -> l
                 "order": of,
                 "order_url": admin_url("orders_order", of.pk) if of else "",
                 "currency": of.currency if of else "",
+                "location_name": labels.get(rma["location"], rma["location"]),
             }
         )
     return rows
