@@ -171,8 +171,12 @@ def _tiles(kpis: dict[str, Any]) -> list[dict[str, str]]:
         tile(
             "Inventory accuracy",
             accuracy.get("accuracy"),
-            f"{accuracy.get('rows_accurate', 0)} of {accuracy.get('rows_counted', 0)} counts exact, "
-            f"{accuracy.get('absolute_unit_variance', 0)} unit(s) off",
+            (
+                f"{accuracy.get('rows_accurate', 0)} of {accuracy.get('rows_counted', 0)} counts exact, "
+                f"{accuracy.get('absolute_unit_variance', 0)} unit(s) off"
+            )
+            if accuracy.get("rows_counted")
+            else "no stock counts yet in this period",
         ),
     ]
 

@@ -68,4 +68,5 @@ def test_the_inventory_accuracy_panel_explains_itself_and_its_empty_state(week, 
     empty_day = (END + timedelta(days=40)).date().isoformat()
     empty = client.get("/admin/kpis/", {"from": empty_day, "to": empty_day}).content.decode()
     assert "No stock counts in this period yet." in empty
+    assert "no stock counts yet in this period" in empty  # the tile too
     assert 'id="chart-inventory-accuracy"' not in empty
