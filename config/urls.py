@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from oms.api.views import api_not_found
 from oms.kpi_admin import kpi_dashboard
+from oms.landing import landing
 
 # The admin index links the KPI dashboard (managers).
 admin.site.index_template = "admin/oms/index.html"
@@ -18,6 +19,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", landing, name="landing"),
     path("admin/kpis/", admin.site.admin_view(kpi_dashboard), name="admin-kpis"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

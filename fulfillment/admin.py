@@ -21,10 +21,18 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 
-from inventory.admin import LocationScopedMixin, StaffReadOnlyInline, admin_actor, admin_location_ids
 from inventory.models import Location
 from oms.actors import Actor
-from oms.admin_base import NoAddOrChangeMixin, ReadOnlyMixin, apply_each, form_or_page
+from oms.admin_base import (
+    LocationScopedMixin,
+    NoAddOrChangeMixin,
+    ReadOnlyMixin,
+    StaffReadOnlyInline,
+    admin_actor,
+    admin_location_ids,
+    apply_each,
+    form_or_page,
+)
 from oms.admin_buttons import DetailButton, DetailButtonsMixin
 from oms.lookups import pk_or_none
 

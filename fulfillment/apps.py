@@ -5,5 +5,5 @@ from oms.apps import ConnectsReceivers
 
 class FulfillmentConfig(ConnectsReceivers, AppConfig):
     name = "fulfillment"
-    verbose_name = "Routing and fulfilment"
+    verbose_name = "Store work"
     receivers = ("subscribers", "notifications")

@@ -1,7 +1,8 @@
 """Fulfilment KPIs (registered with ``oms.kpis``): how the network serves the orders placed in the
 period, as things stand now (an order placed on the last day counts even if it ships later).
 
-Every figure here looks at the orders created in ``[start, end)`` and at their fulfilment orders."""
+Every figure here looks at the orders created in ``[start, end)`` and at their fulfilment orders;
+for one location (``location_id``), at the orders it serves and at its own fulfilment orders."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from inventory.choices import LocationKind
 from oms.kpis import duration_percentiles, kpi_register, rate
 from orders.choices import FulfillmentMethod, OrderEventKind
 from orders.models import Order, OrderEvent, OrderLine
+from orders.selectors import orders_placed_between
 
 from .choices import FulfillmentStatus
 from .models import FulfillmentOrder
@@ -24,19 +26,23 @@ FS = FulfillmentStatus
 BACKORDER_EVENTS = (OrderEventKind.BACKORDERED, OrderEventKind.BACKORDER_FILLED)
 
 
-def _orders(start: datetime, end: datetime) -> QuerySet[Order]:
-    return Order.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
+def _orders(start: datetime, end: datetime, location_id: int | None) -> QuerySet[Order]:
+    return orders_placed_between(start=start, end=end, location_id=location_id)
 
 
-def _fulfillment_orders(start: datetime, end: datetime) -> QuerySet[FulfillmentOrder]:
-    return FulfillmentOrder.objects.filter(order__created_at__gte=start, order__created_at__lt=end).order_by()
+def _fulfillment_orders(
+    start: datetime, end: datetime, location_id: int | None
+) -> QuerySet[FulfillmentOrder]:
+    """The fulfilment orders of the orders placed in the period; with ``location_id``, that location's."""
+    fos = FulfillmentOrder.objects.filter(order__created_at__gte=start, order__created_at__lt=end).order_by()
+    return fos if location_id is None else fos.filter(location_id=location_id)
 
 
-def fill_rate(*, start: datetime, end: datetime) -> dict[str, Any]:
+def fill_rate(*, start: datetime, end: datetime, location_id: int | None = None) -> dict[str, Any]:
     """Units delivered (shipped or collected) out of units ordered, and the share of orders whose
     every unit was delivered without any unit ever being backordered."""
     units = (
-        OrderLine.objects.filter(order__created_at__gte=start, order__created_at__lt=end)
+        OrderLine.objects.filter(order__in=_orders(start, end, location_id))
         .order_by()
         .aggregate(
             ordered=Sum("quantity"),
@@ -45,7 +51,7 @@ def fill_rate(*, start: datetime, end: datetime) -> dict[str, Any]:
             backordered=Sum("quantity_backordered"),
         )
     )
-    orders = _orders(start, end)
+    orders = _orders(start, end, location_id)
     waited = OrderEvent.objects.filter(order=OuterRef("pk"), kind__in=BACKORDER_EVENTS)
     filled = (
         orders.filter(~Exists(waited))
@@ -68,11 +74,11 @@ def fill_rate(*, start: datetime, end: datetime) -> dict[str, Any]:
     }
 
 
-def split_shipment_rate(*, start: datetime, end: datetime) -> dict[str, Any]:
+def split_shipment_rate(*, start: datetime, end: datetime, location_id: int | None = None) -> dict[str, Any]:
     """Orders sent to more than one location (fulfilment orders other than rejected ones), out of
     the orders sent to at least one."""
     per_order = (
-        _fulfillment_orders(start, end)
+        _fulfillment_orders(start, end, location_id)
         .exclude(status=FS.REJECTED)
         .values("order_id")
         .annotate(n=Count("pk"))
@@ -83,13 +89,15 @@ def split_shipment_rate(*, start: datetime, end: datetime) -> dict[str, Any]:
     return {"orders_routed": routed, "orders_split": split, "rate": rate(split, routed)}
 
 
-def cycle_times(*, start: datetime, end: datetime) -> dict[str, Any]:
+def cycle_times(*, start: datetime, end: datetime, location_id: int | None = None) -> dict[str, Any]:
     """p50 / p90 in seconds from the order's creation to: allocation (routed to locations), each
     shipment, each pickup made ready at the counter, and each hand-over to the customer."""
-    fos = _fulfillment_orders(start, end)
+    fos = _fulfillment_orders(start, end, location_id)
     since = "order__created_at"
     return {
-        "to_allocation": duration_percentiles(_orders(start, end), since="created_at", until="allocated_at"),
+        "to_allocation": duration_percentiles(
+            _orders(start, end, location_id), since="created_at", until="allocated_at"
+        ),
         "to_ship": duration_percentiles(fos.filter(status=FS.SHIPPED), since=since, until="completed_at"),
         "to_ready_for_pickup": duration_percentiles(
             fos.filter(method=FulfillmentMethod.PICKUP), since=since, until="ready_at"
@@ -98,11 +106,11 @@ def cycle_times(*, start: datetime, end: datetime) -> dict[str, Any]:
     }
 
 
-def pickup(*, start: datetime, end: datetime) -> dict[str, Any]:
+def pickup(*, start: datetime, end: datetime, location_id: int | None = None) -> dict[str, Any]:
     """Pickups made ready at the counter: collected on time (by ``pickup_expires_at``), collected,
     expired, still waiting; the rates are out of the pickups that are over (collected or expired)."""
     totals = (
-        _fulfillment_orders(start, end)
+        _fulfillment_orders(start, end, location_id)
         .filter(method=FulfillmentMethod.PICKUP, ready_at__isnull=False)
         .aggregate(
             ready=Count("pk"),
@@ -124,10 +132,10 @@ def pickup(*, start: datetime, end: datetime) -> dict[str, Any]:
     }
 
 
-def ship_from_store(*, start: datetime, end: datetime) -> dict[str, Any]:
+def ship_from_store(*, start: datetime, end: datetime, location_id: int | None = None) -> dict[str, Any]:
     """Shipped fulfilment orders, and the share shipped by a store rather than a warehouse."""
     totals = (
-        _fulfillment_orders(start, end)
+        _fulfillment_orders(start, end, location_id)
         .filter(status=FS.SHIPPED)
         .aggregate(shipped=Count("pk"), from_store=Count("pk", filter=Q(location__kind=LocationKind.STORE)))
     )
@@ -138,10 +146,10 @@ def ship_from_store(*, start: datetime, end: datetime) -> dict[str, Any]:
     }
 
 
-def rejections(*, start: datetime, end: datetime) -> dict[str, Any]:
+def rejections(*, start: datetime, end: datetime, location_id: int | None = None) -> dict[str, Any]:
     """Fulfilment orders the locations rejected, out of those sent to them, overall and by location."""
     rows = (
-        _fulfillment_orders(start, end)
+        _fulfillment_orders(start, end, location_id)
         .values("location__code", "location__kind")
         .annotate(sent=Count("pk"), rejected=Count("pk", filter=Q(status=FS.REJECTED)))
         .order_by("location__code")

@@ -27,12 +27,14 @@ from django.http import HttpRequest
 from django.template import engines
 from django.template.response import TemplateResponse
 
-from oms.actors import Actor
 from oms.admin import clean_currency_field
-from oms.admin_base import (
+from oms.admin_base import (  # the staff scoping lives in the kernel; fulfillment and returns use it too
     IdentityFixedMixin,
+    LocationScopedMixin,
     ReadOnlyInline,
     ReadOnlyMixin,
+    StaffViewMixin,
+    admin_actor,
     apply_each,
     form_or_page,
 )
@@ -42,76 +44,7 @@ from .models import Location, Product, StockLevel, StockMovement
 from .services import stock_adjust, stock_count, stock_safety_set
 from .services.network import LOCATION_CAPABILITY_FIELDS, LOCATION_PLACE_FIELDS
 
-# --- Who is asking ------------------------------------------------------------------------------
-
-
-def admin_actor(request: HttpRequest) -> Actor:
-    """The Actor of the admin user, computed once per request."""
-    actor = getattr(request, "_oms_admin_actor", None)
-    if actor is None or actor.user_id != request.user.pk:
-        actor = Actor.for_user(request.user)
-        request._oms_admin_actor = actor  # type: ignore[attr-defined]  # a per-request cache
-    return actor
-
-
-def admin_location_ids(request: HttpRequest) -> frozenset[int] | None:
-    """The locations the admin user may see: None for every location (a manager), otherwise an
-    associate's locations (empty for a staff user without a profile)."""
-    if request.user.is_superuser:
-        return None
-    actor = admin_actor(request)
-    if actor.is_manager:
-        return None
-    return actor.location_ids if actor.is_associate else frozenset()
-
-
-class StaffViewMixin:
-    """Staff with a StaffProfile may view the page without Django model permissions.
-
-    A mixin for admin classes and inlines: its ``super()`` calls reach the admin class it is mixed
-    with, which mypy cannot see (hence the ``misc`` ignores)."""
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        allowed = super().has_module_permission(request)  # type: ignore[misc]  # the admin class's
-        return allowed or admin_actor(request).is_staff
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if super().has_view_permission(request, obj):  # type: ignore[misc]  # the admin class's
-            return True
-        return admin_actor(request).is_staff and (obj is None or self.may_see(request, obj))
-
-    def may_see(self, request: HttpRequest, obj: Any) -> bool:
-        return True
-
-
-class LocationScopedMixin(StaffViewMixin):
-    """Rows belong to a location; associates see only their own locations' rows."""
-
-    location_lookup = "location"  # query path from the model to its Location
-
-    def location_id_of(self, obj: Any) -> int:
-        return obj.location_id
-
-    def may_see(self, request: HttpRequest, obj: Any) -> bool:
-        allowed = admin_location_ids(request)
-        return allowed is None or self.location_id_of(obj) in allowed
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = super().get_queryset(request)  # type: ignore[misc]  # the admin class's
-        allowed = admin_location_ids(request)
-        if allowed is None:
-            return qs
-        return qs.filter(**{f"{self.location_lookup}__in": allowed})
-
-
 # --- Locations and products ---------------------------------------------------------------------
-
-
-class StaffReadOnlyInline(ReadOnlyInline):
-    """A read-only inline that staff with a StaffProfile may view without model permissions."""
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return admin_actor(request).is_staff or super().has_view_permission(request, obj)
 
 
 class StockLevelInline(ReadOnlyMixin, StaffViewMixin, ReadOnlyInline):

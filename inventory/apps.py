@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class InventoryConfig(AppConfig):
     name = "inventory"
-    verbose_name = "Inventory: locations, products, stock"
+    verbose_name = "Stores, warehouses and stock"

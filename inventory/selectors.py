@@ -6,7 +6,7 @@ number of SKUs; distances are computed in Python on the rows it returns."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -143,3 +143,9 @@ def _availability_sql(count: int) -> str:
         "ON sl.product_id = p.id AND l.active AND sl.on_hand - sl.reserved - sl.safety_stock > 0 "
         f"WHERE p.sku IN ({placeholders})"
     )
+
+
+def location_labels(codes: Iterable[str]) -> dict[str, str]:
+    """``{code: "Store District 1 (st-hcm-d1)"}`` for the screens that name locations by code."""
+    rows = Location.objects.filter(code__in=set(codes)).values_list("code", "name")
+    return {code: f"{name} ({code})" for code, name in rows}

@@ -1,4 +1,5 @@
-"""Django admin of the kernel: channels, customers, API clients and staff; read-only logs of the
+"""Django admin of the kernel: channels, API clients and staff (the customer page, which shows a
+customer's orders, is registered by ``orders.customer_admin``); read-only logs of the
 outbox, webhook endpoints and deliveries, and customer e-mails.
 
 Only managers (superusers) see these pages. Secrets are never shown after creation: an API
@@ -23,8 +24,6 @@ from .admin_base import (
 from .models import (
     ApiClient,
     Channel,
-    ChannelCustomerRef,
-    Customer,
     NotificationLog,
     OutboxEvent,
     StaffEvent,
@@ -33,10 +32,6 @@ from .models import (
     WebhookEndpoint,
 )
 from .services import api_client_create
-
-admin.site.site_header = "Unified OMS"
-admin.site.site_title = "Unified OMS"
-admin.site.index_title = "Orders, stock and the network"
 
 
 class ChannelForm(forms.ModelForm):
@@ -56,40 +51,6 @@ class ChannelAdmin(IdentityFixedMixin, admin.ModelAdmin):
     list_filter = ("kind", "active", "currency", "ship_from_stores")
     search_fields = ("code", "name")
     readonly_fields = ("created_at", "updated_at")
-
-
-class ChannelCustomerRefInline(ReadOnlyMixin, ReadOnlyInline):
-    model = ChannelCustomerRef
-    fields = ("channel", "external_id")
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).select_related("channel")
-
-
-@admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
-    """Customers are created and matched by order capture (e-mail, phone, channel id), so the
-    identity fields are read-only here: editing them would bypass the normalised match keys."""
-
-    list_display = ("__str__", "email", "phone", "language", "created_at", "erased_at")
-    list_filter = ("language",)
-    search_fields = ("email", "email_normalized", "phone", "phone_normalized", "name")
-    readonly_fields = (
-        "email",
-        "email_normalized",
-        "phone",
-        "phone_normalized",
-        "erased_at",
-        "created_at",
-        "updated_at",
-    )
-    fields = ("name", "language", *readonly_fields)
-    inlines = [ChannelCustomerRefInline]
-    date_hierarchy = "created_at"
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
 
 class ApiClientCreateForm(forms.ModelForm):

@@ -3,6 +3,7 @@ from importlib import import_module
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.admin import apps as admin_apps
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -35,7 +36,7 @@ class ConnectsReceivers:
 
 class OmsConfig(ConnectsReceivers, AppConfig):
     name = "oms"
-    verbose_name = "OMS kernel: channels, customers, access"
+    verbose_name = "Customers, channels and staff"
     receivers = ("subscribers",)
 
     def ready(self) -> None:
@@ -45,3 +46,12 @@ class OmsConfig(ConnectsReceivers, AppConfig):
             # Fewer collector passes on allocation-heavy requests: the p99 of sourcing over 1,000
             # locations fell from ~100-130 ms to ~50 ms (docs/performance.md).
             gc.set_threshold(*thresholds)
+
+
+class OmsAdminConfig(admin_apps.AdminConfig):
+    """``django.contrib.admin`` with the store staff's site (``oms.admin_site.OmsAdminSite``);
+    named in INSTALLED_APPS, never this module's default (that is ``OmsConfig``)."""
+
+    default = False
+
+    default_site = "oms.admin_site.OmsAdminSite"

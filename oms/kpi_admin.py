@@ -7,7 +7,7 @@ an associate is refused with 403 here."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -16,8 +16,9 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from .actors import Actor
+from .display import money_by_currency_display
 from .errors import DomainError
-from .kpis import DEFAULT_DAYS, days_between, kpi_period, kpis_compute
+from .kpis import DEFAULT_DAYS, days_between, kpi_locations, kpi_period, kpis_compute
 
 TEMPLATE = "admin/oms/kpis.html"
 
@@ -36,42 +37,64 @@ class KpiPeriodForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
+    location = forms.ChoiceField(label="Store", required=False)
+
+    def __init__(self, *args: Any, locations: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ChoiceField, self.fields["location"])  # declared above
+        field.choices = [("", "The whole network"), *(locations or [])]
+
     def add_prefix(self, field_name: str) -> str:
         # The query string speaks the API's words: ?from=...&to=...
         return {"date_from": "from", "date_to": "to"}.get(field_name, field_name)
 
 
+def _asked(form: KpiPeriodForm) -> tuple[date | None, date | None, str, str]:
+    """The dates and location code a submitted form asks for, and what is wrong with it ("")."""
+    if not form.is_bound:
+        return None, None, "", ""
+    if form.is_valid():
+        data = form.cleaned_data
+        return data["date_from"], data["date_to"], data["location"], ""
+    if "location" in form.errors:
+        return None, None, "", "No such location; showing the whole network."
+    fields = ", ".join(f"'{form.add_prefix(name)}'" for name in form.errors)
+    return None, None, "", f"Enter the dates as YYYY-MM-DD ({fields}); showing the default period."
+
+
 def kpi_dashboard(request: HttpRequest) -> HttpResponse:
     if not Actor.for_user(request.user).is_manager:
         raise PermissionDenied("Only a manager may see the KPIs.")
-    form = KpiPeriodForm(request.GET or None)
-    date_from: date | None = None
-    date_to: date | None = None
-    error = ""
-    if form.is_bound:
-        if form.is_valid():
-            date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
-        else:
-            fields = ", ".join(f"'{form.add_prefix(name)}'" for name in form.errors)
-            error = f"Enter the dates as YYYY-MM-DD ({fields}); showing the default period."
+    locations = kpi_locations()
+    choices = [(code, label) for code, (_, label) in locations.items()]
+    date_from, date_to, location, error = _asked(KpiPeriodForm(request.GET or None, locations=choices))
     try:
         date_from, date_to, start, end = kpi_period(date_from=date_from, date_to=date_to)
     except DomainError as exc:
         error = exc.message
         date_from, date_to, start, end = kpi_period()
-    # Show the period actually used (defaults filled in).
-    form = KpiPeriodForm(initial={"date_from": date_from, "date_to": date_to})
-    kpis = kpis_compute(start=start, end=end)
+    # Show the period and place actually used (defaults filled in).
+    form = KpiPeriodForm(
+        initial={"date_from": date_from, "date_to": date_to, "location": location}, locations=choices
+    )
+    location_id, location_label = locations.get(location, (None, "the whole network"))
+    kpis = kpis_compute(start=start, end=end, location_id=location_id)
     context = {
         **admin.site.each_context(request),
         "title": "KPIs",
-        "subtitle": f"{date_from:%Y-%m-%d} to {date_to:%Y-%m-%d}",
+        "subtitle": f"{date_from:%Y-%m-%d} to {date_to:%Y-%m-%d}, {location_label}",
+        "location": location,
         "form": form,
         "error": error,
         "date_from": date_from,
         "date_to": date_to,
         "default_days": DEFAULT_DAYS,
         "kpis": kpis,
+        "channels": [
+            {"code": code, "orders": row["orders"], "revenue": money_by_currency_display(row.get("revenue"))}
+            for code, row in (kpis.get("orders_by_channel") or {}).items()
+        ],
+        "refunded": money_by_currency_display(_get(kpis, "refunds", "amount")),
         "tiles": _tiles(kpis),
         "charts": _charts(kpis, start=start, end=end),
     }
@@ -148,8 +171,12 @@ def _tiles(kpis: dict[str, Any]) -> list[dict[str, str]]:
         tile(
             "Inventory accuracy",
             accuracy.get("accuracy"),
-            f"{accuracy.get('rows_accurate', 0)} of {accuracy.get('rows_counted', 0)} counts exact, "
-            f"{accuracy.get('absolute_unit_variance', 0)} unit(s) off",
+            (
+                f"{accuracy.get('rows_accurate', 0)} of {accuracy.get('rows_counted', 0)} counts exact, "
+                f"{accuracy.get('absolute_unit_variance', 0)} unit(s) off"
+            )
+            if accuracy.get("rows_counted")
+            else "no stock counts yet in this period",
         ),
     ]
 
@@ -252,12 +279,29 @@ def _rejections_by_location_chart(kpis: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+# Each order status in a colour that says how it is going: done is green, trouble red or amber.
+STATUS_COLOURS = {
+    "completed": "#2e9d5b",
+    "in_fulfillment": "#3b82c4",
+    "allocated": "#6aa9de",
+    "received": "#a5c8ea",
+    "backordered": "#e8a33d",
+    "on_hold": "#d9534f",
+    "partially_cancelled": "#b8a0d8",
+    "cancelled": "#9aa5b1",
+}
+
+
 def _status_mix_chart(kpis: dict[str, Any]) -> dict[str, Any]:
     status_mix = {k: v for k, v in (kpis.get("order_status_mix") or {}).items() if v}
-    return _chart([_label(status) for status in status_mix], ("Orders", list(status_mix.values())))
+    chart = _chart([_label(status) for status in status_mix], ("Orders", list(status_mix.values())))
+    chart["datasets"][0]["backgroundColor"] = [STATUS_COLOURS.get(s, "#c0c7cf") for s in status_mix]
+    return chart
 
 
 def _inventory_accuracy_chart(kpis: dict[str, Any]) -> dict[str, Any]:
     accuracy = kpis.get("inventory_accuracy") or {}
     counted, accurate = accuracy.get("rows_counted", 0), accuracy.get("rows_accurate", 0)
-    return _chart(["Exact", "Off"], ("Counts", [accurate, counted - accurate]))
+    chart = _chart(["Exact", "Off"], ("Counts", [accurate, counted - accurate]))
+    chart["datasets"][0]["backgroundColor"] = ["#2e9d5b", "#e8a33d"]
+    return chart

@@ -1,9 +1,11 @@
 """Key performance indicators: a registry each app fills from its own ``kpis.py``.
 
-An app's ``kpis.py`` calls ``kpi_register(name, fn)`` at import; ``fn(*, start, end)`` reads the
-period ``[start, end)`` and returns JSON-able data (numbers, strings, lists, dicts). ``kpis_compute``
-imports every installed app's ``kpis`` module (``autodiscover_modules``), so the kernel knows no app
-above it, and returns ``{name: value}`` in registration order (the order of ``INSTALLED_APPS``).
+An app's ``kpis.py`` calls ``kpi_register(name, fn)`` at import;
+``fn(*, start, end, location_id=None)`` reads the period ``[start, end)`` (for one location if
+``location_id`` is given) and returns JSON-able data (numbers, strings, lists, dicts).
+``kpis_compute`` imports every installed app's ``kpis`` module (``autodiscover_modules``), so the
+kernel knows no app above it, and returns ``{name: value}`` in registration order (the order of
+``INSTALLED_APPS``).
 
 This module also holds the helpers the apps share: the period of a from/to pair of dates, rates,
 money, and percentiles of durations (``percentile_cont`` on PostgreSQL, the same interpolation in
@@ -53,16 +55,40 @@ def kpi_register(name: str, fn: KpiFunction) -> KpiFunction:
     return fn
 
 
+KpiLocations = Callable[[], dict[str, tuple[int, str]]]
+_locations: list[KpiLocations] = []
+
+
+def kpi_locations_register(fn: KpiLocations) -> KpiLocations:
+    """Register where the KPIs can be scoped to: ``fn() -> {code: (id, label)}`` (the inventory
+    app's locations; the kernel knows no app above it)."""
+    if fn not in _locations:
+        _locations.append(fn)
+    return fn
+
+
+def kpi_locations() -> dict[str, tuple[int, str]]:
+    """Every location the KPIs can be computed for: ``{code: (id, label)}``, by code."""
+    autodiscover_modules("kpis")
+    found: dict[str, tuple[int, str]] = {}
+    for fn in _locations:
+        found.update(fn())
+    return dict(sorted(found.items()))
+
+
 def kpi_names() -> list[str]:
     """The names of every registered KPI, after every app's ``kpis`` module is imported."""
     autodiscover_modules("kpis")
     return list(_REGISTRY)
 
 
-def kpis_compute(*, start: datetime, end: datetime) -> dict[str, Any]:
-    """Every registered KPI over ``[start, end)``: ``{name: value}``."""
+def kpis_compute(*, start: datetime, end: datetime, location_id: int | None = None) -> dict[str, Any]:
+    """Every registered KPI over ``[start, end)``: ``{name: value}``; with ``location_id``, each
+    for that one location (what it serves, as each KPI's docstring says)."""
     autodiscover_modules("kpis")
-    return {name: fn(start=start, end=end) for name, fn in list(_REGISTRY.items())}
+    if location_id is None:
+        return {name: fn(start=start, end=end) for name, fn in list(_REGISTRY.items())}
+    return {name: fn(start=start, end=end, location_id=location_id) for name, fn in list(_REGISTRY.items())}
 
 
 # --- The period -------------------------------------------------------------------------------------

@@ -6,92 +6,108 @@ status, and actions cancel / hold / release hold, in the list and as buttons on 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
 
 from oms.actors import Actor
-from oms.admin_base import NoAddOrChangeMixin, ReadOnlyInline, apply_each, form_or_page
+from oms.admin_base import (
+    NoAddOrChangeMixin,
+    ReadOnlyMixin,
+    StaffReadOnlyInline,
+    StaffViewMixin,
+    admin_actor,
+    apply_each,
+    column,
+    form_or_page,
+    money_column,
+)
 from oms.admin_buttons import DetailButton, DetailButtonsMixin
+from oms.display import EMPTY, actor_display, address_lines
 
+from .admin_screens import admin_url, fulfillment_orders_html, returns_html, timeline_html
 from .choices import HoldReason, OrderStatus, PaymentStatus
 from .models import (
     ORDER_HOLDABLE,
     IdempotencyRecord,
     Order,
-    OrderEvent,
     OrderHold,
     OrderLine,
     Payment,
     PaymentTransaction,
     Reservation,
 )
+from .selectors import attach_sections
 from .services import order_cancel, order_hold_place, order_hold_release
 
 
-class OrderLineInline(ReadOnlyInline):
+class OrderRowsInline(StaffReadOnlyInline):
+    """Rows of an order, shown on its page: the order is joined for the currency of their amounts."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("order")
+
+
+class OrderLineInline(OrderRowsInline):
     model = OrderLine
     fields = (
         "line_number",
         "sku",
         "name",
         "quantity",
-        "unit_price",
-        "tax",
-        "line_total",
+        "unit_price_display",
+        "tax_display",
+        "line_total_display",
         "quantity_backordered",
         "quantity_cancelled",
         "quantity_fulfilled",
     )
+    unit_price_display = money_column("unit_price", "Unit price", currency="order.currency")
+    tax_display = money_column("tax", "Tax", currency="order.currency")
+    line_total_display = money_column("line_total", "Line total", currency="order.currency")
 
 
-class ReservationInline(ReadOnlyInline):
+class ReservationInline(StaffReadOnlyInline):
     model = Reservation
-    fields = ("line", "product", "location", "quantity", "status", "created_at")
+    verbose_name_plural = "Stock held for this order"
+    fields = ("sku", "location", "quantity", "status", "created_at")
+    sku = column("line.sku", "SKU")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("line", "location")
 
 
-class OrderHoldInline(ReadOnlyInline):
+class OrderHoldInline(StaffReadOnlyInline):
     model = OrderHold
     fields = ("reason", "note", "placed_by", "created_at", "released_at", "released_by")
 
 
-class OrderEventInline(ReadOnlyInline):
-    model = OrderEvent
-    fields = ("created_at", "kind", "message", "actor_type", "actor_name", "data")
-
-
-class PaymentInline(ReadOnlyInline):
+class PaymentInline(OrderRowsInline):
     model = Payment
-    fields = (
-        "method",
-        "provider",
-        "provider_reference",
-        "currency",
-        "authorized",
-        "captured",
-        "refunded",
-        "status",
-    )
-    readonly_fields = fields
+    fields = ("method", "provider", "provider_reference", "authorized_", "captured_", "refunded_", "status")
+    authorized_ = money_column("authorized", "Authorised")
+    captured_ = money_column("captured", "Captured")
+    refunded_ = money_column("refunded", "Refunded")
 
 
-class PaymentTransactionInline(ReadOnlyInline):
+class PaymentTransactionInline(OrderRowsInline):
     model = PaymentTransaction
     fields = (
         "created_at",
         "kind",
-        "amount",
-        "currency",
+        "amount_",
         "status",
         "provider_reference",
         "reference",
         "error",
         "settled_at",
     )
-    readonly_fields = fields
+    amount_ = money_column("amount", "Amount")
 
 
 class PaymentStatusFilter(admin.SimpleListFilter):
@@ -166,8 +182,39 @@ ORDER_BUTTONS = (
 )
 
 
+ORDER_FIELDSETS: Any = (
+    (
+        None,
+        {
+            "fields": (
+                "number",
+                "status",
+                "channel_display",
+                "customer_link",
+                "method_display",
+                "external_id",
+                "placed_by",
+                "created_at",
+                "allocated_at",
+                "completed_at",
+                "cancelled_at",
+            )
+        },
+    ),
+    ("Money", {"fields": ("subtotal_display", "tax_display", "shipping_display", "total_display")}),
+    ("Delivery", {"fields": ("address_display", "place_display")}),
+    ("Fulfilment orders", {"fields": ("fulfillment_orders_display",)}),
+    ("Returns", {"fields": ("returns_display",)}),
+    ("Timeline", {"fields": ("timeline_display",)}),
+)
+
+
 @admin.register(Order)
-class OrderAdmin(DetailButtonsMixin, admin.ModelAdmin):
+class OrderAdmin(DetailButtonsMixin, ReadOnlyMixin, StaffViewMixin, admin.ModelAdmin):
+    """An order is read here, never edited (every change is a service): managers act on it with
+    the buttons and the actions; associates look orders up for the customer in front of them
+    (read-only)."""
+
     list_display = [
         "number",
         "channel",
@@ -175,34 +222,87 @@ class OrderAdmin(DetailButtonsMixin, admin.ModelAdmin):
         "status",
         "method",
         "pickup_location",
-        "total",
-        "currency",
+        "total_display",
         "created_at",
     ]
     list_filter = ["status", PaymentStatusFilter, "channel", "method", "pickup_location", "created_at"]
     search_fields = ["number", "external_id", "customer__email", "customer__phone", "customer__name"]
     list_select_related = ["channel", "customer", "pickup_location"]
     date_hierarchy = "created_at"
-    inlines = [
-        OrderLineInline,
-        ReservationInline,
-        OrderHoldInline,
-        PaymentInline,
-        PaymentTransactionInline,
-        OrderEventInline,
-    ]
+    inlines = [OrderLineInline, ReservationInline, OrderHoldInline, PaymentInline, PaymentTransactionInline]
     actions = ["cancel_orders", "hold_orders", "release_holds"]
     buttons = ORDER_BUTTONS  # on the order's page, for managers
-    readonly_fields = [f.name for f in Order._meta.fields]
+    fieldsets = ORDER_FIELDSETS
+    readonly_fields = [name for _, options in ORDER_FIELDSETS for name in options["fields"]]
 
-    def has_add_permission(self, request) -> bool:
-        return False  # orders come through the API (or POS), which reserves their stock
+    class Media:
+        css = {"all": ["oms/css/screens.css"]}
 
     def may_press(self, request: HttpRequest, obj: Order) -> bool:
         return self.button_actor(request).is_manager
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        if not admin_actor(request).is_manager:
+            return {}  # an associate looks orders up; cancelling and holds are a manager's
+        return super().get_actions(request)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Order | None:
+        order = super().get_object(request, object_id, from_field)
+        if order is not None:
+            attach_sections([order])
+        return order
+
+    channel_display = column("channel", "Channel")  # "Store POS (pos)"
+
+    @admin.display(description="Customer")
+    def customer_link(self, obj: Order) -> str:
+        if obj.customer is None:
+            return EMPTY
+        url = admin_url("oms_customer", obj.customer_id)
+        contact = " · ".join(part for part in (obj.customer.email, obj.customer.phone) if part)
+        return format_html('<a href="{}">{}</a> {}', url, str(obj.customer), contact)
+
+    @admin.display(description="Fulfilment")
+    def method_display(self, obj: Order) -> str:
+        if obj.pickup_location is not None:
+            return f"Pickup at {obj.pickup_location}"  # "Store District 1 (st-hcm-d1)"
+        return "Shipped to the address below"
+
+    @admin.display(description="Placed by")
+    def placed_by(self, obj: Order) -> str:
+        return actor_display(obj.placed_by_type, obj.placed_by_name)
+
+    subtotal_display = money_column("subtotal", "Subtotal")
+    tax_display = money_column("tax_total", "Tax")
+    shipping_display = money_column("shipping_total", "Shipping")
+    total_display = money_column("total", "Total", ordering="total")
+
+    @admin.display(description="Address")
+    def address_display(self, obj: Order) -> str:
+        lines = address_lines(obj.shipping_address)
+        if not lines:
+            return "No address (a pickup order)" if obj.method == "pickup" else EMPTY
+        return format_html(
+            '<div class="oms-address">{}</div>', format_html_join("", "{}<br>", ((line,) for line in lines))
+        )
+
+    @admin.display(description="Map position")
+    def place_display(self, obj: Order) -> str:
+        if obj.ship_latitude is None or obj.ship_longitude is None:
+            return EMPTY
+        return f"{obj.ship_latitude:.4f}, {obj.ship_longitude:.4f}"
+
+    @admin.display(description="Sent to")
+    def fulfillment_orders_display(self, obj: Order) -> str:
+        return fulfillment_orders_html(obj)
+
+    @admin.display(description="Returns")
+    def returns_display(self, obj: Order) -> str:
+        return returns_html(obj)
+
+    @admin.display(description="What happened")
+    def timeline_display(self, obj: Order) -> str:
+        return timeline_html(obj)
 
     @admin.action(description="Cancel the selected orders (releases their stock)")
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
@@ -248,3 +348,6 @@ class IdempotencyRecordAdmin(NoAddOrChangeMixin, admin.ModelAdmin):
         "created_at",
         "expires_at",
     ]
+
+
+from . import customer_admin  # noqa: E402, F401  # registers the customer page (it shows orders)

@@ -5,7 +5,7 @@ from oms.apps import ConnectsReceivers
 
 class OrdersConfig(ConnectsReceivers, AppConfig):
     name = "orders"
-    verbose_name = "Orders and customers"
+    verbose_name = "Orders"
     receivers = ("subscribers", "notifications")
 
     def ready(self) -> None:

@@ -10,26 +10,22 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from oms.kpis import kpi_register, money_by_currency
 
 from .choices import OrderStatus
-from .models import Order
+from .selectors import orders_placed_between as _placed
 
 _REVENUE = Sum("total", filter=~Q(status=OrderStatus.CANCELLED))
 
 
-def _placed(start: datetime, end: datetime) -> QuerySet[Order]:
-    return Order.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
-
-
-def orders_by_channel(*, start: datetime, end: datetime) -> dict[str, Any]:
+def orders_by_channel(*, start: datetime, end: datetime, location_id: int | None = None) -> dict[str, Any]:
     """``{channel code: {"orders": n, "revenue": {currency: amount}}}`` for orders placed."""
     rows = (
-        _placed(start, end)
+        _placed(start=start, end=end, location_id=location_id)
         .values("channel__code", "currency")
         .annotate(orders=Count("pk"), revenue=_REVENUE)
         .order_by("channel__code", "currency")
@@ -44,10 +40,10 @@ def orders_by_channel(*, start: datetime, end: datetime) -> dict[str, Any]:
     }
 
 
-def orders_by_day(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def orders_by_day(*, start: datetime, end: datetime, location_id: int | None = None) -> list[dict[str, Any]]:
     """One row per local day and channel with orders: ``{"date", "channel", "orders", "revenue"}``."""
     rows = (
-        _placed(start, end)
+        _placed(start=start, end=end, location_id=location_id)
         .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
         .values("day", "channel__code", "currency")
         .annotate(orders=Count("pk"), revenue=_REVENUE)
@@ -70,9 +66,14 @@ def orders_by_day(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def order_status_mix(*, start: datetime, end: datetime) -> dict[str, int]:
+def order_status_mix(*, start: datetime, end: datetime, location_id: int | None = None) -> dict[str, int]:
     """How many of the orders placed are in each status now (every status, zeros included)."""
-    counts = dict(_placed(start, end).values("status").annotate(n=Count("pk")).values_list("status", "n"))
+    counts = dict(
+        _placed(start=start, end=end, location_id=location_id)
+        .values("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
     return {status: counts.get(status, 0) for status in OrderStatus.values}
 
 

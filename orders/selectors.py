@@ -10,6 +10,7 @@ What an actor may not see is simply not found (404), so ids do not leak."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -205,3 +206,64 @@ def customer_export(*, customer_id: int, actor: Actor) -> tuple[Customer, list[O
     orders = list(order_detail_queryset(Order.objects.filter(customer=customer).order_by("pk")))
     attach_sections(orders)
     return customer, orders
+
+
+def orders_placed_between(
+    *, start: datetime, end: datetime, location_id: int | None = None
+) -> QuerySet[Order]:
+    """Orders created in ``[start, end)``; with ``location_id``, only those that location serves
+    (some of their units were reserved there: to ship, to hand over, or to transfer). The KPIs'
+    orders, overall or for one store."""
+    qs = Order.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
+    if location_id is not None:
+        qs = qs.filter(Exists(Reservation.objects.filter(order=OuterRef("pk"), location_id=location_id)))
+    return qs
+
+
+def order_timeline(*, order_id: int) -> list[OrderEvent]:
+    """The order's events, oldest first: the timeline the admin writes as sentences."""
+    return list(OrderEvent.objects.filter(order_id=order_id).order_by("created_at", "pk"))
+
+
+# Fulfilment order states in which a pickup still waits for work or for the customer.
+OPEN_PICKUP_STATUSES = frozenset({"pending", "accepted", "picked", "ready_for_pickup"})
+
+
+@dataclass
+class CustomerOverview:
+    """What the admin's customer page shows: the person, their channel ids, every order from every
+    channel (newest first, with the fulfilment orders and returns other apps attach), and, drawn
+    from those, every return, the refunds and the pickups still open."""
+
+    customer: Customer
+    channel_refs: list[ChannelCustomerRef]
+    orders: list[Order]
+    returns: list[dict[str, Any]] = field(default_factory=list)
+    open_pickups: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def channels(self) -> list[str]:
+        return sorted({order.channel.code for order in self.orders})
+
+    @property
+    def refunds(self) -> list[dict[str, Any]]:
+        return [rma for rma in self.returns if rma.get("refunded") not in (None, "0.00")]
+
+
+def customer_overview(*, customer_id: int, actor: Actor) -> CustomerOverview:
+    """The unified history of a customer for a screen, if the actor may see them (a channel: only
+    its own customers); else CustomerNotFound. A fixed number of queries, whatever the history."""
+    customer = customer_get_for_actor(customer_id=customer_id, actor=actor)
+    orders = list(customer_order_history(customer_id=customer.pk, actor=actor))
+    attach_sections(orders)
+    refs = list(ChannelCustomerRef.objects.filter(customer=customer).select_related("channel").order_by("pk"))
+    overview = CustomerOverview(customer=customer, channel_refs=refs, orders=orders)
+    for order in orders:
+        for rma in order.sections.get("returns") or []:
+            overview.returns.append({**rma, "order": order})
+        if order.method != "pickup":
+            continue
+        for fo in order.sections.get("fulfillment_orders") or []:
+            if fo["status"] in OPEN_PICKUP_STATUSES:
+                overview.open_pickups.append({**fo, "order": order})
+    return overview

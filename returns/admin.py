@@ -19,18 +19,25 @@ from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from inventory.admin import LocationScopedMixin, StaffReadOnlyInline, admin_actor
 from oms.actors import Actor
-from oms.admin_base import ReadOnlyMixin, apply_each, form_or_page
+from oms.admin_base import (
+    LocationScopedMixin,
+    ReadOnlyMixin,
+    StaffReadOnlyInline,
+    admin_actor,
+    apply_each,
+    column,
+    form_or_page,
+    money_column,
+)
 from oms.admin_buttons import DetailButton, DetailButtonsMixin
+from oms.display import actor_display, money_display
 from oms.errors import DomainError
 
 from .choices import Disposition, RefundMethod, ReturnStatus
 from .models import AWAITING_STATUSES, Receipt, Refund, Return, ReturnLine
 from .selectors import return_refund_due
 from .services import ReceiveLineInput, return_cancel, return_close, return_receive, return_refund
-
-HIDDEN_FIELDS = ("idempotency_scope", "idempotency_key", "request_hash")
 
 
 class ReadOnlyInline(ReadOnlyMixin, StaffReadOnlyInline):
@@ -39,26 +46,40 @@ class ReadOnlyInline(ReadOnlyMixin, StaffReadOnlyInline):
 
 class ReturnLineInline(ReadOnlyInline):
     model = ReturnLine
+    verbose_name_plural = "Items coming back"
     fields = (
-        "order_line",
+        "sku",
+        "product",
         "quantity",
         "reason",
         "note",
-        "value",
+        "value_display",
         "quantity_received",
         "quantity_restocked",
         "quantity_damaged",
     )
 
+    sku = column("order_line.sku", "SKU")
+    product = column("order_line.name", "Product")
+    value_display = money_column("value", "Value", currency="rma.order.currency")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("order_line", "rma__order")
+
 
 class ReceiptInline(ReadOnlyInline):
     model = Receipt
-    fields = ("created_at", "line", "quantity", "disposition", "location", "received_by")
+    fields = ("created_at", "sku", "quantity", "disposition", "location", "received_by")
+    sku = column("line.order_line.sku", "SKU")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("line__order_line", "location")
 
 
 class RefundInline(ReadOnlyInline):
     model = Refund
-    fields = ("created_at", "amount", "currency", "method", "note", "created_by")
+    fields = ("created_at", "amount_display", "method", "note", "created_by")
+    amount_display = money_column("amount", "Amount")
 
 
 class AwaitingReceiptFilter(admin.SimpleListFilter):
@@ -157,19 +178,16 @@ RETURN_BUTTONS = (
     ),
 )
 
+RETURN_HEAD = ("number", "order", "channel", "method", "location", "status")  # what a return is, first
+
 
 @admin.register(Return)
 class ReturnAdmin(DetailButtonsMixin, ReadOnlyMixin, LocationScopedMixin, admin.ModelAdmin):
     """Returns are opened through the API (POS, storefront, call centre); every change is an action."""
 
     list_display = (
-        "number",
-        "order",
-        "channel",
-        "method",
-        "location",
-        "status",
-        "value",
+        *RETURN_HEAD,
+        "value_display",
         "refunded",
         "exchange_order",
         "window_overridden",
@@ -191,16 +209,38 @@ class ReturnAdmin(DetailButtonsMixin, ReadOnlyMixin, LocationScopedMixin, admin.
     inlines = [ReturnLineInline, ReceiptInline, RefundInline]
     actions = ["receive_outstanding", "record_refund", "close_returns", "cancel_returns"]
     buttons = RETURN_BUTTONS  # on the return's page, for its location's staff and managers
-    exclude = HIDDEN_FIELDS
-    readonly_fields = [f.name for f in Return._meta.fields if f.name not in HIDDEN_FIELDS]
+    fields = (
+        *RETURN_HEAD,
+        "window_overridden",
+        "value_display",
+        "refunded",
+        "exchange_order",
+        "exchange_credit_display",
+        "exchange_balance_display",
+        "opened_by",
+        "created_at",
+        "received_at",
+        "refunded_at",
+        "closed_at",
+        "cancelled_at",
+    )
+    readonly_fields = fields
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(refunded_total=Sum("refunds__amount"))
 
     @admin.display(description="Refunded", ordering="refunded_total")
-    def refunded(self, obj: Return) -> Decimal:
-        return getattr(obj, "refunded_total", None) or Decimal("0.00")
+    def refunded(self, obj: Return) -> str:
+        return money_display(getattr(obj, "refunded_total", None) or Decimal("0.00"), obj.order.currency)
+
+    value_display = money_column("value", "Value", currency="order.currency", ordering="value")
+    exchange_credit_display = money_column("exchange_credit", "Exchange credit", currency="order.currency")
+    exchange_balance_display = money_column("exchange_balance", "Exchange balance", currency="order.currency")
+
+    @admin.display(description="Opened by")
+    def opened_by(self, obj: Return) -> str:
+        return actor_display(obj.created_by_type, obj.created_by)
 
     def _acts(self, request: HttpRequest) -> bool:
         actor = admin_actor(request)
@@ -353,13 +393,15 @@ class RefundAdmin(ReadOnlyAdmin):
     """Refunds recorded for the payment system."""
 
     location_lookup = "rma__location"
-    list_display = ("created_at", "rma", "order", "amount", "currency", "method", "created_by")
+    list_display = ("created_at", "rma", "order", "amount_display", "method", "created_by")
     list_filter = ("method", "currency", ("rma__location", admin.RelatedOnlyFieldListFilter))
     search_fields = ("rma__number", "order__number", "created_by")
     list_select_related = ("rma", "order")
     date_hierarchy = "created_at"
     ordering = ("-pk",)
     exclude = ("idempotency_scope", "idempotency_key")
+
+    amount_display = money_column("amount", "Amount", ordering="amount")
 
     def location_id_of(self, obj: Refund) -> int:
         return obj.rma.location_id

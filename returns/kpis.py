@@ -10,6 +10,7 @@ from django.db.models import Case, Count, F, IntegerField, Sum, When
 
 from oms.kpis import kpi_register, money_by_currency, rate
 from orders.models import OrderLine
+from orders.selectors import orders_placed_between
 
 from .choices import ReturnReason, ReturnStatus
 from .models import Refund, ReturnLine
@@ -24,17 +25,15 @@ _UNITS = Case(
 )
 
 
-def return_rate(*, start: datetime, end: datetime) -> dict[str, Any]:
-    """Units returned out of units delivered, for the orders placed in the period, overall and by
-    the reason the customer gave."""
+def return_rate(*, start: datetime, end: datetime, location_id: int | None = None) -> dict[str, Any]:
+    """Units returned out of units delivered, for the orders placed in the period (with
+    ``location_id``: the orders that location serves), overall and by the reason the customer gave."""
+    orders = orders_placed_between(start=start, end=end, location_id=location_id)
     delivered = (
-        OrderLine.objects.filter(order__created_at__gte=start, order__created_at__lt=end)
-        .order_by()
-        .aggregate(n=Sum("quantity_fulfilled"))["n"]
-        or 0
+        OrderLine.objects.filter(order__in=orders).order_by().aggregate(n=Sum("quantity_fulfilled"))["n"] or 0
     )
     rows = (
-        ReturnLine.objects.filter(rma__order__created_at__gte=start, rma__order__created_at__lt=end)
+        ReturnLine.objects.filter(rma__order__in=orders)
         .values("reason")
         .annotate(units=Sum(_UNITS))
         .order_by("reason")
@@ -52,9 +51,12 @@ def return_rate(*, start: datetime, end: datetime) -> dict[str, Any]:
     }
 
 
-def refunds(*, start: datetime, end: datetime) -> dict[str, Any]:
-    """Refunds recorded in the period: how many, and the amounts per currency."""
+def refunds(*, start: datetime, end: datetime, location_id: int | None = None) -> dict[str, Any]:
+    """Refunds recorded in the period (with ``location_id``: for returns received there): how many,
+    and the amounts per currency."""
     rows = Refund.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
+    if location_id is not None:
+        rows = rows.filter(rma__location_id=location_id)
     totals = rows.values("currency").annotate(n=Count("pk"), amount=Sum("amount")).order_by("currency")
     return {
         "count": sum(row["n"] for row in totals),

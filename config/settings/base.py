@@ -21,7 +21,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "oms.apps.OmsAdminConfig",  # django.contrib.admin with the store staff's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -198,6 +198,9 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="orders@oms.example")
 
 # --- Domain settings ------------------------------------------------------------------------
+# Screens write money in the currency's own locale (oms/display.py), e.g. "VND=vi_VN;USD=en_US";
+# a currency not listed is written in the active language.
+OMS_MONEY_LOCALES = env.dict("OMS_MONEY_LOCALES", default={"VND": "vi_VN"})
 OMS_PICKUP_HOLD_DAYS = env.int("OMS_PICKUP_HOLD_DAYS", default=3)
 # Pickup codes (docs/store-day.md): wrong codes before a pickup's code locks, and whether the API's
 # picked-up needs one (the admin always does; false keeps API v1 clients that send none working).

@@ -1,0 +1,80 @@
+"""The customer page of the admin: one person across channels. Contact and channel ids, and the
+unified history: every order from every channel, every return and refund, and the pickups still
+waiting (``orders.selectors.customer_overview``).
+
+Registered here rather than in the kernel's admin because it shows orders. Managers may correct
+the name and the language; associates look customers up read-only (as an in-person channel may),
+so they get no Save button and no action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.html import format_html_join
+
+from oms.admin_base import ReadOnlyMixin, StaffReadOnlyInline, StaffViewMixin, admin_actor
+from oms.display import EMPTY
+from oms.models import ChannelCustomerRef, Customer
+
+from .admin_screens import customer_history_html
+from .selectors import customer_overview
+
+
+class ChannelCustomerRefInline(ReadOnlyMixin, StaffReadOnlyInline):
+    model = ChannelCustomerRef
+    verbose_name_plural = "Ids in the channels"
+    fields = ("channel_display", "external_id")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("channel")
+
+    @admin.display(description="Channel")
+    def channel_display(self, obj: ChannelCustomerRef) -> str:
+        return f"{obj.channel.name} ({obj.channel.code})"
+
+
+@admin.register(Customer)
+class CustomerAdmin(StaffViewMixin, admin.ModelAdmin):
+    """Customers are created and matched by order capture (e-mail, phone, channel id), so the
+    identity fields are read-only here: editing them would bypass the normalised match keys."""
+
+    list_display = ("__str__", "email", "phone", "language", "created_at", "erased_at")
+    list_filter = ("language",)
+    search_fields = ("email", "email_normalized", "phone", "phone_normalized", "name")
+    fieldsets = (
+        (None, {"fields": ("name", "language", "contact", "created_at", "erased_at")}),
+        ("Orders, returns and pickups, every channel", {"fields": ("history",)}),
+    )
+    readonly_fields = ("contact", "created_at", "erased_at", "history")
+    inlines = [ChannelCustomerRefInline]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    class Media:
+        css = {"all": ["oms/css/screens.css"]}
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        return super().get_actions(request) if admin_actor(request).is_manager else {}
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Customer | None:
+        customer = super().get_object(request, object_id, from_field)
+        if customer is not None:
+            customer.overview = customer_overview(customer_id=customer.pk, actor=admin_actor(request))
+        return customer
+
+    @admin.display(description="Contact")
+    def contact(self, obj: Customer) -> str:
+        parts = [(label, value) for label, value in (("E-mail", obj.email), ("Phone", obj.phone)) if value]
+        return format_html_join("", "{}: {}<br>", parts) if parts else EMPTY
+
+    @admin.display(description="History")
+    def history(self, obj: Customer) -> str:
+        overview = getattr(obj, "overview", None)
+        return customer_history_html(overview) if overview is not None else EMPTY
