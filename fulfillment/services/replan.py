@@ -35,10 +35,12 @@ from .common import ROUTER
 
 
 def _request_for(order: Order, excluded: frozenset[int]) -> SourcingRequest:
+    origin, note = order.origin_placed()
     return sourcing_request_for(
         method=order.method,
         channel=order.channel,
-        origin=order.origin,
+        origin=origin,
+        origin_note=note,
         pickup_location_id=order.pickup_location_id,
         excluded_location_ids=excluded,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 
-from .explain import plan_considered, plan_reason
+from .explain import origin_sentence, plan_considered, plan_reason
 from .geo import distance_from, rank_of, round_km
 from .search import search_fewest
 from .types import (
@@ -252,7 +252,8 @@ def plan_sourcing(
             eligible_count=len(sites),
             wanted=wanted,
             allocated=allocated,
-        ),
+        )
+        + origin_sentence(request),
         considered=plan_considered(
             sites=sites,
             chosen=choice.sites,

@@ -38,11 +38,14 @@ def sourcing_request_for(
     origin: tuple[float, float] | None,
     pickup_location_id: int | None,
     excluded_location_ids: frozenset[int] = frozenset(),
+    origin_note: str = "",
 ) -> SourcingRequest:
-    """The sourcing engine's request for an order of ``channel`` (its ship-from-store policy)."""
+    """The sourcing engine's request for an order of ``channel`` (its ship-from-store policy);
+    ``origin_note`` says how ``origin`` was found when the address had no coordinates."""
     return SourcingRequest(
         method=method,
         origin=origin,
+        origin_note=origin_note,
         pickup_location_id=pickup_location_id,
         ship_from_stores=channel.ship_from_stores,
         excluded_location_ids=excluded_location_ids,
