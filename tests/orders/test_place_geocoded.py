@@ -99,6 +99,7 @@ def test_routing_re_plans_from_the_same_place(two_cities, web_client, django_cap
     (fo,) = FulfillmentOrder.objects.filter(order_id=order_id)
     assert fo.location.code == "wh-hn"
     routed = OrderEvent.objects.get(order_id=order_id, kind="routed")
+    assert routed.message.startswith(f"Fulfilment order {fo.number} sent to wh-hn. 1 location (wh-hn)")
     assert "placed by city 'Hanoi' (Hà Nội)" in routed.message
 
 
