@@ -198,6 +198,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="orders@oms.example")
 
 # --- Domain settings ------------------------------------------------------------------------
 OMS_PICKUP_HOLD_DAYS = env.int("OMS_PICKUP_HOLD_DAYS", default=3)
+# A pickup the store cannot supply: its 409 lists the other stores within this many km
+OMS_NEARBY_STORES_RADIUS_KM = env.float("OMS_NEARBY_STORES_RADIUS_KM", default=50.0)
 # Payments (docs/payments.md): the gateway adapter, the fake gateway's decline limit, and the
 # retries of a capture / void / refund that failed transiently (backoff base, doubling, and count).
 OMS_PAYMENT_GATEWAY = env("OMS_PAYMENT_GATEWAY", default="fake")

@@ -176,6 +176,7 @@ def _sourcing_for(
         origin=origin,
         pickup_location_id=pickup.pk if pickup else None,
         origin_note=note,
+        nearby_radius_km=data.nearby_radius_km,
     )
     needs = [
         Need(key=index, product_id=products[line.sku].id, sku=line.sku, quantity=line.quantity)
