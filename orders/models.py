@@ -10,6 +10,7 @@ from typing import Any
 from django.db import models
 from django.db.models import F, Q
 
+from inventory.geocoding import delivery_point
 from oms.errors import InvalidTransition
 from oms.models import ActorStampedModel, TimeStampedModel
 from oms.money import MONEY
@@ -138,11 +139,17 @@ class Order(TimeStampedModel):
     @property
     def origin(self) -> tuple[float, float] | None:
         """Where distances are measured from: the delivery point, or the pickup store."""
+        return self.origin_placed()[0]
+
+    def origin_placed(self) -> tuple[tuple[float, float] | None, str]:
+        """``origin`` and how it was found: the pickup store's or the address's coordinates (no
+        note), else where the offline geocoder places the address by its city, postal code or
+        region (``inventory.geocoding``, in memory), with the geocoder's note."""
         if self.method == FulfillmentMethod.PICKUP and self.pickup_location is not None:
-            return (float(self.pickup_location.latitude), float(self.pickup_location.longitude))
-        if self.ship_latitude is not None and self.ship_longitude is not None:
-            return (float(self.ship_latitude), float(self.ship_longitude))
-        return None
+            return (float(self.pickup_location.latitude), float(self.pickup_location.longitude)), ""
+        return delivery_point(
+            latitude=self.ship_latitude, longitude=self.ship_longitude, address=self.shipping_address
+        )
 
     def can_transition(self, target: str) -> bool:
         return target == self.status or target in ORDER_TRANSITIONS.get(self.status, frozenset())

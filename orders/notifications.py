@@ -1,4 +1,5 @@
-"""Customer e-mails about orders, and the timeline row of every e-mail sent.
+"""Customer e-mails about orders (the confirmation, the cancellation), and the timeline row of
+every e-mail sent.
 
 Registered in ``OrdersConfig.ready`` through the kernel's registry (``oms.notifications``): the
 kernel sends, orders knows what to say. ``order_email_sent_event`` is the ``on_sent`` callback of
@@ -143,6 +144,34 @@ def _confirmation(order: Order, lines: list[OrderLine]) -> Notification:
     )
 
 
+def order_cancelled_build(topic: str, payload: dict[str, Any]) -> Notification | None:
+    """order.cancelled by ``order_cancel`` (its payload has the ``reason``, which the e-mail does
+    not show: it may be internal): the customer is told, with the items cancelled and what
+    happens to a payment. The same topic from the status rule (every unit of an expired pickup
+    released) sends nothing more: the pickup-expired e-mail said it."""
+    order_id = payload.get("order_id")
+    if order_id is None or "reason" not in payload:
+        return None
+    order = _order_for_email.first(order_id=order_id)
+    if order is None:
+        return None
+    lines = [
+        line_context(line, quantity=line.quantity_cancelled)
+        for line in _lines_for_email(order_id=order.pk)
+        if line.quantity_cancelled
+    ]
+    recipient, language = customer_recipient(order.customer)
+    context = {
+        **order_context(order),
+        "channel_name": order.channel.name,
+        "lines": lines,
+        "total": order.total,
+    }
+    return Notification(
+        recipient=recipient, template="order_cancelled", context=context, language=language, order_id=order.pk
+    )
+
+
 def order_email_sent_event(notification: Notification, log: NotificationLog) -> list[OrderEvent]:
     """on_sent: an ``email_sent`` row for the order's timeline, written with the log's mark."""
     if notification.order_id is None:
@@ -171,3 +200,4 @@ def connect() -> None:
         on_sent=order_email_sent_event,
         build_many=order_confirmation_build_many,
     )
+    notification_register("order.cancelled", order_cancelled_build, on_sent=order_email_sent_event)

@@ -4,13 +4,17 @@ shipping and handing over, pickups left to expire, returns at stores and by mail
 receipts that refill stock (and fill backorders).
 
 Used by ``python manage.py simulate --orders N --days D``. Each simulated day's rows are dated back
-to that day (order and fulfilment timestamps), so the KPIs show a history. It lives in the returns
-app because it uses every app below it."""
+to that day (order and fulfilment timestamps), so the KPIs show a history. A few regular customers
+(``REGULARS``) come back across channels: the first three order on the web, in the app and at a
+store till, and return something, so the admin has unified histories to show; a third of the other
+orders come from a regular too. Half of the ship orders send an address without coordinates, which
+the offline geocoder places (``inventory.geocoding``). It lives in the returns app because it uses
+every app below it."""
 
 from __future__ import annotations
 
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,6 +41,21 @@ CITIES = {
     "Ho Chi Minh City": (10.7769, 106.7009),
     "Hanoi": (21.0285, 105.8542),
 }
+# how customers write the two cities when they send no coordinates (the geocoder knows them all)
+SPELLINGS = {
+    "Ho Chi Minh City": ["HCMC", "TP. Hồ Chí Minh", "Saigon"],
+    "Hanoi": ["Hà Nội", "Ha Noi", "Hanoi"],
+}
+# (name, e-mail, phone, language): customers who come back, on every channel
+REGULARS = [
+    ("Nguyen Lan", "lan.nguyen@example.vn", "+84901000001", "vi"),
+    ("Tran Minh", "minh.tran@example.vn", "+84901000002", "vi"),
+    ("Le Hoa", "hoa.le@example.vn", "+84901000003", "en"),
+    ("Pham Quang", "quang.pham@example.vn", "+84901000004", "vi"),
+    ("Vu Chi", "chi.vu@example.vn", "+84901000005", "en"),
+]
+SHOWCASE_CHANNELS = ("web", "app", "pos")  # the first regulars order on each, and return one order
+SHOWCASE_CUSTOMERS = 3
 FIRST = ["An", "Binh", "Chi", "Dung", "Giang", "Hoa", "Khanh", "Lan", "Minh", "Nam", "Phuong", "Quang"]
 LAST = ["Nguyen", "Tran", "Le", "Pham", "Hoang", "Vu", "Dang", "Bui"]
 
@@ -47,6 +66,15 @@ class SimulationSummary:
 
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] += n
+
+
+@dataclass(frozen=True)
+class Showcase:
+    """An order the simulation places for sure: a regular customer on a given channel."""
+
+    channel: Channel
+    customer: CustomerInput
+    returns: bool  # and returns a unit of it
 
 
 def _backdate(order: Order, when: datetime, rng: random.Random) -> None:
@@ -87,6 +115,8 @@ class Simulation:
         return Actor.system(f"associate@{location_id}")
 
     def _customer(self) -> CustomerInput:
+        if self.rng.random() < 0.3:
+            return self._regular(self.rng.randrange(len(REGULARS)))
         first, last = self.rng.choice(FIRST), self.rng.choice(LAST)
         n = self.rng.randint(1, 400)  # a returning customer now and then: one customer across channels
         return CustomerInput(
@@ -96,25 +126,54 @@ class Simulation:
             language=self.rng.choice(["vi", "vi", "en"]),
         )
 
-    def place_one(self) -> Order | None:
-        channel = self.rng.choice(self.channels)
+    @staticmethod
+    def _regular(index: int) -> CustomerInput:
+        name, email, phone, language = REGULARS[index]
+        return CustomerInput(email=email, name=name, phone=phone, language=language)
+
+    def showcase(self) -> list[Showcase]:
+        """The orders that give the first regulars a history on the web, the app and a till, with
+        a return each (of the last channel's order, the till purchase)."""
+        by_code = {channel.code: channel for channel in self.channels}
+        codes = [code for code in SHOWCASE_CHANNELS if code in by_code]
+        return [
+            Showcase(channel=by_code[code], customer=self._regular(index), returns=code == codes[-1])
+            for index in range(SHOWCASE_CUSTOMERS)
+            for code in codes
+        ]
+
+    def _address(self) -> tuple[dict, Decimal | None, Decimal | None]:
+        """A delivery address in one of the cities: half with coordinates, half with the city only."""
+        city, (lat, lon) = self.rng.choice(list(CITIES.items()))
+        if self.rng.random() < 0.5:
+            return (
+                {"line1": "1 Le Loi", "city": self.rng.choice(SPELLINGS[city]), "country": "VN"},
+                None,
+                None,
+            )
+        latitude = Decimal(str(round(lat + self.rng.uniform(-0.1, 0.1), 6)))
+        longitude = Decimal(str(round(lon + self.rng.uniform(-0.1, 0.1), 6)))
+        return {"line1": "1 Le Loi", "city": city, "country": "VN"}, latitude, longitude
+
+    def place_one(self, showcase: Showcase | None = None) -> Order | None:
+        channel = showcase.channel if showcase else self.rng.choice(self.channels)
         products = self.rng.sample(self.products, self.rng.choice([1, 1, 1, 2, 2, 3]))
         lines = [
             LineInput(sku=p.sku, quantity=self.rng.choice([1, 1, 1, 2]), unit_price=p.price) for p in products
         ]
         pickup = channel.kind in ("pos", "call_center") or self.rng.random() < 0.3
-        city, (lat, lon) = self.rng.choice(list(CITIES.items()))
+        address, latitude, longitude = ({}, None, None) if pickup else self._address()
         data = OrderInput(
             channel=channel,
             method="pickup" if pickup else "ship",
             lines=lines,
             currency=channel.currency,
-            customer=self._customer(),
+            customer=showcase.customer if showcase else self._customer(),
             pickup_location=self.rng.choice(self.stores).code if pickup else "",
-            shipping_address={} if pickup else {"line1": "1 Le Loi", "city": city, "country": "VN"},
-            latitude=None if pickup else Decimal(str(round(lat + self.rng.uniform(-0.1, 0.1), 6))),
-            longitude=None if pickup else Decimal(str(round(lon + self.rng.uniform(-0.1, 0.1), 6))),
-            allow_backorder=self.rng.random() < 0.2,
+            shipping_address=address,
+            latitude=latitude,
+            longitude=longitude,
+            allow_backorder=showcase is None and self.rng.random() < 0.2,
         )
         try:
             order = order_place(data=data, actor=Actor.system(f"channel:{channel.code}")).order
@@ -126,11 +185,12 @@ class Simulation:
         fs.route_order(order_id=order.pk)
         return order
 
-    def work(self, order: Order) -> None:
-        """Associates work every open fulfilment order of the order."""
+    def work(self, order: Order, *, smooth: bool = False) -> None:
+        """Associates work every open fulfilment order of the order (``smooth``: no rejection, and
+        every pickup is collected)."""
         for fo in FulfillmentOrder.objects.filter(order=order, status="pending").order_by("pk"):
             actor = self.associate(fo.location_id)
-            if self.rng.random() < 0.06:
+            if not smooth and self.rng.random() < 0.06:
                 fs.fulfillment_order_reject(
                     fulfillment_order_id=fo.pk, reason="not on the shelf", actor=actor
                 )
@@ -155,7 +215,7 @@ class Simulation:
                 self.summary.add("shipped")
             else:
                 fs.fulfillment_order_ready_for_pickup(fulfillment_order_id=fo.pk, actor=actor)
-                if self.rng.random() < 0.12:  # never collected
+                if not smooth and self.rng.random() < 0.12:  # never collected
                     FulfillmentOrder.objects.filter(pk=fo.pk).update(
                         pickup_expires_at=timezone.now() - timedelta(seconds=1)
                     )
@@ -165,9 +225,9 @@ class Simulation:
                     fs.fulfillment_order_picked_up(fulfillment_order_id=fo.pk, actor=actor)
                     self.summary.add("picked up")
 
-    def maybe_return(self, order: Order) -> None:
+    def maybe_return(self, order: Order, *, surely: bool = False) -> None:
         lines = list(OrderLine.objects.filter(order=order, quantity_fulfilled__gt=0))
-        if not lines or self.rng.random() > 0.1:
+        if not lines or (not surely and self.rng.random() > 0.1):
             return
         line = self.rng.choice(lines)
         where = self.rng.choice(self.return_points)
@@ -238,15 +298,23 @@ class Simulation:
         self, *, orders: int, days: int, advance: Callable[[int], None] | None = None
     ) -> SimulationSummary:
         per_day = max(1, orders // max(1, days))
+        showcase = self.showcase()  # spread over the run: the regulars come back day after day
+        due = deque((k * orders // len(showcase), entry) for k, entry in enumerate(showcase))
         placed = 0
         for day in range(days):
             when = timezone.now() - timedelta(days=days - day)
             target = per_day if day < days - 1 else orders - placed
             for _ in range(target):
-                order = self.place_one()
+                entry = due[0][1] if due and due[0][0] <= placed else None
+                order = self.place_one(entry)
                 placed += 1
+                if entry is not None and order is not None:
+                    due.popleft()  # a refused one (no stock at that store) is tried again next
                 if order is not None:
-                    if not self.maybe_cancel(order):
+                    if entry is not None:
+                        self.work(order, smooth=True)
+                        self.maybe_return(order, surely=entry.returns)
+                    elif not self.maybe_cancel(order):
                         self.work(order)
                         self.maybe_return(order)
                     _backdate(order, when + timedelta(minutes=self.rng.randint(0, 60 * 14)), self.rng)

@@ -210,6 +210,8 @@ OMS_API_PICKUP_CODE_REQUIRED = env.bool("OMS_API_PICKUP_CODE_REQUIRED", default=
 # within these hours of its fulfilment order's creation.
 OMS_SLA_PICKUP_READY_HOURS = env.int("OMS_SLA_PICKUP_READY_HOURS", default=2)
 OMS_SLA_SHIP_HOURS = env.int("OMS_SLA_SHIP_HOURS", default=24)
+# A pickup the store cannot supply: its 409 lists the other stores within this many km
+OMS_NEARBY_STORES_RADIUS_KM = env.float("OMS_NEARBY_STORES_RADIUS_KM", default=50.0)
 # Payments (docs/payments.md): the gateway adapter, the fake gateway's decline limit, and the
 # retries of a capture / void / refund that failed transiently (backoff base, doubling, and count).
 OMS_PAYMENT_GATEWAY = env("OMS_PAYMENT_GATEWAY", default="fake")

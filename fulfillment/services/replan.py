@@ -32,14 +32,16 @@ from orders.services import (
     stock_lines_for,
 )
 
-from .common import ROUTER
+from .common import ROUTER, RouteNote
 
 
 def _request_for(order: Order, excluded: frozenset[int]) -> SourcingRequest:
+    origin, note = order.origin_placed()
     return sourcing_request_for(
         method=order.method,
         channel=order.channel,
-        origin=order.origin,
+        origin=origin,
+        origin_note=note,
         pickup_location_id=order.pickup_location_id,
         excluded_location_ids=excluded,
     )
@@ -148,19 +150,21 @@ def _placement(plan: SourcingPlan) -> dict[tuple[int, int], int]:
 
 def _improve(
     *, order: Order, lines: dict[int, OrderLine], unrouted: list[Reservation], excluded: frozenset[int]
-) -> tuple[list[Reservation], int, str]:
+) -> tuple[list[Reservation], int, RouteNote]:
     """Re-plan the order's held-but-unrouted units with the units it holds counted as available;
     if the engine now prefers other locations (a better one got stock, one became inactive or
-    full), move the reservations. Returns the reservations to route, units moved, and the reason."""
+    full), move the reservations. Returns the reservations to route, units moved, and the note
+    for the ``routed`` events (the plan's reason, the locations' codes)."""
     plan, locations, keep = _replan(order=order, lines=lines, unrouted=unrouted, excluded=excluded)
+    note = RouteNote(reason=plan.reason, locations=locations)
     if keep:
-        return unrouted, 0, plan.reason
+        return unrouted, 0, note
     try:
         moved = _move_holds(order=order, unrouted=unrouted, plan=plan)
     except InsufficientStock:
         for r in unrouted:
             r.status = ReservationStatus.ACTIVE
-        return unrouted, 0, plan.reason
+        return unrouted, 0, note
     codes = {loc_id: loc.code for loc_id, loc in locations.items()}
     moves = {
         "from": sorted({codes.get(r.location_id, str(r.location_id)) for r in unrouted}),
@@ -168,7 +172,7 @@ def _improve(
         "considered": plan.considered,
     }
     _record(order, OrderEventKind.REROUTED, f"Reservations moved: {plan.reason}", moves)
-    return moved, sum(r.quantity for r in moved), plan.reason
+    return moved, sum(r.quantity for r in moved), note
 
 
 def _move_holds(*, order: Order, unrouted: list[Reservation], plan: SourcingPlan) -> list[Reservation]:
@@ -203,12 +207,13 @@ def _older_orders_waiting_for(*, order: Order, product_ids: set[int]) -> set[int
 
 def _fill_backorders(
     *, order: Order, lines: dict[int, OrderLine], excluded: frozenset[int], first_come: bool
-) -> tuple[list[Reservation], int]:
+) -> tuple[list[Reservation], int, RouteNote]:
     """Hold the order's backordered units where stock is there now (with ``first_come``, not for
-    a product an older order waits for): returns the new reservations and the units filled."""
+    a product an older order waits for): returns the new reservations, the units filled and the
+    note for their ``routed`` events."""
     waiting = _waiting_lines(order=order, lines=lines, first_come=first_come)
     if not waiting:
-        return [], 0
+        return [], 0, RouteNote()
     needs = [
         Need(key=line.pk, product_id=line.product_id, sku=line.sku, quantity=line.quantity_backordered)
         for line in waiting
@@ -220,19 +225,20 @@ def _fill_backorders(
         reference=f"order:{order.number}",
         allow_shortage=True,
     )
+    note = RouteNote(reason=plan.reason, locations=locations)
     if not plan.allocations:
-        return [], 0
+        return [], 0, note
     created = _reservations_for(order, plan)
     filled = _off_backorder(lines=lines, plan=plan)
-    codes = {loc_id: loc.code for loc_id, loc in locations.items()}
     held = [
-        {"sku": a.sku, "location": codes[a.location_id], "quantity": a.quantity} for a in plan.allocations
+        {"sku": a.sku, "location": locations[a.location_id].code, "quantity": a.quantity}
+        for a in plan.allocations
     ]
     data = {"reservations": held, "still_waiting": {str(k): v for k, v in plan.shortages.items()}}
     _record(
         order, OrderEventKind.BACKORDER_FILLED, f"{filled} backordered unit(s) now held. {plan.reason}", data
     )
-    return created, filled
+    return created, filled, note
 
 
 def _waiting_lines(*, order: Order, lines: dict[int, OrderLine], first_come: bool) -> list[OrderLine]:

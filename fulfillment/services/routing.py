@@ -30,7 +30,7 @@ from orders.choices import OrderEventKind, ReservationStatus
 from orders.events import order_event_build
 from orders.models import Order, OrderLine, Reservation
 
-from .common import NOT_ROUTED, ROUTER
+from .common import NOT_ROUTED, ROUTER, RouteNote
 from .replan import _fill_backorders, _improve, _replan
 from .status import order_status_sync
 
@@ -86,7 +86,7 @@ def _create_fulfillment_orders(
     *,
     order: Order,
     reservations: Sequence[Reservation],
-    reason: str,
+    note: RouteNote,
     fulfillment_orders: list[FulfillmentOrder],
     batch: WriteBatch,
 ) -> list[FulfillmentOrder]:
@@ -111,7 +111,7 @@ def _create_fulfillment_orders(
     fulfillment_orders.extend(new.values())
     for location_id in sorted(by_location):
         fo = pending.get(location_id) or new[location_id]
-        _send_to(order=order, fo=fo, held=by_location[location_id], reason=reason, batch=batch)
+        _send_to(order=order, fo=fo, held=by_location[location_id], note=note, batch=batch)
     for fo in new.values():
         batch.publish("fulfillment.created", {"fulfillment_order_id": fo.pk, "order_id": order.pk})
     return list(new.values())
@@ -135,10 +135,10 @@ def _new_fulfillment_orders(
 
 
 def _send_to(
-    *, order: Order, fo: FulfillmentOrder, held: list[Reservation], reason: str, batch: WriteBatch
+    *, order: Order, fo: FulfillmentOrder, held: list[Reservation], note: RouteNote, batch: WriteBatch
 ) -> None:
     """Route the reservations held at the fulfilment order's location into it, in ``batch``: a
-    line per reservation and the ``routed`` event."""
+    line per reservation and the ``routed`` event (the location by its code, and why)."""
     batch.add(
         *(
             FulfillmentOrderLine(
@@ -152,7 +152,7 @@ def _send_to(
             order=order,
             kind=OrderEventKind.ROUTED,
             actor=ROUTER,
-            message=f"Fulfilment order {fo.number} sent to location {fo.location_id}. {reason}"[:500],
+            message=note.sent(fo),
             data={
                 "fulfillment_order": fo.pk,
                 "location_id": fo.location_id,
@@ -182,14 +182,15 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
     excluded = _excluded_locations(order=order, fulfillment_orders=fulfillment_orders)
     result = RoutingResult(order_id=order_id, status=order.status)
     unrouted = _unrouted_of(order_id=order.pk)
-    reason = ""
+    note = RouteNote()
     if unrouted:
-        unrouted, result.moved_units, reason = _improve(
+        unrouted, result.moved_units, note = _improve(
             order=order, lines=lines, unrouted=unrouted, excluded=excluded
         )
-    filled, result.filled_units = _fill_backorders(
+    filled, result.filled_units, filled_note = _fill_backorders(
         order=order, lines=lines, excluded=excluded, first_come=first_come
     )
+    note = note.then(filled_note)  # units held after a rejection: the plan that held them says why
     # What routing decides is written at the end: on PostgreSQL in one statement, elsewhere one
     # statement per table (``oms.batch``).
     batch = WriteBatch.for_connection()
@@ -197,7 +198,7 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
         order=order,
         lines=lines,
         reservations=[*unrouted, *filled],
-        reason=reason,
+        note=note,
         fulfillment_orders=fulfillment_orders,
         batch=batch,
     )
@@ -219,7 +220,7 @@ def _route_held(
     order: Order,
     lines: dict[int, OrderLine],
     reservations: Sequence[Reservation],
-    reason: str,
+    note: RouteNote,
     fulfillment_orders: list[FulfillmentOrder],
     batch: WriteBatch,
 ) -> tuple[list[FulfillmentOrder], str]:
@@ -230,7 +231,7 @@ def _route_held(
     created = _create_fulfillment_orders(
         order=order,
         reservations=reservations,
-        reason=reason,
+        note=note,
         fulfillment_orders=fulfillment_orders,
         batch=batch,
     )
@@ -328,7 +329,7 @@ def _sort_out(reads: _Batch, results: dict[int, RoutingResult]) -> tuple[list[Or
     return together, alone
 
 
-def _plan_together(reads: _Batch, together: list[Order]) -> tuple[list[tuple[Order, str]], list[int]]:
+def _plan_together(reads: _Batch, together: list[Order]) -> tuple[list[tuple[Order, RouteNote]], list[int]]:
     """Plan each order as ``route_order`` would alone, the fulfilment orders of the orders before
     it counted in the locations' load for today: the orders whose units stay where they are held
     (with the plan's reason), and those with units to move (routed alone, with their own reads
@@ -336,7 +337,7 @@ def _plan_together(reads: _Batch, together: list[Order]) -> tuple[list[tuple[Ord
     unrouted_of = reads.unrouted_of
     rows = load_candidate_rows(product_ids={r.product_id for o in together for r in unrouted_of[o.pk]})
     added: Counter[int] = Counter()  # fulfilment orders this batch gives each location today
-    planned: list[tuple[Order, str]] = []
+    planned: list[tuple[Order, RouteNote]] = []
     to_move: list[int] = []
     for order in together:
         unrouted = unrouted_of[order.pk]
@@ -355,12 +356,12 @@ def _plan_together(reads: _Batch, together: list[Order]) -> tuple[list[tuple[Ord
             to_move.append(order.pk)
             continue
         added.update({r.location_id for r in unrouted})
-        planned.append((order, plan.reason))
+        planned.append((order, RouteNote(reason=plan.reason, locations=locations)))
     return planned, to_move
 
 
 def _route_planned(
-    reads: _Batch, planned: list[tuple[Order, str]], results: dict[int, RoutingResult]
+    reads: _Batch, planned: list[tuple[Order, RouteNote]], results: dict[int, RoutingResult]
 ) -> None:
     """Route the planned orders in one batch, their fulfilment order ids drawn at once (one new
     fulfilment order per location: they have none yet), and write it; their results go to
@@ -370,12 +371,12 @@ def _route_planned(
         FulfillmentOrder, sum(len({r.location_id for r in reads.unrouted_of[o.pk]}) for o, _ in planned)
     )
     created: list[FulfillmentOrder] = []
-    for order, reason in planned:
+    for order, note in planned:
         mine, status = _route_held(
             order=order,
             lines=reads.lines_of[order.pk],
             reservations=reads.unrouted_of[order.pk],
-            reason=reason,
+            note=note,
             fulfillment_orders=[],  # none yet: an order with some is routed alone
             batch=batch,
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 
-from .explain import plan_considered, plan_reason
+from .explain import origin_sentence, plan_considered, plan_reason
 from .geo import distance_from, rank_of, round_km
 from .search import search_fewest
 from .types import (
@@ -252,7 +252,8 @@ def plan_sourcing(
             eligible_count=len(sites),
             wanted=wanted,
             allocated=allocated,
-        ),
+        )
+        + origin_sentence(request),
         considered=plan_considered(
             sites=sites,
             chosen=choice.sites,
@@ -271,9 +272,11 @@ def stores_that_can_supply(
     locations: Mapping[int, CandidateLocation],
     origin: tuple[float, float] | None,
     limit: int = 5,
+    radius_km: float | None = None,
 ) -> list[dict]:
-    """Active pickup stores that hold every unit of ``needs``, nearest first:
-    ``[{"location": code, "distance_km": float | None}]`` (for the pickup 409).
+    """Active pickup stores that hold every unit of ``needs``, nearest first, within ``radius_km``
+    of ``origin`` when both are given: ``[{"location": code, "distance_km": float | None}]`` (for
+    the pickup 409: a store a day's drive away is no alternative).
 
     A store over today's capacity is left out too: it would refuse the order as well."""
     demand = _demand(needs)
@@ -287,6 +290,8 @@ def stores_that_can_supply(
         here = rows.get(location.id, {})
         if all(sum(r.available for r in here.get(p, ())) >= q for p, q in demand.items()):
             distance = distance_from(location, origin)
+            if radius_km is not None and distance is not None and distance > radius_km:
+                continue
             found.append((rank_of(location, distance), location.code, distance))
     found.sort()
     return [{"location": code, "distance_km": round_km(distance)} for _, code, distance in found[:limit]]

@@ -78,6 +78,15 @@ def plan_reason(
     return _several_reason(used, choice=choice, eligible_count=eligible_count)
 
 
+def origin_sentence(request: SourcingRequest) -> str:
+    """What the reason adds when a ship order's address had no coordinates and the offline
+    geocoder placed it (``SourcingRequest.origin_note``), e.g. "The address has no coordinates: placed
+    by city 'Hanoi' (Hà Nội)." after the reason."""
+    if not request.origin_note or request.method == PICKUP:
+        return ""
+    return f" The address has no coordinates: {request.origin_note}."
+
+
 def _pickup_reason(
     *,
     store_id: int | None,

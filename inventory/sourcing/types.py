@@ -69,6 +69,8 @@ class Need:
 class SourcingRequest:
     method: str  # SHIP | PICKUP
     origin: tuple[float, float] | None = None  # delivery coordinates (ship) or the store's (pickup)
+    origin_note: str = ""  # how ``origin`` was found when the address had none (inventory.geocoding)
+    nearby_radius_km: float | None = None  # a pickup's 409 lists other stores within it (None: any)
     pickup_location_id: int | None = None
     ship_from_stores: bool = True  # the channel's policy: may stores ship its orders?
     excluded_location_ids: frozenset[int] = frozenset()

@@ -76,6 +76,15 @@ class OrderCreateInput(serializers.Serializer):
     )
     allow_backorder = serializers.BooleanField(required=False, default=False)
     payment = PaymentInputSerializer(required=False, allow_null=True, default=None)
+    nearby_radius_km = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=20038,  # half the Earth's circumference: every store
+        default=None,
+        help_text="For a pickup the store cannot supply: the 409 lists the other stores within this "
+        "many km that have every unit (default: the OMS_NEARBY_STORES_RADIUS_KM setting, 50 km).",
+    )
 
     def to_order_input(self, channel) -> OrderInput:
         data = self.validated_data
@@ -100,6 +109,7 @@ class OrderCreateInput(serializers.Serializer):
             shipping_total=data["shipping_total"],
             allow_backorder=data["allow_backorder"],
             payment=PaymentInputSerializer.to_payment_input(data.get("payment")),
+            nearby_radius_km=data["nearby_radius_km"],
         )
 
 

@@ -105,11 +105,12 @@ ORDER_EXAMPLES = [
         value={
             "code": "insufficient_stock",
             "message": "The pickup store cannot supply: CHI-BLA-M-054. "
-            "These stores have every unit: st-hcm-d3.",
+            "These stores within 50 km have every unit: st-hcm-d3.",
             "extra": {
                 "skus": ["CHI-BLA-M-054"],
                 "shortages": [{"sku": "CHI-BLA-M-054", "requested": 3, "missing": 1}],
                 "nearby_stores": [{"location": "st-hcm-d3", "distance_km": 2.3}],
+                "nearby_radius_km": 50.0,
             },
         },
     ),
@@ -147,8 +148,8 @@ class OrderViewSet(OrderChangeActions, NewestFirstViewSet):
         parameters=[IDEMPOTENCY_HEADER],
         examples=ORDER_EXAMPLES,
         description="Place an order: 201 only when every unit is held (or backordered with "
-        "allow_backorder). 409 insufficient_stock lists the short SKUs (and, for pickup, nearby stores "
-        "that have them).",
+        "allow_backorder). 409 insufficient_stock lists the short SKUs (and, for pickup, the other stores "
+        "within nearby_radius_km, 50 km by default, that have them).",
     )
     def create(self, request):
         actor = actor_from_request(request)

@@ -64,7 +64,11 @@ def order_cancel_in_transaction(*, order_id: int, reason: str, actor: Actor) -> 
         message=f"Cancelled: {reason}"[:500],
         data={"reason": reason, "from": previous, "released_units": sum(r.quantity for r in reservations)},
     )
-    events.publish(topic="order.cancelled", payload={"order_id": order.pk, "number": order.number})
+    # "reason" tells a cancellation from the status rule's milestone of the same topic (every unit of
+    # an expired pickup gone, which has its own e-mail): the customer's cancellation e-mail needs it.
+    events.publish(
+        topic="order.cancelled", payload={"order_id": order.pk, "number": order.number, "reason": reason}
+    )
     return order
 
 

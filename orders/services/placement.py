@@ -14,6 +14,7 @@ from typing import Literal
 from django.db import IntegrityError, connection, transaction
 
 from inventory.errors import InsufficientStock
+from inventory.geocoding import delivery_point
 from inventory.models import Location
 from inventory.sourcing import (
     CandidateProduct,
@@ -170,15 +171,18 @@ def _sourcing_for(
 ) -> tuple[SourcingRequest, list[Need]]:
     if pickup is not None:
         origin: tuple[float, float] | None = (float(pickup.latitude), float(pickup.longitude))
-    elif data.latitude is not None and data.longitude is not None:
-        origin = (float(data.latitude), float(data.longitude))
-    else:
-        origin = None
+        note = ""
+    else:  # the address's coordinates, or where the offline geocoder places it (no statement)
+        origin, note = delivery_point(
+            latitude=data.latitude, longitude=data.longitude, address=data.shipping_address
+        )
     request = sourcing_request_for(
         method=data.method,
         channel=data.channel,
         origin=origin,
         pickup_location_id=pickup.pk if pickup else None,
+        origin_note=note,
+        nearby_radius_km=data.nearby_radius_km,
     )
     needs = [
         Need(key=index, product_id=products[line.sku].id, sku=line.sku, quantity=line.quantity)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -39,11 +40,19 @@ def sourcing_request_for(
     origin: tuple[float, float] | None,
     pickup_location_id: int | None,
     excluded_location_ids: frozenset[int] = frozenset(),
+    origin_note: str = "",
+    nearby_radius_km: float | None = None,
 ) -> SourcingRequest:
-    """The sourcing engine's request for an order of ``channel`` (its ship-from-store policy)."""
+    """The sourcing engine's request for an order of ``channel`` (its ship-from-store policy);
+    ``origin_note`` says how ``origin`` was found when the address had no coordinates; a pickup's
+    409 lists the stores within ``nearby_radius_km`` (default ``OMS_NEARBY_STORES_RADIUS_KM``)."""
     return SourcingRequest(
         method=method,
         origin=origin,
+        origin_note=origin_note,
+        nearby_radius_km=settings.OMS_NEARBY_STORES_RADIUS_KM
+        if nearby_radius_km is None
+        else nearby_radius_km,
         pickup_location_id=pickup_location_id,
         ship_from_stores=channel.ship_from_stores,
         excluded_location_ids=excluded_location_ids,
@@ -58,8 +67,8 @@ def insufficient_stock_for(
     locations: dict[int, CandidateLocation],
     request: SourcingRequest,
 ) -> InsufficientStock:
-    """The 409 for a plan with shortages: what is missing per SKU and, for a pickup, the nearby
-    stores that have every unit."""
+    """The 409 for a plan with shortages: what is missing per SKU and, for a pickup, the stores
+    within ``request.nearby_radius_km`` of it that have every unit."""
     by_key = {n.key: n for n in needs}
     short: dict[str, dict[str, Any]] = {}
     for key, missing in plan.shortages.items():
@@ -70,13 +79,18 @@ def insufficient_stock_for(
     skus = sorted(short)
     extra: dict[str, Any] = {"skus": skus, "shortages": [short[s] for s in skus]}
     if request.method == PICKUP:
+        radius = request.nearby_radius_km
         extra["nearby_stores"] = stores_that_can_supply(
-            needs=needs, stock=stock, locations=locations, origin=request.origin
+            needs=needs, stock=stock, locations=locations, origin=request.origin, radius_km=radius
         )
+        extra["nearby_radius_km"] = radius
         message = f"The pickup store cannot supply: {', '.join(skus)}."
+        within = "" if radius is None else f" within {radius:g} km"
         if extra["nearby_stores"]:
             nearby = ", ".join(s["location"] for s in extra["nearby_stores"])
-            message += f" These stores have every unit: {nearby}."
+            message += f" These stores{within} have every unit: {nearby}."
+        else:
+            message += f" No other store{within} has every unit."
     else:
         message = f"Not enough stock for: {', '.join(skus)}."
     return InsufficientStock(message, extra=extra)

@@ -107,7 +107,8 @@ def test_pickup_is_sourced_only_from_the_chosen_store(network, web_client):
 
 
 def test_pickup_409_lists_nearby_stores_that_have_the_units(network, web_client):
-    response = post_order(web_client, pickup_body("st-district1", ("CAP", 2)))
+    # st-hanoi is 1,100 km away: beyond the default radius (tests/orders/test_pickup_nearby.py)
+    response = post_order(web_client, pickup_body("st-district1", ("CAP", 2), nearby_radius_km=2000))
     assert response.status_code == 409
     error = response.json()
     assert error["code"] == "insufficient_stock"
