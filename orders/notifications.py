@@ -1,4 +1,4 @@
-"""Customer e-mails about orders (the confirmation, the cancellation), and the timeline row of
+"""Customer e-mails about orders (the confirmation, the cancellation, a change), and the timeline row of
 every e-mail sent.
 
 Registered in ``OrdersConfig.ready`` through the kernel's registry (``oms.notifications``): the
@@ -9,6 +9,7 @@ written with the log's ``sent`` mark."""
 from __future__ import annotations
 
 from collections import defaultdict
+from decimal import Decimal
 from typing import Any
 
 from oms.actors import Actor
@@ -172,6 +173,28 @@ def order_cancelled_build(topic: str, payload: dict[str, Any]) -> Notification |
     )
 
 
+def order_changed_build(topic: str, payload: dict[str, Any]) -> Notification | None:
+    """order.changed: the customer is told what the order holds now (the units kept of each line)
+    and its new total, and whether they pay more or less."""
+    order_id = payload.get("order_id")
+    order = _order_for_email.first(order_id=order_id) if order_id is not None else None
+    if order is None:
+        return None
+    kept = [(line, line.quantity - line.quantity_cancelled) for line in _lines_for_email(order_id=order.pk)]
+    delta = Decimal(str(payload.get("money_delta") or "0"))
+    recipient, language = customer_recipient(order.customer)
+    context = {
+        **order_context(order),
+        "lines": [line_context(line, quantity=units) for line, units in kept if units > 0],
+        "total": order.total,
+        "paid_less": delta < 0,
+        "paid_more": delta > 0,
+    }
+    return Notification(
+        recipient=recipient, template="order_changed", context=context, language=language, order_id=order.pk
+    )
+
+
 def order_email_sent_event(notification: Notification, log: NotificationLog) -> list[OrderEvent]:
     """on_sent: an ``email_sent`` row for the order's timeline, written with the log's mark."""
     if notification.order_id is None:
@@ -201,3 +224,4 @@ def connect() -> None:
         build_many=order_confirmation_build_many,
     )
     notification_register("order.cancelled", order_cancelled_build, on_sent=order_email_sent_event)
+    notification_register("order.changed", order_changed_build, on_sent=order_email_sent_event)
