@@ -29,16 +29,20 @@ class DetailButton:
     """One button: its URL ``name`` and ``label``, whether the object's state allows it
     (``shown(obj)``), the service call (``run(obj, actor, answers)``), the message once done, the
     form that asks its details (None: none), whether it is a destructive one (red) and who may
-    press it (``allowed(actor)``, on top of the admin's ``may_press``)."""
+    press it (``allowed(actor)``, on top of the admin's ``may_press``). ``done`` may also be a
+    function of what the service answered (a preview says what it found)."""
 
     name: str
     label: str
     shown: Callable[[Any], bool]
     run: Callable[[Any, Actor, dict[str, Any]], object]
-    done: str
+    done: str | Callable[[Any], str]
     form: type[forms.Form] | None = None
     danger: bool = False
     allowed: Callable[[Actor], bool] = lambda actor: True
+
+    def done_text(self, answer: object) -> str:
+        return self.done(answer) if callable(self.done) else self.done
 
 
 @dataclass(frozen=True)
@@ -119,13 +123,13 @@ class DetailButtonsMixin:
         if form is not None and not form.is_valid():
             return self._form_page(request, obj, chosen, form)
         try:
-            chosen.run(obj, self.button_actor(request), form.cleaned_data if form else {})
+            answer = chosen.run(obj, self.button_actor(request), form.cleaned_data if form else {})
         except DomainError as exc:
             messages.error(request, f"{obj}: {exc.message}")
             if form is not None:
                 return self._form_page(request, obj, chosen, form)
         else:
-            messages.success(request, f"{obj}: {chosen.done}")
+            messages.success(request, f"{obj}: {chosen.done_text(answer)}")
         return HttpResponseRedirect(back)
 
     def _form_page(

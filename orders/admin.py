@@ -30,6 +30,7 @@ from oms.admin_base import (
 from oms.admin_buttons import DetailButton, DetailButtonsMixin
 from oms.display import EMPTY, actor_display, address_lines
 
+from .admin_changes import CHANGE_BUTTONS
 from .admin_screens import admin_url, fulfillment_orders_html, returns_html, timeline_html
 from .choices import HoldReason, OrderStatus, PaymentStatus
 from .models import (
@@ -231,7 +232,7 @@ class OrderAdmin(DetailButtonsMixin, ReadOnlyMixin, StaffViewMixin, admin.ModelA
     date_hierarchy = "created_at"
     inlines = [OrderLineInline, ReservationInline, OrderHoldInline, PaymentInline, PaymentTransactionInline]
     actions = ["cancel_orders", "hold_orders", "release_holds"]
-    buttons = ORDER_BUTTONS  # on the order's page, for managers
+    buttons = (*ORDER_BUTTONS, *CHANGE_BUTTONS)  # on the order's page, for managers
     fieldsets = ORDER_FIELDSETS
     readonly_fields = [name for _, options in ORDER_FIELDSETS for name in options["fields"]]
 
