@@ -1,4 +1,5 @@
-"""Customer e-mails about orders (the confirmation, the cancellation, a change), and the timeline row of
+"""Customer e-mails about orders (the confirmation, the cancellation, a change, a payment
+refused), and the timeline row of
 every e-mail sent.
 
 Registered in ``OrdersConfig.ready`` through the kernel's registry (``oms.notifications``): the
@@ -195,6 +196,27 @@ def order_changed_build(topic: str, payload: dict[str, Any]) -> Notification | N
     )
 
 
+def payment_failed_build(topic: str, payload: dict[str, Any]) -> Notification | None:
+    """payment.failed of an authorisation or a capture: the order waits on a payment hold and the
+    customer is asked to sort it out. A failed void or refund is the OMS's to retry, not the
+    customer's business. (payment.captured is a webhook, not an e-mail: the shipped and picked-up
+    e-mails already tell the customer, and a second e-mail per parcel would be noise.)"""
+    order_id = payload.get("order_id")
+    if order_id is None or payload.get("kind") not in ("authorize", "capture"):
+        return None
+    order = _order_for_email.first(order_id=order_id)
+    if order is None:
+        return None
+    recipient, language = customer_recipient(order.customer)
+    return Notification(
+        recipient=recipient,
+        template="payment_failed",
+        context=order_context(order),
+        language=language,
+        order_id=order.pk,
+    )
+
+
 def order_email_sent_event(notification: Notification, log: NotificationLog) -> list[OrderEvent]:
     """on_sent: an ``email_sent`` row for the order's timeline, written with the log's mark."""
     if notification.order_id is None:
@@ -225,3 +247,4 @@ def connect() -> None:
     )
     notification_register("order.cancelled", order_cancelled_build, on_sent=order_email_sent_event)
     notification_register("order.changed", order_changed_build, on_sent=order_email_sent_event)
+    notification_register("payment.failed", payment_failed_build, on_sent=order_email_sent_event)
