@@ -5,10 +5,12 @@ from ``explain``."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Hashable, Mapping, Sequence
+from operator import attrgetter, itemgetter
 
 from .explain import plan_considered, plan_reason
-from .geo import distance_from, rank_of, round_km
+from .geo import distance_from, measure_from, rank_of, round_km
 from .search import search_fewest
 from .types import (
     EXCLUDED,
@@ -35,6 +37,9 @@ from .types import (
 # proven gap in the plan's reason. Real orders are proven well within it.
 SEARCH_STEP_BUDGET = 4_000
 
+_BY_PK = itemgetter(0)  # CandidateStock.stock_level_id
+_BY_RANK = attrgetter("rank")
+
 
 # --- Helpers shared by plan_sourcing and stores_that_can_supply ---------------------------------
 
@@ -54,13 +59,33 @@ def _demand(needs: Sequence[Need]) -> dict[int, int]:
 
 def _rows_by_location(
     stock: Sequence[CandidateStock], demand: Mapping[int, int], locations: Mapping[int, CandidateLocation]
-) -> dict[int, dict[int, list[CandidateStock]]]:
-    """Stock rows that can give a unit: location id -> product id -> rows in pk order."""
+) -> tuple[dict[int, dict[int, list[CandidateStock]]], dict[int, list[int]]]:
+    """Stock rows that can give a unit: location id -> product id -> rows in pk order; and the
+    units each such location holds of each product, in the order of ``demand``."""
+    position = {product_id: j for j, product_id in enumerate(demand)}
+    width = len(position)
     rows: dict[int, dict[int, list[CandidateStock]]] = {}
-    for row in sorted(stock, key=lambda r: r.stock_level_id):
-        if row.available >= 1 and row.product_id in demand and row.location_id in locations:
-            rows.setdefault(row.location_id, {}).setdefault(row.product_id, []).append(row)
-    return rows
+    held: dict[int, list[int]] = {}
+    for row in sorted(stock, key=_BY_PK):
+        _, product_id, _, location_id, available = row
+        j = position.get(product_id)
+        if j is None or available < 1:
+            continue
+        here = rows.get(location_id)
+        if here is None:
+            if location_id not in locations:
+                continue
+            here = rows[location_id] = {}
+            units = held[location_id] = [0] * width
+        else:
+            units = held[location_id]
+        same = here.get(product_id)
+        if same is None:
+            here[product_id] = [row]
+        else:
+            same.append(row)
+        units[j] += available
+    return rows, held
 
 
 def _capability_exclusion(location: CandidateLocation, request: SourcingRequest) -> str | None:
@@ -85,7 +110,7 @@ def _capability_exclusion(location: CandidateLocation, request: SourcingRequest)
 
 
 def _covers(supply: Sequence[int], targets: Sequence[int]) -> bool:
-    return all(s >= t for s, t in zip(supply, targets, strict=True))
+    return all(map(operator.ge, supply, targets))
 
 
 def _choose(sites: Sequence[Site], targets: Sequence[int]) -> Choice:
@@ -186,32 +211,33 @@ def _sites(
     *,
     request: SourcingRequest,
     rows: Mapping[int, dict[int, list[CandidateStock]]],
+    held: Mapping[int, list[int]],
     demand: Mapping[int, int],
 ) -> tuple[list[Site], dict[int, str]]:
     """The eligible locations of ``pool`` in rank order, and why each of the others was ruled out."""
-    products = list(demand)
+    wanted = list(demand.values())
+    measure = measure_from(request.origin)
     exclusions: dict[int, str] = {}
     sites: list[Site] = []
     for location in pool:
         why = _capability_exclusion(location, request)
-        here = rows.get(location.id, {})
-        supply = tuple(min(demand[p], sum(r.available for r in here.get(p, ()))) for p in products)
-        if why is None and not any(supply):
+        here = rows.get(location.id)
+        if why is None and here is None:
             why = NO_STOCK
-        if why is not None:
-            exclusions[location.id] = why
+        if why is not None or here is None:
+            exclusions[location.id] = why or NO_STOCK
             continue
-        distance = distance_from(location, request.origin)
+        distance = measure(location)
         sites.append(
             Site(
                 location=location,
                 distance_km=distance,
                 rank=rank_of(location, distance),
-                supply=supply,
+                supply=tuple(map(min, wanted, held[location.id])),
                 rows=here,
             )
         )
-    sites.sort(key=lambda s: s.rank)
+    sites.sort(key=_BY_RANK)
     return sites, exclusions
 
 
@@ -231,10 +257,15 @@ def plan_sourcing(
         raise ValueError(f"Unknown fulfilment method {request.method!r}; use {SHIP!r} or {PICKUP!r}.")
     demand = _demand(needs)
     products = list(demand)
-    rows = _rows_by_location(stock, demand, locations)
-    sites, exclusions = _sites(_pool(request, locations), request=request, rows=rows, demand=demand)
+    rows, held = _rows_by_location(stock, demand, locations)
+    sites, exclusions = _sites(
+        _pool(request, locations), request=request, rows=rows, held=held, demand=demand
+    )
 
-    targets = [min(demand[p], sum(site.supply[i] for site in sites)) for i, p in enumerate(products)]
+    given = [sum(column) for column in zip(*[site.supply for site in sites], strict=True)] or [0] * len(
+        products
+    )
+    targets = [min(demand[p], units) for p, units in zip(products, given, strict=True)]
     choice = _choose(sites, targets)
     allocations, shortages = _allocate(needs, choice.sites)
     wanted = sum(demand.values())
@@ -277,15 +308,16 @@ def stores_that_can_supply(
 
     A store over today's capacity is left out too: it would refuse the order as well."""
     demand = _demand(needs)
-    rows = _rows_by_location(stock, demand, locations)
+    _, held = _rows_by_location(stock, demand, locations)
+    wanted = list(demand.values())
+    nothing = [0] * len(wanted)
     found = []
     for location in locations.values():
         if not (location.kind == "store" and location.active and location.pickup):
             continue
         if not _under_capacity(location):
             continue
-        here = rows.get(location.id, {})
-        if all(sum(r.available for r in here.get(p, ())) >= q for p, q in demand.items()):
+        if all(map(operator.ge, held.get(location.id, nothing), wanted)):
             distance = distance_from(location, origin)
             found.append((rank_of(location, distance), location.code, distance))
     found.sort()
