@@ -6,7 +6,7 @@ from ``explain``."""
 from __future__ import annotations
 
 import operator
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from operator import attrgetter, itemgetter
 
 from .explain import plan_considered, plan_reason
@@ -57,35 +57,38 @@ def _demand(needs: Sequence[Need]) -> dict[int, int]:
     return demand
 
 
-def _rows_by_location(
+def _held(
     stock: Sequence[CandidateStock], demand: Mapping[int, int], locations: Mapping[int, CandidateLocation]
-) -> tuple[dict[int, dict[int, list[CandidateStock]]], dict[int, list[int]]]:
-    """Stock rows that can give a unit: location id -> product id -> rows in pk order; and the
-    units each such location holds of each product, in the order of ``demand``."""
+) -> dict[int, list[int]]:
+    """The units each location holds of each product wanted (in the order of ``demand``), for
+    the locations holding at least one (rows with ``available >= 1``)."""
     position = {product_id: j for j, product_id in enumerate(demand)}
     width = len(position)
-    rows: dict[int, dict[int, list[CandidateStock]]] = {}
     held: dict[int, list[int]] = {}
-    for row in sorted(stock, key=_BY_PK):
-        _, product_id, _, location_id, available = row
+    for _, product_id, _, location_id, available in stock:
         j = position.get(product_id)
         if j is None or available < 1:
             continue
-        here = rows.get(location_id)
-        if here is None:
+        units = held.get(location_id)
+        if units is None:
             if location_id not in locations:
                 continue
-            here = rows[location_id] = {}
             units = held[location_id] = [0] * width
-        else:
-            units = held[location_id]
-        same = here.get(product_id)
-        if same is None:
-            here[product_id] = [row]
-        else:
-            same.append(row)
         units[j] += available
-    return rows, held
+    return held
+
+
+def _rows_at(
+    stock: Sequence[CandidateStock], demand: Mapping[int, int], location_ids: Collection[int]
+) -> dict[int, dict[int, list[CandidateStock]]]:
+    """The stock rows that can give a unit at these locations: location -> product -> rows in pk
+    order (only for the chosen locations: building them for every candidate cost more than the
+    choice at 1,000 candidates)."""
+    rows: dict[int, dict[int, list[CandidateStock]]] = {}
+    for row in sorted((r for r in stock if r.location_id in location_ids), key=_BY_PK):
+        if row.available >= 1 and row.product_id in demand:
+            rows.setdefault(row.location_id, {}).setdefault(row.product_id, []).append(row)
+    return rows
 
 
 def _capability_exclusion(location: CandidateLocation, request: SourcingRequest) -> str | None:
@@ -135,24 +138,27 @@ def _choose(sites: Sequence[Site], targets: Sequence[int]) -> Choice:
 # --- Allocating the needs to the chosen locations ----------------------------------------------
 
 
-def _allocate(needs: Sequence[Need], chosen: Sequence[Site]) -> tuple[list[Allocation], dict[Hashable, int]]:
+def _allocate(
+    needs: Sequence[Need], chosen: Sequence[Site], rows: Mapping[int, dict[int, list[CandidateStock]]]
+) -> tuple[list[Allocation], dict[Hashable, int]]:
     """Give each need to one chosen location when one can take it whole (largest needs first, into
     the tightest fit, so smaller needs still find room); split the others over the locations with
     the most left. What the chosen locations lack is a shortage (they hold all the network can give)."""
     left: dict[tuple[int, int], int] = {}  # (location, stock row) -> units still free
     for site in chosen:
-        for rows in site.rows.values():
-            for row in rows:
+        for same in rows[site.location.id].values():
+            for row in same:
                 left[(site.location.id, row.stock_level_id)] = row.available
     order = {site.location.id: position for position, site in enumerate(chosen)}
 
     def free(site: Site, product_id: int) -> int:
-        return sum(left[(site.location.id, r.stock_level_id)] for r in site.rows.get(product_id, ()))
+        here = rows[site.location.id].get(product_id, ())
+        return sum(left[(site.location.id, r.stock_level_id)] for r in here)
 
     taken: list[tuple[int, int, Allocation]] = []  # (need position, location position, allocation)
 
     def take(position: int, need: Need, site: Site, quantity: int) -> None:
-        for row in site.rows.get(need.product_id, ()):
+        for row in rows[site.location.id].get(need.product_id, ()):
             slot = (site.location.id, row.stock_level_id)
             units = min(quantity, left[slot])
             if units <= 0:
@@ -210,7 +216,6 @@ def _sites(
     pool: Sequence[CandidateLocation],
     *,
     request: SourcingRequest,
-    rows: Mapping[int, dict[int, list[CandidateStock]]],
     held: Mapping[int, list[int]],
     demand: Mapping[int, int],
 ) -> tuple[list[Site], dict[int, str]]:
@@ -221,10 +226,8 @@ def _sites(
     sites: list[Site] = []
     for location in pool:
         why = _capability_exclusion(location, request)
-        here = rows.get(location.id)
-        if why is None and here is None:
-            why = NO_STOCK
-        if why is not None or here is None:
+        units = held.get(location.id)
+        if why is not None or units is None:
             exclusions[location.id] = why or NO_STOCK
             continue
         distance = measure(location)
@@ -233,8 +236,7 @@ def _sites(
                 location=location,
                 distance_km=distance,
                 rank=rank_of(location, distance),
-                supply=tuple(map(min, wanted, held[location.id])),
-                rows=here,
+                supply=tuple(map(min, wanted, units)),
             )
         )
     sites.sort(key=_BY_RANK)
@@ -257,17 +259,13 @@ def plan_sourcing(
         raise ValueError(f"Unknown fulfilment method {request.method!r}; use {SHIP!r} or {PICKUP!r}.")
     demand = _demand(needs)
     products = list(demand)
-    rows, held = _rows_by_location(stock, demand, locations)
-    sites, exclusions = _sites(
-        _pool(request, locations), request=request, rows=rows, held=held, demand=demand
-    )
-
-    given = [sum(column) for column in zip(*[site.supply for site in sites], strict=True)] or [0] * len(
-        products
-    )
-    targets = [min(demand[p], units) for p, units in zip(products, given, strict=True)]
+    held = _held(stock, demand, locations)
+    sites, exclusions = _sites(_pool(request, locations), request=request, held=held, demand=demand)
+    given = [sum(column) for column in zip(*[site.supply for site in sites], strict=True)]
+    targets = [min(demand[p], units) for p, units in zip(products, given or [0] * len(products), strict=True)]
     choice = _choose(sites, targets)
-    allocations, shortages = _allocate(needs, choice.sites)
+    rows = _rows_at(stock, demand, {site.location.id for site in choice.sites})
+    allocations, shortages = _allocate(needs, choice.sites, rows)
     wanted = sum(demand.values())
     allocated = sum(a.quantity for a in allocations)
     used_ids = {a.location_id for a in allocations}
@@ -290,7 +288,7 @@ def plan_sourcing(
             exclusions=exclusions,
             locations=locations,
             origin=request.origin,
-            with_stock=rows.keys(),
+            with_stock=held.keys(),
         ),
     )
 
@@ -308,7 +306,7 @@ def stores_that_can_supply(
 
     A store over today's capacity is left out too: it would refuse the order as well."""
     demand = _demand(needs)
-    _, held = _rows_by_location(stock, demand, locations)
+    held = _held(stock, demand, locations)
     wanted = list(demand.values())
     nothing = [0] * len(wanted)
     found = []

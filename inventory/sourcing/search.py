@@ -43,6 +43,7 @@ branch and bound. Pure: the engine's ``Site`` records in, the chosen ones out.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,7 +80,9 @@ class _Reduced:
 
     @classmethod
     def of(cls, sites: Sequence[Site], targets: Sequence[int]) -> _Reduced:
-        vectors = [tuple(map(min, site.supply, targets)) for site in sites]
+        vectors = [site.supply for site in sites]
+        if vectors and any(map(operator.gt, map(max, zip(*vectors, strict=True)), targets)):
+            vectors = [tuple(map(min, vector, targets)) for vector in vectors]
         kept = reduce_sites(vectors, targets)  # the best set is among them
         chosen = [sites[i] for i in kept]
         return cls(chosen, [vectors[i] for i in kept], set_costs(chosen), targets)
