@@ -15,6 +15,7 @@ integers on the engine's own costs, so a rounding error only weakens the bound.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,9 +63,9 @@ def duals(
     suppliers = [0.0] * len(targets)
     count = len(products)
     pi = simplex.prices()
-    for row, j in enumerate(products):
-        units[j] = max(0.0, pi[row])
-        suppliers[j] = max(0.0, pi[count + row])
+    for row, j in enumerate(products):  # any prices >= 0 are valid: keep only finite, positive ones
+        units[j] = pi[row] if math.isfinite(pi[row]) and pi[row] > 0 else 0.0
+        suppliers[j] = pi[count + row] if math.isfinite(pi[count + row]) and pi[count + row] > 0 else 0.0
     return units, suppliers, iterations
 
 
