@@ -144,11 +144,12 @@ def _allocate(
     """Give each need to one chosen location when one can take it whole (largest needs first, into
     the tightest fit, so smaller needs still find room); split the others over the locations with
     the most left. What the chosen locations lack is a shortage (they hold all the network can give)."""
-    left: dict[tuple[int, int], int] = {}  # (location, stock row) -> units still free
-    for site in chosen:
-        for same in rows[site.location.id].values():
-            for row in same:
-                left[(site.location.id, row.stock_level_id)] = row.available
+    left = {  # (location, stock row) -> units still free
+        (site.location.id, row.stock_level_id): row.available
+        for site in chosen
+        for same in rows[site.location.id].values()
+        for row in same
+    }
     order = {site.location.id: position for position, site in enumerate(chosen)}
 
     def free(site: Site, product_id: int) -> int:
@@ -165,15 +166,9 @@ def _allocate(
                 continue
             left[slot] -= units
             quantity -= units
-            allocation = Allocation(
-                key=need.key,
-                product_id=need.product_id,
-                sku=need.sku,
-                location_id=site.location.id,
-                stock_level_id=row.stock_level_id,
-                quantity=units,
-            )
-            taken.append((position, order[site.location.id], allocation))
+            where = site.location.id
+            allocation = Allocation(need.key, need.product_id, need.sku, where, row.stock_level_id, units)
+            taken.append((position, order[where], allocation))
             if quantity == 0:
                 return
 

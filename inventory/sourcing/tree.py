@@ -194,6 +194,16 @@ class Search:
             bound = max(bound, alone)
         return bound
 
+    def _by_incidence(self, left: int, groups: Sequence[tuple[int, int]], room: int) -> int | None:
+        """``left`` without the locations that hold too few of the products short to be in a cover
+        of ``room`` more (``bounds.incidence_floor``); None when no cover of ``room`` can hold
+        enough of them."""
+        levels = breadth_levels(suppliers for suppliers, _ in groups)
+        floor = incidence_floor(levels, sum(count for _, count in groups), room)
+        if floor is None:
+            return None
+        return left & levels[floor - 1] if floor > 1 else left
+
     def _priced_bound(self, left: int, deficit: tuple[int, ...], picks: list[int], room: int) -> int:
         """Least cost of ``room`` locations of ``left`` that close ``deficit``, by the relaxation's
         prices (``relax.Prices``): what they are paid for it plus the ``room`` lowest reduced costs."""
@@ -263,13 +273,10 @@ class Search:
         needed, disjoint, others, by_product = self._groups(left, deficit)
         if needed > room:
             return
-        picks = sum(count for _, count in disjoint) + sum(count for _, count in others)
-        levels = breadth_levels(suppliers for suppliers, _ in (*disjoint, *others))
-        floor = incidence_floor(levels, picks, room)
-        if floor is None:
+        narrowed = self._by_incidence(left, (*disjoint, *others), room)
+        if narrowed is None:
             return
-        if floor > 1:  # a location that holds fewer of the products short cannot be in the cover
-            left &= levels[floor - 1]
+        left = narrowed
         priced = self.best_cost is not None and not self.count_only
         if priced and cost + self._cost_bound(left, disjoint, others, room) >= (self.best_cost or 0):
             return
