@@ -5,9 +5,11 @@
 ``load_candidates`` is the one query that feeds it.
 
 Modules: ``types`` (the records), ``engine`` (the pure plan, and the search's budget:
-SEARCH_STEP_BUDGET), ``search`` (the exact choice of several locations) and ``sets`` (what it starts
-from: the reduction, the greedy cover, the costs), ``explain`` (the plan's reason and considered
-locations), ``geo`` (distance and rank), ``candidates`` (the query).
+SEARCH_STEP_BUDGET), ``search`` (the exact choice of several locations, in stages), ``tree`` (its
+depth-first search), ``bounds`` (the incidence bound), ``relax`` (the linear relaxation of the
+distance stage) and ``sets`` (what it starts from: the reduction, the greedy cover, the costs),
+``explain`` (the plan's reason and considered locations), ``geo`` (distance and rank),
+``candidates`` (the query).
 
 Rules (design.md, "Sourcing rules"):
 1. Eligible: active; the capability the method needs (``ships`` for a warehouse, ``ship_from_store``
@@ -21,9 +23,10 @@ Rules (design.md, "Sourcing rules"):
 
 How: one location is looked for first (a scan). Otherwise ``search`` proves the fewest locations
 and then the best set of that many, exactly: candidates reduced by quantity-aware dominance, lower
-bounds on the locations still needed (per product, disjoint products, units), iterative deepening
-on the count, then a branch and bound on one integer cost per location (metres, priority, ids). It
-is bounded by SEARCH_STEP_BUDGET nodes; past it the best set found (at worst the greedy cover)
+bounds on the locations still needed (per product, disjoint products, units, products held),
+iterative deepening on the count, then a branch and bound on one integer cost per location (metres,
+priority, ids), cut down when it runs long by the bound of its linear relaxation. It is bounded by
+SEARCH_STEP_BUDGET nodes; past it the best set found (at worst the greedy cover)
 stands and the reason gives its proven gap. Within the chosen locations a need goes to one
 location when one can take it whole, and is split only when none can.
 """

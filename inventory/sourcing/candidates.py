@@ -55,6 +55,10 @@ def _day_param(day: date) -> date | str:
     return day if connection.vendor == "postgresql" else day.isoformat()
 
 
+_new = object.__new__
+_stock = CandidateStock._make
+
+
 def _collect(
     rows: Iterable[Sequence[Any]], stock: list[CandidateStock], locations: dict[int, CandidateLocation]
 ) -> None:
@@ -83,7 +87,11 @@ def _collect(
         if pk is None:
             continue
         if location_id not in locations:
-            locations[location_id] = CandidateLocation(
+            # A frozen dataclass's __init__ sets each of its 12 fields through object.__setattr__
+            # (3.9 us a location against 0.9 us for the same instance filled here): at 1,000
+            # candidates that was a tenth of the call. CandidateLocation has no __post_init__.
+            location = _new(CandidateLocation)
+            location.__dict__.update(
                 id=location_id,
                 code=code,
                 kind=kind,
@@ -97,17 +105,10 @@ def _collect(
                 daily_capacity=daily_capacity,
                 load_today=load_today,
             )
+            locations[location_id] = location
         available = on_hand - reserved - safety_stock
         if available >= 1:
-            stock.append(
-                CandidateStock(
-                    stock_level_id=pk,
-                    product_id=product_id,
-                    sku=sku,
-                    location_id=location_id,
-                    available=available,
-                )
-            )
+            stock.append(_stock((pk, product_id, sku, location_id, available)))
 
 
 def load_candidate_rows(*, product_ids: Collection[int], today: date | None = None) -> list[tuple[Any, ...]]:

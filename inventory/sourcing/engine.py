@@ -5,10 +5,12 @@ from ``explain``."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import operator
+from collections.abc import Collection, Hashable, Mapping, Sequence
+from operator import attrgetter, itemgetter
 
 from .explain import origin_sentence, plan_considered, plan_reason
-from .geo import distance_from, rank_of, round_km
+from .geo import distance_from, measure_from, rank_of, round_km
 from .search import search_fewest
 from .types import (
     EXCLUDED,
@@ -35,6 +37,9 @@ from .types import (
 # proven gap in the plan's reason. Real orders are proven well within it.
 SEARCH_STEP_BUDGET = 4_000
 
+_BY_PK = itemgetter(0)  # CandidateStock.stock_level_id
+_BY_RANK = attrgetter("rank")
+
 
 # --- Helpers shared by plan_sourcing and stores_that_can_supply ---------------------------------
 
@@ -52,13 +57,36 @@ def _demand(needs: Sequence[Need]) -> dict[int, int]:
     return demand
 
 
-def _rows_by_location(
+def _held(
     stock: Sequence[CandidateStock], demand: Mapping[int, int], locations: Mapping[int, CandidateLocation]
+) -> dict[int, list[int]]:
+    """The units each location holds of each product wanted (in the order of ``demand``), for
+    the locations holding at least one (rows with ``available >= 1``)."""
+    position = {product_id: j for j, product_id in enumerate(demand)}
+    width = len(position)
+    held: dict[int, list[int]] = {}
+    for _, product_id, _, location_id, available in stock:
+        j = position.get(product_id)
+        if j is None or available < 1:
+            continue
+        units = held.get(location_id)
+        if units is None:
+            if location_id not in locations:
+                continue
+            units = held[location_id] = [0] * width
+        units[j] += available
+    return held
+
+
+def _rows_at(
+    stock: Sequence[CandidateStock], demand: Mapping[int, int], location_ids: Collection[int]
 ) -> dict[int, dict[int, list[CandidateStock]]]:
-    """Stock rows that can give a unit: location id -> product id -> rows in pk order."""
+    """The stock rows that can give a unit at these locations: location -> product -> rows in pk
+    order (only for the chosen locations: building them for every candidate cost more than the
+    choice at 1,000 candidates)."""
     rows: dict[int, dict[int, list[CandidateStock]]] = {}
-    for row in sorted(stock, key=lambda r: r.stock_level_id):
-        if row.available >= 1 and row.product_id in demand and row.location_id in locations:
+    for row in sorted((r for r in stock if r.location_id in location_ids), key=_BY_PK):
+        if row.available >= 1 and row.product_id in demand:
             rows.setdefault(row.location_id, {}).setdefault(row.product_id, []).append(row)
     return rows
 
@@ -85,7 +113,7 @@ def _capability_exclusion(location: CandidateLocation, request: SourcingRequest)
 
 
 def _covers(supply: Sequence[int], targets: Sequence[int]) -> bool:
-    return all(s >= t for s, t in zip(supply, targets, strict=True))
+    return all(map(operator.ge, supply, targets))
 
 
 def _choose(sites: Sequence[Site], targets: Sequence[int]) -> Choice:
@@ -110,39 +138,37 @@ def _choose(sites: Sequence[Site], targets: Sequence[int]) -> Choice:
 # --- Allocating the needs to the chosen locations ----------------------------------------------
 
 
-def _allocate(needs: Sequence[Need], chosen: Sequence[Site]) -> tuple[list[Allocation], dict[Hashable, int]]:
+def _allocate(
+    needs: Sequence[Need], chosen: Sequence[Site], rows: Mapping[int, dict[int, list[CandidateStock]]]
+) -> tuple[list[Allocation], dict[Hashable, int]]:
     """Give each need to one chosen location when one can take it whole (largest needs first, into
     the tightest fit, so smaller needs still find room); split the others over the locations with
     the most left. What the chosen locations lack is a shortage (they hold all the network can give)."""
-    left: dict[tuple[int, int], int] = {}  # (location, stock row) -> units still free
-    for site in chosen:
-        for rows in site.rows.values():
-            for row in rows:
-                left[(site.location.id, row.stock_level_id)] = row.available
+    left = {  # (location, stock row) -> units still free
+        (site.location.id, row.stock_level_id): row.available
+        for site in chosen
+        for same in rows[site.location.id].values()
+        for row in same
+    }
     order = {site.location.id: position for position, site in enumerate(chosen)}
 
     def free(site: Site, product_id: int) -> int:
-        return sum(left[(site.location.id, r.stock_level_id)] for r in site.rows.get(product_id, ()))
+        here = rows[site.location.id].get(product_id, ())
+        return sum(left[(site.location.id, r.stock_level_id)] for r in here)
 
     taken: list[tuple[int, int, Allocation]] = []  # (need position, location position, allocation)
 
     def take(position: int, need: Need, site: Site, quantity: int) -> None:
-        for row in site.rows.get(need.product_id, ()):
+        for row in rows[site.location.id].get(need.product_id, ()):
             slot = (site.location.id, row.stock_level_id)
             units = min(quantity, left[slot])
             if units <= 0:
                 continue
             left[slot] -= units
             quantity -= units
-            allocation = Allocation(
-                key=need.key,
-                product_id=need.product_id,
-                sku=need.sku,
-                location_id=site.location.id,
-                stock_level_id=row.stock_level_id,
-                quantity=units,
-            )
-            taken.append((position, order[site.location.id], allocation))
+            where = site.location.id
+            allocation = Allocation(need.key, need.product_id, need.sku, where, row.stock_level_id, units)
+            taken.append((position, order[where], allocation))
             if quantity == 0:
                 return
 
@@ -185,33 +211,30 @@ def _sites(
     pool: Sequence[CandidateLocation],
     *,
     request: SourcingRequest,
-    rows: Mapping[int, dict[int, list[CandidateStock]]],
+    held: Mapping[int, list[int]],
     demand: Mapping[int, int],
 ) -> tuple[list[Site], dict[int, str]]:
     """The eligible locations of ``pool`` in rank order, and why each of the others was ruled out."""
-    products = list(demand)
+    wanted = list(demand.values())
+    measure = measure_from(request.origin)
     exclusions: dict[int, str] = {}
     sites: list[Site] = []
     for location in pool:
         why = _capability_exclusion(location, request)
-        here = rows.get(location.id, {})
-        supply = tuple(min(demand[p], sum(r.available for r in here.get(p, ()))) for p in products)
-        if why is None and not any(supply):
-            why = NO_STOCK
-        if why is not None:
-            exclusions[location.id] = why
+        units = held.get(location.id)
+        if why is not None or units is None:
+            exclusions[location.id] = why or NO_STOCK
             continue
-        distance = distance_from(location, request.origin)
+        distance = measure(location)
         sites.append(
             Site(
                 location=location,
                 distance_km=distance,
                 rank=rank_of(location, distance),
-                supply=supply,
-                rows=here,
+                supply=tuple(map(min, wanted, units)),
             )
         )
-    sites.sort(key=lambda s: s.rank)
+    sites.sort(key=_BY_RANK)
     return sites, exclusions
 
 
@@ -231,12 +254,13 @@ def plan_sourcing(
         raise ValueError(f"Unknown fulfilment method {request.method!r}; use {SHIP!r} or {PICKUP!r}.")
     demand = _demand(needs)
     products = list(demand)
-    rows = _rows_by_location(stock, demand, locations)
-    sites, exclusions = _sites(_pool(request, locations), request=request, rows=rows, demand=demand)
-
-    targets = [min(demand[p], sum(site.supply[i] for site in sites)) for i, p in enumerate(products)]
+    held = _held(stock, demand, locations)
+    sites, exclusions = _sites(_pool(request, locations), request=request, held=held, demand=demand)
+    given = [sum(column) for column in zip(*[site.supply for site in sites], strict=True)]
+    targets = [min(demand[p], units) for p, units in zip(products, given or [0] * len(products), strict=True)]
     choice = _choose(sites, targets)
-    allocations, shortages = _allocate(needs, choice.sites)
+    rows = _rows_at(stock, demand, {site.location.id for site in choice.sites})
+    allocations, shortages = _allocate(needs, choice.sites, rows)
     wanted = sum(demand.values())
     allocated = sum(a.quantity for a in allocations)
     used_ids = {a.location_id for a in allocations}
@@ -260,7 +284,7 @@ def plan_sourcing(
             exclusions=exclusions,
             locations=locations,
             origin=request.origin,
-            with_stock=rows.keys(),
+            with_stock=held.keys(),
         ),
     )
 
@@ -280,15 +304,16 @@ def stores_that_can_supply(
 
     A store over today's capacity is left out too: it would refuse the order as well."""
     demand = _demand(needs)
-    rows = _rows_by_location(stock, demand, locations)
+    held = _held(stock, demand, locations)
+    wanted = list(demand.values())
+    nothing = [0] * len(wanted)
     found = []
     for location in locations.values():
         if not (location.kind == "store" and location.active and location.pickup):
             continue
         if not _under_capacity(location):
             continue
-        here = rows.get(location.id, {})
-        if all(sum(r.available for r in here.get(p, ())) >= q for p, q in demand.items()):
+        if all(map(operator.ge, held.get(location.id, nothing), wanted)):
             distance = distance_from(location, origin)
             if radius_km is not None and distance is not None and distance > radius_km:
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from .types import CandidateLocation
 
@@ -22,6 +23,27 @@ def distance_from(location: CandidateLocation, origin: tuple[float, float] | Non
     if origin is None:
         return None
     return haversine_km(origin, (location.latitude, location.longitude))
+
+
+def measure_from(origin: tuple[float, float] | None) -> Callable[[CandidateLocation], float | None]:
+    """``distance_from`` with the origin's terms worked out once, for many locations (the same
+    arithmetic as ``haversine_km``, so the same floats)."""
+    if origin is None:
+        return _unmeasured
+    lat1, lon1 = math.radians(origin[0]), math.radians(origin[1])
+    cos1 = math.cos(lat1)
+    radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+
+    def measure(location: CandidateLocation) -> float:
+        lat2, lon2 = radians(location.latitude), radians(location.longitude)
+        h = sin((lat2 - lat1) / 2) ** 2 + cos1 * cos(lat2) * sin((lon2 - lon1) / 2) ** 2
+        return 2 * EARTH_RADIUS_KM * asin(min(1.0, sqrt(h)))
+
+    return measure
+
+
+def _unmeasured(location: CandidateLocation) -> None:
+    return None
 
 
 def rank_of(location: CandidateLocation, distance_km: float | None) -> tuple[int, int, int]:

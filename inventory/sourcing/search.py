@@ -9,11 +9,14 @@ branch and bound. Pure: the engine's ``Site`` records in, the chosen ones out.
    dominators together give every product b holds (b would be redundant, and a set of the fewest
    locations holds none). Quantities count, not only products: five one-unit locations make a
    sixth redundant for an order of five units, not of six.
-2. Bounds on the locations still needed, for a deficit and the locations left: per product, how
-   many of the largest supplies close it; summed over products whose suppliers are disjoint (no
-   location counts twice); and how many of the locations giving the most units it takes to reach
-   the units short. The last also gives a floor: a location cannot be in the cover when even with
-   the best others it leaves units short, so those giving fewer units leave the node.
+2. Bounds on the locations still needed, for a deficit and the locations left (``tree``,
+   ``bounds``): per product, how many of the largest supplies close it; summed over products whose
+   suppliers are disjoint (no location counts twice); how many of the locations giving the most
+   units it takes to reach the units short; and the *incidence* bound: the products the cover's
+   locations hold, counted with multiplicity, reach the per-product counts summed (on fragmented
+   stock, one or two products a location, it alone proves the count). The last two also give
+   floors: a location that gives too few units, or holds too few of the products short, to be in
+   a cover with the best others leaves the node.
 3. The count: iterative deepening on k from that bound to the greedy cover's size, over the
    locations in order of units given (for the count only supply matters, so the reduction there
    drops a location dominated by any other). A depth-first search branches on the product with the
@@ -25,25 +28,33 @@ branch and bound. Pure: the engine's ``Site`` records in, the chosen ones out.
    location, summed (metres, then priority, then a power of two per id, so that sums order sets
    exactly as the documented key does). It starts from the cover found, improved by swapping one or
    two of its locations, and a branch ends when its cost plus a lower bound (the cheapest suppliers
-   of each disjoint product, then the cheapest of the rest) reaches the best cost.
-5. Work is bounded by ``budget`` nodes over both stages (deterministic, so a plan made again is
-   the same plan). When it is spent the best set stands with its proven gap: how many locations
-   more than the fewest possible at most, or, the count proven, how many metres more than the
-   shortest at most (the lowest bound among the branches left unexplored).
+   of each disjoint product, then the cheapest of the rest) reaches the best cost. A search not
+   done within PROBE_STEPS nodes is cut down by the linear relaxation (``relax``: the units and the
+   suppliers rows of each product, solved by a small simplex, its prices re-checked in integers):
+   its bound may prove the best cover found optimal at once; otherwise every location whose
+   reduced cost lifts the bound to the best cost leaves (typically 150 -> 15-40), and the search
+   resumes over the others with the priced bound at every node.
+5. Work is bounded by ``budget`` nodes and simplex iterations over both stages (deterministic, so
+   a plan made again is the same plan). When it is spent the best set stands with its proven gap:
+   how many locations more than the fewest possible at most, or, the count proven, how many metres
+   more than the shortest at most (the lowest bound among the branches left unexplored, and the
+   relaxation's).
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .sets import bitsets, greedy_cover, metres_shift, reduce_sites, set_costs
+from .relax import Prices, duals, fewest_suppliers
+from .sets import greedy_cover, metres_shift, reduce_sites, set_costs
+from .tree import Search
 from .types import Site
 
-_INFEASIBLE = 1 << 30
-_SEEN_PER_STATE = 8  # searched nodes remembered per (deficit, locations to go)
+# The distance stage first searches this many nodes; a search not done by then is cut down by the
+# relaxation (``relax``) and resumed over the locations a cheaper cover can hold.
+PROBE_STEPS = 60
 
 
 @dataclass
@@ -58,323 +69,6 @@ class Outcome:
     from_greedy: bool = False  # the set is the greedy cover's (nothing better was found)
 
 
-class Search:
-    """One depth-first search of the module's steps 2-4: the covers of exactly ``size`` of the
-    ``members`` (positions in the order of preference), either the first one found
-    (``count_only``: does a cover of this size exist?) or the cheapest one."""
-
-    def __init__(
-        self, problem: _Reduced, members: Sequence[int], *, size: int, budget: int, count_only: bool
-    ) -> None:
-        vectors, costs, targets = problem.vectors, problem.costs, problem.targets
-        self.members = list(members)
-        self.vectors = [vectors[i] for i in members]
-        self.costs = [costs[i] for i in members]
-        self.levels = bitsets(self.vectors, targets)
-        self.most = [sum(vector) for vector in self.vectors]  # units each gives at the start
-        self.by_most = sorted(range(len(self.vectors)), key=lambda i: -self.most[i])
-        self.most_at_least = [0] * (max(self.most, default=0) + 2)  # [g]: those giving g or more
-        for i, units in enumerate(self.most):
-            for g in range(units + 1):
-                self.most_at_least[g] |= 1 << i
-        self.targets = tuple(targets)
-        self.size = size
-        self.budget = budget
-        self.count_only = count_only
-        self.steps = 0
-        self.exhausted = False
-        self.found: list[int] | None = None  # positions in ``members``
-        self.best_cost: int | None = None  # of the best cover known (found here or given)
-        self.open_bound: int | None = None  # lowest bound of a branch left when the budget ran out
-        # (deficit, room) -> [(locations left, least cost of a cover below, None: no cover)]
-        self.seen: dict[tuple[tuple[int, ...], int], list[tuple[int, int | None]]] = {}
-
-    def lower_bound(self) -> int:
-        """Locations any cover needs at least."""
-        return self._groups((1 << len(self.members)) - 1, self.targets)[0]
-
-    def run(self, incumbent: Sequence[int] | None = None) -> list[int] | None:
-        """The cover found (positions in the order of preference), or None; with an
-        ``incumbent`` (positions of a cover of ``size``, among ``members``), the best one."""
-        everything = (1 << len(self.members)) - 1
-        if incumbent is not None:
-            where = {member: position for position, member in enumerate(self.members)}
-            self.found = [where[i] for i in incumbent]
-            self.best_cost = sum(self.costs[i] for i in self.found)
-            if self.size > 2:  # for two, the search itself is a lookup per first location
-                self._improve(everything)
-        self._node(everything, self.targets, [], 0)
-        return None if self.found is None else [self.members[i] for i in self.found]
-
-    def _improve(self, everything: int) -> None:
-        """Local search from the incumbent: give up one or two of its locations for the best one
-        or two that make up for them, while that is cheaper (a good bound early saves nodes)."""
-        levels, better = self.levels, True
-        while better and self.found is not None and not self.exhausted:
-            better = False
-            current = list(self.found)
-            drops = [*itertools.combinations(current, 1), *itertools.combinations(current, 2)]
-            for drop in drops:
-                keep = [i for i in current if i not in drop]
-                given = [sum(self.vectors[i][j] for i in keep) for j in range(len(self.targets))]
-                deficit = tuple(max(0, t - g) for t, g in zip(self.targets, given, strict=True))
-                left = everything
-                for i in keep:
-                    left &= ~(1 << i)
-                useful = 0
-                for j, d in enumerate(deficit):
-                    if d:
-                        useful |= levels[j][1]
-                self._node(left & useful, deficit, keep, sum(self.costs[i] for i in keep))
-                if self.found != current:
-                    better = True
-                    break
-
-    # --- bounds -----------------------------------------------------------------------------------
-
-    def _picks(self, left: int, deficit: tuple[int, ...]) -> list[tuple[int, int]]:
-        """Per product still short: (fewest locations of ``left`` that close it, product)."""
-        out = []
-        for j, d in enumerate(deficit):
-            if not d:
-                continue
-            levels, need, picks, above = self.levels[j], d, 0, 0
-            for q in range(d, 0, -1):
-                at_least = (left & levels[q]).bit_count()
-                here, above = at_least - above, at_least
-                if here:
-                    take = min(here, -(-need // q))
-                    picks, need = picks + take, need - take * q
-                    if need <= 0:
-                        break
-            if need > 0:
-                return [(_INFEASIBLE, j)]
-            out.append((picks, j))
-        return out
-
-    def _groups(
-        self, left: int, deficit: tuple[int, ...]
-    ) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
-        """Locations still needed at least, and (suppliers, picks) per product short: first the
-        products whose suppliers are disjoint (their picks add up to that bound), then the others."""
-        picks = self._picks(left, deficit)
-        picks.sort(reverse=True)
-        union, total, disjoint, others = 0, 0, [], []
-        for count, j in picks:
-            if count >= _INFEASIBLE:
-                return _INFEASIBLE, [], []
-            suppliers = left & self.levels[j][1]
-            if suppliers & union:
-                others.append((suppliers, count))
-            else:
-                union |= suppliers
-                total += count
-                disjoint.append((suppliers, count))
-        return total, disjoint, others
-
-    def _units_floor(self, left: int, deficit: tuple[int, ...], room: int) -> int | None:
-        """The fewest units a location must give to be in a cover of ``room`` more locations of
-        ``left`` (the units short less what the ``room - 1`` best others give), or None when the
-        ``room`` best together give too few. Walked from the most units at the start, which a
-        location never exceeds later: the walk ends when the next one cannot enter the best."""
-        vectors, most = self.vectors, self.most
-        top: list[int] = []
-        for i in self.by_most:
-            if not left >> i & 1:
-                continue
-            if len(top) == room and most[i] <= top[0]:
-                break
-            given = sum(map(min, vectors[i], deficit))
-            if len(top) < room:
-                heapq.heappush(top, given)
-            elif given > top[0]:
-                heapq.heapreplace(top, given)
-        short = sum(deficit)
-        best = sum(top)
-        if best < short:
-            return None
-        return short - (best - top[0]) if len(top) == room else 0
-
-    def _cost_bound(
-        self, left: int, disjoint: list[tuple[int, int]], others: list[tuple[int, int]], picks: int
-    ) -> int:
-        """Least cost of ``picks`` locations of ``left`` that hold, for each disjoint product, its
-        picks among its own suppliers (or, when that says more, for one other product alone)."""
-        taken, total = 0, 0
-        for suppliers, count in disjoint:
-            cheapest = _lowest(suppliers, count)
-            taken |= cheapest
-            total += self._cheapest(cheapest, count)
-        bound = total + self._cheapest(left & ~taken, picks - sum(count for _, count in disjoint))
-        for suppliers, count in others:
-            cheapest = _lowest(suppliers, count)
-            alone = self._cheapest(cheapest, count) + self._cheapest(left & ~cheapest, picks - count)
-            bound = max(bound, alone)
-        return bound
-
-    def _cheapest(self, left: int, count: int) -> int:
-        total, costs = 0, self.costs
-        for _ in range(count):
-            if not left:
-                break
-            low = left & -left
-            left ^= low
-            total += costs[low.bit_length() - 1]
-        return total
-
-    # --- the search -------------------------------------------------------------------------------
-
-    def _offer(self, chosen: list[int], cost: int) -> None:
-        if self.best_cost is None or cost < self.best_cost:
-            self.found, self.best_cost = chosen, cost
-
-    def _done(self) -> bool:
-        return self.exhausted or (self.count_only and self.found is not None)
-
-    def _node(self, left: int, deficit: tuple[int, ...], chosen: list[int], cost: int) -> None:
-        if not any(deficit):
-            self._offer(list(chosen), cost)
-            return
-        self.steps += 1
-        if self.steps > self.budget:
-            self.exhausted = True
-            if not self.count_only:
-                self._record_open(left, deficit, chosen, cost)
-            return
-        room = self.size - len(chosen)
-        if room == 1:  # the cheapest location that gives the whole deficit, if any
-            covering = left
-            for j, d in enumerate(deficit):
-                if d:
-                    covering &= self.levels[j][d]
-            if covering:
-                index = (covering & -covering).bit_length() - 1
-                self._offer([*chosen, index], cost + self.costs[index])
-            return
-        floor = self._units_floor(left, deficit, room)
-        if floor is None:
-            return
-        if floor > 1:  # a location that gives fewer units cannot be in the cover
-            left &= self.most_at_least[min(floor, len(self.most_at_least) - 1)]
-        needed, disjoint, others = self._groups(left, deficit)
-        if needed > room:
-            return
-        priced = self.best_cost is not None and not self.count_only
-        if priced and cost + self._cost_bound(left, disjoint, others, room) >= (self.best_cost or 0):
-            return
-        key = (deficit, room)
-        seen = self.seen.get(key)
-        if seen is not None:
-            for earlier, least in seen:
-                if not left & ~earlier and (least is None or cost + least >= (self.best_cost or 0)):
-                    return  # as searched before, from more locations: nothing better below
-        self._branch(left, deficit, chosen, cost)
-        if self.exhausted or (self.count_only and self.found is not None):
-            return
-        # Below here every cover costs at least the best known, less what this node has spent
-        # (None: there is none), and so it does below any node with the same deficit and room
-        # and fewer locations left.
-        least = None if self.best_cost is None else self.best_cost - cost
-        if seen is None:
-            self.seen[key] = [(left, least)]
-        elif len(seen) < _SEEN_PER_STATE:
-            seen.append((left, least))
-
-    def _branch(self, left: int, deficit: tuple[int, ...], chosen: list[int], cost: int) -> None:
-        """One branch per supplier of the product with the fewest, in the order of preference."""
-        levels, costs, vectors = self.levels, self.costs, self.vectors
-        room = self.size - len(chosen)
-        short = [j for j, d in enumerate(deficit) if d]
-        product = min(short, key=lambda j: ((left & levels[j][1]).bit_count(), -deficit[j]))
-        suppliers = left & levels[product][1]
-        if room == 2:
-            self._pairs(left, suppliers, deficit, chosen, cost)
-            return
-        while suppliers and not self._done():
-            low = suppliers & -suppliers
-            suppliers ^= low
-            left ^= low  # taken here, ruled out for the later branches
-            index = low.bit_length() - 1
-            here = cost + costs[index]
-            if self._beaten(left, here, room):
-                return
-            rest = tuple([d - s if d > s else 0 for d, s in zip(deficit, vectors[index], strict=True)])
-            useful = 0
-            for j, d in enumerate(rest):
-                if d:
-                    useful |= levels[j][1]
-            chosen.append(index)
-            self._node(left & useful, rest, chosen, here)
-            chosen.pop()
-            left &= ~self._dominated(index, deficit)
-            suppliers &= left
-        if self.exhausted and not self.count_only:
-            self._record_open(left, deficit, chosen, cost)
-
-    def _pairs(
-        self, left: int, suppliers: int, deficit: tuple[int, ...], chosen: list[int], cost: int
-    ) -> None:
-        """Two locations to go: for each supplier in turn, the first location that gives the rest
-        is looked up, not searched."""
-        levels, costs, vectors = self.levels, self.costs, self.vectors
-        short = [(j, d) for j, d in enumerate(deficit) if d]
-        while suppliers and not self._done():
-            low = suppliers & -suppliers
-            suppliers ^= low
-            left ^= low
-            index = low.bit_length() - 1
-            here = cost + costs[index]
-            if self._beaten(left, here, 2):
-                return
-            vector, covering = vectors[index], left
-            for j, d in short:
-                if vector[j] < d:
-                    covering &= levels[j][d - vector[j]]
-                    if not covering:
-                        break
-            if covering == left and all(vector[j] >= d for j, d in short):
-                self._offer([*chosen, index], here)  # alone: fewer than the size searched
-            elif covering:
-                second = (covering & -covering).bit_length() - 1
-                self._offer([*chosen, index, second], here + costs[second])
-
-    def _beaten(self, left: int, here: int, room: int) -> bool:
-        """No later branch can beat the best cover: their suppliers cost more, and fewer remain."""
-        if self.count_only or self.best_cost is None:
-            return False
-        return here + self._cheapest(left, room - 1) >= self.best_cost
-
-    def _record_open(self, left: int, deficit: tuple[int, ...], chosen: list[int], cost: int) -> None:
-        """The budget left this node's later branches unexplored: keep their lowest bound."""
-        room = self.size - len(chosen)
-        needed, disjoint, others = self._groups(left, deficit)
-        if needed > room or self.best_cost is None:
-            return
-        bound = cost + self._cost_bound(left, disjoint, others, room)
-        if bound < self.best_cost and (self.open_bound is None or bound < self.open_bound):
-            self.open_bound = bound
-
-    def _dominated(self, index: int, deficit: tuple[int, ...]) -> int:
-        """The locations that give no more than ``index`` of any product short, later in the order
-        of preference (any, when only the count matters): once ``index`` is ruled out, so are they
-        (a cover with one of them but not ``index`` is no better than with ``index`` in its place,
-        and that cover was searched in the branch that took it)."""
-        more = 0
-        levels = self.levels
-        for j, (q, d) in enumerate(zip(self.vectors[index], deficit, strict=True)):
-            if q < d:
-                more |= levels[j][q + 1]
-        return ~more if self.count_only else ~more & ~((2 << index) - 1)
-
-
-def _lowest(bits: int, count: int) -> int:
-    """The ``count`` lowest set bits of ``bits``."""
-    rest = bits
-    for _ in range(count):
-        rest &= rest - 1
-    return bits & ~rest
-
-
 @dataclass
 class _Reduced:
     """The locations kept by the reduction (rank order), what each gives, and its cost."""
@@ -386,16 +80,23 @@ class _Reduced:
 
     @classmethod
     def of(cls, sites: Sequence[Site], targets: Sequence[int]) -> _Reduced:
-        vectors = [tuple(min(s, t) for s, t in zip(site.supply, targets, strict=True)) for site in sites]
+        vectors = [site.supply for site in sites]
+        if vectors and any(map(operator.gt, map(max, zip(*vectors, strict=True)), targets)):
+            vectors = [tuple(map(min, vector, targets)) for vector in vectors]
         kept = reduce_sites(vectors, targets)  # the best set is among them
         chosen = [sites[i] for i in kept]
         return cls(chosen, [vectors[i] for i in kept], set_costs(chosen), targets)
 
-    def search(self, members: list[int], size: int, budget: int, *, count_only: bool) -> Search:
-        return Search(self, members, size=size, budget=budget, count_only=count_only)
+    def search(self, members: Sequence[int], size: int, budget: int, *, count_only: bool) -> Search:
+        return Search(
+            self.vectors, self.costs, self.targets, members, size=size, budget=budget, count_only=count_only
+        )
 
     def in_rank_order(self, chosen: Sequence[int]) -> list[Site]:
         return [self.sites[i] for i in sorted(chosen)]
+
+    def cost(self, chosen: Sequence[int]) -> int:
+        return sum(self.costs[i] for i in chosen)
 
 
 def _fewest(problem: _Reduced, greedy: list[int], budget: int) -> tuple[int, list[int], int, bool]:
@@ -420,6 +121,74 @@ def _fewest(problem: _Reduced, greedy: list[int], budget: int) -> tuple[int, lis
     return len(greedy), greedy, steps, True
 
 
+@dataclass
+class _Ranked:
+    """The distance stage's result: the best cover found, whether the budget ran out first, the
+    lowest cost a better cover could have (when it did; None: none can beat it), and the nodes
+    spent (search nodes and simplex iterations)."""
+
+    best: list[int]
+    exhausted: bool
+    floor: int | None
+    steps: int
+
+
+def _cheapest_cover(problem: _Reduced, cover: list[int], size: int, budget: int) -> _Ranked:
+    """The cheapest cover of ``size`` locations, from ``cover``: a short search over every location
+    first (most orders end in it); then the relaxation's bound, which may prove the best cover
+    found optimal at once, and otherwise rules out every location a cheaper cover cannot hold,
+    and the search again over the others."""
+    everything = list(range(len(problem.sites)))
+    probe = problem.search(everything, size, min(budget, PROBE_STEPS), count_only=False)
+    best = probe.run(cover) or cover
+    steps = probe.steps
+    if not probe.exhausted or probe.open_bound is None:  # no branch left open can do better
+        return _Ranked(best, False, None, steps)
+    bound, kept, prices, spent = _relaxed(problem, best, size, budget - steps)
+    steps += spent
+    ceiling = problem.cost(best)
+    if bound is not None and bound >= ceiling:
+        return _Ranked(best, False, None, steps)
+    if kept is None or steps >= budget:
+        floor = _floor(probe.open_bound, bound)
+        return _Ranked(best, floor is not None, floor, steps)
+    ranking = problem.search(kept, size, budget - steps, count_only=False)
+    if prices is not None:
+        ranking.use_prices(prices)
+    best = ranking.run(ceiling=ceiling) or best
+    steps += ranking.steps
+    floor = _floor(ranking.open_bound, bound)
+    return _Ranked(best, ranking.exhausted and floor is not None, floor, steps)
+
+
+def _floor(open_bound: int | None, bound: int | None) -> int | None:
+    """The lowest cost a cover better than the best found can have: at least the lowest bound of
+    the branches the budget left open (None: none could beat it) and the relaxation's bound."""
+    if open_bound is None or bound is None:
+        return open_bound
+    return max(open_bound, bound)
+
+
+def _relaxed(
+    problem: _Reduced, best: list[int], size: int, budget: int
+) -> tuple[int | None, list[int] | None, Prices | None, int]:
+    """The relaxation at the best cover found: (its lower bound on any cover of ``size``, the
+    locations a cheaper cover can hold in rank order, the simplex iterations spent); None, None
+    when the simplex did not finish within ``budget`` iterations."""
+    vectors, targets = problem.vectors, problem.targets
+    metres = [site.rank[0] for site in problem.sites]
+    solved = duals(vectors, metres, targets, size, best, max_iterations=budget)
+    if solved is None:
+        return None, None, None, budget
+    units, suppliers, iterations = solved
+    prices = Prices.of(vectors, problem.costs, units, suppliers, metres_shift(problem.sites))
+    picks = fewest_suppliers(vectors, targets)
+    everything = range(len(vectors))
+    bound = prices.bound(everything, targets, picks, size)
+    out = prices.fixed_out(everything, targets, picks, size, problem.cost(best))
+    return bound, [i for i in everything if i not in out], prices, iterations
+
+
 def search_fewest(sites: Sequence[Site], targets: Sequence[int], budget: int) -> Outcome:
     """The best set of locations that gives ``targets`` (none of ``sites`` does alone), within
     ``budget`` search nodes; ``Outcome.sites`` is the greedy cover when no better set was proven."""
@@ -437,17 +206,16 @@ def search_fewest(sites: Sequence[Site], targets: Sequence[int], budget: int) ->
             from_greedy=True,
         )
     # The distance, for that count: over every location kept, in rank order.
-    ranking = problem.search(list(range(len(problem.sites))), size, budget - steps, count_only=False)
-    best = ranking.run(cover) or cover
+    ranked = _cheapest_cover(problem, cover, size, budget - steps)
     gap = 0
-    if ranking.exhausted and ranking.open_bound is not None and ranking.best_cost is not None:
+    if ranked.exhausted and ranked.floor is not None:
         shift = metres_shift(problem.sites)
-        gap = max(0, (ranking.best_cost >> shift) - (ranking.open_bound >> shift))
+        gap = max(0, (problem.cost(ranked.best) >> shift) - (ranked.floor >> shift))
     return Outcome(
-        sites=problem.in_rank_order(best),
-        exhausted=ranking.exhausted,
+        sites=problem.in_rank_order(ranked.best),
+        exhausted=ranked.exhausted,
         count_gap=0,
         metres_gap=gap,
-        steps=steps + ranking.steps,
-        from_greedy=sorted(best) == sorted(greedy),
+        steps=steps + ranked.steps,
+        from_greedy=sorted(ranked.best) == sorted(greedy),
     )

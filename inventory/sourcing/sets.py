@@ -10,16 +10,25 @@ from .types import Site
 
 
 def bitsets(vectors: Sequence[tuple[int, ...]], targets: Sequence[int]) -> list[list[int]]:
-    """levels[j][q]: the locations (bit i = the i-th) that give at least q units of product j."""
+    """levels[j][q]: the locations (bit i = the i-th) that give at least q units of product j
+    (level 0 is empty). Each location is set once per product, at the units it gives; the levels
+    are then the ORs from the top down."""
     size = (len(vectors) + 8) // 8
     raw = [[bytearray(size) for _ in range(t + 1)] for t in targets]
     for i, vector in enumerate(vectors):
         byte, bit = i >> 3, 1 << (i & 7)
         for j, q in enumerate(vector):
-            levels = raw[j]
-            for level in range(1, q + 1):
-                levels[level][byte] |= bit
-    return [[int.from_bytes(level, "little") for level in levels] for levels in raw]
+            if q:
+                raw[j][q][byte] |= bit
+    out = []
+    for exact in raw:
+        levels = [0] * len(exact)
+        above = 0
+        for q in range(len(exact) - 1, 0, -1):
+            above |= int.from_bytes(exact[q], "little")
+            levels[q] = above
+        out.append(levels)
+    return out
 
 
 def _redundant(

@@ -125,7 +125,7 @@ PICKUP_EXCLUSION_CLAUSES = {  # for "Pickup store X cannot supply the order: it 
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Site:
     """An eligible location seen through one order: what it can give of each product (capped at
     the order's demand) and how it ranks."""
@@ -134,7 +134,6 @@ class Site:
     distance_km: float | None
     rank: tuple[int, int, int]
     supply: tuple[int, ...]  # per product of the order, min(demand, available here)
-    rows: dict[int, list[CandidateStock]]
 
     @property
     def units(self) -> int:

@@ -485,15 +485,21 @@ def test_considered_is_bounded_and_keeps_the_chosen_location():
 
 
 def test_greedy_fallback_when_the_search_budget_is_spent(monkeypatch):
+    # The bounds say 2 locations at least, the greedy cover takes 3: proving that 2 cannot do
+    # takes a search node, and there is none to spend.
     monkeypatch.setattr(sourcing.engine, "SEARCH_STEP_BUDGET", 0)
-    net = Network(wh(1, km=1), wh(2, km=2), wh(3, km=3))
+    net = Network(*(wh(i, km=i) for i in range(1, 6)))
     net.put(1, 10, 1).put(2, 20, 1).put(3, 30, 1)
+    net.put(4, 10, 1).put(4, 20, 2).put(4, 30, 1).put(5, 20, 2).put(5, 30, 1)
 
-    plan = net.plan(need("a", 10, 1), need("b", 20, 1), need("c", 30, 1))
+    plan = net.plan(need("a", 10, 2), need("b", 20, 3), need("c", 30, 1))
 
-    assert plan.location_ids == [1, 2, 3]
+    assert plan.location_ids == [1, 2, 4]
     assert plan.fully_sourced
-    assert "chosen greedily among 3 eligible locations" in plan.reason
+    assert "chosen greedily among 5 eligible locations" in plan.reason
+    assert plan.reason.endswith(
+        "(search stopped at its step limit: at most 1 location more than the fewest)."
+    )
 
 
 def test_large_network_is_sourced_correctly():
