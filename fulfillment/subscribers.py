@@ -4,11 +4,13 @@ fulfilment orders with the order that is being cancelled."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from oms import events
 from orders.selectors import order_section_register
 
+from .api.serializers import FulfillmentOrderSummary
 from .selectors import fulfillment_orders_for_orders
 from .services import fulfillment_orders_cancel_for_order
 from .tasks import allocate_backorders, route_soon
@@ -29,4 +31,9 @@ def connect() -> None:
         events.subscribe(topic, _route)
     events.subscribe("stock.changed", _stock_arrived)
     events.subscribe_in_transaction("order.cancelling", fulfillment_orders_cancel_for_order)
-    order_section_register("fulfillment_orders", fulfillment_orders_for_orders, default=[])
+    order_section_register(
+        "fulfillment_orders",
+        fulfillment_orders_for_orders,
+        default=[],
+        output=partial(FulfillmentOrderSummary, many=True),
+    )

@@ -49,6 +49,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Under /api/ a CSRF failure answers in the house error format (oms/api/error_views.py).
+CSRF_FAILURE_VIEW = "oms.api.error_views.csrf_failure"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
@@ -170,6 +172,7 @@ SPECTACULAR_SETTINGS = {
         "LocationKindEnum": "inventory.choices.LocationKind",
         "MovementKindEnum": "inventory.choices.MovementKind",
         "OrderStatusEnum": "orders.choices.OrderStatus",
+        "FulfillmentStatusEnum": "fulfillment.choices.FulfillmentStatus",
         "ReservationStatusEnum": "orders.choices.ReservationStatus",
         "FulfillmentMethodEnum": "orders.choices.FulfillmentMethod",
         "HoldReasonEnum": "orders.choices.HoldReason",

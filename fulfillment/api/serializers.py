@@ -50,3 +50,20 @@ class RejectInput(serializers.Serializer):
 
 class EmptyInput(serializers.Serializer):
     """No body is needed."""
+
+
+class FulfillmentOrderLineSummary(serializers.Serializer):
+    line = serializers.IntegerField(help_text="Order line id.")
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+
+
+class FulfillmentOrderSummary(FulfillmentOrderOutput):
+    """A fulfilment order as its order shows it (the ``fulfillment_orders`` section that
+    ``fulfillment.selectors.fulfillment_orders_for_orders`` builds): the work's identity, status
+    and tracking; the rest is at ``GET /fulfillment-orders/{id}``."""
+
+    # None drops a field of FulfillmentOrderOutput (DRF); the stubs know only fields
+    order = order_number = method = customer_name = reject_reason = None  # type: ignore[assignment]
+    created_at = accepted_at = ready_at = completed_at = None  # type: ignore[assignment]
+    lines = FulfillmentOrderLineSummary(many=True)  # type: ignore[assignment]

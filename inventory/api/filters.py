@@ -2,12 +2,18 @@ import django_filters
 
 from inventory.choices import LocationKind
 from inventory.models import Location, Product, StockLevel
+from oms.api.filters import TrueFalseFilter
 
 
 class LocationFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=LocationKind.choices)
     city = django_filters.CharFilter(lookup_expr="iexact")
     country = django_filters.CharFilter(lookup_expr="iexact")
+    active = TrueFalseFilter()
+    ships = TrueFalseFilter()
+    pickup = TrueFalseFilter()
+    ship_from_store = TrueFalseFilter()
+    accepts_returns = TrueFalseFilter()
 
     class Meta:
         model = Location
@@ -25,6 +31,7 @@ class LocationFilter(django_filters.FilterSet):
 
 class ProductFilter(django_filters.FilterSet):
     currency = django_filters.CharFilter(lookup_expr="iexact")
+    active = TrueFalseFilter()
 
     class Meta:
         model = Product

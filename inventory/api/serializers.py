@@ -44,8 +44,13 @@ class CoordinateField(StrictDecimalField):
         )
 
     def validate_precision(self, value: Decimal) -> Decimal:
-        if abs(value) > 1000:  # out of range: left to min_value / max_value (422)
-            return value
+        # Out of range is a meaning error (422), refused here before the rounding below: quantizing
+        # -1.2e308 to 9 digits raised decimal.InvalidOperation (a 500).
+        low, high = self.min_value, self.max_value  # always set (__init__)
+        if high is not None and value > high:
+            self.fail("max_value", max_value=high)
+        if low is not None and value < low:
+            self.fail("min_value", min_value=low)
         return super().validate_precision(value.quantize(Decimal("0.000001"), rounding=decimal.ROUND_HALF_UP))
 
 

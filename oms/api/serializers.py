@@ -35,6 +35,7 @@ class WebhookEndpointInput(serializers.Serializer):
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=list(WEBHOOK_EVENT_CHOICES)),
         allow_empty=False,
+        min_length=1,
         max_length=len(WEBHOOK_EVENT_CHOICES),
         help_text='Event types to deliver; "*" for every type.',
     )

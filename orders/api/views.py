@@ -16,6 +16,7 @@ from oms.api.viewsets import NewestFirstViewSet, checked_body
 from oms.authentication import ApiClientUser, actor_from_request
 from oms.customers import customer_erase
 from oms.errors import InvalidInput, MalformedInput
+from oms.lookups import pk_or_none
 from oms.models import Channel, ChannelCustomerRef
 from oms.permissions import IsManager, IsStaffOrChannel
 from orders.errors import CustomerNotFound, IdempotencyKeyRequired
@@ -96,6 +97,7 @@ ORDER_EXAMPLES = [
         "Ship to an address",
         request_only=True,
         value={
+            "channel": "web",
             "external_id": "shop-1001",
             "customer": {"email": "an@example.com", "name": "Nguyen An", "phone": "+84 90 123 4567"},
             "currency": "VND",
@@ -114,6 +116,7 @@ ORDER_EXAMPLES = [
         "Pick up in store (BOPIS)",
         request_only=True,
         value={
+            "channel": "web",
             "customer": {"email": "an@example.com"},
             "method": "pickup",
             "pickup_location": "st-hcm-d1",
@@ -250,10 +253,10 @@ class CustomerDataProtectionMixin:
 
 
 def _int_id(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise CustomerNotFound(f"No customer '{value}'.") from exc
+    pk = pk_or_none(value)
+    if pk is None:
+        raise CustomerNotFound(f"No customer '{value}'.")
+    return pk
 
 
 class CustomerViewSet(

@@ -57,7 +57,7 @@ class ReturnCreateInput(serializers.Serializer):
         "through their own channel.",
     )
     # many_init: what many=True calls, typed for the list's own arguments (allow_empty, max_length)
-    lines = ReturnLineInputSerializer.many_init(allow_empty=False, max_length=MAX_LINES)
+    lines = ReturnLineInputSerializer.many_init(allow_empty=False, min_length=1, max_length=MAX_LINES)
     exchange_lines = ExchangeLineInputSerializer.many_init(
         required=False,
         default=list,
@@ -99,7 +99,7 @@ class ReceiveLineInputSerializer(serializers.Serializer):
 
 
 class ReturnReceiveInput(serializers.Serializer):
-    lines = ReceiveLineInputSerializer.many_init(allow_empty=False, max_length=MAX_LINES)
+    lines = ReceiveLineInputSerializer.many_init(allow_empty=False, min_length=1, max_length=MAX_LINES)
 
     def service_lines(self) -> list[ReceiveLineInput]:
         return [
