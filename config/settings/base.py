@@ -139,7 +139,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["oms.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["oms.api.parsers.SizeLimitedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "oms.api.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 50,

@@ -18,7 +18,7 @@ from fulfillment.selectors import (
     fulfillment_order_get_for_actor,
     fulfillment_order_queryset_for_actor,
 )
-from oms.api.filters import IdFilter
+from oms.api.filters import IdFilter, StrictFilterSet
 from oms.api.viewsets import NewestFirstViewSet, checked_body
 from oms.authentication import actor_from_request
 from oms.permissions import IsStaff
@@ -27,7 +27,7 @@ from orders.choices import FulfillmentMethod
 from .serializers import EmptyInput, FulfillmentOrderOutput, RejectInput, ShipInput
 
 
-class FulfillmentOrderFilter(django_filters.FilterSet):
+class FulfillmentOrderFilter(StrictFilterSet):
     location = django_filters.CharFilter(field_name="location__code")
     status = django_filters.MultipleChoiceFilter(choices=FulfillmentStatus.choices)
     method = django_filters.ChoiceFilter(choices=FulfillmentMethod.choices)

@@ -2,10 +2,10 @@ import django_filters
 
 from inventory.choices import LocationKind
 from inventory.models import Location, Product, StockLevel
-from oms.api.filters import TrueFalseFilter
+from oms.api.filters import StrictFilterSet, TrueFalseFilter
 
 
-class LocationFilter(django_filters.FilterSet):
+class LocationFilter(StrictFilterSet):
     kind = django_filters.ChoiceFilter(choices=LocationKind.choices)
     city = django_filters.CharFilter(lookup_expr="iexact")
     country = django_filters.CharFilter(lookup_expr="iexact")
@@ -29,7 +29,7 @@ class LocationFilter(django_filters.FilterSet):
         ]
 
 
-class ProductFilter(django_filters.FilterSet):
+class ProductFilter(StrictFilterSet):
     currency = django_filters.CharFilter(lookup_expr="iexact")
     active = TrueFalseFilter()
 
@@ -38,7 +38,7 @@ class ProductFilter(django_filters.FilterSet):
         fields = ["sku", "active", "currency"]
 
 
-class StockLevelFilter(django_filters.FilterSet):
+class StockLevelFilter(StrictFilterSet):
     sku = django_filters.CharFilter(field_name="product__sku", help_text="A SKU.")
     location = django_filters.CharFilter(field_name="location__code", help_text="A location code.")
 

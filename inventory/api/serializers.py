@@ -15,17 +15,17 @@ from inventory.choices import LocationKind
 from inventory.models import Location, Product
 from inventory.selectors import AvailabilityAnswer
 from inventory.services.network import LOCATION_FIELDS
-from oms.models import code_validator
-
-from .validation import (
+from oms.api.validation import (
     WRONG_TYPE,
     StrictBooleanField,
     StrictCharField,
     StrictDecimalField,
     StrictIntegerField,
 )
+from oms.models import code_validator
 
 INT32_MAX = 2_147_483_647
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 sku_validator = RegexValidator(r"^[^\s/]+$", "A SKU has no spaces and no '/'.")
 country_validator = RegexValidator(r"^([A-Za-z]{2})?$", "Use a two-letter ISO 3166 country code.")
 
@@ -197,6 +197,7 @@ class SnapshotItemsField(serializers.Field):
         "not_a_list": 'Expected a list of items but got type "{input_type}".',
         WRONG_TYPE: "Item {index}: {problem}",
         "item_field_required": "Item {index}: '{name}' is required.",
+        "unstorable_sku": "Item {index}: a SKU has no NUL or lone surrogate characters.",
     }
 
     def to_internal_value(self, data: Any) -> list[tuple[str, int]]:
@@ -212,6 +213,8 @@ class SnapshotItemsField(serializers.Field):
                 self.fail("item_field_required", index=index, name="sku" if sku is None else "on_hand")
             if not isinstance(sku, str):
                 self.fail(WRONG_TYPE, index=index, problem="sku must be a string.")
+            if _UNSTORABLE.search(sku):  # PostgreSQL text takes neither (a 500 when queried)
+                self.fail("unstorable_sku", index=index)
             if isinstance(on_hand, float) and on_hand.is_integer() and abs(on_hand) < 2**53:
                 on_hand = int(on_hand)
             if isinstance(on_hand, bool) or not isinstance(on_hand, int):

@@ -26,6 +26,7 @@ from inventory.services import (
 )
 from inventory.snapshots import stock_snapshot_apply
 from oms.api.parsers import SizeLimitedJSONParser, SnapshotJSONParser
+from oms.api.validation import parse_input
 from oms.authentication import actor_from_request, channel_from_request
 from oms.lookups import pk_or_none
 from oms.permissions import IsManager, IsManagerOrReadOnly, IsStaff, IsStaffOrChannel
@@ -49,7 +50,6 @@ from .serializers import (
     availability_output,
     availability_query_fast,
 )
-from .validation import parse_input
 
 
 class _NetworkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

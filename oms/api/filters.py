@@ -43,3 +43,17 @@ class TrueFalseFilter(django_filters.Filter):
     """``?flag=true`` or ``?flag=false`` (absent: no filter); ``1``, ``null``, ``""`` are refused."""
 
     field_class = _TrueFalseField
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter set that refuses a filter given with no value (``?created_before=``): django-filter
+    would ignore it, so a typo in a client went unnoticed and the schema's types were not enforced."""
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        blank = [name for name in self.filters if "" in self.data.getlist(name)]
+        for name in blank:
+            self.form.add_error(
+                name, ValidationError("Give a value or leave the parameter out.", code="blank")
+            )
+        return valid and not blank

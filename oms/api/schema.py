@@ -88,7 +88,13 @@ def _tighten(schema: dict[str, Any]) -> None:
         return
     pattern = schema.get("pattern")
     if schema.get("format") == "decimal" and pattern and (match := _DECIMAL.match(pattern)):
-        schema["pattern"] = f"^\\d{{1,{match[1]}}}(?:\\.\\d{{1,{match[2]}}})?$"
+        # DRF takes a decimal as a JSON string or number: say both, each as the field refuses it
+        digits, places = int(match[1]), int(match[2])
+        text = {**schema, "pattern": f"^\\d{{1,{digits}}}(?:\\.\\d{{1,{places}}})?$"}
+        step = 10**-places
+        number = {"type": "number", "minimum": 0, "maximum": 10**digits - step, "multipleOf": step}
+        schema.clear()
+        schema["anyOf"] = [text, number]
     elif "format" not in schema and pattern is None:
         schema["pattern"] = _NOT_BLANK if schema.get("minLength", 0) >= 1 else _NO_NUL
 

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from oms.api.validation import StrictBooleanField, StrictCharField
 from oms.choices import ChannelKind
 from oms.errors import InvalidInput
 from oms.models import Channel, WebhookDelivery, WebhookEndpoint, code_validator
@@ -12,12 +13,12 @@ from oms.webhooks import (
 
 
 class ChannelInput(serializers.Serializer):
-    code = serializers.CharField(max_length=64, validators=[code_validator])
-    name = serializers.CharField(max_length=200)
+    code = StrictCharField(max_length=64, validators=[code_validator])
+    name = StrictCharField(max_length=200)
     kind = serializers.ChoiceField(choices=ChannelKind.choices)
-    currency = serializers.CharField(min_length=3, max_length=3)
-    ship_from_stores = serializers.BooleanField(default=True)
-    active = serializers.BooleanField(default=True)
+    currency = StrictCharField(min_length=3, max_length=3)
+    ship_from_stores = StrictBooleanField(default=True)
+    active = StrictBooleanField(default=True)
 
 
 class ChannelOutput(serializers.ModelSerializer):

@@ -1,11 +1,11 @@
 import django_filters
 
-from oms.api.filters import IdFilter
+from oms.api.filters import IdFilter, StrictFilterSet
 from orders.choices import FulfillmentMethod, OrderStatus
 from orders.models import Order
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices)
     channel = django_filters.CharFilter(field_name="channel__code")
     customer_email = django_filters.CharFilter(method="filter_customer_email")

@@ -259,6 +259,13 @@ def _int_id(value) -> int:
     return pk
 
 
+class CustomerQuery(serializers.Serializer):
+    email = serializers.CharField(
+        required=False, allow_blank=True, max_length=254, help_text="Normalised e-mail (case-insensitive)."
+    )
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+
 class CustomerViewSet(
     CustomerDataProtectionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -268,19 +275,16 @@ class CustomerViewSet(
     serializer_class = CustomerOutput
 
     def get_queryset(self):
-        params = self.request.query_params
+        query = CustomerQuery(data=self.request.query_params)  # 422 for a NUL, an over-long value
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
         return customer_list(
             actor=actor_from_request(self.request), email=params.get("email"), phone=params.get("phone")
         ).prefetch_related(
             Prefetch("channel_refs", queryset=ChannelCustomerRef.objects.select_related("channel"))
         )
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("email", str, description="Normalised e-mail (case-insensitive)."),
-            OpenApiParameter("phone", str),
-        ]
-    )
+    @extend_schema(parameters=[CustomerQuery])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 

@@ -1,11 +1,11 @@
 import django_filters
 
-from oms.api.filters import IdFilter
+from oms.api.filters import IdFilter, StrictFilterSet
 from returns.choices import ReturnMethod, ReturnReason, ReturnStatus
 from returns.models import Return
 
 
-class ReturnFilter(django_filters.FilterSet):
+class ReturnFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=ReturnStatus.choices)
     order = IdFilter(field_name="order_id")
     customer = IdFilter(field_name="order__customer_id")

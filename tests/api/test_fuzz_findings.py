@@ -198,3 +198,52 @@ def test_a_numeric_snapshot_reason_is_400(manager, warehouse):
 def test_a_channel_key_gets_json_for_an_unknown_api_path(make_channel_client):
     client = make_channel_client("web2", ChannelKind.WEB)
     assert_house_error(client.api.post("/api/v1/no-such-thing/1/", {}, format="json"), 404, "not_found")
+
+
+# --- Second fuzz round ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sku", ["A\x00B", "\udc00"])  # a NUL, a lone surrogate (JSON escapes them)
+def test_a_snapshot_sku_postgresql_cannot_store_is_422_not_a_500(manager, warehouse, sku):
+    body = json.dumps({"location": warehouse.code, "items": [{"sku": sku, "on_hand": 1}]})
+    response = manager.api.post("/api/v1/inventory/snapshots", body, content_type="application/json")
+    assert_house_error(response, 422, "invalid_input")
+
+
+@pytest.mark.django_db
+def test_an_error_echoing_a_lone_surrogate_is_json_not_a_500(manager):
+    body = json.dumps({**LOCATION, "kind": "\udc00"})
+    response = manager.api.post("/api/v1/locations", body, content_type="application/json")
+    body = assert_house_error(response, 422, "invalid_input")
+    assert body["extra"]["fields"]["kind"] == ['"\udc00" is not a valid choice.']
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["email=a%00b", "phone=%00", f"email={'a' * 300}"])
+def test_a_customer_search_postgresql_cannot_run_is_422(manager, query):
+    assert_house_error(manager.api.get(f"/api/v1/customers?{query}"), 422, "invalid_input")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/orders?created_before=",
+        "/api/v1/orders?status=",
+        "/api/v1/returns?created_after=",
+        "/api/v1/fulfillment-orders?location=",
+        "/api/v1/products?currency=",
+        "/api/v1/kpis?to=",
+        "/api/v1/kpis?from=",
+    ],
+)
+def test_a_query_parameter_without_a_value_is_422(manager, path):
+    assert_house_error(manager.api.get(path), 422, "invalid_input")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", [{"code": 0}, {"name": 5}, {"active": 1}, {"ship_from_stores": "yes"}])
+def test_a_channel_field_of_the_wrong_json_type_is_refused(manager, change):
+    body = {"code": "kiosk", "name": "Kiosk", "kind": "pos", "currency": "USD", **change}
+    assert_house_error(manager.api.post("/api/v1/channels", body, format="json"), 422, "invalid_input")

@@ -1,4 +1,4 @@
-"""Input parsing for the inventory endpoints: the contract's 400 / 422 split.
+"""Input parsing for the API (first written for the inventory endpoints): the contract's 400 / 422 split.
 
 * 400 ``malformed_request``: the body (or query) does not have the right shape: a value of the
   wrong type (a string where a number goes, an object where a list goes, ``null``), a body that is
