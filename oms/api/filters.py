@@ -46,12 +46,17 @@ class TrueFalseFilter(django_filters.Filter):
 
 
 class StrictFilterSet(django_filters.FilterSet):
-    """A filter set that refuses a filter given with no value (``?created_before=``): django-filter
-    would ignore it, so a typo in a client went unnoticed and the schema's types were not enforced."""
+    """A filter set that refuses a filter of a typed value (a date-time, a choice, an id, a flag)
+    given with none (``?created_before=``): django-filter would ignore it, though the schema says
+    "" is not a date-time. A text filter given "" still matches everything, as "" is a string."""
 
     def is_valid(self) -> bool:
         valid = super().is_valid()
-        blank = [name for name in self.filters if "" in self.data.getlist(name)]
+        blank = [
+            name
+            for name, field in self.filters.items()
+            if not isinstance(field, django_filters.CharFilter) and "" in self.data.getlist(name)
+        ]
         for name in blank:
             self.form.add_error(
                 name, ValidationError("Give a value or leave the parameter out.", code="blank")

@@ -16,7 +16,9 @@ import re
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular import openapi
 from drf_spectacular.drainage import warn
+from rest_framework import serializers
 
 from oms.money import CURRENCIES
 
@@ -42,6 +44,16 @@ _REQUEST_RULES: dict[str, dict[str, Any]] = {
     },
     "SnapshotItemSchemaRequest": {"properties": {"on_hand": {"maximum": _MAX}}},
 }
+_POSITIVE_AMOUNTS = {("ReturnRefundInputRequest", "amount")}  # min_value 0.01
+# The body of these operations is required (drf-spectacular marks a PATCH body optional).
+_BODY_REQUIRED = {"PATCH /api/v1/inventory/{id}/"}
+# Idempotency-Key: at most 255 printable characters (orders.api.views._idempotency_claim).
+_IDEMPOTENCY_KEY = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
+}
 _NO_NUL = "^[^\\u0000]*$"
 _NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 _DECIMAL = re.compile(r"^\^-\?\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
@@ -63,6 +75,23 @@ _NO_CONFLICT_ACTIONS = {
     "POST /api/v1/customers/{id}/erase/",
     "POST /api/v1/webhooks/{id}/enable/",
 }
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's, stating a list of objects' length rules (``many_init(allow_empty=False,
+    max_length=...)``), which it leaves out for a ``ListSerializer``."""
+
+    def _map_serializer_field(self, field: Any, direction: Any, bypass_extensions: bool = False) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.ListSerializer) and schema and schema.get("type") == "array":
+            # min_length / max_length: set by ListSerializer.__init__ (DRF 3.14+), not in the stubs
+            shortest, longest = getattr(field, "min_length", None), getattr(field, "max_length", None)
+            low = max(shortest or 0, 0 if field.allow_empty else 1)
+            if low:
+                schema["minItems"] = low
+            if longest is not None:
+                schema["maxItems"] = longest
+        return schema
 
 
 def _error_statuses(key: str, method: str, path: str, operation: dict[str, Any]) -> list[str]:
@@ -142,6 +171,9 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
         if name.endswith("Request"):
             _apply_rules(name, component)
             _walk_request(component)
+    for name, prop in _POSITIVE_AMOUNTS:
+        number = components[name]["properties"][prop]["anyOf"][1]
+        number["minimum"] = number["multipleOf"]
     for path, path_item in result.get("paths", {}).items():
         for method, operation in path_item.items():
             if method not in _METHODS:
@@ -151,6 +183,10 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "query":
                     _walk_request(parameter.get("schema"))
+                elif parameter.get("in") == "header" and parameter["name"] == "Idempotency-Key":
+                    parameter["schema"] = dict(_IDEMPOTENCY_KEY)
+            if key in _BODY_REQUIRED:
+                operation["requestBody"]["required"] = True
             responses = operation.setdefault("responses", {})
             for status in _error_statuses(key, method, path, operation):
                 responses.setdefault(
