@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from fulfillment.choices import FulfillmentStatus
 from fulfillment.models import FulfillmentOrder
+from oms.api.validation import StrictCharField
 from orders.choices import FulfillmentMethod
 
 
@@ -40,12 +41,12 @@ class FulfillmentOrderOutput(serializers.Serializer):
 
 
 class ShipInput(serializers.Serializer):
-    carrier = serializers.CharField(max_length=64)
-    tracking_number = serializers.CharField(max_length=128)
+    carrier = StrictCharField(max_length=64)
+    tracking_number = StrictCharField(max_length=128)
 
 
 class RejectInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=300)
+    reason = StrictCharField(max_length=300)  # a JSON string: 12 is refused, not made "12"
 
 
 class EmptyInput(serializers.Serializer):

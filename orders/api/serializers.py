@@ -10,7 +10,9 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from oms.api.validation import StrictCharField
 from oms.customers import CustomerInput
+from oms.lookups import PK_MAX
 from oms.money import MONEY, money_text
 from orders.choices import FulfillmentMethod, HoldReason, OrderStatus, ReservationStatus
 from orders.models import Order, OrderEvent, OrderHold, OrderLine, Reservation
@@ -105,16 +107,18 @@ class OrderCreateInput(serializers.Serializer):
 
 
 class OrderCancelInput(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="requested")
+    reason = StrictCharField(required=False, allow_blank=True, max_length=300, default="requested")
 
 
 class OrderHoldInput(serializers.Serializer):
     reason = serializers.ChoiceField(choices=HoldReason.choices)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    note = StrictCharField(required=False, allow_blank=True, max_length=500, default="")
 
 
 class OrderReleaseHoldInput(serializers.Serializer):
-    hold = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    hold = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=PK_MAX
+    )
 
 
 # --- Outputs -------------------------------------------------------------------------------------------

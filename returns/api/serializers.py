@@ -10,6 +10,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from oms.lookups import PK_MAX
 from oms.money import MONEY
 from returns.choices import Disposition, RefundMethod, ReturnMethod, ReturnReason, ReturnStatus
 from returns.models import Refund, Return
@@ -32,7 +33,9 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class ReturnLineInputSerializer(serializers.Serializer):
-    order_line = serializers.IntegerField(min_value=1, help_text="Id of a line of the order.")
+    order_line = serializers.IntegerField(
+        min_value=1, max_value=PK_MAX, help_text="Id of a line of the order."
+    )
     quantity = serializers.IntegerField(min_value=1, max_value=settings.OMS_MAX_QUANTITY)
     reason = serializers.ChoiceField(choices=ReturnReason.choices)
     note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
@@ -93,7 +96,9 @@ class ReturnCreateInput(serializers.Serializer):
 
 
 class ReceiveLineInputSerializer(serializers.Serializer):
-    return_line = serializers.IntegerField(min_value=1, help_text="Id of a line of the return.")
+    return_line = serializers.IntegerField(
+        min_value=1, max_value=PK_MAX, help_text="Id of a line of the return."
+    )
     quantity = serializers.IntegerField(min_value=1, max_value=settings.OMS_MAX_QUANTITY)
     disposition = serializers.ChoiceField(choices=Disposition.choices)
 

@@ -254,3 +254,39 @@ def test_a_text_filter_without_a_value_matches_everything(manager, path):
 def test_a_channel_field_of_the_wrong_json_type_is_refused(manager, change):
     body = {"code": "kiosk", "name": "Kiosk", "kind": "pos", "currency": "USD", **change}
     assert_house_error(manager.api.post("/api/v1/channels", body, format="json"), 422, "invalid_input")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/fulfillment-orders/1/reject/", {"reason": 12}),
+        ("/api/v1/fulfillment-orders/1/ship/", {"carrier": 1, "tracking_number": "T"}),
+        ("/api/v1/orders/1/cancel/", {"reason": 0}),
+    ],
+)
+def test_a_numeric_reason_is_refused_before_anything_else(manager, path, body):
+    # fulfilment order 1 / order 1 do not exist: the body is checked first, so the type error shows
+    assert_house_error(manager.api.post(path, body, format="json"), 422, "invalid_input")
+
+
+BEYOND = 2**63  # one past PostgreSQL's bigint
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/orders/1/release-hold/", {"hold": BEYOND}),
+        (
+            "/api/v1/returns/",
+            {"order": "1", "method": "mail", "lines": [{"order_line": BEYOND, "quantity": 1}]},
+        ),
+        (
+            "/api/v1/returns/1/receive/",
+            {"lines": [{"return_line": BEYOND, "quantity": 1, "disposition": "damaged"}]},
+        ),
+    ],
+)
+def test_a_body_id_beyond_bigint_is_refused_before_the_database(manager, path, body):
+    assert_house_error(manager.api.post(path, body, format="json"), 422, "invalid_input")
