@@ -10,9 +10,11 @@ from django.db.models import Model, QuerySet
 ModelT = TypeVar("ModelT", bound=Model)
 
 
-# Primary keys are PostgreSQL bigints (SQLite's integers): a number outside this range cannot
-# name a row, and handed to the database it fails there (DataError, or SQLite's OverflowError).
-PK_MIN, PK_MAX = 1, 2**63 - 1
+# Primary keys are PostgreSQL bigints (SQLite's integers), counted up from 1: handed a number past
+# the bigint range the database fails (DataError, or SQLite's OverflowError). The API takes ids up
+# to 2**53 - 1, the largest integer a JSON number holds exactly (JavaScript's MAX_SAFE_INTEGER), so
+# every id it names survives a client's JSON parser; no sequence gets near it.
+PK_MIN, PK_MAX = 1, 2**53 - 1
 
 
 def pk_or_none(value: Any) -> int | None:

@@ -58,7 +58,7 @@ class CoordinateField(StrictDecimalField):
 
 
 class LocationCreateInput(serializers.Serializer):
-    code = StrictCharField(max_length=64, validators=[code_validator])
+    code = StrictCharField(max_length=64, validators=[code_validator], trim_whitespace=False)
     name = StrictCharField(max_length=200)
     kind = serializers.ChoiceField(choices=LocationKind.choices)
     latitude = CoordinateField(limit=90)
@@ -118,7 +118,8 @@ class LocationOutput(serializers.ModelSerializer):
 
 
 class ProductCreateInput(serializers.Serializer):
-    sku = StrictCharField(max_length=64, validators=[sku_validator])
+    # not trimmed: "SKU\f" is refused as the pattern says, not stored as "SKU"
+    sku = StrictCharField(max_length=64, validators=[sku_validator], trim_whitespace=False)
     name = StrictCharField(max_length=200)
     price = StrictDecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
     currency = StrictCharField(min_length=3, max_length=3)

@@ -119,7 +119,7 @@ def _tighten(schema: dict[str, Any]) -> None:
     if schema.get("format") == "decimal" and pattern and (match := _DECIMAL.match(pattern)):
         # DRF takes a decimal as a JSON string or number: say both, each as the field refuses it
         digits, places = int(match[1]), int(match[2])
-        text = {**schema, "pattern": f"^\\d{{1,{digits}}}(?:\\.\\d{{1,{places}}})?$"}
+        text = {**schema, "pattern": f"^[0-9]{{1,{digits}}}(?:\\.[0-9]{{1,{places}}})?$"}
         step = 10**-places
         number = {"type": "number", "minimum": 0, "maximum": 10**digits - step, "multipleOf": step}
         schema.clear()
@@ -172,7 +172,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             _apply_rules(name, component)
             _walk_request(component)
     for name, prop in _POSITIVE_AMOUNTS:
-        number = components[name]["properties"][prop]["anyOf"][1]
+        text, number = components[name]["properties"][prop]["anyOf"]
+        text["pattern"] = "^(?!0+(?:\\.0+)?$)" + text["pattern"][1:]  # not zero
         number["minimum"] = number["multipleOf"]
     for path, path_item in result.get("paths", {}).items():
         for method, operation in path_item.items():

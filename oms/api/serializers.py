@@ -13,7 +13,7 @@ from oms.webhooks import (
 
 
 class ChannelInput(serializers.Serializer):
-    code = StrictCharField(max_length=64, validators=[code_validator])
+    code = StrictCharField(max_length=64, validators=[code_validator], trim_whitespace=False)
     name = StrictCharField(max_length=200)
     kind = serializers.ChoiceField(choices=ChannelKind.choices)
     currency = StrictCharField(min_length=3, max_length=3)

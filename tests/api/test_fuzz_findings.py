@@ -46,7 +46,7 @@ def test_a_huge_coordinate_in_a_patch_is_422(manager, store):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("value", ["-1.696e+294", HUGE, "0", "1.5", "-3"])
+@pytest.mark.parametrize("value", ["-1.696e+294", HUGE, str(2**53), "0", "1.5", "-3"])
 @pytest.mark.parametrize(
     "path",
     ["/api/v1/fulfillment-orders?order={v}", "/api/v1/orders?customer={v}", "/api/v1/returns?order={v}"],
@@ -270,7 +270,7 @@ def test_a_numeric_reason_is_refused_before_anything_else(manager, path, body):
     assert_house_error(manager.api.post(path, body, format="json"), 422, "invalid_input")
 
 
-BEYOND = 2**63  # one past PostgreSQL's bigint
+BEYOND = 2**63  # one past PostgreSQL's bigint (ids stop at 2**53 - 1, see oms.lookups)
 
 
 @pytest.mark.django_db
@@ -290,3 +290,10 @@ BEYOND = 2**63  # one past PostgreSQL's bigint
 )
 def test_a_body_id_beyond_bigint_is_refused_before_the_database(manager, path, body):
     assert_house_error(manager.api.post(path, body, format="json"), 422, "invalid_input")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sku", ["SKU\f", " SKU", "SKU "])
+def test_a_sku_with_whitespace_is_refused_not_trimmed(manager, sku):
+    body = {"sku": sku, "name": "N", "price": "1.00", "currency": "USD"}
+    assert_house_error(manager.api.post("/api/v1/products", body, format="json"), 422, "invalid_input")
