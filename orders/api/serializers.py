@@ -59,8 +59,8 @@ class OrderLineInput(serializers.Serializer):
 
 
 class OrderCreateInput(serializers.Serializer):
-    external_id = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
-    channel = serializers.CharField(
+    external_id = StrictCharField(required=False, allow_blank=True, max_length=128, default="")
+    channel = StrictCharField(
         required=False,
         allow_blank=True,
         max_length=64,
@@ -68,9 +68,9 @@ class OrderCreateInput(serializers.Serializer):
         help_text="Channel code; required for staff, ignored for channel clients (their own channel).",
     )
     customer = CustomerInputSerializer(required=False, allow_null=True, default=None)
-    currency = serializers.CharField(required=False, allow_blank=True, max_length=3, default="")
+    currency = StrictCharField(required=False, allow_blank=True, max_length=3, default="")
     method = serializers.ChoiceField(choices=FulfillmentMethod.choices)
-    pickup_location = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    pickup_location = StrictCharField(required=False, allow_blank=True, max_length=64, default="")
     shipping_address = AddressInput(required=False, allow_null=True, default=None)
     # many_init: what many=True calls, typed for the list's own arguments (allow_empty, max_length)
     lines = OrderLineInput.many_init(allow_empty=False, min_length=1, max_length=200)

@@ -297,3 +297,13 @@ def test_a_body_id_beyond_bigint_is_refused_before_the_database(manager, path, b
 def test_a_sku_with_whitespace_is_refused_not_trimmed(manager, sku):
     body = {"sku": sku, "name": "N", "price": "1.00", "currency": "USD"}
     assert_house_error(manager.api.post("/api/v1/products", body, format="json"), 422, "invalid_input")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "change", [{"channel": 0}, {"external_id": 5}, {"currency": 1}, {"pickup_location": 2}]
+)
+def test_an_order_text_field_of_the_wrong_json_type_is_refused(manager, change):
+    line = {"sku": "X", "quantity": 1, "unit_price": "1.00"}
+    body = {"channel": "web", "method": "ship", "lines": [line], **change}
+    assert_house_error(manager.api.post("/api/v1/orders", body, format="json"), 422, "invalid_input")
