@@ -109,8 +109,8 @@ def _api_parse(items: list[tuple[str, int]], code: str) -> dict[str, Any]:
     """JSON body -> the endpoint's parser -> ``SnapshotInput`` (what the API adds to the service).
     A body over the endpoint's limit is reported (the endpoint would answer 413), not parsed."""
     from inventory.api.serializers import SnapshotInput
-    from inventory.api.validation import parse_input
     from oms.api.parsers import SnapshotJSONParser
+    from oms.api.validation import parse_input
 
     body = json.dumps({"location": code, "items": [{"sku": s, "on_hand": n} for s, n in items]}).encode()
     parser = SnapshotJSONParser()

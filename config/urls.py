@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from oms.api.views import api_not_found
+from oms.api.error_views import api_not_found
 from oms.kpi_admin import kpi_dashboard
 from oms.landing import landing
 
@@ -29,3 +29,9 @@ urlpatterns = [
     # Unknown API paths answer in the house error format, not with an HTML page.
     path("api/<path:rest>", api_not_found),
 ]
+
+# Errors outside a DRF view (no route, CSRF, a crash) answer JSON under /api/, HTML elsewhere.
+handler400 = "oms.api.error_views.bad_request"
+handler403 = "oms.api.error_views.permission_denied"
+handler404 = "oms.api.error_views.not_found"
+handler500 = "oms.api.error_views.server_error"

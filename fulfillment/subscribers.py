@@ -4,12 +4,14 @@ fulfilment orders with the order that is being cancelled."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from oms import events
 from orders.selectors import order_section_register
 from orders.services import change_work_register
 
+from .api.serializers import FulfillmentOrderSummary
 from .selectors import fulfillment_orders_for_orders
 from .services import (
     fulfillment_orders_apply_change,
@@ -36,4 +38,9 @@ def connect() -> None:
     events.subscribe_in_transaction("order.cancelling", fulfillment_orders_cancel_for_order)
     events.subscribe_in_transaction("order.changing", fulfillment_orders_apply_change)
     change_work_register(reservation_work_states)
-    order_section_register("fulfillment_orders", fulfillment_orders_for_orders, default=[])
+    order_section_register(
+        "fulfillment_orders",
+        fulfillment_orders_for_orders,
+        default=[],
+        output=partial(FulfillmentOrderSummary, many=True),
+    )

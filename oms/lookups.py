@@ -10,12 +10,23 @@ from django.db.models import Model, QuerySet
 ModelT = TypeVar("ModelT", bound=Model)
 
 
+# Primary keys are PostgreSQL bigints (SQLite's integers), counted up from 1: handed a number past
+# the bigint range the database fails (DataError, or SQLite's OverflowError). The API takes ids up
+# to 2**53 - 1, the largest integer a JSON number holds exactly (JavaScript's MAX_SAFE_INTEGER), so
+# every id it names survives a client's JSON parser; no sequence gets near it.
+PK_MIN, PK_MAX = 1, 2**53 - 1
+
+
 def pk_or_none(value: Any) -> int | None:
-    """``value`` as an integer primary key, or None when it is not one (then no row matches)."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    """``value`` as an integer primary key, or None when it is not one (then no row matches):
+    not a whole number, or outside ``PK_MIN..PK_MAX``."""
+    if isinstance(value, bool):
         return None
+    try:
+        pk = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return pk if PK_MIN <= pk <= PK_MAX else None
 
 
 def filter_given(qs: QuerySet[ModelT], **lookups: Any) -> QuerySet[ModelT]:

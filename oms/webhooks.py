@@ -41,6 +41,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from .errors import InvalidInput, NotFound
+from .lookups import pk_or_none
 from .models import WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -203,10 +204,10 @@ def webhook_delivery_list(*, endpoint_id: int | str) -> QuerySet[WebhookDelivery
 
 
 def _as_id(value: int | str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise NotFound("No such webhook.", code="webhook_not_found", extra={"id": value}) from None
+    pk = pk_or_none(value)
+    if pk is None:
+        raise NotFound("No such webhook.", code="webhook_not_found", extra={"id": value})
+    return pk
 
 
 # --- Which endpoints want a topic (cached per process) ------------------------------------------------

@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from oms.actors import Actor
 from oms.contact import normalize_phone
-from oms.lookups import filter_given
+from oms.lookups import filter_given, pk_or_none
 from oms.models import ChannelCustomerRef, Customer
 
 from .errors import CustomerNotFound, OrderNotFound
@@ -29,11 +29,24 @@ from .models import Order, OrderChange, OrderChangeRequest, OrderEvent, OrderHol
 # orders app shows them without importing its dependants.
 OrderSectionLoader = Callable[[list[int]], dict[int, Any]]
 _order_sections: dict[str, tuple[OrderSectionLoader, Any]] = {}
+# name -> a factory of the section's output field (a serializer), for the API schema: the app that
+# builds a section's values says what they look like.
+_order_section_outputs: dict[str, Callable[[], Any]] = {}
 
 
-def order_section_register(name: str, loader: OrderSectionLoader, *, default: Any = None) -> None:
-    """Every order's representation shows ``loader``'s value as ``name`` (``default`` if none)."""
+def order_section_register(
+    name: str, loader: OrderSectionLoader, *, default: Any = None, output: Callable[[], Any] | None = None
+) -> None:
+    """Every order's representation shows ``loader``'s value as ``name`` (``default`` if none);
+    ``output`` makes the field that documents it (``OrderOutput`` declares it in the schema)."""
     _order_sections[name] = (loader, default)
+    if output is not None:
+        _order_section_outputs[name] = output
+
+
+def order_section_outputs() -> dict[str, Callable[[], Any]]:
+    """Each registered section's output field factory (sections registered without one are absent)."""
+    return dict(_order_section_outputs)
 
 
 def order_sections_load(order_ids: list[int]) -> dict[str, dict[int, Any]]:
@@ -65,12 +78,8 @@ def order_queryset_for_actor(actor: Actor, *, lookup: bool = False) -> QuerySet[
 def order_get_for_actor(*, order_id: int | str, actor: Actor) -> Order:
     """The order with this id or number if the actor may see it (lookup allowed); else OrderNotFound."""
     qs = order_queryset_for_actor(actor, lookup=True)
-    try:
-        order_pk = int(order_id)
-    except (TypeError, ValueError):
-        order = qs.filter(number=str(order_id)).first()
-    else:
-        order = qs.filter(pk=order_pk).first()
+    order_pk = pk_or_none(order_id)  # not an id (or beyond the bigint range): maybe a number
+    order = (qs.filter(number=str(order_id)) if order_pk is None else qs.filter(pk=order_pk)).first()
     if order is None:
         raise OrderNotFound(f"No order '{order_id}'.")
     return order
@@ -182,9 +191,10 @@ def customer_list(*, actor: Actor, email: str | None = None, phone: str | None =
     return qs.order_by("pk")
 
 
-def customer_get_for_actor(*, customer_id: int, actor: Actor) -> Customer:
+def customer_get_for_actor(*, customer_id: int | str, actor: Actor) -> Customer:
     """The customer if the actor may see it (a channel: its orders' or ids'); else CustomerNotFound."""
-    customer = _visible_customers(actor).filter(pk=customer_id).first()
+    pk = pk_or_none(customer_id)
+    customer = _visible_customers(actor).filter(pk=pk).first() if pk is not None else None
     if customer is None:
         raise CustomerNotFound(f"No customer {customer_id}.")
     return customer

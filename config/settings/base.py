@@ -49,6 +49,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Under /api/ a CSRF failure answers in the house error format (oms/api/error_views.py).
+CSRF_FAILURE_VIEW = "oms.api.error_views.csrf_failure"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
@@ -137,12 +139,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["oms.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["oms.api.parsers.SizeLimitedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "oms.api.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "oms.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "oms.api.exception_handler.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["oms.api.throttling.ApiClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_client": env("OMS_API_THROTTLE_RATE", default="50/second")},
@@ -170,6 +172,7 @@ SPECTACULAR_SETTINGS = {
         "LocationKindEnum": "inventory.choices.LocationKind",
         "MovementKindEnum": "inventory.choices.MovementKind",
         "OrderStatusEnum": "orders.choices.OrderStatus",
+        "FulfillmentStatusEnum": "fulfillment.choices.FulfillmentStatus",
         "ReservationStatusEnum": "orders.choices.ReservationStatus",
         "FulfillmentMethodEnum": "orders.choices.FulfillmentMethod",
         "HoldReasonEnum": "orders.choices.HoldReason",

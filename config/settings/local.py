@@ -8,7 +8,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 # SQLite has one writer: mark dispatched outbox rows in the request, not from a second thread.
 OMS_OUTBOX_MARK_DELAY_SECONDS = env.float("OMS_OUTBOX_MARK_DELAY_SECONDS", default=0.0)
 REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = [
-    "rest_framework.renderers.JSONRenderer",
+    "oms.api.renderers.JSONRenderer",
     "rest_framework.renderers.BrowsableAPIRenderer",
 ]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from fulfillment.choices import FulfillmentStatus
 from fulfillment.models import FulfillmentOrder
+from oms.api.validation import StrictCharField
 from orders.choices import FulfillmentMethod
 
 
@@ -46,12 +47,12 @@ class FulfillmentOrderOutput(serializers.Serializer):
 
 
 class ShipInput(serializers.Serializer):
-    carrier = serializers.CharField(max_length=64)
-    tracking_number = serializers.CharField(max_length=128)
+    carrier = StrictCharField(max_length=64)
+    tracking_number = StrictCharField(max_length=128)
 
 
 class RejectInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=300)
+    reason = StrictCharField(max_length=300)  # a JSON string: 12 is refused, not made "12"
 
 
 class PickedUpInput(serializers.Serializer):
@@ -69,3 +70,20 @@ class PickedUpInput(serializers.Serializer):
 
 class EmptyInput(serializers.Serializer):
     """No body is needed."""
+
+
+class FulfillmentOrderLineSummary(serializers.Serializer):
+    line = serializers.IntegerField(help_text="Order line id.")
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+
+
+class FulfillmentOrderSummary(FulfillmentOrderOutput):
+    """A fulfilment order as its order shows it (the ``fulfillment_orders`` section that
+    ``fulfillment.selectors.fulfillment_orders_for_orders`` builds): the work's identity, status
+    and tracking; the rest is at ``GET /fulfillment-orders/{id}``."""
+
+    # None drops a field of FulfillmentOrderOutput (DRF); the stubs know only fields
+    order = order_number = method = customer_name = reject_reason = None  # type: ignore[assignment]
+    created_at = accepted_at = ready_at = completed_at = None  # type: ignore[assignment]
+    lines = FulfillmentOrderLineSummary(many=True)  # type: ignore[assignment]

@@ -19,6 +19,7 @@ from fulfillment.selectors import (
     fulfillment_order_get_for_actor,
     fulfillment_order_queryset_for_actor,
 )
+from oms.api.filters import IdFilter, StrictFilterSet
 from oms.api.viewsets import NewestFirstViewSet, checked_body
 from oms.authentication import actor_from_request
 from oms.permissions import IsStaff
@@ -27,11 +28,11 @@ from orders.choices import FulfillmentMethod
 from .serializers import EmptyInput, FulfillmentOrderOutput, PickedUpInput, RejectInput, ShipInput
 
 
-class FulfillmentOrderFilter(django_filters.FilterSet):
+class FulfillmentOrderFilter(StrictFilterSet):
     location = django_filters.CharFilter(field_name="location__code")
     status = django_filters.MultipleChoiceFilter(choices=FulfillmentStatus.choices)
     method = django_filters.ChoiceFilter(choices=FulfillmentMethod.choices)
-    order = django_filters.NumberFilter(field_name="order_id")
+    order = IdFilter(field_name="order_id")
 
     class Meta:
         model = FulfillmentOrder

@@ -16,17 +16,17 @@ from inventory.models import Location, Product
 from inventory.selectors import AvailabilityAnswer
 from inventory.services.network import LOCATION_FIELDS
 from oms.api.serializers import ModelOutput
-from oms.models import code_validator
-
-from .validation import (
+from oms.api.validation import (
     WRONG_TYPE,
     StrictBooleanField,
     StrictCharField,
     StrictDecimalField,
     StrictIntegerField,
 )
+from oms.models import code_validator
 
 INT32_MAX = 2_147_483_647
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 sku_validator = RegexValidator(r"^[^\s/]+$", "A SKU has no spaces and no '/'.")
 country_validator = RegexValidator(r"^([A-Za-z]{2})?$", "Use a two-letter ISO 3166 country code.")
 
@@ -45,8 +45,13 @@ class CoordinateField(StrictDecimalField):
         )
 
     def validate_precision(self, value: Decimal) -> Decimal:
-        if abs(value) > 1000:  # out of range: left to min_value / max_value (422)
-            return value
+        # Out of range is a meaning error (422), refused here before the rounding below: quantizing
+        # -1.2e308 to 9 digits raised decimal.InvalidOperation (a 500).
+        low, high = self.min_value, self.max_value  # always set (__init__)
+        if high is not None and value > high:
+            self.fail("max_value", max_value=high)
+        if low is not None and value < low:
+            self.fail("min_value", min_value=low)
         return super().validate_precision(value.quantize(Decimal("0.000001"), rounding=decimal.ROUND_HALF_UP))
 
 
@@ -54,7 +59,7 @@ class CoordinateField(StrictDecimalField):
 
 
 class LocationCreateInput(serializers.Serializer):
-    code = StrictCharField(max_length=64, validators=[code_validator])
+    code = StrictCharField(max_length=64, validators=[code_validator], trim_whitespace=False)
     name = StrictCharField(max_length=200)
     kind = serializers.ChoiceField(choices=LocationKind.choices)
     latitude = CoordinateField(limit=90)
@@ -117,7 +122,8 @@ class LocationOutput(ModelOutput):
 
 
 class ProductCreateInput(serializers.Serializer):
-    sku = StrictCharField(max_length=64, validators=[sku_validator])
+    # not trimmed: "SKU\f" is refused as the pattern says, not stored as "SKU"
+    sku = StrictCharField(max_length=64, validators=[sku_validator], trim_whitespace=False)
     name = StrictCharField(max_length=200)
     price = StrictDecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
     currency = StrictCharField(min_length=3, max_length=3)
@@ -195,6 +201,7 @@ class SnapshotItemsField(serializers.Field):
         "not_a_list": 'Expected a list of items but got type "{input_type}".',
         WRONG_TYPE: "Item {index}: {problem}",
         "item_field_required": "Item {index}: '{name}' is required.",
+        "unstorable_sku": "Item {index}: a SKU has no NUL or lone surrogate characters.",
     }
 
     def to_internal_value(self, data: Any) -> list[tuple[str, int]]:
@@ -210,6 +217,8 @@ class SnapshotItemsField(serializers.Field):
                 self.fail("item_field_required", index=index, name="sku" if sku is None else "on_hand")
             if not isinstance(sku, str):
                 self.fail(WRONG_TYPE, index=index, problem="sku must be a string.")
+            if _UNSTORABLE.search(sku):  # PostgreSQL text takes neither (a 500 when queried)
+                self.fail("unstorable_sku", index=index)
             if isinstance(on_hand, float) and on_hand.is_integer() and abs(on_hand) < 2**53:
                 on_hand = int(on_hand)
             if isinstance(on_hand, bool) or not isinstance(on_hand, int):

@@ -12,6 +12,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from inventory.errors import StockLevelNotFound
 from inventory.selectors import availability_for_skus, location_list, product_list, stock_level_list
 from inventory.services import (
     location_create,
@@ -25,7 +26,9 @@ from inventory.services import (
 )
 from inventory.snapshots import stock_snapshot_apply
 from oms.api.parsers import SizeLimitedJSONParser, SnapshotJSONParser
+from oms.api.validation import parse_input
 from oms.authentication import actor_from_request, channel_from_request
+from oms.lookups import pk_or_none
 from oms.permissions import IsManager, IsManagerOrReadOnly, IsStaff, IsStaffOrChannel
 
 from .filters import LocationFilter, ProductFilter, StockLevelFilter
@@ -47,7 +50,6 @@ from .serializers import (
     availability_output,
     availability_query_fast,
 )
-from .validation import parse_input
 
 
 class _CreateViewSet(viewsets.GenericViewSet):
@@ -148,13 +150,26 @@ class StockLevelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def partial_update(self, request: Request, pk: str) -> Response:
         data = parse_input(StockLevelUpdateInput, request.data)
         level = stock_safety_set(
-            stock_level_id=int(pk), safety_stock=data["safety_stock"], actor=actor_from_request(request)
+            stock_level_id=_stock_level_pk(pk),
+            safety_stock=data["safety_stock"],
+            actor=actor_from_request(request),
         )
         return Response(StockLevelOutput(level).data)
 
     @extend_schema(parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)])
-    def retrieve(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().retrieve(request, *args, **kwargs)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        level = self.get_queryset().filter(pk=_stock_level_pk(pk)).first()
+        if level is None:
+            raise StockLevelNotFound(f"No stock row {pk}.", extra={"id": pk})
+        return Response(StockLevelOutput(level).data)
+
+
+def _stock_level_pk(value: str) -> int:
+    """The row id of the URL; 404 for one no row can have (beyond the bigint range)."""
+    pk = pk_or_none(value)
+    if pk is None:
+        raise StockLevelNotFound(f"No stock row {value}.", extra={"id": value})
+    return pk
 
 
 class StockAdjustmentViewSet(_CreateViewSet):

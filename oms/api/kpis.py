@@ -34,6 +34,17 @@ class KpiQuery(serializers.Serializer):
             ),
         }
 
+    def to_internal_value(self, data: Any) -> Any:
+        # A query string's "?to=" is dropped as absent by DRF; the schema says a date, so refuse it.
+        blank = {
+            name: ["Give a date or leave the parameter out."]
+            for name in ("from", "to")
+            if data.get(name) == ""
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
 
 class KpiOutput(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:

@@ -2,6 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from oms.api.validation import StrictBooleanField, StrictCharField
 from oms.choices import ChannelKind
 from oms.errors import InvalidInput
 from oms.models import Channel, WebhookDelivery, WebhookEndpoint, code_validator
@@ -25,12 +26,12 @@ class ModelOutput(serializers.ModelSerializer):
 
 
 class ChannelInput(serializers.Serializer):
-    code = serializers.CharField(max_length=64, validators=[code_validator])
-    name = serializers.CharField(max_length=200)
+    code = StrictCharField(max_length=64, validators=[code_validator], trim_whitespace=False)
+    name = StrictCharField(max_length=200)
     kind = serializers.ChoiceField(choices=ChannelKind.choices)
-    currency = serializers.CharField(min_length=3, max_length=3)
-    ship_from_stores = serializers.BooleanField(default=True)
-    active = serializers.BooleanField(default=True)
+    currency = StrictCharField(min_length=3, max_length=3)
+    ship_from_stores = StrictBooleanField(default=True)
+    active = StrictBooleanField(default=True)
 
 
 class ChannelOutput(ModelOutput):
@@ -47,6 +48,7 @@ class WebhookEndpointInput(serializers.Serializer):
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=list(WEBHOOK_EVENT_CHOICES)),
         allow_empty=False,
+        min_length=1,
         max_length=len(WEBHOOK_EVENT_CHOICES),
         help_text='Event types to deliver; "*" for every type.',
     )

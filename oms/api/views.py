@@ -1,4 +1,3 @@
-from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
@@ -28,12 +27,6 @@ from .serializers import (
     WebhookEndpointOutput,
 )
 from .viewsets import checked_body
-
-
-def api_not_found(request: HttpRequest, rest: str) -> JsonResponse:
-    return JsonResponse(
-        {"code": "not_found", "message": f"No API endpoint at /api/{rest}.", "extra": {}}, status=404
-    )
 
 
 class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

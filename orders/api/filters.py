@@ -1,14 +1,15 @@
 import django_filters
 
+from oms.api.filters import IdFilter, StrictFilterSet
 from orders.choices import FulfillmentMethod, OrderStatus
 from orders.models import Order
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices)
     channel = django_filters.CharFilter(field_name="channel__code")
     customer_email = django_filters.CharFilter(method="filter_customer_email")
-    customer = django_filters.NumberFilter(field_name="customer_id", min_value=1, max_value=2**63 - 1)
+    customer = IdFilter(field_name="customer_id")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     number = django_filters.CharFilter(field_name="number")

@@ -10,10 +10,13 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from oms.api.validation import StrictCharField
 from oms.customers import CustomerInput
+from oms.lookups import PK_MAX
 from oms.money import MONEY, money_text
 from orders.choices import FulfillmentMethod, HoldReason, OrderStatus, ReservationStatus
 from orders.models import Order, OrderEvent, OrderHold, OrderLine, Reservation
+from orders.selectors import order_section_outputs
 from orders.services import LineInput, OrderInput, PlacementResult
 
 from .payment_serializers import PaymentInputSerializer, PaymentOutput
@@ -56,8 +59,8 @@ class OrderLineInput(serializers.Serializer):
 
 
 class OrderCreateInput(serializers.Serializer):
-    external_id = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
-    channel = serializers.CharField(
+    external_id = StrictCharField(required=False, allow_blank=True, max_length=128, default="")
+    channel = StrictCharField(
         required=False,
         allow_blank=True,
         max_length=64,
@@ -65,12 +68,12 @@ class OrderCreateInput(serializers.Serializer):
         help_text="Channel code; required for staff, ignored for channel clients (their own channel).",
     )
     customer = CustomerInputSerializer(required=False, allow_null=True, default=None)
-    currency = serializers.CharField(required=False, allow_blank=True, max_length=3, default="")
+    currency = StrictCharField(required=False, allow_blank=True, max_length=3, default="")
     method = serializers.ChoiceField(choices=FulfillmentMethod.choices)
-    pickup_location = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    pickup_location = StrictCharField(required=False, allow_blank=True, max_length=64, default="")
     shipping_address = AddressInput(required=False, allow_null=True, default=None)
     # many_init: what many=True calls, typed for the list's own arguments (allow_empty, max_length)
-    lines = OrderLineInput.many_init(allow_empty=False, max_length=200)
+    lines = OrderLineInput.many_init(allow_empty=False, min_length=1, max_length=200)
     shipping_total = serializers.DecimalField(
         **MONEY, min_value=Decimal("0"), required=False, default=Decimal("0")
     )
@@ -119,7 +122,7 @@ class CancelLineInput(serializers.Serializer):
 
 
 class OrderCancelInput(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="requested")
+    reason = StrictCharField(required=False, allow_blank=True, max_length=300, default="requested")
     lines = CancelLineInput.many_init(
         required=False,
         allow_empty=False,
@@ -130,11 +133,13 @@ class OrderCancelInput(serializers.Serializer):
 
 class OrderHoldInput(serializers.Serializer):
     reason = serializers.ChoiceField(choices=HoldReason.choices)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    note = StrictCharField(required=False, allow_blank=True, max_length=500, default="")
 
 
 class OrderReleaseHoldInput(serializers.Serializer):
-    hold = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    hold = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=PK_MAX
+    )
 
 
 # --- Outputs -------------------------------------------------------------------------------------------
@@ -184,33 +189,32 @@ class OrderEventOutput(serializers.Serializer):
     kind = serializers.CharField()
     message = serializers.CharField()
     # the serializer metaclass pops declared fields, so Serializer.data (which mypy sees) is untouched
-    data = serializers.JSONField()  # type: ignore[assignment]
+    data = serializers.DictField(  # type: ignore[assignment]
+        help_text="What the event recorded (its keys depend on the kind, e.g. reason, location, units)."
+    )
     actor_type = serializers.CharField()
     actor_name = serializers.CharField()
     created_at = serializers.DateTimeField()
 
 
-class FulfillmentOrderLineSummary(serializers.Serializer):
+class AddressOutput(serializers.Serializer):
+    """The delivery address as given (its coordinates are kept on the order, not here); orders
+    written by other paths may carry only some of the keys."""
+
+    name = serializers.CharField(required=False)
+    line1 = serializers.CharField(required=False)
+    line2 = serializers.CharField(required=False)
+    city = serializers.CharField(required=False)
+    region = serializers.CharField(required=False)
+    postal_code = serializers.CharField(required=False)
+    country = serializers.CharField(required=False)
+    phone = serializers.CharField(required=False)
+
+
+class BackorderedLineOutput(serializers.Serializer):
     line = serializers.IntegerField(help_text="Order line id.")
     sku = serializers.CharField()
-    quantity = serializers.IntegerField()
-
-
-class FulfillmentOrderSummary(serializers.Serializer):
-    id = serializers.IntegerField()
-    number = serializers.CharField()
-    location = serializers.CharField()
-    status = serializers.CharField()
-    carrier = serializers.CharField(help_text="Empty until shipped.")
-    tracking_number = serializers.CharField(help_text="Empty until shipped.")
-    pickup_expires_at = serializers.DateTimeField(allow_null=True, help_text="Pickup: collect before.")
-    lines = FulfillmentOrderLineSummary(many=True)
-
-
-class ReturnsSectionField(serializers.ListField):
-    """The ``returns`` section the returns app adds to every order (``order_section_register``);
-    the returns app documents its items (``returns.api.serializers.ReturnsSectionSchema``), so
-    this app imports nothing of it."""
+    quantity = serializers.IntegerField(help_text="Units waiting for stock.")
 
 
 def line_dict(line: OrderLine) -> dict[str, Any]:
@@ -278,7 +282,7 @@ class _OrderHeadOutput(serializers.Serializer):
     customer = CustomerSummaryOutput(allow_null=True)
     method = serializers.ChoiceField(choices=FulfillmentMethod.choices)
     pickup_location = serializers.CharField(allow_null=True)
-    shipping_address = serializers.JSONField(allow_null=True)
+    shipping_address = AddressOutput(allow_null=True)
     currency = serializers.CharField()
     subtotal = serializers.DecimalField(**MONEY)
     tax_total = serializers.DecimalField(**MONEY)
@@ -296,13 +300,16 @@ class OrderOutput(_OrderHeadOutput):
     lines = OrderLineOutput(many=True)
     reservations = ReservationOutput(many=True)
     holds = OrderHoldOutput(many=True)
-    fulfillment_orders = FulfillmentOrderSummary(many=True)
     events = OrderEventOutput(many=True, required=False, help_text="Only in GET /orders/{id}.")
-    returns = ReturnsSectionField(required=False, help_text="Returns of this order (from any channel).")
-    exchange_for = serializers.DictField(
-        required=False, allow_null=True, help_text="For an exchange order: the return it was created for."
-    )
     payments = PaymentOutput(many=True, required=False, help_text="The order's payments and their ledger.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """The declared fields and, for the schema, those of the sections other apps add
+        (``fulfillment_orders``, ``returns``, ``exchange_for``), each documented by its app."""
+        fields = super().get_fields()
+        for name, output in order_section_outputs().items():
+            fields.setdefault(name, output())
+        return fields
 
     def to_representation(self, order: Order) -> dict[str, Any]:
         data = _order_head(order)
@@ -350,9 +357,7 @@ class OrderCreateOutput(_OrderHeadOutput):
 
     lines = OrderLineOutput(many=True)
     reservations = ReservationOutput(many=True)
-    backordered = serializers.ListField(
-        child=serializers.DictField(), help_text="[{line, sku, quantity}] units waiting for stock."
-    )
+    backordered = BackorderedLineOutput(many=True, help_text="Units waiting for stock.")
 
 
 def placement_response(result: PlacementResult) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from typing import cast
 
 from django.db.models import Prefetch
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -16,6 +16,7 @@ from oms.api.viewsets import NewestFirstViewSet, checked_body
 from oms.authentication import ApiClientUser, actor_from_request
 from oms.customers import customer_erase
 from oms.errors import InvalidInput
+from oms.lookups import pk_or_none
 from oms.models import Channel, ChannelCustomerRef
 from oms.permissions import IsManager, IsStaffOrChannel
 from orders.errors import CustomerNotFound
@@ -74,6 +75,7 @@ ORDER_EXAMPLES = [
         "Ship to an address",
         request_only=True,
         value={
+            "channel": "web",
             "external_id": "shop-1001",
             "customer": {"email": "an@example.com", "name": "Nguyen An", "phone": "+84 90 123 4567"},
             "currency": "VND",
@@ -92,6 +94,7 @@ ORDER_EXAMPLES = [
         "Pick up in store (BOPIS)",
         request_only=True,
         value={
+            "channel": "web",
             "customer": {"email": "an@example.com"},
             "method": "pickup",
             "pickup_location": "st-hcm-d1",
@@ -233,10 +236,17 @@ class CustomerDataProtectionMixin:
 
 
 def _int_id(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise CustomerNotFound(f"No customer '{value}'.") from exc
+    pk = pk_or_none(value)
+    if pk is None:
+        raise CustomerNotFound(f"No customer '{value}'.")
+    return pk
+
+
+class CustomerQuery(serializers.Serializer):
+    email = serializers.CharField(
+        required=False, allow_blank=True, max_length=254, help_text="Normalised e-mail (case-insensitive)."
+    )
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=64)
 
 
 class CustomerViewSet(
@@ -248,19 +258,16 @@ class CustomerViewSet(
     serializer_class = CustomerOutput
 
     def get_queryset(self):
-        params = self.request.query_params
+        query = CustomerQuery(data=self.request.query_params)  # 422 for a NUL, an over-long value
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
         return customer_list(
             actor=actor_from_request(self.request), email=params.get("email"), phone=params.get("phone")
         ).prefetch_related(
             Prefetch("channel_refs", queryset=ChannelCustomerRef.objects.select_related("channel"))
         )
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("email", str, description="Normalised e-mail (case-insensitive)."),
-            OpenApiParameter("phone", str),
-        ]
-    )
+    @extend_schema(parameters=[CustomerQuery])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 

@@ -1,22 +1,11 @@
 import django_filters
-from django import forms
 
+from oms.api.filters import IdFilter, StrictFilterSet
 from returns.choices import ReturnMethod, ReturnReason, ReturnStatus
 from returns.models import Return
 
 
-class IdFilter(django_filters.NumberFilter):
-    """A row id: a whole number within the database's integer range (else 422, never a 500)."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", 2**63 - 1)
-        super().__init__(*args, **kwargs)
-
-
-class ReturnFilter(django_filters.FilterSet):
+class ReturnFilter(StrictFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=ReturnStatus.choices)
     order = IdFilter(field_name="order_id")
     customer = IdFilter(field_name="order__customer_id")

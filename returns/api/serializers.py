@@ -7,11 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.plumbing import build_array_type
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from oms.lookups import PK_MAX
 from oms.money import MONEY
 from returns.choices import Disposition, RefundMethod, ReturnMethod, ReturnReason, ReturnStatus
 from returns.models import Refund, Return
@@ -34,7 +33,9 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class ReturnLineInputSerializer(serializers.Serializer):
-    order_line = serializers.IntegerField(min_value=1, help_text="Id of a line of the order.")
+    order_line = serializers.IntegerField(
+        min_value=1, max_value=PK_MAX, help_text="Id of a line of the order."
+    )
     quantity = serializers.IntegerField(min_value=1, max_value=settings.OMS_MAX_QUANTITY)
     reason = serializers.ChoiceField(choices=ReturnReason.choices)
     note = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
@@ -59,7 +60,7 @@ class ReturnCreateInput(serializers.Serializer):
         "through their own channel.",
     )
     # many_init: what many=True calls, typed for the list's own arguments (allow_empty, max_length)
-    lines = ReturnLineInputSerializer.many_init(allow_empty=False, max_length=MAX_LINES)
+    lines = ReturnLineInputSerializer.many_init(allow_empty=False, min_length=1, max_length=MAX_LINES)
     exchange_lines = ExchangeLineInputSerializer.many_init(
         required=False,
         default=list,
@@ -109,13 +110,15 @@ def associate_field() -> serializers.CharField:
 
 
 class ReceiveLineInputSerializer(serializers.Serializer):
-    return_line = serializers.IntegerField(min_value=1, help_text="Id of a line of the return.")
+    return_line = serializers.IntegerField(
+        min_value=1, max_value=PK_MAX, help_text="Id of a line of the return."
+    )
     quantity = serializers.IntegerField(min_value=1, max_value=settings.OMS_MAX_QUANTITY)
     disposition = serializers.ChoiceField(choices=Disposition.choices)
 
 
 class ReturnReceiveInput(serializers.Serializer):
-    lines = ReceiveLineInputSerializer.many_init(allow_empty=False, max_length=MAX_LINES)
+    lines = ReceiveLineInputSerializer.many_init(allow_empty=False, min_length=1, max_length=MAX_LINES)
     associate = associate_field()
 
     def service_lines(self) -> list[ReceiveLineInput]:
@@ -230,16 +233,6 @@ class ReturnSummaryOutput(serializers.Serializer):
     )
     created_at = serializers.DateTimeField()
     lines = ReturnLineSummaryOutput(many=True)
-
-
-class ReturnsSectionSchema(OpenApiSerializerFieldExtension):
-    """Documents the ``returns`` section of every order (declared by the orders app as
-    ``ReturnsSectionField``, which cannot import this app) as a list of ``ReturnSummaryOutput``."""
-
-    target_class = "orders.api.serializers.ReturnsSectionField"
-
-    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
-        return build_array_type(auto_schema.resolve_serializer(ReturnSummaryOutput, direction).ref)
 
 
 class ReturnOutput(ReturnSummaryOutput):

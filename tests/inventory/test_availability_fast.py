@@ -16,8 +16,8 @@ from inventory.api.serializers import (
     availability_output,
     availability_query_fast,
 )
-from inventory.api.validation import parse_input
 from inventory.selectors import availability_for_skus
+from oms.api.validation import parse_input
 from oms.authentication import api_key_cache_clear
 from oms.errors import MalformedInput
 from tests.factories import LocationFactory, ProductFactory, StoreFactory

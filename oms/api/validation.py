@@ -1,4 +1,4 @@
-"""Input parsing for the inventory endpoints: the contract's 400 / 422 split.
+"""Input parsing for the API (first written for the inventory endpoints): the contract's 400 / 422 split.
 
 * 400 ``malformed_request``: the body (or query) does not have the right shape: a value of the
   wrong type (a string where a number goes, an object where a list goes, ``null``), a body that is
@@ -45,7 +45,12 @@ class _StrictTypeMixin:
 
 
 class StrictCharField(_StrictTypeMixin, serializers.CharField):
-    pass
+    """A JSON string only (DRF would turn 12 or true into "12" / "True")."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(ErrorDetail("Not a valid string.", code=WRONG_TYPE))
+        return super().to_internal_value(data)
 
 
 class StrictIntegerField(_StrictTypeMixin, serializers.IntegerField):
@@ -57,7 +62,12 @@ class StrictDecimalField(_StrictTypeMixin, serializers.DecimalField):
 
 
 class StrictBooleanField(_StrictTypeMixin, serializers.BooleanField):
-    pass
+    """JSON true / false only (DRF would also take 0, 1, "yes", "on" ...)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if data is True or data is False:
+            return data
+        raise serializers.ValidationError(ErrorDetail("Must be true or false.", code=WRONG_TYPE))
 
 
 def _is_shape_error(detail: Any, key: str | None = None) -> bool:

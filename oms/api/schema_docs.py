@@ -1,0 +1,193 @@
+"""What the schema says of each operation beyond what the views declare: a one-line summary (every
+operation has one: the schema hook warns, and ``spectacular --fail-on-warn`` fails, on one without),
+the description of an action that would otherwise repeat its resource's, and a request example for
+every write that has a body. The examples use the demo network (``manage.py seed_demo``), so
+schemathesis's example phase sends requests that can succeed there."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+
+class Doc(NamedTuple):
+    summary: str
+    description: str | None = None
+    example: dict[str, Any] | None = None
+
+
+_FO = "/api/v1/fulfillment-orders/{id}"
+
+OPERATIONS: dict[str, Doc] = {
+    "GET /api/v1/availability/": Doc("Available to promise per SKU, to ship and per location"),
+    "GET /api/v1/channels/": Doc("List sales channels"),
+    "POST /api/v1/channels/": Doc(
+        "Create a sales channel",
+        example={"code": "kiosk", "name": "Airport kiosk", "kind": "pos", "currency": "VND"},
+    ),
+    "GET /api/v1/channels/{code}/": Doc("Get a sales channel"),
+    "GET /api/v1/customers/": Doc("List customers (by e-mail or phone)"),
+    "GET /api/v1/customers/{id}/": Doc("Get a customer"),
+    "POST /api/v1/customers/{id}/erase/": Doc("Erase a customer's personal data"),
+    "GET /api/v1/customers/{id}/export/": Doc("Export all of a customer's data"),
+    "GET /api/v1/customers/{id}/orders/": Doc("A customer's orders from every channel"),
+    "GET /api/v1/fulfillment-orders/": Doc("List fulfilment orders"),
+    "GET /api/v1/fulfillment-orders/{id}/": Doc("Get a fulfilment order"),
+    f"POST {_FO}/accept/": Doc(
+        "Accept a fulfilment order",
+        "The location takes the work on (pending → accepted). 409 invalid_transition from any other status.",
+    ),
+    f"POST {_FO}/pick/": Doc(
+        "Mark a fulfilment order picked", "The units are off the shelf (accepted → picked)."
+    ),
+    f"POST {_FO}/pack/": Doc(
+        "Mark a fulfilment order packed", "The parcel is ready for the carrier (picked → packed)."
+    ),
+    f"POST {_FO}/reject/": Doc(
+        "Reject a fulfilment order",
+        "The location cannot do this work: its units are released and re-sourced from other locations "
+        "(this one is excluded for the order); if none can take them the order is backordered.",
+        {"reason": "Damaged stock on the shelf"},
+    ),
+    f"POST {_FO}/ship/": Doc(
+        "Ship a fulfilment order",
+        "Hand the parcel to the carrier (packed → shipped): the reserved units leave on-hand stock and the "
+        "carrier and tracking number are recorded and shown on the order.",
+        {"carrier": "GHN", "tracking_number": "GHN123456789"},
+    ),
+    f"POST {_FO}/ready-for-pickup/": Doc(
+        "Mark a pickup order ready for collection",
+        "The units wait at the store counter (accepted → ready_for_pickup); the pickup window starts and the "
+        "customer is notified.",
+    ),
+    f"POST {_FO}/picked-up/": Doc(
+        "Record that the customer collected a pickup order",
+        "The customer collected the units (ready_for_pickup → picked_up): they leave on-hand stock.",
+    ),
+    "GET /api/v1/inventory/": Doc("List stock rows"),
+    "GET /api/v1/inventory/{id}/": Doc("Get a stock row"),
+    "PATCH /api/v1/inventory/{id}/": Doc(
+        "Set a stock row's safety stock",
+        "Set the units held back from online sale at this location (manager). ``safety_stock`` is required.",
+        {"safety_stock": 2},
+    ),
+    "POST /api/v1/inventory/adjustments/": Doc(
+        "Adjust or count one SKU at one location",
+        example={"sku": "CHI-BLA-M-054", "location": "wh-hcm", "delta": 5, "reason": "Found in receiving"},
+    ),
+    "POST /api/v1/inventory/snapshots/": Doc(
+        "Count a whole location",
+        example={
+            "location": "st-hcm-d1",
+            "items": [{"sku": "CHI-BLA-M-054", "on_hand": 4}],
+            "reason": "Year-end count",
+        },
+    ),
+    "GET /api/v1/kpis/": Doc("Operational KPIs for a period"),
+    "GET /api/v1/locations/": Doc("List locations"),
+    "POST /api/v1/locations/": Doc(
+        "Create a location",
+        example={
+            "code": "st-hcm-d7",
+            "name": "Store District 7",
+            "kind": "store",
+            "latitude": 10.7296,
+            "longitude": 106.7219,
+            "city": "Ho Chi Minh City",
+            "country": "VN",
+            "pickup": True,
+            "ship_from_store": True,
+            "accepts_returns": True,
+        },
+    ),
+    "GET /api/v1/locations/{code}/": Doc("Get a location"),
+    "PATCH /api/v1/locations/{code}/": Doc(
+        "Change a location", example={"daily_capacity": 40, "opening_hours": "09:00-21:00"}
+    ),
+    "GET /api/v1/orders/": Doc("List orders"),
+    "POST /api/v1/orders/": Doc("Place an order"),
+    "GET /api/v1/orders/{id}/": Doc("Get an order with its timeline"),
+    "POST /api/v1/orders/{id}/cancel/": Doc(
+        "Cancel an order",
+        "Cancel every unit not yet shipped or collected: reservations are released and open fulfilment "
+        "orders cancelled (owner channel or manager). 409 once everything has shipped.",
+        {"reason": "Customer changed their mind"},
+    ),
+    "POST /api/v1/orders/{id}/holds/": Doc(
+        "Put an order on hold",
+        "Stop the order from being routed until a manager releases the hold (manager).",
+        {"reason": "fraud_review", "note": "Billing and shipping countries differ"},
+    ),
+    "GET /api/v1/orders/{id}/payments/": Doc("An order's payments and their ledger"),
+    "POST /api/v1/orders/{id}/release-hold/": Doc(
+        "Release an order's hold",
+        "Release one hold (``hold``: its id) or, without it, the order's active hold; routing resumes once "
+        "no hold is left (manager).",
+        {"hold": 1},
+    ),
+    "GET /api/v1/products/": Doc("List products (SKUs)"),
+    "POST /api/v1/products/": Doc(
+        "Create a product",
+        example={
+            "sku": "HAT-BLA-OS-900",
+            "name": "Bucket hat Black",
+            "price": "249000.00",
+            "currency": "VND",
+        },
+    ),
+    "GET /api/v1/products/{sku}/": Doc("Get a product"),
+    "PATCH /api/v1/products/{sku}/": Doc("Change a product", example={"price": "219000.00"}),
+    "GET /api/v1/returns/": Doc("List returns"),
+    "POST /api/v1/returns/": Doc(
+        "Open a return",
+        example={
+            "order": "1",
+            "method": "in_store",
+            "location": "st-hcm-d1",
+            "lines": [{"order_line": 1, "quantity": 1, "reason": "wrong_size"}],
+        },
+    ),
+    "GET /api/v1/returns/{id}/": Doc("Get a return"),
+    "POST /api/v1/returns/{id}/cancel/": Doc("Cancel a return", example={"reason": "Customer kept the item"}),
+    "POST /api/v1/returns/{id}/close/": Doc("Close a return"),
+    "POST /api/v1/returns/{id}/receive/": Doc(
+        "Receive returned units",
+        example={"lines": [{"return_line": 1, "quantity": 1, "disposition": "restock"}]},
+    ),
+    "POST /api/v1/returns/{id}/refund/": Doc(
+        "Refund a return", example={"amount": "199000.00", "method": "original_payment"}
+    ),
+    "GET /api/v1/webhooks/": Doc("List webhook endpoints"),
+    "POST /api/v1/webhooks/": Doc(
+        "Register a webhook endpoint",
+        example={"url": "https://hooks.example.com/oms", "events": ["order.created", "order.allocated"]},
+    ),
+    "GET /api/v1/webhooks/{id}/": Doc("Get a webhook endpoint"),
+    "DELETE /api/v1/webhooks/{id}/": Doc("Delete a webhook endpoint"),
+    "GET /api/v1/webhooks/{id}/deliveries/": Doc("A webhook endpoint's delivery log"),
+    "POST /api/v1/webhooks/{id}/enable/": Doc("Re-enable a webhook endpoint"),
+    f"POST {_FO}/resend-pickup-code/": Doc(
+        "Send a new pickup code",
+        "A manager issues a new six-digit code for a pickup (the old one stops working, wrong-code locks "
+        "are lifted) and e-mails it to the customer again.",
+    ),
+    "GET /api/v1/order-change-requests/{id}/": Doc("Get an order change request"),
+    "GET /api/v1/staff/": Doc("List staff"),
+    "POST /api/v1/staff/": Doc(
+        "Create a staff member",
+        "A manager creates an associate or a manager; the token is in this answer only. Audited.",
+        {"username": "lan", "name": "Lan Tran", "role": "associate", "locations": ["st-hcm-d1"]},
+    ),
+    "GET /api/v1/staff/{id}/": Doc("Get a staff member, with their audit trail"),
+    "PATCH /api/v1/staff/{id}/": Doc(
+        "Update a staff member",
+        "Name, e-mail, role, locations or active; each change is audited.",
+        {"locations": ["st-hcm-d1", "st-hcm-d3"]},
+    ),
+    "POST /api/v1/staff/{id}/deactivate/": Doc(
+        "Deactivate a staff member", "Their token and admin login stop working at once. Audited."
+    ),
+    "POST /api/v1/staff/{id}/rotate-token/": Doc(
+        "Issue a new token for a staff member",
+        "The former token stops working at once; the new one is in this answer only. Audited.",
+    ),
+}

@@ -1,0 +1,108 @@
+"""The OpenAPI schema is as precise as the server (issue 24): what it answers is declared, what it
+refuses is stated, and each operation says what it does and which errors it can answer."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def _operations(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield method, path, operation
+
+
+def _component(schema, name):
+    return schema["components"]["schemas"][name]
+
+
+def test_every_operation_has_a_summary_and_every_write_body_an_example(schema):
+    for method, path, operation in _operations(schema):
+        assert operation.get("summary"), f"{method} {path}"
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None:
+            assert body.get("examples"), f"{method} {path} has no request example"
+
+
+def test_actions_have_their_own_descriptions(schema):
+    fo = "/api/v1/fulfillment-orders/{id}"
+    resource = schema["paths"][f"{fo}/"]["get"]["description"]
+    descriptions = {
+        action: schema["paths"][f"{fo}/{action}/"]["post"]["description"]
+        for action in ("accept", "reject", "ship", "pick", "pack", "ready-for-pickup", "picked-up")
+    }
+    assert resource not in descriptions.values()
+    assert len(set(descriptions.values())) == len(descriptions)
+    order_resource = schema["paths"]["/api/v1/orders/{id}/"]["get"]["description"]
+    assert schema["paths"]["/api/v1/orders/{id}/cancel/"]["post"]["description"] != order_resource
+
+
+def test_error_statuses_are_the_ones_each_operation_can_answer(schema):
+    detail = schema["paths"]["/api/v1/orders/{id}/"]["get"]["responses"]
+    assert set(detail) == {"200", "401", "403", "404", "429", "503"}
+    create = schema["paths"]["/api/v1/orders/"]["post"]["responses"]
+    assert {"400", "409", "413", "415", "422"} <= set(create)
+    assert "404" not in create
+    assert "409" not in schema["paths"]["/api/v1/webhooks/{id}/enable/"]["post"]["responses"]
+
+
+def test_error_extra_is_typed_per_code(schema):
+    conflict = schema["paths"]["/api/v1/orders/"]["post"]["responses"]["409"]["content"]["application/json"]
+    refs = [option["$ref"].rsplit("/", 1)[1] for option in conflict["schema"]["anyOf"]]
+    assert refs == ["InsufficientStockError", "Error"]
+    extra = _component(schema, "InsufficientStockExtra")["properties"]
+    assert set(extra["shortages"]["items"]["required"]) == {"sku", "requested", "missing"}
+    assert set(extra["nearby_stores"]["items"]["properties"]) == {"location", "distance_km"}
+    refund = schema["paths"]["/api/v1/returns/{id}/refund/"]["post"]["responses"]["409"]
+    assert "RefundExceedsPaidError" in str(refund)
+    assert "refundable" in _component(schema, "RefundExceedsPaidExtra")["properties"]
+    invalid = schema["paths"]["/api/v1/locations/"]["post"]["responses"]["422"]
+    assert "InvalidInputError" in str(invalid)
+
+
+def test_every_returned_field_is_declared_with_its_type(schema):
+    summary = _component(schema, "FulfillmentOrderSummary")
+    assert {"number", "carrier", "tracking_number", "pickup_expires_at"} <= set(summary["properties"])
+    assert summary["properties"]["status"] == {"$ref": "#/components/schemas/FulfillmentStatusEnum"}
+    order = _component(schema, "OrderOutput")["properties"]
+    assert "AddressOutput" in str(order["shipping_address"])
+    assert "OrderReturnSummary" in str(order["returns"])
+    assert "ExchangeForOutput" in str(order["exchange_for"])
+    assert "BackorderedLineOutput" in str(
+        _component(schema, "OrderCreateOutput")["properties"]["backordered"]
+    )
+    assert _component(schema, "OrderEventOutput")["properties"]["data"]["type"] == "object"
+    assert "ReturnStatusEnum" in str(_component(schema, "OrderReturnSummary")["properties"]["status"])
+
+
+def test_input_rules_the_server_enforces_are_stated(schema):
+    params = {
+        p["name"]: p["schema"] for p in schema["paths"]["/api/v1/fulfillment-orders/"]["get"]["parameters"]
+    }
+    assert params["order"] == {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**53 - 1}
+    assert params["page_size"] == {"type": "integer", "minimum": 1, "maximum": 500}
+    assert _component(schema, "OrderCreateInputRequest")["properties"]["lines"]["minItems"] == 1
+    assert _component(schema, "ReturnReceiveInputRequest")["properties"]["lines"]["minItems"] == 1
+    assert _component(schema, "WebhookEndpointInputRequest")["properties"]["events"]["minItems"] == 1
+    assert _component(schema, "PatchedStockLevelUpdateInputRequest")["required"] == ["safety_stock"]
+    price = _component(schema, "ProductCreateInputRequest")["properties"]["price"]["anyOf"]
+    pattern = re.compile(price[0]["pattern"])
+    assert pattern.match("12.50")
+    assert not pattern.match("")
+    assert not pattern.match("-1")
+    assert price[1]["minimum"] == 0
+    name = re.compile(_component(schema, "ProductCreateInputRequest")["properties"]["name"]["pattern"])
+    assert name.match("Polo")
+    assert not name.match("   ")
+    assert not name.match("a\x00b")
+    currency = _component(schema, "ChannelInputRequest")["properties"]["currency"]
+    assert "VND" in currency["enum"]
