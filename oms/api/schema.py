@@ -68,9 +68,11 @@ _CONFLICTS = {
     "POST /api/v1/inventory/adjustments/",
     "POST /api/v1/inventory/snapshots/",
     "PATCH /api/v1/locations/{code}/",
+    "POST /api/v1/staff/",
+    "PATCH /api/v1/staff/{id}/",
 }
 # Writes that name other rows in their body, so a missing one is a 404.
-_BODY_LOOKUPS = {"POST /api/v1/returns/"}
+_BODY_LOOKUPS = {"POST /api/v1/returns/", "POST /api/v1/staff/"}
 _NO_CONFLICT_ACTIONS = {
     "POST /api/v1/customers/{id}/erase/",
     "POST /api/v1/webhooks/{id}/enable/",

@@ -61,7 +61,10 @@ OPERATIONS: dict[str, Doc] = {
     ),
     f"POST {_FO}/picked-up/": Doc(
         "Record that the customer collected a pickup order",
-        "The customer collected the units (ready_for_pickup → picked_up): they leave on-hand stock.",
+        "The customer collected the units (ready_for_pickup → picked_up): they leave on-hand stock. "
+        "The pickup code from the customer's ready e-mail is checked when given (422 "
+        "pickup_code_mismatch, 409 pickup_code_locked after too many wrong codes).",
+        {"pickup_code": "482913"},
     ),
     "GET /api/v1/inventory/": Doc("List stock rows"),
     "GET /api/v1/inventory/{id}/": Doc("Get a stock row"),
@@ -171,6 +174,11 @@ OPERATIONS: dict[str, Doc] = {
         "are lifted) and e-mails it to the customer again.",
     ),
     "GET /api/v1/order-change-requests/{id}/": Doc("Get an order change request"),
+    "POST /api/v1/order-change-requests/{id}/refuse/": Doc(
+        "Refuse an order change",
+        "A location asked cannot make the change (a reason is required); it is not made.",
+        {"reason": "Already packed and handed to the carrier"},
+    ),
     "GET /api/v1/staff/": Doc("List staff"),
     "POST /api/v1/staff/": Doc(
         "Create a staff member",

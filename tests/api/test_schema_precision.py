@@ -75,13 +75,13 @@ def test_every_returned_field_is_declared_with_its_type(schema):
     assert summary["properties"]["status"] == {"$ref": "#/components/schemas/FulfillmentStatusEnum"}
     order = _component(schema, "OrderOutput")["properties"]
     assert "AddressOutput" in str(order["shipping_address"])
-    assert "OrderReturnSummary" in str(order["returns"])
+    assert "ReturnSummaryOutput" in str(order["returns"])
     assert "ExchangeForOutput" in str(order["exchange_for"])
     assert "BackorderedLineOutput" in str(
         _component(schema, "OrderCreateOutput")["properties"]["backordered"]
     )
     assert _component(schema, "OrderEventOutput")["properties"]["data"]["type"] == "object"
-    assert "ReturnStatusEnum" in str(_component(schema, "OrderReturnSummary")["properties"]["status"])
+    assert "ReturnStatusEnum" in str(_component(schema, "ReturnSummaryOutput")["properties"]["status"])
 
 
 def test_input_rules_the_server_enforces_are_stated(schema):
