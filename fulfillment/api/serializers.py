@@ -85,5 +85,5 @@ class FulfillmentOrderSummary(FulfillmentOrderOutput):
 
     # None drops a field of FulfillmentOrderOutput (DRF); the stubs know only fields
     order = order_number = method = customer_name = reject_reason = None  # type: ignore[assignment]
-    created_at = accepted_at = ready_at = completed_at = None  # type: ignore[assignment]
+    created_at = accepted_at = ready_at = completed_at = pickup_code_locked = None  # type: ignore[assignment]
     lines = FulfillmentOrderLineSummary(many=True)  # type: ignore[assignment]

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
 
+from oms.api.validation import StrictBooleanField, StrictCharField
 from oms.choices import StaffEventKind, StaffRole
 from oms.models import StaffEvent, StaffProfile
 from oms.staff import StaffChanges
@@ -17,7 +18,7 @@ MAX_LOCATIONS = 500
 
 def _locations_field(**kwargs: Any) -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.CharField(max_length=64),
+        child=StrictCharField(max_length=64),
         max_length=MAX_LOCATIONS,
         source="location_codes",
         help_text="Codes of the locations an associate acts at (at least one for an associate).",
@@ -28,8 +29,8 @@ def _locations_field(**kwargs: Any) -> serializers.ListField:
 class StaffCreateInput(serializers.Serializer):
     """The keyword arguments of ``staff_create``."""
 
-    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
-    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    username = StrictCharField(max_length=150, validators=[UnicodeUsernameValidator()])
+    name = StrictCharField(max_length=150, required=False, allow_blank=True, default="")
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
     role = serializers.ChoiceField(choices=StaffRole.choices)
     locations = _locations_field(required=False, default=list)
@@ -38,11 +39,11 @@ class StaffCreateInput(serializers.Serializer):
 class StaffUpdateInput(serializers.Serializer):
     """Every field optional: only those given change."""
 
-    name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    name = StrictCharField(max_length=150, required=False, allow_blank=True)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=StaffRole.choices, required=False)
     locations = _locations_field(required=False)
-    active = serializers.BooleanField(
+    active = StrictBooleanField(
         required=False, help_text="False turns the token and admin login off at once; true back on."
     )
 

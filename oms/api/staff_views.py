@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from oms.api.filters import StrictFilterSet, TrueFalseFilter
 from oms.authentication import actor_from_request
 from oms.choices import StaffRole
 from oms.models import StaffProfile
@@ -35,11 +36,11 @@ def _bodiless(output: type[StaffDetailOutput], description: str):
     )
 
 
-class StaffFilter(django_filters.FilterSet):
+class StaffFilter(StrictFilterSet):
     username = django_filters.CharFilter(field_name="user__username")
     role = django_filters.ChoiceFilter(choices=StaffRole.choices)
     location = django_filters.CharFilter(field_name="locations__code", help_text="A location code.")
-    active = django_filters.BooleanFilter(field_name="user__is_active")
+    active = TrueFalseFilter(field_name="user__is_active")
 
     class Meta:
         model = StaffProfile

@@ -4,20 +4,33 @@ the locations asked confirm (the change is applied) or refuse it (with a reason)
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+import django_filters
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from oms.api.filters import IdFilter, StrictFilterSet
 from oms.api.viewsets import NewestFirstViewSet, checked_body
 from oms.authentication import actor_from_request
 from oms.permissions import IsStaff, IsStaffOrChannel
+from orders.choices import ChangeRequestStatus
 from orders.errors import OrderNotFound
+from orders.models import OrderChangeRequest
 from orders.selectors import change_requests_for_actor
 from orders.services import change_request_confirm, change_request_refuse
 
 from .changes import ChangeRequestOutput
+
+
+class ChangeRequestFilter(StrictFilterSet):
+    status = django_filters.ChoiceFilter(choices=ChangeRequestStatus.choices)
+    order = IdFilter(field_name="order_id", help_text="The order's id.")
+
+    class Meta:
+        model = OrderChangeRequest
+        fields: list[str] = []
 
 
 class ChangeRequestRefuseInput(serializers.Serializer):
@@ -39,21 +52,12 @@ class OrderChangeRequestViewSet(NewestFirstViewSet):
 
     permission_classes = [IsStaffOrChannel]
     serializer_class = ChangeRequestOutput
-    filterset_class = None
+    filterset_class = ChangeRequestFilter
 
     def get_queryset(self):
-        params = self.request.query_params
-        return change_requests_for_actor(
-            actor=actor_from_request(self.request), status=params.get("status"), order=params.get("order")
-        )
+        return change_requests_for_actor(actor=actor_from_request(self.request))
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=["pending_location", "applied", "refused"]),
-            OpenApiParameter("order", int, description="The order's id."),
-        ],
-        summary="Order change requests",
-    )
+    @extend_schema(summary="Order change requests")
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from oms.actors import Actor
+from oms.api.validation import StrictBooleanField
 from oms.api.viewsets import checked_body
 from oms.authentication import actor_from_request
 from oms.money import MONEY, money_text
@@ -92,7 +93,7 @@ class ChangeOperationInput(serializers.Serializer):
 
 class OrderChangeInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
-    wait_for_location = serializers.BooleanField(
+    wait_for_location = StrictBooleanField(
         required=False,
         default=False,
         help_text="true: a change that needs units a location has accepted waits for that location to "
