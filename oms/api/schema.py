@@ -35,8 +35,9 @@ _REQUEST_RULES: dict[str, dict[str, Any]] = {
         "required": ["safety_stock"],
         "properties": {"safety_stock": {"minimum": 0, "maximum": _MAX}},
     },
+    # "exactly one of delta and on_hand" is said in the description, not as a oneOf: a generated
+    # client (openapi-python-client) turns an object with a oneOf into an untyped body.
     "StockAdjustmentInputRequest": {
-        "oneOf": [{"required": ["delta"]}, {"required": ["on_hand"]}],
         "properties": {
             "delta": {"minimum": -_MAX, "maximum": _MAX, "not": {"enum": [0]}},
             "on_hand": {"minimum": 0, "maximum": _MAX},

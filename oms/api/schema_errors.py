@@ -43,6 +43,10 @@ EXTRAS: dict[str, dict[str, Any]] = {
                     "A store that could serve the pickup.",
                 ),
             },
+            "nearby_radius_km": {
+                "type": "number",
+                "description": "Pickup only: how far (km) ``nearby_stores`` looked.",
+            },
             "stock_levels": {
                 "type": "array",
                 "items": _INT,
