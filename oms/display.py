@@ -62,6 +62,17 @@ def country_name(code: str) -> str:
     return str(locale.territories.get(code.upper(), code)) if code else ""
 
 
+def language_name(code: str) -> str:
+    """``vi`` as the active language names it (``Vietnamese``); the code if unknown, ``—`` if none."""
+    if not code:
+        return EMPTY
+    try:
+        locale = Locale.parse(translation.to_locale(translation.get_language() or settings.LANGUAGE_CODE))
+        return str(locale.languages.get(code.split("-")[0].lower(), code))
+    except (UnknownLocaleError, ValueError):
+        return code
+
+
 def address_lines(address: Mapping[str, Any] | None) -> list[str]:
     """A postal address as the lines of an envelope: name, street lines, postal code and city,
     region, country, phone. Coordinates are left out (they are shown as a place, not an address)."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -96,6 +97,26 @@ class PaymentInline(OrderRowsInline):
     refunded_ = money_column("refunded", "Refunded")
 
 
+def payment_reference_text(reference: str) -> str:
+    """What a ledger row's ``reference`` is for, in words: "fulfillment:16" -> "shipment
+    WEB-0000007-1" (the apps above orders are read by model name: orders imports nothing of them)."""
+    kind, _, rest = reference.partition(":")
+    if kind == "fulfillment" and rest.isdigit():
+        fo = apps.get_model("fulfillment", "FulfillmentOrder").objects.filter(pk=int(rest)).first()
+        return f"shipment {fo.number}" if fo is not None else reference
+    if kind == "refund" and rest.isdigit():
+        refund = (
+            apps.get_model("returns", "Refund").objects.select_related("rma").filter(pk=int(rest)).first()
+        )
+        return f"refund of return {refund.rma.number}" if refund is not None else reference
+    if kind == "change":
+        number, _, revision = rest.rpartition(":")
+        return f"change {revision} of {number}"
+    if kind == "order":
+        return f"order {rest}"
+    return reference or EMPTY
+
+
 class PaymentTransactionInline(OrderRowsInline):
     model = PaymentTransaction
     fields = (
@@ -104,11 +125,15 @@ class PaymentTransactionInline(OrderRowsInline):
         "amount_",
         "status",
         "provider_reference",
-        "reference",
+        "what_for",
         "error",
         "settled_at",
     )
     amount_ = money_column("amount", "Amount")
+
+    @admin.display(description="For")
+    def what_for(self, obj: PaymentTransaction) -> str:
+        return payment_reference_text(obj.reference)
 
 
 class PaymentStatusFilter(admin.SimpleListFilter):

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 
 from oms.admin_base import ReadOnlyMixin, StaffReadOnlyInline, StaffViewMixin, admin_actor
-from oms.display import EMPTY
+from oms.display import EMPTY, language_name
 from oms.models import ChannelCustomerRef, Customer
 
 from .admin_screens import customer_history_html
@@ -40,7 +40,7 @@ class CustomerAdmin(StaffViewMixin, admin.ModelAdmin):
     """Customers are created and matched by order capture (e-mail, phone, channel id), so the
     identity fields are read-only here: editing them would bypass the normalised match keys."""
 
-    list_display = ("__str__", "email", "phone", "language", "created_at", "erased_at")
+    list_display = ("__str__", "email", "phone", "language_name", "created_at", "erased_at")
     list_filter = ("language",)
     search_fields = ("email", "email_normalized", "phone", "phone_normalized", "name")
     fieldsets = (
@@ -48,6 +48,11 @@ class CustomerAdmin(StaffViewMixin, admin.ModelAdmin):
         ("Orders, returns and pickups, every channel", {"fields": ("history",)}),
     )
     readonly_fields = ("contact", "created_at", "erased_at", "history")
+
+    @admin.display(description="Language", ordering="language")
+    def language_name(self, obj: Customer) -> str:
+        return language_name(obj.language)
+
     inlines = [ChannelCustomerRefInline]
     date_hierarchy = "created_at"
     show_full_result_count = False

@@ -31,7 +31,7 @@ from oms.admin_base import (
     money_column,
 )
 from oms.admin_buttons import DetailButton, DetailButtonsMixin
-from oms.display import actor_display, money_display
+from oms.display import EMPTY, actor_display, money_display
 from oms.errors import DomainError
 
 from .choices import Disposition, RefundMethod, ReturnStatus
@@ -235,8 +235,18 @@ class ReturnAdmin(DetailButtonsMixin, ReadOnlyMixin, LocationScopedMixin, admin.
         return money_display(getattr(obj, "refunded_total", None) or Decimal("0.00"), obj.order.currency)
 
     value_display = money_column("value", "Value", currency="order.currency", ordering="value")
-    exchange_credit_display = money_column("exchange_credit", "Exchange credit", currency="order.currency")
-    exchange_balance_display = money_column("exchange_balance", "Exchange balance", currency="order.currency")
+
+    @admin.display(description="Exchange credit")
+    def exchange_credit_display(self, obj: Return) -> str:
+        if obj.exchange_order_id is None:
+            return EMPTY  # no exchange: no credit to show, not "0 ₫"
+        return money_display(obj.exchange_credit, obj.order.currency)
+
+    @admin.display(description="Exchange balance")
+    def exchange_balance_display(self, obj: Return) -> str:
+        if obj.exchange_order_id is None:
+            return EMPTY
+        return money_display(obj.exchange_balance, obj.order.currency)
 
     @admin.display(description="Opened by")
     def opened_by(self, obj: Return) -> str:

@@ -123,7 +123,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("vi", "Tiếng Việt")]
-TIME_ZONE = "UTC"
+# The times the admin shows (stored in UTC whatever it is): the network's zone, e.g. Asia/Ho_Chi_Minh
+# (the demo sets it); each location also has its own ``timezone`` for its start page.
+TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 # Customer e-mails are translated (locale/vi/LC_MESSAGES/django.po, compiled .mo committed).
