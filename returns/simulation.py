@@ -106,13 +106,15 @@ class Simulation:
         self.channels = list(Channel.objects.filter(active=True).order_by("code"))
         self.stores = list(Location.objects.filter(kind="store", active=True, pickup=True).order_by("code"))
         self.return_points = list(Location.objects.filter(active=True, accepts_returns=True).order_by("code"))
+        self.location_codes = dict(Location.objects.values_list("pk", "code"))
         self.products = list(Product.objects.filter(active=True).order_by("pk"))
         self.summary = SimulationSummary()
         if not (self.channels and self.stores and self.products):
             raise DomainError("Load the demo network first: python manage.py seed_demo", code="no_network")
 
     def associate(self, location_id: int) -> Actor:
-        return Actor.system(f"associate@{location_id}")
+        """The simulated store associate at a location, named by its code (never its id)."""
+        return Actor.system(f"associate at {self.location_codes.get(location_id, location_id)}")
 
     def _customer(self) -> CustomerInput:
         if self.rng.random() < 0.3:
