@@ -85,21 +85,18 @@ def _changeable(order: Order) -> bool:
     return order.status not in (OrderStatus.COMPLETED, OrderStatus.CANCELLED)
 
 
+def _button(name: str, label: str, *, preview: bool) -> DetailButton:
+    return DetailButton(
+        name,
+        label,
+        _changeable,
+        _run(preview=preview),
+        lambda result: _said(result, preview=preview),
+        OrderChangeForm,
+    )
+
+
 CHANGE_BUTTONS = (
-    DetailButton(
-        "preview-change",
-        "Preview a change",
-        _changeable,
-        _run(preview=True),
-        lambda result: _said(result, preview=True),
-        OrderChangeForm,
-    ),
-    DetailButton(
-        "change",
-        "Change the order",
-        _changeable,
-        _run(preview=False),
-        lambda result: _said(result, preview=False),
-        OrderChangeForm,
-    ),
+    _button("preview-change", "Preview a change", preview=True),
+    _button("change", "Change the order", preview=False),
 )
