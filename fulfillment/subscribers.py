@@ -9,7 +9,7 @@ from typing import Any
 
 from oms import events
 from orders.selectors import order_section_register
-from orders.services import change_work_register
+from orders.services import change_apply_register, change_work_register
 
 from .api.serializers import FulfillmentOrderSummary
 from .selectors import fulfillment_orders_for_orders
@@ -36,7 +36,7 @@ def connect() -> None:
         events.subscribe(topic, _route)
     events.subscribe("stock.changed", _stock_arrived)
     events.subscribe_in_transaction("order.cancelling", fulfillment_orders_cancel_for_order)
-    events.subscribe_in_transaction("order.changing", fulfillment_orders_apply_change)
+    change_apply_register(fulfillment_orders_apply_change)
     change_work_register(reservation_work_states)
     order_section_register(
         "fulfillment_orders",

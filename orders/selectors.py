@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 
 from oms.actors import Actor
 from oms.contact import normalize_phone
@@ -106,6 +106,28 @@ def order_detail(*, order_id: int | str, actor: Actor) -> Order:
     detailed = order_detail_queryset(Order.objects.filter(pk=order.pk)).get()
     attach_sections([detailed])
     return detailed
+
+
+def order_detail_of(order: Order, *, lines: Iterable[OrderLine]) -> Order:
+    """``order_detail`` of an order the caller holds with its channel, customer and pickup store
+    (an order change, in its transaction), whose lines it has as they are now: the rest of the
+    representation is read (reservations, holds, timeline, sections), the order and its lines
+    are not read again."""
+    by_number = sorted(lines, key=lambda line: line.line_number)
+    prefetch_related_objects(
+        [order],
+        Prefetch(
+            "reservations",
+            queryset=Reservation.objects.select_related("location", "product").order_by("pk"),
+        ),
+        Prefetch("holds", queryset=OrderHold.objects.order_by("pk")),
+        Prefetch("events", queryset=OrderEvent.objects.order_by("pk")),
+    )
+    known = OrderLine.objects.filter(order_id=order.pk).order_by("line_number")
+    known._result_cache, known._prefetch_done = by_number, True  # as prefetch_related leaves it
+    order._prefetched_objects_cache["lines"] = known
+    attach_sections([order])
+    return order
 
 
 def order_changes(*, order_id: int) -> list[OrderChange]:

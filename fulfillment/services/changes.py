@@ -6,8 +6,6 @@ back) and the order's status set by the order status rule."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils import timezone
 
 from fulfillment.choices import FulfillmentStatus
@@ -19,7 +17,7 @@ from orders.choices import OrderEventKind, ReservationStatus
 from orders.errors import FulfillmentInProgress
 from orders.events import order_event_build
 from orders.models import Order
-from orders.services import QUEUED, STARTED
+from orders.services import QUEUED, STARTED, ChangeApplied
 
 from .status import order_status_sync
 
@@ -33,25 +31,26 @@ def reservation_work_states(order_id: int) -> dict[int, str]:
     return {rid: QUEUED if status == FulfillmentStatus.PENDING else STARTED for rid, status in rows}
 
 
-def fulfillment_orders_apply_change(topic: str, payload: dict[str, Any]) -> None:
-    """In the change's transaction (the order is locked): the fulfilment lines of the reservations
-    the change made smaller (``reservations``: id -> units kept, 0 for none) follow them, a
-    fulfilment order left empty is cancelled, and the order's status is set. A fulfilment order
+def fulfillment_orders_apply_change(change: ChangeApplied) -> None:
+    """In the change's transaction (the order is locked), once its rows are decided: the fulfilment
+    lines of the reservations the change made smaller (``reservations``: id -> units kept, 0 for
+    none) follow them, a fulfilment order left empty is cancelled, and the order's status is set
+    from the lines the change holds (its writes in the change's batch). A fulfilment order
     accepted meanwhile refuses the change (409), unless its location confirmed the change
     (``confirmed_location_ids``: a change request it answered)."""
-    order = (
-        Order.objects.select_for_update(of=("self",)).select_related("channel").get(pk=payload["order_id"])
+    order, batch = change.order, change.batch
+    actor = Actor.system(change.actor.name or "order change")
+    if change.reservations:
+        _adjust(
+            order=order,
+            kept=change.reservations,
+            batch=batch,
+            actor=actor,
+            confirmed=change.confirmed_location_ids,
+        )
+    order_status_sync(
+        order=order, actor=actor, batch=batch, lines=list(change.lines), has_unrouted=change.has_unrouted
     )
-    actor = Actor.system(payload.get("actor") or "order change")
-    batch = WriteBatch.for_connection()
-    kept = {int(k): v for k, v in (payload.get("reservations") or {}).items()}
-    confirmed = frozenset(payload.get("confirmed_location_ids") or [])
-    if kept:
-        _adjust(order=order, kept=kept, batch=batch, actor=actor, confirmed=confirmed)
-    batch.write()
-    status_batch = WriteBatch.for_connection()
-    order_status_sync(order=order, actor=actor, batch=status_batch)
-    status_batch.write()
 
 
 def _adjust(

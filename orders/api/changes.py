@@ -22,7 +22,7 @@ from oms.authentication import actor_from_request
 from oms.money import MONEY, money_text
 from orders.choices import ChangeRequestStatus, FulfillmentMethod, OrderChangeKind
 from orders.models import OrderChange
-from orders.selectors import order_changes, order_detail, order_get_for_actor
+from orders.selectors import order_changes, order_detail_of, order_get_for_actor
 from orders.services import ChangeInput, ChangeOperation, ChangeResult, order_change
 from orders.services.changes import ChangeRenderer, order_change_check_actor
 
@@ -164,7 +164,7 @@ def _renderer(actor: Actor) -> ChangeRenderer:
     def render(result: ChangeResult) -> dict[str, Any]:
         if result.request is not None:
             return {"request": dict(ChangeRequestOutput(result.request).data)}
-        order = order_detail(order_id=result.order.pk, actor=actor)
+        order = order_detail_of(result.order, lines=result.lines)
         return {
             "preview": result.preview,
             "revision": result.revision,
