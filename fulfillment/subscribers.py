@@ -14,9 +14,9 @@ from orders.services import change_apply_register, change_work_register
 from .api.serializers import FulfillmentOrderSummary
 from .selectors import fulfillment_orders_for_orders
 from .services import (
+    RESERVATION_WORK,
     fulfillment_orders_apply_change,
     fulfillment_orders_cancel_for_order,
-    reservation_work_states,
 )
 from .tasks import allocate_backorders, route_soon
 
@@ -37,7 +37,7 @@ def connect() -> None:
     events.subscribe("stock.changed", _stock_arrived)
     events.subscribe_in_transaction("order.cancelling", fulfillment_orders_cancel_for_order)
     change_apply_register(fulfillment_orders_apply_change)
-    change_work_register(reservation_work_states)
+    change_work_register(RESERVATION_WORK)
     order_section_register(
         "fulfillment_orders",
         fulfillment_orders_for_orders,

@@ -6,6 +6,7 @@ back) and the order's status set by the order status rule."""
 
 from __future__ import annotations
 
+from django.db.models import F
 from django.utils import timezone
 
 from fulfillment.choices import FulfillmentStatus
@@ -13,22 +14,27 @@ from fulfillment.models import OPEN_STATUSES, FulfillmentOrder, FulfillmentOrder
 from inventory.capacity import location_load_change
 from oms.actors import Actor
 from oms.batch import WriteBatch
-from orders.choices import OrderEventKind, ReservationStatus
+from orders.choices import OrderEventKind
 from orders.errors import FulfillmentInProgress
 from orders.events import order_event_build
 from orders.models import Order
-from orders.services import QUEUED, STARTED, ChangeApplied
+from orders.services import QUEUED, STARTED, ChangeApplied, WorkStateColumn
 
 from .status import order_status_sync
 
 
-def reservation_work_states(order_id: int) -> dict[int, str]:
-    """The order's active reservations routed to a fulfilment order: QUEUED while it is pending,
-    STARTED once its location accepted it (one query)."""
-    rows = FulfillmentOrderLine.objects.filter(
-        fulfillment_order__order_id=order_id, reservation__status=ReservationStatus.ACTIVE
-    ).values_list("reservation_id", "fulfillment_order__status")
-    return {rid: QUEUED if status == FulfillmentStatus.PENDING else STARTED for rid, status in rows}
+def _work_state(status: str | None) -> str | None:
+    """QUEUED while the reservation's fulfilment order is pending, STARTED once its location
+    accepted it; None for a reservation not routed."""
+    if status is None:
+        return None
+    return QUEUED if status == FulfillmentStatus.PENDING else STARTED
+
+
+# The work state of a reservation as a column of the change's read of them (no statement of its own).
+RESERVATION_WORK = WorkStateColumn(
+    expression=F("fulfillment_line__fulfillment_order__status"), state_of=_work_state
+)
 
 
 def fulfillment_orders_apply_change(change: ChangeApplied) -> None:

@@ -19,6 +19,7 @@ from .stock import (
     StockLine,
     ledger_rows,
     merge_lines,
+    stock_release_statement,
     stock_reserve_rows,
     stock_reserve_statement,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "ledger_rows",
     "location_loads_add_sql",
     "merge_lines",
+    "stock_release_statement",
     "stock_reserve_rows",
     "stock_reserve_statement",
     "stock_snapshot_rows",

@@ -19,6 +19,7 @@ from oms.actors import Actor
 from oms.api.validation import StrictBooleanField
 from oms.api.viewsets import checked_body
 from oms.authentication import actor_from_request
+from oms.lookups import pk_or_none
 from oms.money import MONEY, money_text
 from orders.choices import ChangeRequestStatus, FulfillmentMethod, OrderChangeKind
 from orders.models import OrderChange
@@ -253,12 +254,18 @@ class OrderChangeActions:
 
 
 def _change(request: Request, pk: str, *, actor: Actor, preview: bool) -> Response:
-    order = order_get_for_actor(order_id=pk, actor=actor)  # 404, then 403, before the body's 422
-    order_change_check_actor(order=order, actor=actor)
-    body = checked_body(OrderChangeInput, request)
-    claim = None if preview else idempotency_claim(request, actor)
+    order_id = pk_or_none(pk)
+    if order_id is None:  # an order number: its id
+        order_id = _visible_order_id(pk, actor)
+    try:
+        body = checked_body(OrderChangeInput, request)
+        claim = None if preview else idempotency_claim(request, actor)
+    except Exception:
+        _visible_order_id(pk, actor)  # 404, then 403, before the body's 422
+        raise
+    # the change locks the order with the same checks (404, 403): no read of it beforehand
     result = order_change(
-        order_id=order.pk,
+        order_id=order_id,
         data=body.to_change_input(),
         actor=actor,
         preview=preview,
@@ -270,6 +277,13 @@ def _change(request: Request, pk: str, *, actor: Actor, preview: bool) -> Respon
     if result.replayed:
         response["Idempotent-Replayed"] = "true"
     return response
+
+
+def _visible_order_id(pk: str, actor: Actor) -> int:
+    """The order's id if the actor may see it (404) and change it (403)."""
+    order = order_get_for_actor(order_id=pk, actor=actor)
+    order_change_check_actor(order=order, actor=actor)
+    return order.pk
 
 
 def cancel_lines_change(lines: list[dict[str, int]], reason: str) -> ChangeInput:

@@ -9,9 +9,9 @@ from .hooks import (
     STARTED,
     UNROUTED,
     ChangeApplied,
+    WorkStateColumn,
     change_apply_register,
     change_work_register,
-    reservation_work_states,
 )
 from .inputs import ChangeInput, ChangeOperation, ChangeRenderer, ChangeResult
 from .requests import change_request_confirm, change_request_refuse
@@ -27,6 +27,7 @@ __all__ = [
     "ChangeOperation",
     "ChangeRenderer",
     "ChangeResult",
+    "WorkStateColumn",
     "change_apply_register",
     "change_request_confirm",
     "change_request_refuse",
@@ -35,5 +36,4 @@ __all__ = [
     "order_change",
     "order_change_check_actor",
     "order_change_in_transaction",
-    "reservation_work_states",
 ]

@@ -38,7 +38,7 @@ from orders.services.inputs import PlacementResult
 from orders.services.locks import order_lock
 from orders.services.reservations import RESERVE_ATTEMPTS
 
-from .hooks import QUEUED, STARTED, UNROUTED, reservation_work_states
+from .hooks import QUEUED, STARTED, reservations_with_work_states
 from .inputs import ChangeInput, ChangeRenderer, ChangeResult, operations_to_json
 from .work import ChangeWork, Held
 from .write import LostRace, change_write
@@ -129,7 +129,10 @@ def _order_change(
                 elif idempotency is not None:
                     response = result.response or {"order": result.order.pk, "revision": result.revision}
                     record = idempotency_record_build(
-                        claim=idempotency, order=result.order, response=response, status_code=result.status_code
+                        claim=idempotency,
+                        order=result.order,
+                        response=response,
+                        status_code=result.status_code,
                     )
                     record.save(force_insert=True)
                 return result
@@ -261,11 +264,10 @@ def _work_for(*, order: Order, data: ChangeInput, actor: Actor, confirmed: froze
     confirmed the change count as not started), and the products being added, read with their
     stock and the ids of the new lines."""
     lines = {line.pk: line for line in OrderLine.objects.filter(order=order).order_by("line_number")}
-    reservations = list(
-        Reservation.objects.filter(order=order, status=ReservationStatus.ACTIVE).order_by("pk")
-    )
-    states = reservation_work_states(order_id=order.pk) if reservations else {}
-    held = [Held(reservation=r, state=_state(states.get(r.pk, UNROUTED), r, confirmed)) for r in reservations]
+    active = Reservation.objects.filter(order=order, status=ReservationStatus.ACTIVE).order_by("pk")
+    held = [
+        Held(reservation=r, state=_state(s, r, confirmed)) for r, s in reservations_with_work_states(active)
+    ]
     adding = [op for op in data.operations if op.kind == OrderChangeKind.ADD_LINE]
     skus = sorted({op.sku for op in adding if op.sku})
     candidates = (

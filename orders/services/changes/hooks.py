@@ -1,10 +1,10 @@
 """What a change needs of the apps that work on the order's held units (fulfilment registers, so
 orders imports nothing of it):
 
-- the work states of the order's active reservations (``change_work_register``): for each one
-  routed to a location, whether the location has not accepted it yet (``QUEUED``: the change may
-  take it back) or has started on it (``STARTED``: it may not). A reservation no one reports is
-  ``UNROUTED``;
+- the work states of the order's active reservations (``change_work_register``: a column of the
+  reservations' read, so it costs no statement of its own): for each one routed to a location,
+  whether the location has not accepted it yet (``QUEUED``: the change may take it back) or has
+  started on it (``STARTED``: it may not). A reservation no one reports is ``UNROUTED``;
 - in the change's transaction, once its rows are decided (``change_apply_register``): the work
   adjusted to the units the reservations keep, and the order's status set, told what the change
   holds in memory (``ChangeApplied``) so that nothing is read again, their writes added to the
@@ -14,14 +14,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
 
 from oms.actors import Actor
 from oms.batch import WriteBatch
-from orders.models import Order, OrderLine
+from orders.models import Order, OrderLine, Reservation
 
 UNROUTED, QUEUED, STARTED = "unrouted", "queued", "started"
 
-WorkStates = Callable[[int], dict[int, str]]  # order id -> {reservation id: QUEUED | STARTED}
+
+@dataclass(frozen=True)
+class WorkStateColumn:
+    """Where an app's work on a reservation stands, as a column of the reservations' read:
+    ``expression`` (annotated on ``Reservation``) and ``state_of`` (its value -> ``QUEUED``,
+    ``STARTED``, or None when the app is not working on it)."""
+
+    expression: Any
+    state_of: Callable[[Any], str | None]
 
 
 @dataclass(frozen=True)
@@ -43,14 +54,14 @@ class ChangeApplied:
 
 ChangeApplier = Callable[[ChangeApplied], None]
 
-_readers: list[WorkStates] = []
+_columns: list[WorkStateColumn] = []
 _appliers: list[ChangeApplier] = []
 
 
-def change_work_register(reader: WorkStates) -> None:
-    """Register a reader of the work states of an order's reservations. Idempotent."""
-    if reader not in _readers:
-        _readers.append(reader)
+def change_work_register(column: WorkStateColumn) -> None:
+    """Register a column telling the work state of a reservation. Idempotent."""
+    if column not in _columns:
+        _columns.append(column)
 
 
 def change_apply_register(applier: ChangeApplier) -> None:
@@ -59,14 +70,17 @@ def change_apply_register(applier: ChangeApplier) -> None:
         _appliers.append(applier)
 
 
-def reservation_work_states(*, order_id: int) -> dict[int, str]:
-    """Every registered reader's answer for the order, merged (``STARTED`` wins)."""
-    states: dict[int, str] = {}
-    for reader in _readers:
-        for reservation_id, state in reader(order_id).items():
-            if states.get(reservation_id) != STARTED:
-                states[reservation_id] = state
-    return states
+def reservations_with_work_states(reservations: QuerySet[Reservation]) -> list[tuple[Reservation, str]]:
+    """The reservations read with every registered column, each with its work state (``STARTED``
+    wins; ``UNROUTED`` when no column reports one)."""
+    names = {f"_work_state_{i}": column for i, column in enumerate(_columns)}
+    rows = reservations.annotate(**{name: column.expression for name, column in names.items()})
+    out = []
+    for reservation in rows:
+        states = {column.state_of(getattr(reservation, name)) for name, column in names.items()}
+        state = STARTED if STARTED in states else QUEUED if QUEUED in states else UNROUTED
+        out.append((reservation, state))
+    return out
 
 
 def change_applied(change: ChangeApplied) -> None:

@@ -239,7 +239,9 @@ def _plan(work: ChangeWork, needs: list[Need], request) -> SourcingPlan:  # type
         stock, locations = load_candidates(product_ids=product_ids)
     plan = plan_sourcing(needs=needs, stock=stock, locations=locations, request=request)
     if plan.shortages and not work.order.allow_backorder:
-        raise insufficient_stock_for(needs=needs, plan=plan, stock=stock, locations=locations, request=request)
+        raise insufficient_stock_for(
+            needs=needs, plan=plan, stock=stock, locations=locations, request=request
+        )
     return plan
 
 
