@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, ForeignObject, Lookup, Model, QuerySet
@@ -293,3 +294,68 @@ class _Compiled:
     end: int
     init_list: list[str]
     populators: list[_RelatedPopulator]
+
+
+def read_together(*querysets: QuerySet[Any]) -> list[list[Any]]:
+    """Several model querysets read in one round trip, each answered as ``list(queryset)`` would
+    (``from_db``, the field converters, ``select_related`` objects, annotations), in order.
+
+    On PostgreSQL the statements are sent in a pipeline (psycopg's pipeline mode): the server runs
+    them one after the other, in order, in the caller's transaction (a ``select_for_update`` first
+    holds its lock for those that follow), and the answers come back together; elsewhere they
+    run one by one. Plain model querysets only: no ``prefetch_related``, ``values()`` or
+    related-manager querysets."""
+    for queryset in querysets:
+        internals = cast(_QuerySetInternals, queryset)
+        if (
+            internals._iterable_class is not ModelIterable
+            or internals._known_related_objects
+            or queryset._prefetch_related_lookups
+        ):
+            raise TypeError("read_together reads plain model querysets only")
+    if connection.vendor != "postgresql" or len(querysets) < 2:
+        return [list(queryset) for queryset in querysets]
+    compilers = [queryset.query.get_compiler(using=queryset.db) for queryset in querysets]
+    statements: list[tuple[str, Sequence[Any]] | None] = []
+    for compiler in compilers:
+        try:
+            statements.append(compiler.as_sql())
+        except EmptyResultSet:  # e.g. .none(): nothing to read
+            statements.append(None)
+    connection.ensure_connection()
+    cursors = []
+    try:
+        with connection.connection.pipeline():
+            for statement in statements:
+                cursor = connection.cursor() if statement is not None else None
+                if cursor is not None and statement is not None:
+                    cursor.execute(*statement)
+                cursors.append(cursor)
+        rows = [cursor.fetchall() if cursor is not None else [] for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            if cursor is not None:
+                cursor.close()
+    return [_instances(compiler, found) for compiler, found in zip(compilers, rows, strict=True)]
+
+
+def _instances(compiler: SQLCompiler, rows: list[Any]) -> list[Any]:
+    """The rows of a compiled model query as instances, as ``ModelIterable`` makes them."""
+    if not rows:
+        return []
+    if compiler.has_extra_select:
+        rows = [row[: compiler.col_count] for row in rows]
+    klass_info, select = compiler.klass_info, compiler.select
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [f[0].target.attname for f in select[start:end]]
+    populators = get_related_populators(klass_info, select, compiler.using)
+    model = klass_info["model"]
+    out = []
+    for row in compiler.results_iter([rows]):
+        obj = model.from_db(compiler.using, init_list, row[start:end])
+        for populator in populators:
+            populator.populate(row, obj)
+        for name, position in compiler.annotation_col_map.items():
+            setattr(obj, name, row[position])
+        out.append(obj)
+    return out

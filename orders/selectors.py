@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from oms.actors import Actor
 from oms.contact import normalize_phone
 from oms.lookups import filter_given, pk_or_none
 from oms.models import ChannelCustomerRef, Customer
+from oms.sql import read_together
 
 from .errors import CustomerNotFound, OrderNotFound
 from .models import Order, OrderChange, OrderChangeRequest, OrderEvent, OrderHold, OrderLine, Reservation
@@ -111,21 +112,23 @@ def order_detail(*, order_id: int | str, actor: Actor) -> Order:
 def order_detail_of(order: Order, *, lines: Iterable[OrderLine]) -> Order:
     """``order_detail`` of an order the caller holds with its channel, customer and pickup store
     (an order change, in its transaction), whose lines it has as they are now: the rest of the
-    representation is read (reservations, holds, timeline, sections), the order and its lines
-    are not read again."""
-    by_number = sorted(lines, key=lambda line: line.line_number)
-    prefetch_related_objects(
-        [order],
-        Prefetch(
-            "reservations",
-            queryset=Reservation.objects.select_related("location", "product").order_by("pk"),
-        ),
-        Prefetch("holds", queryset=OrderHold.objects.order_by("pk")),
-        Prefetch("events", queryset=OrderEvent.objects.order_by("pk")),
+    representation is read (its reservations, holds and timeline in one round trip, then the
+    sections), the order and its lines are not read again."""
+    reservations, holds, timeline = read_together(
+        Reservation.objects.filter(order_id=order.pk).select_related("location", "product").order_by("pk"),
+        OrderHold.objects.filter(order_id=order.pk).order_by("pk"),
+        OrderEvent.objects.filter(order_id=order.pk).order_by("pk"),
     )
-    known = OrderLine.objects.filter(order_id=order.pk).order_by("line_number")
-    known._result_cache, known._prefetch_done = by_number, True  # as prefetch_related leaves it
-    order._prefetched_objects_cache["lines"] = known
+    cache = order.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in (
+        ("lines", sorted(lines, key=lambda line: line.line_number)),
+        ("reservations", reservations),
+        ("holds", holds),
+        ("events", timeline),
+    ):
+        known = getattr(order, name).all()
+        known._result_cache, known._prefetch_done = list(rows), True  # as prefetch_related leaves it
+        cache[name] = known
     attach_sections([order])
     return order
 

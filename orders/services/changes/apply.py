@@ -21,8 +21,9 @@ from inventory.sourcing import load_candidates_for_skus
 from oms import events
 from oms.actors import Actor
 from oms.errors import DomainError, InvalidInput, PermissionDenied
+from oms.sql import read_together
 from orders.choices import OrderChangeKind, OrderEventKind, OrderStatus, ReservationStatus
-from orders.errors import FulfillmentInProgress, OrderNotChangeable, RequestInProgress
+from orders.errors import FulfillmentInProgress, OrderNotChangeable, OrderNotFound, RequestInProgress
 from orders.events import order_event_record
 from orders.models import Order, OrderChange, OrderChangeRequest, OrderLine, Reservation
 from orders.services.checks import check_products
@@ -35,10 +36,10 @@ from orders.services.idempotency import (
     idempotency_replay,
 )
 from orders.services.inputs import PlacementResult
-from orders.services.locks import order_lock
+from orders.services.locks import order_lock_queryset
 from orders.services.reservations import RESERVE_ATTEMPTS
 
-from .hooks import QUEUED, STARTED, reservations_with_work_states
+from .hooks import QUEUED, STARTED, with_work_states, work_state
 from .inputs import ChangeInput, ChangeRenderer, ChangeResult, operations_to_json
 from .work import ChangeWork, Held
 from .write import LostRace, change_write
@@ -176,9 +177,7 @@ def order_change_in_transaction(
         raise InvalidInput("A change needs at least one operation.", code="empty_change")
     if len(data.operations) > MAX_OPERATIONS:
         raise InvalidInput(f"A change has at most {MAX_OPERATIONS} operations.", code="too_many_operations")
-    order = _order_locked(order_id=order_id, actor=actor)
-    _check_may_change(order, actor)
-    work = _work_for(order=order, data=data, actor=actor, confirmed=confirmed_location_ids)
+    work = _work_for(order_id=order_id, data=data, actor=actor, confirmed=confirmed_location_ids)
     try:
         for op in data.operations:
             work.apply(op)
@@ -241,9 +240,11 @@ def _check_may_change(order: Order, actor: Actor) -> None:
         )
 
 
-def _order_locked(*, order_id: int, actor: Actor) -> Order:
-    """The order row locked (``order_lock``), with what the answer shows of it (its customer and
-    pickup store) and its last change's revision, in one statement."""
+def _work_for(*, order_id: int, data: ChangeInput, actor: Actor, confirmed: frozenset[int]) -> ChangeWork:
+    """The order locked (``order_lock``: 404, then 403, then refused if closed), with its customer,
+    pickup store and last revision, its lines, its held units with where each stands (units of a
+    location that confirmed the change count as not started), in one round trip; then the
+    products being added, read with their stock and the ids of the new lines."""
     last = (
         OrderChange.objects.filter(order_id=OuterRef("pk"))
         .order_by()
@@ -251,23 +252,21 @@ def _order_locked(*, order_id: int, actor: Actor) -> Order:
         .annotate(last=Max("revision"))
         .values("last")
     )
-    return order_lock(
+    lock = order_lock_queryset(
         order_id=order_id,
         actor=actor,
         related=("customer", "pickup_location"),
         annotate={"last_revision": Subquery(last)},
     )
-
-
-def _work_for(*, order: Order, data: ChangeInput, actor: Actor, confirmed: frozenset[int]) -> ChangeWork:
-    """The order's lines, its held units with where each stands (units of a location that
-    confirmed the change count as not started), and the products being added, read with their
-    stock and the ids of the new lines."""
-    lines = {line.pk: line for line in OrderLine.objects.filter(order=order).order_by("line_number")}
-    active = Reservation.objects.filter(order=order, status=ReservationStatus.ACTIVE).order_by("pk")
-    held = [
-        Held(reservation=r, state=_state(s, r, confirmed)) for r, s in reservations_with_work_states(active)
-    ]
+    active = Reservation.objects.filter(order_id=order_id, status=ReservationStatus.ACTIVE).order_by("pk")
+    orders, lines, reservations = read_together(
+        lock, OrderLine.objects.filter(order_id=order_id).order_by("line_number"), with_work_states(active)
+    )
+    if not orders:
+        raise OrderNotFound(f"No order '{order_id}'.")
+    order = orders[0]
+    _check_may_change(order, actor)
+    held = [Held(reservation=r, state=_state(work_state(r), r, confirmed)) for r in reservations]
     adding = [op for op in data.operations if op.kind == OrderChangeKind.ADD_LINE]
     skus = sorted({op.sku for op in adding if op.sku})
     candidates = (
@@ -275,7 +274,7 @@ def _work_for(*, order: Order, data: ChangeInput, actor: Actor, confirmed: froze
     )
     work = ChangeWork(
         order=order,
-        lines=lines,
+        lines={line.pk: line for line in lines},
         held=held,
         products=check_products(skus, candidates.products) if candidates else {},
         actor=actor,

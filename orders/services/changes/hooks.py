@@ -70,17 +70,18 @@ def change_apply_register(applier: ChangeApplier) -> None:
         _appliers.append(applier)
 
 
-def reservations_with_work_states(reservations: QuerySet[Reservation]) -> list[tuple[Reservation, str]]:
-    """The reservations read with every registered column, each with its work state (``STARTED``
-    wins; ``UNROUTED`` when no column reports one)."""
-    names = {f"_work_state_{i}": column for i, column in enumerate(_columns)}
-    rows = reservations.annotate(**{name: column.expression for name, column in names.items()})
-    out = []
-    for reservation in rows:
-        states = {column.state_of(getattr(reservation, name)) for name, column in names.items()}
-        state = STARTED if STARTED in states else QUEUED if QUEUED in states else UNROUTED
-        out.append((reservation, state))
-    return out
+def with_work_states(reservations: QuerySet[Reservation]) -> QuerySet[Reservation]:
+    """The reservations' read with every registered column (``work_state`` tells each one's)."""
+    return reservations.annotate(
+        **{f"_work_state_{i}": column.expression for i, column in enumerate(_columns)}
+    )
+
+
+def work_state(reservation: Reservation) -> str:
+    """The work state of a reservation read ``with_work_states``: ``STARTED`` wins; ``UNROUTED``
+    when no column reports one."""
+    states = {column.state_of(getattr(reservation, f"_work_state_{i}")) for i, column in enumerate(_columns)}
+    return STARTED if STARTED in states else QUEUED if QUEUED in states else UNROUTED
 
 
 def change_applied(change: ChangeApplied) -> None:
