@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, ForeignObject, Lookup, Model, QuerySet
+from django.db.models import Field, ForeignObject, Lookup, Model, QuerySet, prefetch_related_objects
 from django.db.models.constants import OnConflict
 from django.db.models.query import ModelIterable
 from django.db.models.sql import InsertQuery
@@ -303,18 +303,16 @@ def read_together(*querysets: QuerySet[Any]) -> list[list[Any]]:
     On PostgreSQL the statements are sent in a pipeline (psycopg's pipeline mode): the server runs
     them one after the other, in order, in the caller's transaction (a ``select_for_update`` first
     holds its lock for those that follow), and the answers come back together; elsewhere they
-    run one by one. Plain model querysets only: no ``prefetch_related``, ``values()`` or
-    related-manager querysets."""
+    run one by one. A queryset's ``prefetch_related`` reads follow, for the rows found only. Model
+    querysets only: no ``values()`` or related-manager querysets."""
     for queryset in querysets:
         internals = cast(_QuerySetInternals, queryset)
-        if (
-            internals._iterable_class is not ModelIterable
-            or internals._known_related_objects
-            or queryset._prefetch_related_lookups
-        ):
-            raise TypeError("read_together reads plain model querysets only")
+        if internals._iterable_class is not ModelIterable or internals._known_related_objects:
+            raise TypeError("read_together reads model querysets only")
     if connection.vendor != "postgresql" or len(querysets) < 2:
         return [list(queryset) for queryset in querysets]
+    lookups = [queryset._prefetch_related_lookups for queryset in querysets]
+    querysets = tuple(queryset.prefetch_related(None) for queryset in querysets)
     compilers = [queryset.query.get_compiler(using=queryset.db) for queryset in querysets]
     statements: list[tuple[str, Sequence[Any]] | None] = []
     for compiler in compilers:
@@ -336,7 +334,11 @@ def read_together(*querysets: QuerySet[Any]) -> list[list[Any]]:
         for cursor in cursors:
             if cursor is not None:
                 cursor.close()
-    return [_instances(compiler, found) for compiler, found in zip(compilers, rows, strict=True)]
+    answers = [_instances(compiler, found) for compiler, found in zip(compilers, rows, strict=True)]
+    for instances, prefetch in zip(answers, lookups, strict=True):
+        if instances and prefetch:
+            prefetch_related_objects(instances, *prefetch)
+    return answers
 
 
 def _instances(compiler: SQLCompiler, rows: list[Any]) -> list[Any]:

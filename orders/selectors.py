@@ -35,6 +35,20 @@ _order_sections: dict[str, tuple[OrderSectionLoader, Any]] = {}
 _order_section_outputs: dict[str, Callable[[], Any]] = {}
 
 
+@dataclass(frozen=True)
+class SectionRead:
+    """A section loader in two steps, so that every section of an order is read in one round trip
+    (``oms.sql.read_together``): ``queryset`` (order ids -> the rows to read; its
+    ``prefetch_related`` reads follow) and ``build`` (the rows -> {order id: value}). Called, it
+    is a plain loader."""
+
+    queryset: Callable[[list[int]], QuerySet[Any]]
+    build: Callable[[list[Any]], dict[int, Any]]
+
+    def __call__(self, order_ids: list[int]) -> dict[int, Any]:
+        return self.build(list(self.queryset(order_ids))) if order_ids else {}
+
+
 def order_section_register(
     name: str, loader: OrderSectionLoader, *, default: Any = None, output: Callable[[], Any] | None = None
 ) -> None:
@@ -51,8 +65,19 @@ def order_section_outputs() -> dict[str, Callable[[], Any]]:
 
 
 def order_sections_load(order_ids: list[int]) -> dict[str, dict[int, Any]]:
-    """Every registered section for these orders: {section: {order id: value}}, one call per loader."""
-    return {name: loader(order_ids) for name, (loader, _default) in _order_sections.items()}
+    """Every registered section for these orders: {section: {order id: value}}, one call per loader;
+    the ``SectionRead`` ones read together, in one round trip."""
+    if not order_ids:
+        return {name: {} for name in _order_sections}
+    reads = {
+        name: loader for name, (loader, _d) in _order_sections.items() if isinstance(loader, SectionRead)
+    }
+    rows = read_together(*(read.queryset(order_ids) for read in reads.values()))
+    built = {name: read.build(found) for (name, read), found in zip(reads.items(), rows, strict=True)}
+    return {
+        name: built[name] if name in built else loader(order_ids)
+        for name, (loader, _default) in _order_sections.items()
+    }
 
 
 def order_section_names() -> dict[str, Any]:
