@@ -20,7 +20,7 @@ from oms.actors import Actor
 from oms.contact import normalize_phone
 from oms.lookups import filter_given, pk_or_none
 from oms.models import ChannelCustomerRef, Customer
-from oms.sql import read_together
+from oms.sql import Prepared, read_together
 
 from .errors import CustomerNotFound, OrderNotFound
 from .models import Order, OrderChange, OrderChangeRequest, OrderEvent, OrderHold, OrderLine, Reservation
@@ -134,15 +134,25 @@ def order_detail(*, order_id: int | str, actor: Actor) -> Order:
     return detailed
 
 
+# order_detail_of's reads, compiled once per process (oms.sql.Prepared)
+_reservations_of = Prepared(
+    lambda order_id: (
+        Reservation.objects.filter(order_id=order_id).select_related("location", "product").order_by("pk")
+    )
+)
+_holds_of = Prepared(lambda order_id: OrderHold.objects.filter(order_id=order_id).order_by("pk"))
+_events_of = Prepared(lambda order_id: OrderEvent.objects.filter(order_id=order_id).order_by("pk"))
+
+
 def order_detail_of(order: Order, *, lines: Iterable[OrderLine]) -> Order:
     """``order_detail`` of an order the caller holds with its channel, customer and pickup store
     (an order change, in its transaction), whose lines it has as they are now: the rest of the
     representation is read (its reservations, holds and timeline in one round trip, then the
     sections), the order and its lines are not read again."""
     reservations, holds, timeline = read_together(
-        Reservation.objects.filter(order_id=order.pk).select_related("location", "product").order_by("pk"),
-        OrderHold.objects.filter(order_id=order.pk).order_by("pk"),
-        OrderEvent.objects.filter(order_id=order.pk).order_by("pk"),
+        _reservations_of.bind(order_id=order.pk),
+        _holds_of.bind(order_id=order.pk),
+        _events_of.bind(order_id=order.pk),
     )
     cache = order.__dict__.setdefault("_prefetched_objects_cache", {})
     for name, rows in (

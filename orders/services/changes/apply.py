@@ -21,7 +21,7 @@ from inventory.sourcing import load_candidates_for_skus
 from oms import events
 from oms.actors import Actor
 from oms.errors import DomainError, InvalidInput, PermissionDenied
-from oms.sql import read_together
+from oms.sql import Prepared, read_together
 from orders.choices import OrderChangeKind, OrderEventKind, OrderStatus, ReservationStatus
 from orders.errors import FulfillmentInProgress, OrderNotChangeable, OrderNotFound, RequestInProgress
 from orders.events import order_event_record
@@ -240,6 +240,15 @@ def _check_may_change(order: Order, actor: Actor) -> None:
         )
 
 
+# compiled once per process (oms.sql.Prepared)
+_lines_of = Prepared(lambda order_id: OrderLine.objects.filter(order_id=order_id).order_by("line_number"))
+_held_of = Prepared(
+    lambda order_id: with_work_states(
+        Reservation.objects.filter(order_id=order_id, status=ReservationStatus.ACTIVE).order_by("pk")
+    )
+)
+
+
 def _work_for(*, order_id: int, data: ChangeInput, actor: Actor, confirmed: frozenset[int]) -> ChangeWork:
     """The order locked (``order_lock``: 404, then 403, then refused if closed), with its customer,
     pickup store and last revision, its lines, its held units with where each stands (units of a
@@ -258,9 +267,8 @@ def _work_for(*, order_id: int, data: ChangeInput, actor: Actor, confirmed: froz
         related=("customer", "pickup_location"),
         annotate={"last_revision": Subquery(last)},
     )
-    active = Reservation.objects.filter(order_id=order_id, status=ReservationStatus.ACTIVE).order_by("pk")
     orders, lines, reservations = read_together(
-        lock, OrderLine.objects.filter(order_id=order_id).order_by("line_number"), with_work_states(active)
+        lock, _lines_of.bind(order_id=order_id), _held_of.bind(order_id=order_id)
     )
     if not orders:
         raise OrderNotFound(f"No order '{order_id}'.")
