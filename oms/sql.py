@@ -48,6 +48,7 @@ class _QuerySetInternals(Protocol):
 
     _iterable_class: type[Any]
     _known_related_objects: dict[Field[Any, Any], dict[Any, Model]]
+    _prefetch_related_lookups: tuple[Any, ...]
 
 
 if TYPE_CHECKING:
@@ -334,7 +335,10 @@ def read_together(*reads: QuerySet[Any] | Bound) -> list[list[Any]]:
             raise TypeError("read_together reads model querysets only")
     if connection.vendor != "postgresql" or len(reads) < 2:
         return [_one(read) for read in reads]
-    lookups = [() if isinstance(read, Bound) else read._prefetch_related_lookups for read in reads]
+    lookups = [
+        () if isinstance(read, Bound) else cast(_QuerySetInternals, read)._prefetch_related_lookups
+        for read in reads
+    ]
     statements: list[tuple[str, Sequence[Any]] | None] = []
     builders: list[Callable[[list[Any]], list[Any]]] = []
     for read in reads:
@@ -386,11 +390,12 @@ def _instances(compiler: SQLCompiler, rows: list[Any]) -> list[Any]:
     klass_info, select = compiler.klass_info, compiler.select
     start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
     init_list = [f[0].target.attname for f in select[start:end]]
-    populators = get_related_populators(klass_info, select, compiler.using)
+    db = compiler.using or connection.alias
+    populators = get_related_populators(klass_info, select, db)
     model = klass_info["model"]
     out = []
     for row in compiler.results_iter([rows]):
-        obj = model.from_db(compiler.using, init_list, row[start:end])
+        obj = model.from_db(db, init_list, row[start:end])
         for populator in populators:
             populator.populate(row, obj)
         for name, position in compiler.annotation_col_map.items():

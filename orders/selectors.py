@@ -9,7 +9,7 @@ What an actor may not see is simply not found (404), so ids do not leak."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -67,17 +67,26 @@ def order_section_outputs() -> dict[str, Callable[[], Any]]:
 def order_sections_load(order_ids: list[int]) -> dict[str, dict[int, Any]]:
     """Every registered section for these orders: {section: {order id: value}}, one call per loader;
     the ``SectionRead`` ones read together, in one round trip."""
+    return _sections_with(order_ids)[0]
+
+
+def _sections_with(
+    order_ids: list[int], *, also: Sequence[Any] = ()
+) -> tuple[dict[str, dict[int, Any]], list[Any]]:
+    """``order_sections_load`` and the answers to ``also``, read in the same round trip."""
     if not order_ids:
-        return {name: {} for name in _order_sections}
+        return {name: {} for name in _order_sections}, read_together(*also) if also else []
     reads = {
         name: loader for name, (loader, _d) in _order_sections.items() if isinstance(loader, SectionRead)
     }
-    rows = read_together(*(read.queryset(order_ids) for read in reads.values()))
-    built = {name: read.build(found) for (name, read), found in zip(reads.items(), rows, strict=True)}
-    return {
+    rows = read_together(*also, *(read.queryset(order_ids) for read in reads.values()))
+    found, rows = rows[: len(also)], rows[len(also) :]
+    built = {name: read.build(got) for (name, read), got in zip(reads.items(), rows, strict=True)}
+    sections = {
         name: built[name] if name in built else loader(order_ids)
         for name, (loader, _default) in _order_sections.items()
     }
+    return sections, found
 
 
 def order_section_names() -> dict[str, Any]:
@@ -147,12 +156,15 @@ _events_of = Prepared(lambda order_id: OrderEvent.objects.filter(order_id=order_
 def order_detail_of(order: Order, *, lines: Iterable[OrderLine]) -> Order:
     """``order_detail`` of an order the caller holds with its channel, customer and pickup store
     (an order change, in its transaction), whose lines it has as they are now: the rest of the
-    representation is read (its reservations, holds and timeline in one round trip, then the
-    sections), the order and its lines are not read again."""
-    reservations, holds, timeline = read_together(
-        _reservations_of.bind(order_id=order.pk),
-        _holds_of.bind(order_id=order.pk),
-        _events_of.bind(order_id=order.pk),
+    representation is read (its reservations, holds, timeline and sections in one round trip), the
+    order and its lines are not read again."""
+    sections, (reservations, holds, timeline) = _sections_with(
+        [order.pk],
+        also=(
+            _reservations_of.bind(order_id=order.pk),
+            _holds_of.bind(order_id=order.pk),
+            _events_of.bind(order_id=order.pk),
+        ),
     )
     cache = order.__dict__.setdefault("_prefetched_objects_cache", {})
     for name, rows in (
@@ -164,7 +176,8 @@ def order_detail_of(order: Order, *, lines: Iterable[OrderLine]) -> Order:
         known = getattr(order, name).all()
         known._result_cache, known._prefetch_done = list(rows), True  # as prefetch_related leaves it
         cache[name] = known
-    attach_sections([order])
+    defaults = order_section_names()
+    order.sections = {name: values.get(order.pk, defaults[name]) for name, values in sections.items()}
     return order
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from inventory.errors import InsufficientStock
 from inventory.services import StockLine, stock_release
-from inventory.sourcing import Need, SourcingPlan, load_candidates, plan_sourcing
+from inventory.sourcing import Need, SourcingPlan, SourcingRequest, load_candidates, plan_sourcing
 from oms.batch import WriteBatch
 from oms.money import quantize
 from orders import writes
@@ -225,7 +225,7 @@ def _source_and_hold(
     return sum(a.quantity for a in plan.allocations), sum(plan.shortages.values()), new
 
 
-def _plan(work: ChangeWork, needs: list[Need], request) -> SourcingPlan:  # type: ignore[no-untyped-def]
+def _plan(work: ChangeWork, needs: list[Need], request: SourcingRequest) -> SourcingPlan:
     """The plan on the stock read with the products of the lines added, when it has every product
     to source and none of them had units given back just now (those are free only since); else
     on the stock read now. 409 ``insufficient_stock`` when units lack and the order does not wait."""
