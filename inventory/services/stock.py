@@ -19,14 +19,8 @@ from django.db.models.functions import Now
 from inventory.choices import MovementKind
 from inventory.errors import StockWouldGoNegative
 from inventory.models import StockLevel, StockMovement
-from inventory.writes import (
-    StockLine,
-    ledger_rows,
-    merge_lines,
-    stock_release_statement,
-    stock_reserve_rows,
-    stock_reserve_statement,
-)
+from inventory.writes import StockLine, ledger_rows, merge_lines, stock_reserve_rows, stock_reserve_statement
+from inventory.writes.stock import stock_release_statement
 from oms.actors import Actor
 
 

@@ -204,14 +204,11 @@ def stock_reserve_statement(
     if connection.vendor != "postgresql" or not merged:
         return None
     shape = _reserve_shape()
-    values = ", ".join([f"(%s::{shape.id_cast}, %s::{shape.quantity_cast})"] * len(merged))
-    params: list[Any] = [value for line in merged for value in (line.stock_level_id, line.quantity)]
-    lock, gate, lock_params = _pk_order_lock(shape, merged)
-    params += lock_params
+    want, gate, params = _wanted(shape, merged)
     # the reservation rule, as the ORM fallback's filter: on_hand >= reserved + q (+ safety stock)
     safety = f" + s.{shape.safety_stock}" if respect_safety_stock else ""
     ctes = (
-        f"WITH want(id, q) AS (VALUES {values}){lock}, "  # noqa: S608 (the model's names)
+        f"{want}, "  # noqa: S608 (the model's names)
         f"upd AS (UPDATE {shape.stock} s SET {shape.reserved} = s.{shape.reserved} + want.q{shape.stamps} "
         f"FROM want WHERE s.{shape.pk} = want.id AND s.{shape.on_hand} >= s.{shape.reserved} + want.q"
         f"{safety}{gate} "
@@ -241,17 +238,22 @@ def _ledger_values(
     return [f.get_db_prep_save(getattr(template, f.attname), connection) for f in shape.ledger_params]
 
 
-def _pk_order_lock(shape: _ReserveShape, merged: Sequence[StockLine]) -> tuple[str, str, list[Any]]:
-    """Several rows: the CTE that locks them in pk order first, the UPDATE's filter that reads it
-    (so no row is touched before all are locked) and its parameters; one row: nothing."""
+def _wanted(shape: _ReserveShape, merged: Sequence[StockLine]) -> tuple[str, str, list[Any]]:
+    """The rows and units wanted as the ``want`` CTE and, for several rows, the CTE that locks them
+    in pk order first; the UPDATE's filter that reads it (so no row is touched before all are
+    locked: nothing for one row); their parameters."""
+    values = ", ".join([f"(%s::{shape.id_cast}, %s::{shape.quantity_cast})"] * len(merged))
+    params: list[Any] = [value for line in merged for value in (line.stock_level_id, line.quantity)]
+    want = f"WITH want(id, q) AS (VALUES {values})"
     if len(merged) <= 1:
-        return "", "", []
+        return want, "", params
     marks = ", ".join(["%s"] * len(merged))
     lock = (
         f", locked AS MATERIALIZED (SELECT {shape.pk} FROM {shape.stock} "  # noqa: S608 (the model's names)
         f"WHERE {shape.pk} IN ({marks}) ORDER BY {shape.pk} FOR UPDATE)"
     )
-    return lock, " AND (SELECT count(*) FROM locked) >= 0", [line.stock_level_id for line in merged]
+    params += [line.stock_level_id for line in merged]
+    return want + lock, " AND (SELECT count(*) FROM locked) >= 0", params
 
 
 def stock_release_statement(
@@ -266,12 +268,9 @@ def stock_release_statement(
     if connection.vendor != "postgresql" or not merged:
         return None
     shape = _reserve_shape()
-    values = ", ".join([f"(%s::{shape.id_cast}, %s::{shape.quantity_cast})"] * len(merged))
-    params: list[Any] = [value for line in merged for value in (line.stock_level_id, line.quantity)]
-    lock, gate, lock_params = _pk_order_lock(shape, merged)
-    params += lock_params
+    want, gate, params = _wanted(shape, merged)
     sql = (
-        f"WITH want(id, q) AS (VALUES {values}){lock}, "  # noqa: S608 (the model's names)
+        f"{want}, "  # noqa: S608 (the model's names)
         f"upd AS (UPDATE {shape.stock} s SET {shape.reserved} = s.{shape.reserved} - want.q{shape.stamps} "
         f"FROM want WHERE s.{shape.pk} = want.id AND s.{shape.reserved} >= want.q{gate} "
         f"RETURNING s.{shape.pk} AS id, s.{shape.product} AS product_id, s.{shape.location} AS location_id, "
