@@ -1,6 +1,7 @@
 """How fulfilment reacts to other apps' events (imports stay one way: orders and inventory publish,
 fulfilment listens). After-commit handlers only enqueue tasks; the in-transaction one closes
-fulfilment orders with the order that is being cancelled."""
+fulfilment orders with the order that is being cancelled. An order change asks fulfilment through
+its hooks (the work state of each reservation, and the adjustment in the change's transaction)."""
 
 from __future__ import annotations
 
