@@ -205,18 +205,7 @@ class WebhookEndpointAdmin(DetailButtonsMixin, ReadOnlyAdmin):
     list_display = ("url", "events", "payload_format", "active", "failure_count", "disabled_at", "created_at")
     list_filter = ("active", "payload_format")
     search_fields = ("url",)
-    fields = (
-        "url",
-        "events",
-        "payload_format",
-        "active",
-        "failure_count",
-        "disabled_at",
-        "secret_rotated_at",
-        "previous_secret_expires_at",
-        "created_at",
-        "updated_at",
-    )
+    fields = (*WebhookEndpoint.SHOWN_FIELDS, "updated_at")
     readonly_fields = fields
     exclude = ("secret", "previous_secret")
     buttons = WEBHOOK_BUTTONS
@@ -244,6 +233,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "endpoint",
         "delivery_id",
         "event_id",
+        "webhook_id",
         "topic",
         "attempt",
         *WebhookDelivery.RESULT_FIELDS,

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .choices import ChannelKind, NotificationStatus, StaffEventKind, StaffRole, WebhookPayloadFormat
+from .webhook_messages import webhook_message_id
 
 code_validator = RegexValidator(r"^[a-z0-9][a-z0-9_-]{0,63}$", "Use lower-case letters, digits, '-' and '_'.")
 
@@ -219,6 +220,19 @@ class WebhookEndpoint(TimeStampedModel):
         null=True, blank=True, help_text="Until then the secret replaced by the last rotation signs too."
     )
     secret_rotated_at = models.DateTimeField(null=True, blank=True)
+
+    # What the API and the admin show of an endpoint (never a secret).
+    SHOWN_FIELDS = (
+        "url",
+        "events",
+        "payload_format",
+        "active",
+        "failure_count",
+        "disabled_at",
+        "secret_rotated_at",
+        "previous_secret_expires_at",
+        "created_at",
+    )
     active = models.BooleanField(default=True)
     failure_count = models.PositiveIntegerField(
         default=0, help_text="Consecutive failed attempts; reset by a success."
@@ -285,6 +299,11 @@ class WebhookDelivery(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.delivered_at is not None
+
+    @property
+    def webhook_id(self) -> str:
+        """The ``webhook-id`` header (and CloudEvents ``id``) the attempt carried."""
+        return webhook_message_id(self.event_id)
 
 
 # --- Customer notifications -----------------------------------------------------------------------

@@ -111,18 +111,7 @@ class WebhookEndpointOutput(ModelOutput):
 
     class Meta:
         model = WebhookEndpoint
-        fields = [
-            "id",
-            "url",
-            "events",
-            "payload_format",
-            "active",
-            "failure_count",
-            "disabled_at",
-            "secret_rotated_at",
-            "previous_secret_expires_at",
-            "created_at",
-        ]
+        fields = ["id", *WebhookEndpoint.SHOWN_FIELDS]
 
 
 class WebhookEndpointCreatedOutput(WebhookEndpointOutput):
@@ -146,6 +135,9 @@ class WebhookEndpointCreatedOutput(WebhookEndpointOutput):
 class WebhookDeliveryOutput(ModelOutput):
     endpoint = serializers.IntegerField(source="endpoint_id")
     succeeded = serializers.BooleanField()
+    webhook_id = serializers.CharField(
+        help_text="The webhook-id header (evt_<event_id>): the CloudEvents id."
+    )
 
     class Meta:
         model = WebhookDelivery
@@ -154,6 +146,7 @@ class WebhookDeliveryOutput(ModelOutput):
             "endpoint",
             "delivery_id",
             "event_id",
+            "webhook_id",
             "topic",
             "attempt",
             "succeeded",

@@ -353,7 +353,7 @@ def test_source_and_subject_come_from_the_registry(topic, payload, source, subje
 
 
 def test_retries_keep_the_webhook_id_and_sign_each_attempt_anew(
-    shop, standard_receiver, django_capture_on_commit_callbacks
+    shop, manager, standard_receiver, django_capture_on_commit_callbacks
 ):
     endpoint, secret = webhook_endpoint_create(url=standard_receiver.url, events=["order.created"])
     standard_receiver.secret = secret
@@ -366,6 +366,8 @@ def test_retries_keep_the_webhook_id_and_sign_each_attempt_anew(
     assert all(g.verified for g in standard_receiver.got)
     assert len({g.body for g in standard_receiver.got}) == 1  # the same message every time
     assert WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-pk").first().succeeded
+    log = manager.api.get(f"/api/v1/webhooks/{endpoint.pk}/deliveries").json()["results"]
+    assert {row["webhook_id"] for row in log} == {f"evt_{outbox.pk}"}
 
 
 def test_a_re_dispatched_event_has_the_same_webhook_id(db, standard_receiver):
