@@ -44,10 +44,11 @@ _REQUEST_RULES: dict[str, dict[str, Any]] = {
         },
     },
     "SnapshotItemSchemaRequest": {"properties": {"on_hand": {"maximum": _MAX}}},
+    "PatchedWebhookEndpointUpdateInputRequest": {"required": ["payload_format"]},
 }
 _POSITIVE_AMOUNTS = {("ReturnRefundInputRequest", "amount")}  # min_value 0.01
 # The body of these operations is required (drf-spectacular marks a PATCH body optional).
-_BODY_REQUIRED = {"PATCH /api/v1/inventory/{id}/"}
+_BODY_REQUIRED = {"PATCH /api/v1/inventory/{id}/", "PATCH /api/v1/webhooks/{id}/"}
 # Idempotency-Key: at most 255 printable characters (orders.api.views._idempotency_claim).
 _IDEMPOTENCY_KEY = {
     "type": "string",
