@@ -170,10 +170,7 @@ def webhook_secret_rotate(
     The replaced secret keeps signing deliveries, as a second ``webhook-signature``, for
     ``OMS_WEBHOOK_SECRET_GRACE_HOURS`` (0: it stops at once), so the receiver can switch over
     without refusing a delivery. Rotating again within that time drops the oldest secret."""
-    pk = _as_id(endpoint_id)
-    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=pk).first()
-    if endpoint is None:
-        raise NotFound("No such webhook.", code="webhook_not_found", extra={"id": endpoint_id})
+    endpoint = _endpoint_locked(endpoint_id)
     new_secret = check_webhook_secret(secret)
     if new_secret == endpoint.secret:
         raise InvalidInput("Choose a secret other than the current one.", code="webhook_secret_unchanged")
@@ -202,10 +199,7 @@ def webhook_secret_rotate(
 @transaction.atomic
 def webhook_endpoint_update(*, endpoint_id: int | str, payload_format: str) -> WebhookEndpoint:
     """Change what an endpoint receives (a legacy endpoint moves to CloudEvents)."""
-    pk = _as_id(endpoint_id)
-    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=pk).first()
-    if endpoint is None:
-        raise NotFound("No such webhook.", code="webhook_not_found", extra={"id": endpoint_id})
+    endpoint = _endpoint_locked(endpoint_id)
     endpoint.payload_format = _check_format(payload_format)
     endpoint.save(update_fields=["payload_format", "updated_at"])
     return endpoint
@@ -246,6 +240,14 @@ def webhook_delivery_list(*, endpoint_id: int | str) -> QuerySet[WebhookDelivery
     """The delivery log of an existing endpoint; NotFound (webhook_not_found) for an unknown one."""
     endpoint = webhook_endpoint_get(endpoint_id=endpoint_id)
     return WebhookDelivery.objects.filter(endpoint=endpoint)
+
+
+def _endpoint_locked(endpoint_id: int | str) -> WebhookEndpoint:
+    """The endpoint, its row locked for this transaction; NotFound (webhook_not_found) otherwise."""
+    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=_as_id(endpoint_id)).first()
+    if endpoint is None:
+        raise NotFound("No such webhook.", code="webhook_not_found", extra={"id": endpoint_id})
+    return endpoint
 
 
 def _as_id(value: int | str) -> int:
