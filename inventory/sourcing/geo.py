@@ -36,7 +36,7 @@ def ranks_from(
     lat1, lon1 = math.radians(origin[0]), math.radians(origin[1])
     cos1 = math.cos(lat1)
     radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
-    out = []
+    out: list[tuple[float | None, tuple[int, int, int]]] = []
     for location in locations:
         lat2, lon2 = radians(location.latitude), radians(location.longitude)
         h = sin((lat2 - lat1) / 2) ** 2 + cos1 * cos(lat2) * sin((lon2 - lon1) / 2) ** 2
