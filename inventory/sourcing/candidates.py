@@ -41,12 +41,15 @@ class Candidates:
 # order (its id is the row's ``location_id``). Coordinates come as floats (the same doubles as
 # ``float(Decimal)``: both round the decimal to the nearest): a Decimal per coordinate, then a
 # float, was a fifth of turning 3,000 rows into records.
-_COLUMNS = (
-    "s.id, s.product_id, p.sku, s.location_id, s.on_hand - s.reserved - s.safety_stock, "
-    "l.code, l.kind, CAST(l.latitude AS DOUBLE PRECISION), CAST(l.longitude AS DOUBLE PRECISION), "
-    "l.priority, l.active, l.ships, l.pickup, l.ship_from_store, l.daily_capacity, "
-    "COALESCE(d.open_fulfillment_orders, 0)"
-)
+def _columns(load: str) -> str:
+    """The columns; ``load`` names today's open fulfilment orders of the location (NULL: none)."""
+    return (
+        "s.id, s.product_id, p.sku, s.location_id, s.on_hand - s.reserved - s.safety_stock, "
+        "l.code, l.kind, CAST(l.latitude AS DOUBLE PRECISION), CAST(l.longitude AS DOUBLE PRECISION), "
+        f"l.priority, l.active, l.ships, l.pickup, l.ship_from_store, l.daily_capacity, COALESCE({load}, 0)"
+    )
+
+
 _LOCATION_FIELDS = tuple(field.name for field in fields(CandidateLocation))
 _FLAGS = ("active", "ships", "pickup", "ship_from_store")  # 0 / 1 on SQLite, bool on PostgreSQL
 
@@ -105,17 +108,21 @@ def _rows_sql(count: int) -> str:
     Its plan must be right without the product ids: psycopg prepares it after a few runs and
     PostgreSQL then keeps one generic plan, estimated from the average product (a few rows), for
     orders whose products sit at 10 locations or at 1,000. So it starts from the products (an
-    index lookup each), their stock rows by the (product, location) index, and joins the locations
-    by hashing the rows found against one scan of the location table: ``l.id + 0`` keeps the
-    planner from a location index lookup per row, cheap at 30 rows and 3x slower at 3,000 (the
-    bench, docs/performance.md). The generic plan it got before read every product (a hash join
-    over the product table): 1.0 ms against 0.1 ms at 10 candidates."""
+    index lookup each) and their stock rows by the (product, location) index, and hashes them
+    against the locations with today's load, a subquery planned on its own (``OFFSET 0``): one
+    scan of the location table and one of today's loads, whatever the number of rows. Joined row
+    by row instead, as the planner prefers for the few rows it expects, 3,000 rows took 3x longer
+    (a location index lookup each) or 12 ms (today's loads scanned once per row). The generic plan
+    it got before read every product (a hash join over the product table): 1.0 ms against 0.1 ms
+    at 10 candidates (docs/performance.md)."""
     marks = ", ".join(["%s"] * count)
     return (
-        f"SELECT {_COLUMNS} FROM {{product}} p "  # noqa: S608
+        f"SELECT {_columns('l.open_fulfillment_orders')} FROM {{product}} p "  # noqa: S608
         "JOIN {stock} s ON s.product_id = p.id "
-        "JOIN {location} l ON l.id + 0 = s.location_id "
-        "LEFT JOIN {load} d ON d.location_id = s.location_id AND d.day = %s "
+        "JOIN (SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.priority, l.active, l.ships, "
+        "l.pickup, l.ship_from_store, l.daily_capacity, d.open_fulfillment_orders FROM {location} l "
+        "LEFT JOIN {load} d ON d.location_id = l.id AND d.day = %s OFFSET 0) l "
+        "ON l.id = s.location_id "
         f"WHERE p.id IN ({marks}) ORDER BY s.id"
     ).format(**_tables())
 
@@ -174,7 +181,7 @@ def load_candidates_for_skus(
     head = "WITH seq AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS value) "
     sql = (
         f"{head if draw else ''}SELECT p.id, p.sku, p.name, p.active, "  # noqa: S608
-        f"{'seq.value' if draw else 'NULL'}, {_COLUMNS} "
+        f"{'seq.value' if draw else 'NULL'}, {_columns('d.open_fulfillment_orders')} "
         "FROM {product} p "
         f"{'CROSS JOIN seq ' if draw else ''}"
         "LEFT JOIN {stock} s ON s.product_id = p.id "
