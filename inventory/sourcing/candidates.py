@@ -102,8 +102,9 @@ def _collect(
 
 
 @functools.cache
-def _rows_sql(count: int) -> str:
-    """The statement of ``load_candidate_rows`` for ``count`` products (built once per count).
+def _rows_sql(count: int, vendor: str) -> str:
+    """The statement of ``load_candidate_rows`` for ``count`` products (built once per count; SQLite
+    wants a LIMIT before its OFFSET).
 
     Its plan must be right without the product ids: psycopg prepares it after a few runs and
     PostgreSQL then keeps one generic plan, estimated from the average product (a few rows), for
@@ -121,7 +122,8 @@ def _rows_sql(count: int) -> str:
         "JOIN {stock} s ON s.product_id = p.id "
         "JOIN (SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.priority, l.active, l.ships, "
         "l.pickup, l.ship_from_store, l.daily_capacity, d.open_fulfillment_orders FROM {location} l "
-        "LEFT JOIN {load} d ON d.location_id = l.id AND d.day = %s OFFSET 0) l "
+        "LEFT JOIN {load} d ON d.location_id = l.id AND d.day = %s "
+        f"{'LIMIT -1 ' if vendor == 'sqlite' else ''}OFFSET 0) l "
         "ON l.id = s.location_id "
         f"WHERE p.id IN ({marks}) ORDER BY s.id"
     ).format(**_tables())
@@ -135,7 +137,7 @@ def load_candidate_rows(*, product_ids: Collection[int], today: date | None = No
         return []
     day = today or timezone.localdate()
     with connection.cursor() as cursor:
-        cursor.execute(_rows_sql(len(ids)), [_day_param(day), *ids])
+        cursor.execute(_rows_sql(len(ids), connection.vendor), [_day_param(day), *ids])
         return cursor.fetchall()
 
 
