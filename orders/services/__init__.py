@@ -10,7 +10,7 @@ Locking policy: see ``orders.services.locks``."""
 from oms.customers import CustomerInput, check_customer, customer_erase, customer_resolve
 
 from .cancel import order_cancel, order_cancel_in_transaction
-from .cart_holds import cart_hold_place, cart_hold_release, cart_holds_expire
+from .cart_holds import HoldInput, cart_hold_place, cart_hold_release, cart_holds_expire
 from .carts import CartLineInput, CheckoutInput, cart_checkout, cart_open, cart_update
 from .changes import (
     QUEUED,
@@ -70,6 +70,7 @@ __all__ = [
     "CheckoutInput",
     "CustomerInput",
     "EntryInput",
+    "HoldInput",
     "IdempotencyClaim",
     "LineInput",
     "OrderInput",

@@ -9,6 +9,7 @@ The hold covers the lines as they were when it was placed; placing it again (ano
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -52,15 +53,25 @@ def check_hold_minutes(minutes: int) -> int:
     return minutes
 
 
+@dataclass(frozen=True)
+class HoldInput:
+    minutes: int
+    location: str = ""  # a store code: a reserve-in-store; "": wherever the sourcing engine finds them
+
+
 @transaction.atomic(durable=True)
-def cart_hold_place(
-    *, cart_id: int, minutes: int, actor: Actor, channel: Channel | None = None, location: str = ""
-) -> Cart:
-    """Reserve the cart's units for ``minutes``: at the store ``location`` (a reserve-in-store;
-    an associate only at their own stores), else where the sourcing engine finds them. 409
-    ``insufficient_stock`` (nothing held) when they are not there."""
-    check_hold_minutes(minutes)
+def cart_hold_place(*, cart_id: int, hold: HoldInput, actor: Actor, channel: Channel | None = None) -> Cart:
+    """Reserve the cart's units for ``hold.minutes``: at the store ``hold.location`` (a
+    reserve-in-store; an associate only at their own stores), else where the sourcing engine finds
+    them. 409 ``insufficient_stock`` (nothing held) when they are not there."""
     cart = _lock_open(cart_id)
+    cart_hold_apply(cart=cart, hold=hold, actor=actor, channel=channel)
+    return cart
+
+
+def cart_hold_apply(*, cart: Cart, hold: HoldInput, actor: Actor, channel: Channel | None) -> None:
+    """``cart_hold_place`` on a cart the caller locked, in its transaction."""
+    minutes, location = check_hold_minutes(hold.minutes), hold.location
     lines = list(CartLine.objects.filter(cart=cart).order_by("pk"))
     if not lines:
         raise InvalidInput("The cart has no lines to hold.", code="empty_cart", extra={"cart": cart.pk})
@@ -118,7 +129,6 @@ def cart_hold_place(
         topic="cart.hold_placed",
         payload={"cart_id": cart.pk, "expires_at": expires_at.isoformat(), "units": units},
     )
-    return cart
 
 
 @transaction.atomic(durable=True)

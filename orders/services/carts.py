@@ -33,7 +33,7 @@ from orders.events import cart_event_build
 from orders.models import Cart, CartEvent, CartLine
 from orders.pricing import prices_for_channel
 
-from .cart_holds import cart_holds_convert
+from .cart_holds import HoldInput, cart_hold_apply, cart_holds_convert
 from .idempotency import EXPIRED, IdempotencyClaim, idempotency_claim_taken, idempotency_replay
 from .inputs import LineInput, OrderInput, PaymentInput, PlacementResult, Renderer
 from .placement import order_place_in_transaction
@@ -76,10 +76,16 @@ def _require_open(cart: Cart) -> None:
 
 @transaction.atomic(durable=True)
 def cart_open(
-    *, channel: Channel, actor: Actor, customer: CustomerInput | None, lines: Sequence[CartLineInput]
+    *,
+    channel: Channel,
+    actor: Actor,
+    customer: CustomerInput | None,
+    lines: Sequence[CartLineInput],
+    hold: HoldInput | None = None,
 ) -> tuple[Cart, bool]:
     """A new cart of ``customer`` (or anonymous), or the customer's open cart resumed on this
-    channel (``False``): the lines are added to it, and it is re-priced for this channel."""
+    channel (``False``): the lines are added to it, and it is re-priced for this channel; with
+    ``hold``, its units are then held (all in one transaction: a 409 opens nothing)."""
     _check_lines(lines, adding=True)
     person = _customer_for(channel=channel, data=customer)
     cart = _open_cart_of(person) if person is not None else None
@@ -92,6 +98,8 @@ def cart_open(
     CartEvent.objects.bulk_create(events_)
     added = _lines_apply(cart=cart, lines=lines, adding=True, actor=actor, channel=channel)
     cart_reprice(cart=cart, channel=channel, actor=actor, new_skus=added)
+    if hold is not None:
+        cart_hold_apply(cart=cart, hold=hold, actor=actor, channel=channel)
     return cart, created
 
 
@@ -103,9 +111,11 @@ def cart_update(
     actor: Actor,
     customer: CustomerInput | None = None,
     lines: Sequence[CartLineInput] | None = None,
+    hold: HoldInput | None = None,
 ) -> Cart:
     """Attach the cart to ``customer`` and set the quantities of ``lines`` (0 removes a line);
-    re-priced for ``channel`` (staff without a channel: the channel it is priced for)."""
+    re-priced for ``channel`` (staff without a channel: the channel it is priced for); with
+    ``hold``, its units are (re-)held, in the same transaction."""
     cart = _lock(cart_id)
     _require_open(cart)
     channel = channel or cart.priced_for
@@ -117,6 +127,8 @@ def cart_update(
         added = _lines_apply(cart=cart, lines=lines, adding=False, actor=actor, channel=channel)
     cart_reprice(cart=cart, channel=channel, actor=actor, new_skus=added)
     cart.save(update_fields=["customer", "priced_for", "currency", "updated_at"])
+    if hold is not None:
+        cart_hold_apply(cart=cart, hold=hold, actor=actor, channel=channel)
     return cart
 
 
