@@ -71,7 +71,9 @@ def test_continuity_web_opens_the_app_reads_edits_and_checks_out(channels, netwo
     assert opened.status_code == 201, opened.json()
     cart = opened.json()
     assert (cart["currency"], cart["priced_for"], cart["channel"]) == ("VND", "web", "web")
-    assert [(li["sku"], li["quantity"], li["unit_price"]) for li in cart["lines"]] == [("SHIRT", 2, "199000.00")]
+    assert [(li["sku"], li["quantity"], li["unit_price"]) for li in cart["lines"]] == [
+        ("SHIRT", 2, "199000.00")
+    ]
     assert cart["subtotal"] == "398000.00"
     assert cart["token"]
 
@@ -91,7 +93,10 @@ def test_continuity_web_opens_the_app_reads_edits_and_checks_out(channels, netwo
         format="json",
     )
     assert edited.status_code == 200, edited.json()
-    assert {li["sku"]: li["unit_price"] for li in edited.json()["lines"]} == {"SHIRT": "8.50", "JEANS": "25.00"}
+    assert {li["sku"]: li["unit_price"] for li in edited.json()["lines"]} == {
+        "SHIRT": "8.50",
+        "JEANS": "25.00",
+    }
     assert edited.json()["subtotal"] == "50.50"
 
     placed = checkout(app, cart["id"])
@@ -106,7 +111,11 @@ def test_continuity_web_opens_the_app_reads_edits_and_checks_out(channels, netwo
     assert sum(r["quantity"] for r in order["reservations"]) == 4
 
     after = app.api.get(f"/api/v1/carts/{cart['id']}").json()
-    assert (after["status"], after["order"], after["order_number"]) == ("checked_out", order["id"], order["number"])
+    assert (after["status"], after["order"], after["order_number"]) == (
+        "checked_out",
+        order["id"],
+        order["number"],
+    )
     timeline = [(event["kind"], event["channel"]) for event in after["events"]]
     assert ("created", "web") in timeline
     assert ("line_added", "web") in timeline
@@ -138,11 +147,15 @@ def test_a_second_checkout_is_409_and_a_repeat_answers_the_first(channels, netwo
     assert second.json()["code"] == "cart_checked_out"
     assert second.json()["extra"]["order"] == first.json()["id"]
     assert Order.objects.count() == 1
-    edit = web.api.patch(f"/api/v1/carts/{cart['id']}", {"lines": [{"sku": "SHIRT", "quantity": 2}]}, format="json")
+    edit = web.api.patch(
+        f"/api/v1/carts/{cart['id']}", {"lines": [{"sku": "SHIRT", "quantity": 2}]}, format="json"
+    )
     assert edit.status_code == 409
 
 
-def test_an_anonymous_cart_is_attached_to_a_customer_and_seen_with_its_token(channels, network, make_channel_client):
+def test_an_anonymous_cart_is_attached_to_a_customer_and_seen_with_its_token(
+    channels, network, make_channel_client
+):
     web, app = channels
     cart = web.api.post("/api/v1/carts", {"lines": [{"sku": "JEANS", "quantity": 1}]}, format="json").json()
     assert cart["customer"] is None
@@ -212,7 +225,9 @@ def test_a_reserve_in_store_hold_holds_units_and_checkout_converts_them(channels
         HTTP_IDEMPOTENCY_KEY=new_key(),
     )
     assert (other.status_code, other.json()["code"]) == (409, "insufficient_stock")
-    placed = checkout(web, opened["id"], method="pickup", pickup_location="st-district1", shipping_address=None)
+    placed = checkout(
+        web, opened["id"], method="pickup", pickup_location="st-district1", shipping_address=None
+    )
     assert placed.status_code == 201, placed.json()
     assert placed.json()["reservations"] == [
         {**placed.json()["reservations"][0], "sku": "SHIRT", "location": "st-district1", "quantity": 3}
@@ -251,7 +266,9 @@ def test_expired_holds_are_released_by_the_service_beat_runs(channels, network):
     assert (after["hold_expires_at"], after["held"]) == (None, [])
     assert after["events"][-1]["kind"] == "hold_released"
     assert after["events"][-1]["data"]["reason"] == "expired"
-    ledger = StockMovement.objects.filter(reference=f"cart:{cart['id']}").values_list("reserved_delta", flat=True)
+    ledger = StockMovement.objects.filter(reference=f"cart:{cart['id']}").values_list(
+        "reserved_delta", flat=True
+    )
     assert sorted(ledger) == [-2, 2]
     # the cart itself stays open: checked out later without a hold
     assert checkout(web, cart["id"]).status_code == 201
