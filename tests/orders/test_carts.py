@@ -284,3 +284,19 @@ def test_staff_see_every_cart_and_check_out_for_a_channel(channels, network, man
     assert placed.status_code == 201, placed.json()
     assert placed.json()["lines"][0]["unit_price"] == "8.50"
     assert Decimal(placed.json()["total"]) == Decimal("8.50")
+
+
+def test_kpis_report_each_channels_sales_in_its_own_currency(channels, network, manager):
+    web, app = channels
+    for client, quantity in ((web, 2), (app, 1)):
+        cart = client.api.post(
+            "/api/v1/carts", {"lines": [{"sku": "SHIRT", "quantity": quantity}]}, format="json"
+        ).json()
+        assert checkout(client, cart["id"]).status_code == 201
+    today = timezone.localdate().isoformat()
+    response = manager.api.get(f"/api/v1/kpis?from={today}&to={today}")
+    assert response.status_code == 200, response.json()
+    assert response.json()["kpis"]["sales_by_channel"] == {
+        "app": {"currency": "USD", "orders": 1, "sales": "8.50", "average_order": "8.50"},
+        "web": {"currency": "VND", "orders": 1, "sales": "398000.00", "average_order": "398000.00"},
+    }
