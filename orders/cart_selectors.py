@@ -27,6 +27,8 @@ from .selectors import customer_list
 
 
 def _channel_may_see(actor: Actor, token: str = "") -> Q:
+    """The carts a channel client (``actor.channel_id`` set) may see: the module docstring's rule."""
+    assert actor.channel_id is not None  # noqa: S101  # callers ask only for a channel's client
     worked_on = CartEvent.objects.filter(cart_id=OuterRef("pk"), channel_id=actor.channel_id)
     known = customer_list(actor=actor).values("pk")
     visible = Q(channel_id=actor.channel_id) | Q(Exists(worked_on)) | Q(customer_id__in=known)
@@ -82,13 +84,10 @@ def price_list_queryset(*, actor: Actor) -> QuerySet[PriceList]:
     if actor.is_staff or actor.is_system:
         return qs.order_by("-created_at", "-pk")
     if actor.is_channel and actor.channel_id is not None:
-        shared = Q(channel__isnull=True, currency__in=_currency_of(actor))
+        currency = Channel.objects.filter(pk=actor.channel_id).values("currency")
+        shared = Q(channel__isnull=True, currency__in=currency)
         return qs.filter(Q(channel_id=actor.channel_id) | shared).order_by("-created_at", "-pk")
     return qs.none()
-
-
-def _currency_of(actor: Actor) -> QuerySet[Channel]:
-    return Channel.objects.filter(pk=actor.channel_id).values("currency")
 
 
 def price_list_get_for_actor(*, price_list_id: int | str, actor: Actor) -> PriceList:

@@ -4,7 +4,6 @@ rule (``orders.cart_selectors``)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -23,11 +22,10 @@ from oms.models import Channel
 from oms.money import MONEY
 from oms.permissions import IsStaffOrChannel
 from orders.cart_selectors import cart_get_for_actor, cart_list
-from orders.choices import CartStatus, FulfillmentMethod
+from orders.choices import CartStatus
 from orders.models import Cart
 from orders.services import (
     CartLineInput,
-    CheckoutInput,
     HoldInput,
     PlacementResult,
     cart_checkout,
@@ -38,8 +36,14 @@ from orders.services import (
 )
 
 from .idempotency import IDEMPOTENCY_HEADER, idempotency_claim
-from .payment_serializers import PaymentInputSerializer
-from .serializers import AddressInput, CustomerInputSerializer, OrderCreateOutput, placement_response
+from .serializers import (
+    CustomerInputSerializer,
+    FulfilmentInput,
+    OrderCreateOutput,
+    TimelineEventOutput,
+    code_field,
+    placement_response,
+)
 from .views import channel_for
 
 TOKEN_PARAMETER = OpenApiParameter(
@@ -60,13 +64,7 @@ class CartLineItemInput(serializers.Serializer):
 
 
 class _CartWriteInput(serializers.Serializer):
-    channel = StrictCharField(
-        required=False,
-        allow_blank=True,
-        max_length=64,
-        default="",
-        help_text="Channel code (staff: the channel they act for; ignored for channel clients).",
-    )
+    channel = code_field("Channel code (staff: the channel they act for; ignored for channel clients).")
     customer = CustomerInputSerializer(required=False, allow_null=True, default=None)
     hold_minutes = serializers.IntegerField(
         required=False,
@@ -76,13 +74,7 @@ class _CartWriteInput(serializers.Serializer):
         max_value=settings.OMS_CART_HOLD_MAX_MINUTES,
         help_text="Hold the cart's units this many minutes (reserved, released by beat when expired).",
     )
-    hold_location = StrictCharField(
-        required=False,
-        allow_blank=True,
-        max_length=64,
-        default="",
-        help_text="With hold_minutes: the store that holds the units (a reserve-in-store).",
-    )
+    hold_location = code_field("With hold_minutes: the store that holds the units (a reserve-in-store).")
 
     def customer_input(self) -> CustomerInput | None:
         customer = self.validated_data.get("customer")
@@ -125,33 +117,9 @@ class CartHoldInput(serializers.Serializer):
     )
 
 
-class CartCheckoutInput(serializers.Serializer):
-    channel = StrictCharField(
-        required=False, allow_blank=True, max_length=64, default="", help_text="Channel code (staff)."
-    )
-    method = serializers.ChoiceField(choices=FulfillmentMethod.choices)
-    pickup_location = StrictCharField(required=False, allow_blank=True, max_length=64, default="")
-    shipping_address = AddressInput(required=False, allow_null=True, default=None)
-    shipping_total = serializers.DecimalField(
-        **MONEY, min_value=Decimal("0"), required=False, default=Decimal("0")
-    )
-    allow_backorder = serializers.BooleanField(required=False, default=False)
-    payment = PaymentInputSerializer(required=False, allow_null=True, default=None)
-
-    def checkout_input(self) -> CheckoutInput:
-        data = self.validated_data
-        address = dict(data.get("shipping_address") or {})
-        latitude, longitude = address.pop("latitude", None), address.pop("longitude", None)
-        return CheckoutInput(
-            method=data["method"],
-            pickup_location=data["pickup_location"],
-            shipping_address=address,
-            latitude=Decimal(str(round(latitude, 6))) if latitude is not None else None,
-            longitude=Decimal(str(round(longitude, 6))) if longitude is not None else None,
-            shipping_total=data["shipping_total"],
-            allow_backorder=data["allow_backorder"],
-            payment=PaymentInputSerializer.to_payment_input(data.get("payment")),
-        )
+class CartCheckoutInput(FulfilmentInput):
+    """The order's channel (staff), method, address, pickup store and payment: its lines, currency and
+    customer are the cart's."""
 
 
 class CartQuery(serializers.Serializer):
@@ -177,14 +145,8 @@ class CartHeldOutput(serializers.Serializer):
     quantity = serializers.IntegerField()
 
 
-class CartEventOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.CharField()
-    channel = serializers.CharField(source="channel.code", allow_null=True)
-    actor_type = serializers.CharField()
-    actor_name = serializers.CharField()
-    data = serializers.DictField()  # type: ignore[assignment]  # a field, not Serializer.data
-    created_at = serializers.DateTimeField()
+class CartEventOutput(TimelineEventOutput):
+    channel = serializers.CharField(source="channel.code", allow_null=True, help_text="Done on this channel.")
 
 
 class CartCustomerOutput(serializers.Serializer):
@@ -334,7 +296,7 @@ class CartViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             cart_id=cart.pk,
             channel=channel,
             actor=actor,
-            data=body.checkout_input(),
+            data=body.to_order_input(channel),
             idempotency=claim,
             render=render,
         )

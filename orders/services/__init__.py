@@ -11,7 +11,7 @@ from oms.customers import CustomerInput, check_customer, customer_erase, custome
 
 from .cancel import order_cancel, order_cancel_in_transaction
 from .cart_holds import HoldInput, cart_hold_place, cart_hold_release, cart_holds_expire
-from .carts import CartLineInput, CheckoutInput, cart_checkout, cart_open, cart_update
+from .carts import CartLineInput, cart_checkout, cart_open, cart_update
 from .changes import (
     QUEUED,
     STARTED,
@@ -67,7 +67,6 @@ __all__ = [
     "ChangeInput",
     "ChangeOperation",
     "ChangeResult",
-    "CheckoutInput",
     "CustomerInput",
     "EntryInput",
     "HoldInput",

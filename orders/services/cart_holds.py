@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from inventory.services import StockLine, stock_release
+from inventory.services import stock_release
 from inventory.sourcing import PICKUP, SHIP, Need
 from oms import events
 from oms.actors import Actor
@@ -28,7 +28,7 @@ from orders.events import cart_event_build
 from orders.models import Cart, CartHold, CartLine
 
 from .checks import check_pickup_store
-from .reservations import reserve_for_needs, sourcing_request_for
+from .reservations import reserve_for_needs, sourcing_request_for, stock_lines_of
 
 EXPIRY_ACTOR = Actor.system("cart-hold-expiry")
 
@@ -191,15 +191,7 @@ def _release(*, cart: Cart, actor: Actor, reason: str, status: str = CartHoldSta
     if not holds:
         return 0
     stock_release(
-        lines=[
-            StockLine(
-                stock_level_id=h.stock_level_id,
-                product_id=h.product_id,
-                location_id=h.location_id,
-                quantity=h.quantity,
-            )
-            for h in holds
-        ],
+        lines=stock_lines_of(holds),
         actor=actor,
         reference=f"cart:{cart.pk}",
         reason=reason,

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -35,7 +33,7 @@ from orders.pricing import prices_for_channel
 
 from .cart_holds import HoldInput, cart_hold_apply, cart_holds_convert
 from .idempotency import EXPIRED, IdempotencyClaim, idempotency_claim_taken, idempotency_replay
-from .inputs import LineInput, OrderInput, PaymentInput, PlacementResult, Renderer
+from .inputs import LineInput, OrderInput, PlacementResult, Renderer
 from .placement import order_place_in_transaction
 
 MAX_CART_LINES = 200
@@ -45,18 +43,6 @@ MAX_CART_LINES = 200
 class CartLineInput:
     sku: str
     quantity: int  # POST adds this many; PATCH sets the line to this many (0 removes it)
-
-
-@dataclass(frozen=True)
-class CheckoutInput:
-    method: str
-    pickup_location: str = ""
-    shipping_address: dict[str, Any] = field(default_factory=dict)
-    latitude: Decimal | None = None
-    longitude: Decimal | None = None
-    shipping_total: Decimal = Decimal("0")
-    allow_backorder: bool = False
-    payment: PaymentInput | None = None
 
 
 def _lock(cart_id: int) -> Cart:
@@ -292,12 +278,13 @@ def cart_checkout(
     cart_id: int,
     channel: Channel,
     actor: Actor,
-    data: CheckoutInput,
+    data: OrderInput,
     idempotency: IdempotencyClaim | None = None,
     render: Renderer | None = None,
 ) -> PlacementResult:
-    """Place the cart's order on ``channel`` through placement, once per idempotency key: the
-    lines re-priced for the channel, the units the cart holds converted into the order's
+    """Place the cart's order on ``channel`` through placement, once per idempotency key, with
+    the method, address, pickup store and payment of ``data`` (its lines, currency and customer
+    are the cart's): the lines re-priced for the channel, the units the cart holds converted into the order's
     reservations in the same transaction (nobody else can take them in between), the cart then
     ``checked_out`` with its order. A second checkout is 409 ``cart_checked_out`` (a repeat of the
     same request answers the first response)."""
@@ -331,7 +318,7 @@ def _checkout(
     cart_id: int,
     channel: Channel,
     actor: Actor,
-    data: CheckoutInput,
+    data: OrderInput,
     idempotency: IdempotencyClaim | None,
     render: Renderer | None,
 ) -> PlacementResult:
@@ -347,9 +334,9 @@ def _checkout(
     converted = cart_holds_convert(cart=cart, actor=actor)
     person = cart.customer
     result = order_place_in_transaction(
-        data=OrderInput(
+        data=replace(
+            data,
             channel=channel,
-            method=data.method,
             lines=[
                 LineInput(sku=line.sku, quantity=line.quantity, unit_price=line.unit_price) for line in lines
             ],
@@ -357,13 +344,7 @@ def _checkout(
             customer=CustomerInput(email=person.email, phone=person.phone, name=person.name)
             if person
             else None,
-            pickup_location=data.pickup_location,
-            shipping_address=data.shipping_address,
-            latitude=data.latitude,
-            longitude=data.longitude,
-            shipping_total=data.shipping_total,
-            allow_backorder=data.allow_backorder,
-            payment=data.payment,
+            external_id="",
         ),
         actor=actor,
         render=render,

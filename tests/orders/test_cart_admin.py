@@ -1,26 +1,14 @@
 """Price lists and carts in the admin: managers add a price list with its entries (its currency
-checked against the channel's), and read carts with their lines, held units and timeline."""
+checked against the channel's), and read carts with their lines, held units and timeline
+(``admin_client``: pytest-django's, a superuser)."""
 
 from __future__ import annotations
 
-import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
-
 from oms.customers import CustomerInput
-from oms.staff import staff_create
 from orders.models import PriceList
 from orders.services import CartLineInput, HoldInput, cart_open
 
 from .test_oversell import channel_actor
-
-
-@pytest.fixture
-def admin_client(db) -> Client:
-    staff_create(username="boss", role="manager")
-    client = Client()
-    client.force_login(get_user_model().objects.get(username="boss"))
-    return client
 
 
 def _price_list_form(channel_id: int, currency: str, product_id: int) -> dict:

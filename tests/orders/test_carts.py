@@ -17,16 +17,9 @@ from orders.models import Cart, CartHold, Order
 from orders.services import cart_holds_expire
 from tests.factories import ChannelFactory
 
-from .conftest import new_key
+from .conftest import new_key, ship_body
 
-ADDRESS = {
-    "name": "Ann",
-    "line1": "1 Le Loi",
-    "city": "Ho Chi Minh City",
-    "country": "VN",
-    "latitude": 10.7769,
-    "longitude": 106.7009,
-}
+ADDRESS = ship_body()["shipping_address"]
 
 
 @pytest.fixture
