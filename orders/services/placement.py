@@ -3,7 +3,8 @@ for an exchange) checks the order, reads its products and stock, resolves the cu
 sourcing, then writes the order and its lines, holds the units and records the timeline, the
 idempotency record and the outbox row: five statements on PostgreSQL whatever the number of lines
 (tests/orders/test_place.py), and one more to check the prices when a price list applies to the
-channel (``orders.pricing``; tests/orders/test_price_lists.py). A lost race for the units places the whole order again."""
+channel (``orders.pricing``; tests/orders/test_price_lists.py). A lost race for the units places
+the whole order again."""
 
 from __future__ import annotations
 
