@@ -54,7 +54,7 @@ def cart_get_for_actor(*, cart_id: int | str, actor: Actor, token: str = "") -> 
     if actor.is_staff or actor.is_system:
         return cart
     if actor.is_channel and actor.channel_id is not None:
-        if token and secrets.compare_digest(token, cart.token):
+        if token and secrets.compare_digest(token.encode(), cart.token.encode()):
             return cart
         if Cart.objects.filter(pk=cart.pk).filter(_channel_may_see(actor)).exists():
             return cart

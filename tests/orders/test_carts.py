@@ -293,3 +293,12 @@ def test_kpis_report_each_channels_sales_in_its_own_currency(channels, network, 
         "app": {"currency": "USD", "orders": 1, "sales": "8.50", "average_order": "8.50"},
         "web": {"currency": "VND", "orders": 1, "sales": "398000.00", "average_order": "398000.00"},
     }
+
+
+def test_a_wrong_or_odd_token_is_403_never_500(channels, network):
+    web, app = channels
+    cart = web.api.post("/api/v1/carts", {"lines": [{"sku": "SHIRT", "quantity": 1}]}, format="json").json()
+    for token in ("nope", "é" * 10, "x" * 500):
+        assert app.api.get(f"/api/v1/carts/{cart['id']}", {"token": token}).status_code == 403
+    assert app.api.get(f"/api/v1/carts/{cart['id']}", HTTP_CART_TOKEN=cart["token"]).status_code == 200
+    assert app.api.get("/api/v1/carts", {"token": "\x00"}).status_code in (400, 422)
