@@ -75,13 +75,11 @@ def cart_open(
     _check_lines(lines, adding=True)
     person = _customer_for(channel=channel, data=customer)
     cart = _open_cart_of(person) if person is not None else None
-    created = cart is None
+    created = False
     if cart is None:
-        cart = _cart_create(channel=channel, customer=person)
-        events_ = [cart_event_build(cart=cart, kind=CartEventKind.CREATED, actor=actor, channel=channel)]
-    else:
-        events_ = [cart_event_build(cart=cart, kind=CartEventKind.RESUMED, actor=actor, channel=channel)]
-    CartEvent.objects.bulk_create(events_)
+        cart, created = _cart_create(channel=channel, customer=person)
+    kind = CartEventKind.CREATED if created else CartEventKind.RESUMED
+    cart_event_build(cart=cart, kind=kind, actor=actor, channel=channel).save(force_insert=True)
     added = _lines_apply(cart=cart, lines=lines, adding=True, actor=actor, channel=channel)
     cart_reprice(cart=cart, channel=channel, actor=actor, new_skus=added)
     if hold is not None:
@@ -130,7 +128,8 @@ def _open_cart_of(customer: Customer) -> Cart | None:
     )
 
 
-def _cart_create(*, channel: Channel, customer: Customer | None) -> Cart:
+def _cart_create(*, channel: Channel, customer: Customer | None) -> tuple[Cart, bool]:
+    """A new cart, or (``False``) the customer's open cart another request opened meanwhile."""
     cart = Cart(
         token=secrets.token_urlsafe(24),
         customer=customer,
@@ -145,8 +144,8 @@ def _cart_create(*, channel: Channel, customer: Customer | None) -> Cart:
         existing = _open_cart_of(customer) if customer is not None else None
         if existing is None:
             raise
-        return existing
-    return cart
+        return existing, False
+    return cart, True
 
 
 def _attach(*, cart: Cart, person: Customer | None, actor: Actor, channel: Channel) -> None:

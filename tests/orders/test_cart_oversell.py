@@ -121,3 +121,23 @@ def test_fifty_carts_racing_to_hold_the_last_units_then_checking_out(last_ten):
     level = StockLevel.objects.get(product=product, location=warehouse)
     assert (level.on_hand, level.reserved) == (10, 10)
     assert_stock_consistent()
+
+
+def test_one_customer_opening_carts_on_many_channels_at_once_gets_one_cart(last_ten):
+    channel, actor = channel_actor()
+    opened: list[tuple[int, bool]] = []
+
+    def open_one(_index: int) -> None:
+        cart, created = cart_open(
+            channel=channel,
+            actor=actor,
+            customer=CustomerInput(email="same@example.com"),
+            lines=[CartLineInput(sku="LAST-TEN", quantity=1)],
+        )
+        opened.append((cart.pk, created))
+
+    assert not run_together(10, open_one)
+    assert len({pk for pk, _created in opened}) == 1
+    assert sum(created for _pk, created in opened) == 1
+    cart = Cart.objects.get()
+    assert cart.lines.get().quantity == 10  # every request's line added to the one cart
