@@ -72,7 +72,6 @@ OPERATIONS: dict[str, Doc] = {
         "Add or replace entries of a price list",
         example={"entries": [{"sku": "CHI-BLA-M-054", "unit_price": "8.50"}]},
     ),
-    "GET /api/v1/prices/": Doc("The price of SKUs for a channel now (listed, else the product's)"),
     "GET /api/v1/channels/": Doc("List sales channels"),
     "POST /api/v1/channels/": Doc(
         "Create a sales channel",

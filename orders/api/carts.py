@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -46,14 +46,17 @@ from .serializers import (
 )
 from .views import channel_for
 
-TOKEN_PARAMETER = OpenApiParameter(
-    "token",
-    str,
-    OpenApiParameter.QUERY,
-    required=False,
-    description="The anonymous cart's token (or the Cart-Token header): a channel that presents it may "
-    "see and change the cart.",
-)
+
+class CartTokenQuery(serializers.Serializer):
+    token = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        default="",
+        help_text="The cart's token (or the Cart-Token header): a channel that presents it may see and "
+        "change the cart.",
+    )
+
 
 # --- Inputs ---------------------------------------------------------------------------------------
 
@@ -121,6 +124,10 @@ class CartCheckoutInput(FulfilmentInput):
     """The order's channel (staff), method, address, pickup store and payment: its lines, currency and
     customer are the cart's."""
 
+    channel = code_field(
+        "Channel code (staff; default: the channel the cart is priced for); ignored for channel clients."
+    )
+
 
 class CartQuery(serializers.Serializer):
     customer_email = StrictCharField(required=False, allow_blank=True, max_length=254, default="")
@@ -183,7 +190,10 @@ class CartCheckoutOutput(OrderCreateOutput):
 
 
 def _token(request: Request) -> str:
-    return (request.query_params.get("token") or request.headers.get("Cart-Token") or "").strip()[:64]
+    """The cart token the request presents (``?token=`` checked like any query: 400/422)."""
+    query = CartTokenQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data["token"] or request.headers.get("Cart-Token", "").strip()[:64]
 
 
 def _acting_channel(request: Request, actor: Actor, code: str = "") -> Channel | None:
@@ -216,7 +226,7 @@ class CartViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(parameters=[TOKEN_PARAMETER])
+    @extend_schema(parameters=[CartTokenQuery])
     def retrieve(self, request, pk=None):
         return self._answer(request, pk)
 
@@ -238,7 +248,7 @@ class CartViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             status=201 if created else 200,
         )
 
-    @extend_schema(request=CartUpdateInput, responses={200: CartOutput}, parameters=[TOKEN_PARAMETER])
+    @extend_schema(request=CartUpdateInput, responses={200: CartOutput}, parameters=[CartTokenQuery])
     def partial_update(self, request, pk=None):
         actor = actor_from_request(request)
         cart = self._cart(request, pk)  # 404 / 403 before anything else
@@ -255,7 +265,7 @@ class CartViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         )
         return self._answer(request, cart.pk)
 
-    @extend_schema(request=CartHoldInput, responses={200: CartOutput}, parameters=[TOKEN_PARAMETER])
+    @extend_schema(request=CartHoldInput, responses={200: CartOutput}, parameters=[CartTokenQuery])
     @action(detail=True, methods=["post"])
     def hold(self, request, pk=None):
         actor = actor_from_request(request)
@@ -267,7 +277,7 @@ class CartViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         cart_hold_place(cart_id=cart.pk, hold=hold, actor=actor, channel=channel)
         return self._answer(request, cart.pk)
 
-    @extend_schema(request=None, responses={200: CartOutput}, parameters=[TOKEN_PARAMETER])
+    @extend_schema(request=None, responses={200: CartOutput}, parameters=[CartTokenQuery])
     @action(detail=True, methods=["post"], url_path="release-hold")
     def release_hold(self, request, pk=None):
         actor = actor_from_request(request)
@@ -278,7 +288,7 @@ class CartViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(
         request=CartCheckoutInput,
         responses={201: CartCheckoutOutput},
-        parameters=[IDEMPOTENCY_HEADER, TOKEN_PARAMETER],
+        parameters=[IDEMPOTENCY_HEADER, CartTokenQuery],
     )
     @action(detail=True, methods=["post"])
     def checkout(self, request, pk=None):
@@ -287,7 +297,7 @@ class CartViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         claim = idempotency_claim(request, actor)
         body = CartCheckoutInput(data=request.data)
         body.is_valid(raise_exception=True)
-        channel = channel_for(request, actor, body.validated_data["channel"])
+        channel = _acting_channel(request, actor, body.validated_data["channel"]) or cart.priced_for
 
         def render(result: PlacementResult) -> dict[str, Any]:
             return {**placement_response(result), "cart": cart.pk}

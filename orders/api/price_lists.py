@@ -1,5 +1,5 @@
 """``/price-lists``: price lists per channel and currency (managers write; staff and channels read
-the lists that apply to them), and ``/prices`` (the price of SKUs for a channel now)."""
+the lists that apply to them)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from inventory.models import Product
 from oms.api.pagination import NewestFirstCursorPagination
 from oms.api.validation import StrictCharField
 from oms.authentication import actor_from_request
@@ -19,11 +18,7 @@ from oms.models import Channel
 from oms.money import MONEY
 from oms.permissions import IsManager, IsStaffOrChannel
 from orders.cart_selectors import price_list_get_for_actor, price_list_queryset
-from orders.models import PriceList
-from orders.pricing import prices_for_channel
 from orders.services import EntryInput, PriceListInput, price_list_create, price_list_entries_upsert
-
-from .views import channel_for
 
 
 class PriceListEntryInput(serializers.Serializer):
@@ -138,34 +133,3 @@ class PriceListViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         body.is_valid(raise_exception=True)
         price_list_entries_upsert(price_list_id=found.pk, entries=_entries(body.validated_data["entries"]))
         return Response(PriceListOutput(price_list_get_for_actor(price_list_id=found.pk, actor=actor)).data)
-
-
-class PriceQuery(serializers.Serializer):
-    sku = serializers.ListField(child=StrictCharField(max_length=64), min_length=1, max_length=200)
-    channel = StrictCharField(required=False, allow_blank=True, max_length=64, default="")
-
-
-class PriceOutput(serializers.Serializer):
-    sku = serializers.CharField()
-    unit_price = serializers.DecimalField(**MONEY)
-    currency = serializers.CharField()
-    price_list = serializers.CharField(help_text="The list's code; empty: the product's own price.")
-
-
-class PriceViewSet(viewsets.GenericViewSet):
-    """The price of SKUs for a channel now (the channel's own for a channel client)."""
-
-    permission_classes = [IsStaffOrChannel]
-    serializer_class = PriceOutput
-    pagination_class = None
-    queryset = PriceList.objects.none()  # for the schema: the answer is built by the pricing selector
-
-    @extend_schema(parameters=[PriceQuery], responses={200: PriceOutput(many=True)})
-    def list(self, request):
-        query = PriceQuery(data={**request.query_params.dict(), "sku": request.query_params.getlist("sku")})
-        query.is_valid(raise_exception=True)
-        actor = actor_from_request(request)
-        channel = channel_for(request, actor, query.validated_data["channel"])
-        products = Product.objects.filter(sku__in=set(query.validated_data["sku"]))
-        prices = prices_for_channel(channel=channel, products=products)
-        return Response([PriceOutput(prices[sku]).data for sku in sorted(prices)])

@@ -2,7 +2,7 @@ from oms.api.routers import OptionalSlashRouter
 
 from .carts import CartViewSet
 from .change_requests import OrderChangeRequestViewSet
-from .price_lists import PriceListViewSet, PriceViewSet
+from .price_lists import PriceListViewSet
 from .views import CustomerViewSet, OrderViewSet
 
 router = OptionalSlashRouter()
@@ -11,6 +11,5 @@ router.register("customers", CustomerViewSet, basename="customer")
 router.register("order-change-requests", OrderChangeRequestViewSet, basename="order-change-request")
 router.register("carts", CartViewSet, basename="cart")
 router.register("price-lists", PriceListViewSet, basename="price-list")
-router.register("prices", PriceViewSet, basename="price")
 
 urlpatterns = router.urls
