@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from inventory.errors import UnknownSku
 from inventory.models import Product
@@ -365,5 +364,4 @@ def _checkout(
         topic="cart.checked_out",
         payload={"cart_id": cart.pk, "order_id": order.pk, "number": order.number, "channel": channel.code},
     )
-    cart.updated_at = timezone.now()
     return result
