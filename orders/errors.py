@@ -86,3 +86,8 @@ class CartCheckedOut(Conflict):
 class CartCustomerConflict(Conflict):
     default_code = "cart_customer_conflict"
     default_message = "The cart belongs to another customer, or the customer has another open cart."
+
+
+class CartEmpty(Conflict):
+    default_code = "empty_cart"
+    default_message = "The cart has no lines."

@@ -26,12 +26,13 @@ from .payment_serializers import PaymentInputSerializer, PaymentOutput
 
 class CustomerInputSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254, default="")
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
-    external_id = serializers.CharField(
+    # JSON strings only (a number is 400, as elsewhere: oms/api/validation.py)
+    name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+    phone = StrictCharField(required=False, allow_blank=True, max_length=32, default="")
+    external_id = StrictCharField(
         required=False, allow_blank=True, max_length=128, default="", help_text="The channel's customer id."
     )
-    language = serializers.CharField(required=False, allow_blank=True, max_length=8, default="")
+    language = StrictCharField(required=False, allow_blank=True, max_length=8, default="")
 
 
 class AddressInput(serializers.Serializer):

@@ -23,7 +23,7 @@ from oms.actors import Actor
 from oms.errors import InvalidInput, PermissionDenied
 from oms.models import Channel
 from orders.choices import CartEventKind, CartHoldStatus, CartStatus
-from orders.errors import CartCheckedOut, CartNotFound
+from orders.errors import CartCheckedOut, CartEmpty, CartNotFound
 from orders.events import cart_event_build
 from orders.models import Cart, CartHold, CartLine
 
@@ -74,7 +74,7 @@ def cart_hold_apply(*, cart: Cart, hold: HoldInput, actor: Actor, channel: Chann
     minutes, location = check_hold_minutes(hold.minutes), hold.location
     lines = list(CartLine.objects.filter(cart=cart).order_by("pk"))
     if not lines:
-        raise InvalidInput("The cart has no lines to hold.", code="empty_cart", extra={"cart": cart.pk})
+        raise CartEmpty("The cart has no lines to hold.", extra={"cart": cart.pk})
     store = check_pickup_store(location) if location else None
     if store is not None and actor.is_associate and not actor.may_act_at(store.pk):
         raise PermissionDenied(f"You do not work at '{store.code}'.", extra={"location": store.code})

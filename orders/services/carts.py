@@ -25,7 +25,13 @@ from oms.customers import CustomerInput, check_customer, customer_resolve
 from oms.errors import InvalidInput
 from oms.models import Channel, Customer
 from orders.choices import CartEventKind, CartStatus
-from orders.errors import CartCheckedOut, CartCustomerConflict, CartNotFound, RequestInProgress
+from orders.errors import (
+    CartCheckedOut,
+    CartCustomerConflict,
+    CartEmpty,
+    CartNotFound,
+    RequestInProgress,
+)
 from orders.events import cart_event_build
 from orders.models import Cart, CartEvent, CartLine
 from orders.pricing import prices_for_channel
@@ -328,7 +334,7 @@ def _checkout(
     _require_open(cart)
     lines = cart_reprice(cart=cart, channel=channel, actor=actor)
     if not lines:
-        raise InvalidInput("The cart has no lines.", code="empty_cart", extra={"cart": cart.pk})
+        raise CartEmpty(extra={"cart": cart.pk})
     converted = cart_holds_convert(cart=cart, actor=actor)
     person = cart.customer
     result = order_place_in_transaction(

@@ -314,3 +314,18 @@ def test_staff_without_a_channel_check_out_on_the_channel_the_cart_is_priced_for
         "VND",
         "499000.00",
     )
+
+
+def test_an_empty_cart_cannot_be_held_or_checked_out_and_a_numeric_language_is_refused(channels, network):
+    web, _app = channels
+    cart = web.api.post("/api/v1/carts", {}, format="json").json()
+    held = web.api.post(f"/api/v1/carts/{cart['id']}/hold", {"minutes": 5}, format="json")
+    assert (held.status_code, held.json()["code"]) == (409, "empty_cart")
+    assert (checkout(web, cart["id"]).status_code, checkout(web, cart["id"]).json()["code"]) == (
+        409,
+        "empty_cart",
+    )
+    odd = web.api.post(
+        "/api/v1/carts", {"customer": {"email": "a@example.com", "language": 0}}, format="json"
+    )
+    assert odd.status_code in (400, 422), odd.json()  # refused, not turned into "0"
