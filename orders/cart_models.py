@@ -23,12 +23,14 @@ class PriceList(TimeStampedModel):
 
     code = models.CharField(max_length=64, unique=True, validators=[code_validator])
     name = models.CharField(max_length=200, blank=True, default="")
+    # indexed by price_list_channel_idx (channel, currency)
     channel = models.ForeignKey(
         "oms.Channel",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="price_lists",
+        db_index=False,
         help_text="Empty: shared by every channel selling in this currency.",
     )
     currency = models.CharField(max_length=3)
