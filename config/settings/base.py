@@ -253,6 +253,8 @@ OMS_WEBHOOK_MAX_RETRIES = env.int("OMS_WEBHOOK_MAX_RETRIES", default=8)
 OMS_WEBHOOK_MAX_FAILURES = env.int("OMS_WEBHOOK_MAX_FAILURES", default=10)
 OMS_WEBHOOK_TIMEOUT_SECONDS = env.float("OMS_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 OMS_WEBHOOK_ENDPOINT_CACHE_SECONDS = env.float("OMS_WEBHOOK_ENDPOINT_CACHE_SECONDS", default=5.0)
+# Loyalty: how long a process reuses the channels' earning rules (read on every capture and completion).
+OMS_LOYALTY_RULE_CACHE_SECONDS = env.float("OMS_LOYALTY_RULE_CACHE_SECONDS", default=30.0)
 # Notifications: a claim on an e-mail older than this (a worker died while sending) may be retaken.
 OMS_NOTIFICATION_CLAIM_SECONDS = env.int("OMS_NOTIFICATION_CLAIM_SECONDS", default=600)
 # A channel API key's client and channel are kept in each process this long (0: read every request).

@@ -25,6 +25,7 @@ from django.utils import timezone
 from oms import events
 from oms.actors import Actor
 from oms.errors import InvalidInput
+from oms.loyalty.services import loyalty_tender_for_order
 from oms.money import check_amount, quantize
 from orders.choices import (
     HoldReason,
@@ -125,6 +126,12 @@ def _txn(
         reference=reference,
         lines={str(k): v for k, v in (lines or {}).items()},
     )
+
+
+def order_amount_due(*, order: Order) -> Decimal:
+    """What the order's card pays: its total less the value of the loyalty points burnt for it
+    (a tender of the order, docs/loyalty.md)."""
+    return max(ZERO, order.total - loyalty_tender_for_order(order_id=order.pk))
 
 
 # --- The services ---------------------------------------------------------------------------------
@@ -236,10 +243,11 @@ def _authorize_begin(*, order_id: int) -> PaymentTransaction | None:
         )
     if payment.status != PaymentStatus.PENDING:
         return None
-    if order.total <= 0:
+    due = order_amount_due(order=order)
+    if due <= 0:
         Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.AUTHORIZED)
         return None
-    txn = _txn(payment, kind=K.AUTHORIZE, amount=order.total, key=key)
+    txn = _txn(payment, kind=K.AUTHORIZE, amount=due, key=key)
     txn.save(force_insert=True)
     return txn
 
@@ -426,7 +434,9 @@ def _settle_succeeded(*, order: Order, payment: Payment, txn: PaymentTransaction
         data=_event_data(txn),
     )
     if txn.kind == K.CAPTURE:
-        events.publish(topic="payment.captured", payload=_event_data(txn))
+        # the customer and channel: what the kernel's loyalty earns on, in this transaction
+        payload = {**_event_data(txn), "customer_id": order.customer_id, "channel_id": order.channel_id}
+        events.publish(topic="payment.captured", payload=payload)
 
 
 def _settle_failed(*, order: Order, payment: Payment, txn: PaymentTransaction) -> None:
