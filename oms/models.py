@@ -299,7 +299,6 @@ class NotificationLog(models.Model):
         return f"{self.template} → {self.recipient or '(no e-mail)'} ({self.status})"
 
 
-
 # --- Loyalty (its own package, oms/loyalty; its models belong to this app) ----------------------------
 
 from .loyalty.models import LoyaltyAccount as LoyaltyAccount  # noqa: E402

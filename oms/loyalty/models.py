@@ -39,7 +39,9 @@ class LoyaltyRule(models.Model):
     class Meta:
         ordering = ["channel_id"]
         constraints = [
-            models.CheckConstraint(condition=Q(points_per_unit__gte=0), name="loyalty_rule_rate_non_negative"),
+            models.CheckConstraint(
+                condition=Q(points_per_unit__gte=0), name="loyalty_rule_rate_non_negative"
+            ),
             models.CheckConstraint(condition=Q(point_value__gte=0), name="loyalty_rule_value_non_negative"),
         ]
 
@@ -75,7 +77,9 @@ class LoyaltyEntry(models.Model):
     later entries spend it). ``points`` is signed; ``debt_delta`` moves the account's debt."""
 
     # indexed by loyalty_entry_account_idx (account, id)
-    account = models.ForeignKey(LoyaltyAccount, on_delete=models.PROTECT, related_name="entries", db_index=False)
+    account = models.ForeignKey(
+        LoyaltyAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     kind = models.CharField(max_length=12, choices=LoyaltyEntryKind.choices)
     points = models.IntegerField()
     remaining = models.IntegerField(default=0, help_text="Of a positive entry: its points not spent yet.")
@@ -102,13 +106,19 @@ class LoyaltyEntry(models.Model):
         verbose_name_plural = "loyalty entries"
         indexes = [
             models.Index(fields=["account", "id"], name="loyalty_entry_account_idx"),
-            models.Index(fields=["order_id"], condition=Q(order_id__isnull=False), name="loyalty_entry_order_idx"),
+            models.Index(
+                fields=["order_id"], condition=Q(order_id__isnull=False), name="loyalty_entry_order_idx"
+            ),
             # the expiry's scan: only earns with points left
-            models.Index(fields=["expires_at"], condition=Q(remaining__gt=0), name="loyalty_entry_expiring_idx"),
+            models.Index(
+                fields=["expires_at"], condition=Q(remaining__gt=0), name="loyalty_entry_expiring_idx"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "reference"], condition=~Q(reference=""), name="loyalty_entry_once_per_reference"
+                fields=["kind", "reference"],
+                condition=~Q(reference=""),
+                name="loyalty_entry_once_per_reference",
             ),
             models.CheckConstraint(
                 condition=Q(remaining__gte=0) & (Q(remaining=0) | Q(remaining__lte=models.F("points"))),

@@ -317,9 +317,12 @@ def loyalty_reverse_in_transaction(
     account = _account_locked(customer_id)
     if LoyaltyEntry.objects.filter(kind=KIND.REVERSE, reference=reference).exists():
         return None
-    earlier = LoyaltyEntry.objects.filter(kind=KIND.REVERSE, order_id=order_id).aggregate(
-        taken=Sum(F("debt_delta") - F("points"))
-    )["taken"] or 0
+    earlier = (
+        LoyaltyEntry.objects.filter(kind=KIND.REVERSE, order_id=order_id).aggregate(
+            taken=Sum(F("debt_delta") - F("points"))
+        )["taken"]
+        or 0
+    )
     due = min(points_for(value, Decimal(earned["points"]) / earned["basis"]), earned["points"] - earlier)
     if due <= 0:
         return None
@@ -385,9 +388,7 @@ def loyalty_expire(*, now: datetime | None = None, limit: int = 1000) -> int:
     account_ids = (
         LoyaltyEntry.objects.filter(_expired(now)).order_by("account_id").values_list("account_id", flat=True)
     )
-    return sum(
-        loyalty_account_expire(account_id=pk, now=now) for pk in list(account_ids.distinct()[:limit])
-    )
+    return sum(loyalty_account_expire(account_id=pk, now=now) for pk in list(account_ids.distinct()[:limit]))
 
 
 # --- Repair -----------------------------------------------------------------------------------------
@@ -416,7 +417,11 @@ def loyalty_accounts_repair() -> int:
             if (balance, owed) != (account.balance, account.debt):
                 logger.warning(
                     "loyalty account %s: balance %s debt %s, ledger says %s and %s",
-                    pk, account.balance, account.debt, balance, owed,
+                    pk,
+                    account.balance,
+                    account.debt,
+                    balance,
+                    owed,
                 )
                 LoyaltyAccount.objects.filter(pk=pk).update(balance=balance, debt=owed)
                 repaired += 1

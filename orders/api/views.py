@@ -43,6 +43,7 @@ from orders.services import (
 from .changes import OrderChangeActions, cancel_lines_change
 from .filters import OrderFilter
 from .idempotency import IDEMPOTENCY_HEADER, idempotency_claim
+from .loyalty import CustomerLoyaltyActions
 from .payment_serializers import PaymentOutput
 from .serializers import (
     CustomerOutput,
@@ -250,7 +251,11 @@ class CustomerQuery(serializers.Serializer):
 
 
 class CustomerViewSet(
-    CustomerDataProtectionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    CustomerLoyaltyActions,
+    CustomerDataProtectionMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """One customer across channels. Staff see all; a channel sees the customers it has served."""
 

@@ -66,7 +66,9 @@ def _void_tender(order: Order, value: Decimal, *, entry_id: int) -> None:
     amount = min(value, free)
     if amount <= 0:
         return
-    txn = _txn(payment, kind=K.VOID, amount=amount, key=f"loyalty:{entry_id}:void", reference=f"loyalty:{entry_id}")
+    txn = _txn(
+        payment, kind=K.VOID, amount=amount, key=f"loyalty:{entry_id}:void", reference=f"loyalty:{entry_id}"
+    )
     txn.save(force_insert=True)
     events.publish(topic="payment.pending", payload={"transaction_id": txn.pk, "order_id": order.pk})
 
