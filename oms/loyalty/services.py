@@ -309,20 +309,14 @@ def loyalty_reverse_in_transaction(
     points pro rata (``value`` / what it earned on), never more than it earned minus earlier
     reversals. What the balance no longer holds (spent already) becomes debt, settled by the next
     earns. Once per ``reference``; None when there is nothing to take back."""
-    earned = LoyaltyEntry.objects.filter(kind=KIND.EARN, order_id=order_id).aggregate(
-        points=Sum("points"), basis=Sum("amount")
-    )
+    mine = LoyaltyEntry.objects.filter(account__customer_id=customer_id, order_id=order_id)
+    earned = mine.filter(kind=KIND.EARN).aggregate(points=Sum("points"), basis=Sum("amount"))
     if not earned["points"] or not earned["basis"]:
         return None
     account = _account_locked(customer_id)
     if LoyaltyEntry.objects.filter(kind=KIND.REVERSE, reference=reference).exists():
         return None
-    earlier = (
-        LoyaltyEntry.objects.filter(kind=KIND.REVERSE, order_id=order_id).aggregate(
-            taken=Sum(F("debt_delta") - F("points"))
-        )["taken"]
-        or 0
-    )
+    earlier = mine.filter(kind=KIND.REVERSE).aggregate(taken=Sum(F("debt_delta") - F("points")))["taken"] or 0
     due = min(points_for(value, Decimal(earned["points"]) / earned["basis"]), earned["points"] - earlier)
     if due <= 0:
         return None
