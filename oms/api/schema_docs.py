@@ -25,7 +25,7 @@ OPERATIONS: dict[str, Doc] = {
         example={"code": "kiosk", "name": "Airport kiosk", "kind": "pos", "currency": "VND"},
     ),
     "GET /api/v1/channels/{code}/": Doc("Get a sales channel"),
-    "GET /api/v1/customers/": Doc("List customers (by e-mail or phone)"),
+    "GET /api/v1/customers/": Doc("List customers (by e-mail, phone or loyalty number)"),
     "GET /api/v1/customers/{id}/": Doc("Get a customer"),
     "POST /api/v1/customers/{id}/erase/": Doc("Erase a customer's personal data"),
     "GET /api/v1/customers/{id}/export/": Doc("Export all of a customer's data"),

@@ -57,7 +57,7 @@ class LoyaltyOutput(serializers.Serializer):
 
     @extend_schema_field(LoyaltyEntryOutput(many=True))
     def get_entries(self, account: LoyaltyAccount) -> list[dict[str, Any]]:
-        return LoyaltyEntryOutput(loyalty_recent_entries(account=account), many=True).data
+        return list(LoyaltyEntryOutput(loyalty_recent_entries(account=account), many=True).data)
 
 
 class LoyaltyBurnInput(serializers.Serializer):

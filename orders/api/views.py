@@ -248,6 +248,9 @@ class CustomerQuery(serializers.Serializer):
         required=False, allow_blank=True, max_length=254, help_text="Normalised e-mail (case-insensitive)."
     )
     phone = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    loyalty_number = serializers.CharField(
+        required=False, allow_blank=True, max_length=32, help_text="The number a customer quotes in a store."
+    )
 
 
 class CustomerViewSet(
@@ -267,7 +270,10 @@ class CustomerViewSet(
         query.is_valid(raise_exception=True)
         params = query.validated_data
         return customer_list(
-            actor=actor_from_request(self.request), email=params.get("email"), phone=params.get("phone")
+            actor=actor_from_request(self.request),
+            email=params.get("email"),
+            phone=params.get("phone"),
+            loyalty_number=params.get("loyalty_number"),
         ).prefetch_related(
             Prefetch("channel_refs", queryset=ChannelCustomerRef.objects.select_related("channel"))
         )
