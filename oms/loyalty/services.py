@@ -272,25 +272,8 @@ def loyalty_burn_in_transaction(
     return Burn(entry=entry)
 
 
-@transaction.atomic(durable=True)
-def loyalty_burn(
-    *,
-    customer_id: int,
-    points: int,
-    channel_id: int,
-    actor: Actor,
-    order_id: int | None = None,
-    reference: str = "",
-) -> Burn:
-    """``loyalty_burn_in_transaction`` in a transaction of its own."""
-    return loyalty_burn_in_transaction(
-        customer_id=customer_id,
-        points=points,
-        channel_id=channel_id,
-        actor=actor,
-        order_id=order_id,
-        reference=reference,
-    )
+# ``loyalty_burn_in_transaction`` in a top-level transaction of its own
+loyalty_burn = transaction.atomic(durable=True)(loyalty_burn_in_transaction)
 
 
 def loyalty_tender_for_order(*, order_id: int) -> Decimal:

@@ -79,6 +79,14 @@ class OrderCreateInput(serializers.Serializer):
     )
     allow_backorder = serializers.BooleanField(required=False, default=False)
     payment = PaymentInputSerializer(required=False, allow_null=True, default=None)
+    loyalty_points = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=10**9,
+        default=0,
+        help_text="Loyalty points the customer pays with (the channel's rule values them): the card is "
+        "authorised for the total less their value. 409 insufficient_points places nothing.",
+    )
     nearby_radius_km = serializers.FloatField(
         required=False,
         allow_null=True,
@@ -112,6 +120,7 @@ class OrderCreateInput(serializers.Serializer):
             shipping_total=data["shipping_total"],
             allow_backorder=data["allow_backorder"],
             payment=PaymentInputSerializer.to_payment_input(data.get("payment")),
+            loyalty_points=data["loyalty_points"],
             nearby_radius_km=data["nearby_radius_km"],
         )
 

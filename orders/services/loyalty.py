@@ -7,6 +7,7 @@ rest. Before the card's authorisation the OMS authorises the total less the poin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -17,8 +18,8 @@ from oms.errors import Conflict, InvalidInput
 from oms.loyalty.rules import loyalty_rule_for_channel
 from oms.loyalty.services import Burn, loyalty_burn_in_transaction
 from orders.choices import OrderEventKind, OrderStatus, PaymentStatus
-from orders.events import order_event_record
-from orders.models import Order, Payment
+from orders.events import order_event_build
+from orders.models import Order, OrderEvent, Payment
 
 from .locks import order_lock
 from .payments import K, _pending, _txn, order_amount_due
@@ -39,14 +40,57 @@ def _check_order(order: Order, *, customer_id: int, points: int) -> None:
             code="order_closed",
             extra={"order": order.pk, "status": order.status},
         )
+    _check_value(order, points=points, due=order_amount_due(order=order))
+
+
+def _check_value(order: Order, *, points: int, due: Decimal) -> None:
     rule = loyalty_rule_for_channel(order.channel_id)
-    due = order_amount_due(order=order)
     if rule is not None and rule.point_value * points > due:
         raise InvalidInput(
             f"{points} point(s) are worth more than the {due} {order.currency} order {order.number} owes.",
             code="points_exceed_due",
             extra={"points": points, "due": str(due), "point_value": str(rule.point_value)},
         )
+
+
+@dataclass(frozen=True)
+class PointsTender:
+    """Points paying for a new order: their value and the order's timeline row (for its batch)."""
+
+    value: Decimal
+    event: OrderEvent
+
+
+def order_points_tender(*, order: Order, points: int, actor: Actor) -> PointsTender | None:
+    """At placement, in its transaction (the order written): burn ``points`` of the order's
+    customer for it, so that the card is authorised for the rest (``payment_rows_for_placement``,
+    ``_authorize_begin``). 409 ``insufficient_points`` rolls the whole placement back."""
+    if not points:
+        return None
+    if order.customer_id is None:
+        raise InvalidInput("Only a customer's order can be paid with points.", code="customer_required")
+    _check_value(order, points=points, due=order.total)
+    burn = loyalty_burn_in_transaction(
+        customer_id=order.customer_id,
+        points=points,
+        channel_id=order.channel_id,
+        actor=actor,
+        order_id=order.pk,
+        reference=f"order:{order.pk}:placement",
+    )
+    return PointsTender(value=burn.entry.amount or Decimal("0.00"), event=_redeemed_event(order, burn, actor))
+
+
+def _redeemed_event(order: Order, burn: Burn, actor: Actor) -> OrderEvent:
+    entry = burn.entry
+    value = entry.amount or Decimal("0.00")
+    return order_event_build(
+        order=order,
+        kind=OrderEventKind.LOYALTY_REDEEMED,
+        actor=actor,
+        message=f"{-entry.points} loyalty point(s) paid {value} {order.currency}",
+        data={"entry": entry.pk, "points": -entry.points, "value": str(value), "currency": order.currency},
+    )
 
 
 def _void_tender(order: Order, value: Decimal, *, entry_id: int) -> None:
@@ -103,14 +147,6 @@ def order_points_burn(
     )
     if burn.replayed:
         return burn
-    entry = burn.entry
-    value = entry.amount or Decimal("0.00")
-    order_event_record(
-        order=order,
-        kind=OrderEventKind.LOYALTY_REDEEMED,
-        actor=actor,
-        message=f"{-entry.points} loyalty point(s) paid {value} {order.currency}",
-        data={"entry": entry.pk, "points": -entry.points, "value": str(value), "currency": order.currency},
-    )
-    _void_tender(order, value, entry_id=entry.pk)
+    _redeemed_event(order, burn, actor).save(force_insert=True)
+    _void_tender(order, burn.entry.amount or Decimal("0.00"), entry_id=burn.entry.pk)
     return burn

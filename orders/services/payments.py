@@ -69,13 +69,14 @@ class PaymentRetry(Exception):
 
 
 def payment_rows_for_placement(
-    *, order: Order, data: PaymentInput | None
+    *, order: Order, data: PaymentInput | None, paid_with_points: Decimal = ZERO
 ) -> list[Payment | PaymentTransaction]:
     """The unsaved rows a new order's payment starts with, for the placement's write batch.
 
-    None without a payment object (the OMS authorises the total after commit); with a token, a
+    None without a payment object (the OMS authorises what is due after commit); with a token, a
     pending payment the OMS authorises with it; authorised by the storefront (a provider
-    reference), the payment and its succeeded ``authorize`` row, refused (422) below the total."""
+    reference), the payment and its succeeded ``authorize`` row, refused (422) below what is due:
+    the total less what loyalty points paid (``paid_with_points``)."""
     if data is None:
         return []
     payment = Payment(
@@ -88,12 +89,13 @@ def payment_rows_for_placement(
     )
     if not data.provider_reference:
         return [payment]
-    authorized = order.total if data.authorized_amount is None else check_amount(data.authorized_amount)
-    if authorized < order.total:
+    due = max(ZERO, order.total - paid_with_points)
+    authorized = due if data.authorized_amount is None else check_amount(data.authorized_amount)
+    if authorized < due:
         raise InvalidInput(
-            f"The payment authorised {authorized} {order.currency}, less than the total {order.total}.",
+            f"The payment authorised {authorized} {order.currency}, less than the {due} due.",
             code="payment_below_total",
-            extra={"authorized_amount": str(authorized), "total": str(order.total)},
+            extra={"authorized_amount": str(authorized), "total": str(order.total), "due": str(due)},
         )
     payment.authorized, payment.status = authorized, PaymentStatus.AUTHORIZED
     if authorized == 0:
