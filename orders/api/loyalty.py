@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -93,6 +93,13 @@ def _burn_channel(request: Request, code: str | None) -> int | None:
     return channel.pk
 
 
+BURN_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="A repeat from the same client with the same key answers the first burn (200).",
+)
 BURN_EXAMPLE = OpenApiExample(
     "Not enough points (409)",
     response_only=True,
@@ -131,6 +138,7 @@ class CustomerLoyaltyActions(_ViewSet):
         return self.get_paginated_response(LoyaltyEntryOutput(page, many=True).data)
 
     @extend_schema(
+        parameters=[BURN_KEY],
         request=LoyaltyBurnInput,
         responses={201: LoyaltyBurnOutput, 200: LoyaltyBurnOutput},
         examples=[BURN_EXAMPLE],

@@ -276,3 +276,29 @@ def test_two_channels_burning_the_same_points_at_once_one_wins(make_channel_clie
     burns = LoyaltyEntry.objects.filter(kind="burn")
     assert burns.count() == 3
     assert {entry.channel_id for entry in burns} <= {web.channel.pk, pos.channel.pk}
+
+
+# --- Admin and search ---------------------------------------------------------------------------------
+
+
+def test_the_admin_shows_accounts_and_ledger_read_only_and_finds_a_loyalty_number(manager, web, customer):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    earn(customer, web, "42", "capture:admin")
+    account = account_of(customer)
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="manager"))
+    found = client.get("/admin/oms/loyaltyaccount/", {"q": account.loyalty_number})
+    assert found.status_code == 200
+    assert account.loyalty_number in found.content.decode()
+    page = client.get(f"/admin/oms/loyaltyaccount/{account.pk}/change/")
+    assert page.status_code == 200
+    assert "capture:admin" in page.content.decode()  # the ledger, inline
+    assert client.get("/admin/oms/loyaltyentry/").status_code == 200
+    assert client.get("/admin/oms/loyaltyentry/add/").status_code == 403  # append-only: never by hand
+    assert client.get("/admin/oms/loyaltyrule/").status_code == 200
+    listed = manager.api.get(
+        "/api/v1/customers", {"loyalty_number": f"{account.loyalty_number[:6]} {account.loyalty_number[6:]}"}
+    )
+    assert [c["id"] for c in listed.json()["results"]] == [customer.pk]
