@@ -76,6 +76,14 @@ def _account_locked(customer_id: int) -> LoyaltyAccount:
     return LoyaltyAccount.objects.select_for_update().get(pk=pk)
 
 
+def loyalty_number_forget(*, customer_id: int) -> None:
+    """In the erasure's transaction: the account (if any) gets a new, unrelated loyalty number."""
+    account = LoyaltyAccount.objects.select_for_update().filter(customer_id=customer_id).first()
+    if account is not None:
+        account.loyalty_number = loyalty_number_new()
+        account.save(update_fields=["loyalty_number", "updated_at"])
+
+
 @transaction.atomic(durable=True)
 def loyalty_account_open(*, customer_id: int) -> LoyaltyAccount:
     """The customer's account, created (with its loyalty number) if it does not exist yet."""
@@ -416,6 +424,7 @@ __all__ = [
     "loyalty_burn_in_transaction",
     "loyalty_earn_in_transaction",
     "loyalty_expire",
+    "loyalty_number_forget",
     "loyalty_number_new",
     "loyalty_reverse_in_transaction",
     "loyalty_tender_for_order",

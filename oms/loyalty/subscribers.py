@@ -1,7 +1,8 @@
 """Earning, in the transaction of the change that pays (imports stay one way: orders publishes,
 the kernel listens). ``payment.captured`` (settled capture: its amount, once per payment
 transaction) and ``order.completed`` (the total less what points paid, once per order) carry the
-order's customer and channel; the channel's rule says which of the two earns."""
+order's customer and channel; the channel's rule says which of the two earns. An erased customer's
+account gets a new loyalty number (``customer.erased``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from oms import events
 
 from .choices import LoyaltyTrigger
 from .rules import loyalty_rule_for_channel
-from .services import loyalty_earn_in_transaction, loyalty_tender_for_order
+from .services import loyalty_earn_in_transaction, loyalty_number_forget, loyalty_tender_for_order
 
 
 def _wanted(payload: dict[str, Any], trigger: str) -> bool:
@@ -51,6 +52,12 @@ def _completed(topic: str, payload: dict[str, Any]) -> None:
     )
 
 
+def _customer_erased(topic: str, payload: dict[str, Any]) -> None:
+    # the number a person quoted no longer leads to them; points and ledger stay (money records)
+    loyalty_number_forget(customer_id=payload["customer_id"])
+
+
 def connect() -> None:
+    events.subscribe_in_transaction("customer.erased", _customer_erased)
     events.subscribe_in_transaction("payment.captured", _captured)
     events.subscribe_in_transaction("order.completed", _completed)

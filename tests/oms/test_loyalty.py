@@ -302,3 +302,15 @@ def test_the_admin_shows_accounts_and_ledger_read_only_and_finds_a_loyalty_numbe
         "/api/v1/customers", {"loyalty_number": f"{account.loyalty_number[:6]} {account.loyalty_number[6:]}"}
     )
     assert [c["id"] for c in listed.json()["results"]] == [customer.pk]
+
+
+def test_erasing_a_customer_gives_their_account_a_new_number(web, customer):
+    from oms.customers import customer_erase
+
+    earn(customer, web, "10", "capture:erase")
+    number = account_of(customer).loyalty_number
+    customer_erase(customer_id=customer.pk, actor=SYSTEM)
+    account = account_of(customer)
+    assert account.loyalty_number != number
+    assert loyalty_account_find(loyalty_number=number) is None
+    assert account.balance == 10  # the points and their ledger stay
