@@ -250,11 +250,20 @@ def loyalty_burn_in_transaction(
     rule = loyalty_rule_for_channel(channel_id)
     if rule is None:
         raise LoyaltyNotOffered(extra={"channel": channel_id})
-    account = _account_get_or_create(customer_id)
     if reference:
+        # locked first: a concurrent repeat of the key waits here, then finds the first burn
+        account = _account_locked(customer_id)
         existing = LoyaltyEntry.objects.filter(kind=KIND.BURN, reference=reference).first()
         if existing is not None:
+            if (existing.account_id, existing.points, existing.order_id) != (account.pk, -points, order_id):
+                raise InvalidInput(
+                    "This key was used for another burn.",
+                    code="idempotency_key_reused",
+                    extra={"entry": existing.pk},
+                )
             return Burn(entry=existing, replayed=True)
+    else:
+        account = _account_get_or_create(customer_id)
     taken = LoyaltyAccount.objects.filter(pk=account.pk, balance__gte=points).update(
         balance=F("balance") - points, updated_at=timezone.now()
     )

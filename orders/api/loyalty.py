@@ -153,14 +153,16 @@ class CustomerLoyaltyActions(_ViewSet):
         order_id = None
         if body.get("order"):
             order_id = order_get_for_actor(order_id=body["order"], actor=actor).pk
-        key = request.headers.get("Idempotency-Key", "")[:100]
+        key = request.headers.get("Idempotency-Key", "")[:64]
         burn = order_points_burn(
             customer_id=customer.pk,
             points=body["points"],
             actor=actor,
             channel_id=_burn_channel(request, body.get("channel")),
             order_id=order_id,
-            reference=f"burn:{actor.type}:{actor.api_client_id or actor.user_id}:{key}" if key else "",
+            reference=f"burn:{customer.pk}:{actor.type}:{actor.api_client_id or actor.user_id}:{key}"
+            if key
+            else "",
         )
         entry = burn.entry
         account = LoyaltyAccount.objects.get(pk=entry.account_id)

@@ -138,6 +138,8 @@ def test_the_api_on_every_channel_that_may_see_the_customer(net, make_channel_cl
     assert (burnt.json()["balance"], burnt.json()["value"]) == (20, "1.00")
     again = web.api.post(f"{path}/burn", {"points": 10}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
     assert (again.status_code, again.json()["balance"]) == (200, 20)
+    other = web.api.post(f"{path}/burn", {"points": 11}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
     short = web.api.post(f"{path}/burn", {"points": 21}, format="json")
     assert (short.status_code, short.json()["code"]) == (409, "insufficient_points")
     entries = web.api.get(f"{path}/entries?page_size=1").json()
