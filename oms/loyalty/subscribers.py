@@ -23,8 +23,12 @@ def _wanted(payload: dict[str, Any], trigger: str) -> bool:
     return rule is not None and rule.trigger == trigger
 
 
+# Money that earned once already: an exchange is paid by the return's value (store credit).
+_EARNED_ALREADY = frozenset({"exchange_credit"})
+
+
 def _captured(topic: str, payload: dict[str, Any]) -> None:
-    if not _wanted(payload, LoyaltyTrigger.CAPTURE):
+    if payload.get("payment_method") in _EARNED_ALREADY or not _wanted(payload, LoyaltyTrigger.CAPTURE):
         return
     loyalty_earn_in_transaction(
         customer_id=payload["customer_id"],

@@ -436,8 +436,13 @@ def _settle_succeeded(*, order: Order, payment: Payment, txn: PaymentTransaction
         data=_event_data(txn),
     )
     if txn.kind == K.CAPTURE:
-        # the customer and channel: what the kernel's loyalty earns on, in this transaction
-        payload = {**_event_data(txn), "customer_id": order.customer_id, "channel_id": order.channel_id}
+        # who paid on which channel, and how: what the kernel's loyalty earns on, in this transaction
+        payload = {
+            **_event_data(txn),
+            "customer_id": order.customer_id,
+            "channel_id": order.channel_id,
+            "payment_method": payment.method,
+        }
         events.publish(topic="payment.captured", payload=payload)
 
 

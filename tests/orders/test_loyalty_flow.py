@@ -25,7 +25,7 @@ from orders.services import (
 )
 from orders.tasks import payment_capture
 from returns import services as returns
-from returns.services import ReturnLineInput
+from returns.services import ExchangeLineInput, ReturnLineInput
 from tests.conftest import Authed
 from tests.returns.conftest import ADDRESS, MANAGER, SYSTEM, Net, fulfil, place
 
@@ -186,3 +186,19 @@ def test_placing_an_order_with_points_authorises_the_card_for_the_rest(net):
     assert net.on_hand(net.jeans, net.warehouse) == stock_before
     assert Reservation.objects.filter(order__in=Order.objects.all()).count() == 2
     assert account(order).balance == 10
+
+
+def test_an_exchange_paid_by_the_returns_value_earns_nothing_more(net):
+    order = fulfil(place(net.web, ("JEANS", 1, "30.00")))  # 30 points
+    rma = returns.return_create(
+        order_id=order.pk,
+        method="in_store",
+        location_code=net.store.code,
+        lines=[ReturnLineInput(order_line_id=order.lines.get().pk, quantity=1, reason="wrong_size")],
+        exchange_lines=[ExchangeLineInput(sku="SHIRT", quantity=3, unit_price=Decimal("10.00"))],
+        actor=MANAGER,
+    ).rma
+    exchange = fulfil(Order.objects.get(pk=rma.exchange_order_id))
+    assert Payment.objects.get(pk=exchange.pk).captured == Decimal("30.00")  # store credit
+    assert not LoyaltyEntry.objects.filter(order_id=exchange.pk).exists()
+    assert account(order).balance == 30  # the points of the money paid once
