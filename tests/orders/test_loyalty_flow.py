@@ -16,10 +16,6 @@ from oms.loyalty.services import loyalty_burn
 from oms.models import LoyaltyAccount, LoyaltyEntry, OutboxEvent
 from orders.models import Order, Payment, PaymentTransaction, Reservation
 from orders.services import (
-    CustomerInput,
-    LineInput,
-    OrderInput,
-    order_place,
     order_points_burn,
     payment_capture_shipment,
 )
@@ -27,7 +23,9 @@ from orders.tasks import payment_capture
 from returns import services as returns
 from returns.services import ExchangeLineInput, ReturnLineInput
 from tests.conftest import Authed
-from tests.returns.conftest import ADDRESS, MANAGER, SYSTEM, Net, fulfil, place
+from tests.returns.conftest import MANAGER, SYSTEM, Net, fulfil, place
+
+from .payment_helpers import place_paid
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -157,23 +155,9 @@ def test_the_api_on_every_channel_that_may_see_the_customer(net, make_channel_cl
     assert pos.api.post(f"{path}/burn", {"points": 10}, format="json").status_code == 201
 
 
-def _order_input(net: Net, points: int, *lines: tuple[str, int, str]) -> OrderInput:
-    return OrderInput(
-        channel=net.web,
-        method="ship",
-        lines=[LineInput(sku=sku, quantity=q, unit_price=Decimal(price)) for sku, q, price in lines],
-        currency="USD",
-        customer=CustomerInput(email="ann@example.com", name="Ann"),
-        shipping_address=dict(ADDRESS),
-        latitude=Decimal("10.776900"),
-        longitude=Decimal("106.700900"),
-        loyalty_points=points,
-    )
-
-
 def test_placing_an_order_with_points_authorises_the_card_for_the_rest(net):
     fulfil(place(net.web, ("SHIRT", 5, "10.00")))  # 50 points
-    order = order_place(data=_order_input(net, 40, ("JEANS", 1, "30.00")), actor=SYSTEM).order
+    order = place_paid(net, ("JEANS", 1, "30.00"), loyalty_points=40)
     assert Payment.objects.get(pk=order.pk).authorized == Decimal("26.00")  # 30.00 less 40 x 0.10
     assert order.events.filter(kind="loyalty_redeemed").count() == 1
     burn = LoyaltyEntry.objects.get(kind="burn", order_id=order.pk)
@@ -181,7 +165,7 @@ def test_placing_an_order_with_points_authorises_the_card_for_the_rest(net):
     assert account(order).balance == 10
     stock_before = net.on_hand(net.jeans, net.warehouse)
     with pytest.raises(InsufficientPoints):  # 11 points short: nothing is placed, nothing held
-        order_place(data=_order_input(net, 11, ("JEANS", 1, "30.00")), actor=SYSTEM)
+        place_paid(net, ("JEANS", 1, "30.00"), loyalty_points=11)
     assert Order.objects.count() == 2
     assert net.on_hand(net.jeans, net.warehouse) == stock_before
     assert Reservation.objects.filter(order__in=Order.objects.all()).count() == 2
