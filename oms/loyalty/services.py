@@ -71,7 +71,11 @@ def _account_get_or_create(customer_id: int) -> LoyaltyAccount:
 
 
 def _account_locked(customer_id: int) -> LoyaltyAccount:
-    """The customer's account, created on first use, locked for the rest of the transaction."""
+    """The customer's account, created on first use, locked for the rest of the transaction (one
+    statement when it exists)."""
+    account = LoyaltyAccount.objects.select_for_update().filter(customer_id=customer_id).first()
+    if account is not None:
+        return account
     pk = _account_get_or_create(customer_id).pk
     return LoyaltyAccount.objects.select_for_update().get(pk=pk)
 
