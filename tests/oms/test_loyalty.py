@@ -314,3 +314,17 @@ def test_erasing_a_customer_gives_their_account_a_new_number(web, customer):
     assert account.loyalty_number != number
     assert loyalty_account_find(loyalty_number=number) is None
     assert account.balance == 10  # the points and their ledger stay
+
+
+def test_an_earn_and_a_burn_take_a_fixed_number_of_statements(web, customer, django_assert_num_queries):
+    from oms.loyalty.rules import loyalty_rule_for_channel
+
+    earn(customer, web, "100", "capture:first")  # the account exists; the rules are cached
+    assert loyalty_rule_for_channel(web.pk) is not None
+    # savepoint; lock the account, the reference's check, the entry, the counters, the outbox; release
+    with django_assert_num_queries(7):
+        earn(customer, web, "100", "capture:second")
+    # savepoint; the account, the conditional UPDATE, its balance, the earns spent, their remaining,
+    # the entry, the outbox; release
+    with django_assert_num_queries(9):
+        loyalty_burn(customer_id=customer.pk, points=150, channel_id=web.pk, actor=SYSTEM)
