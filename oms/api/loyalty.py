@@ -17,23 +17,22 @@ from oms.models import Channel
 from oms.money import MONEY
 from oms.permissions import IsManager
 
+from .validation import StrictBooleanField, StrictCharField, StrictDecimalField, StrictIntegerField
 from .viewsets import checked_body
 
 
 class LoyaltyRuleInput(serializers.Serializer):
-    channel = serializers.CharField(max_length=64)
-    points_per_unit = serializers.DecimalField(
+    channel = StrictCharField(max_length=64)
+    points_per_unit = StrictDecimalField(
         max_digits=14,
         decimal_places=8,
         min_value=0,
         help_text="Points per unit of the channel's currency paid.",
     )
-    point_value = serializers.DecimalField(
-        **MONEY, min_value=0, help_text="What one point pays for when burnt."
-    )
+    point_value = StrictDecimalField(**MONEY, min_value=0, help_text="What one point pays for when burnt.")
     trigger = serializers.ChoiceField(choices=LoyaltyTrigger.choices, default=LoyaltyTrigger.CAPTURE)
-    expiry_days = serializers.IntegerField(min_value=1, max_value=36500, required=False, allow_null=True)
-    active = serializers.BooleanField(default=True)
+    expiry_days = StrictIntegerField(min_value=1, max_value=36500, required=False, allow_null=True)
+    active = StrictBooleanField(default=True)
 
 
 class LoyaltyRuleOutput(serializers.Serializer):

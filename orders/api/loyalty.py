@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from oms.api.pagination import NewestFirstCursorPagination
+from oms.api.validation import StrictCharField, StrictIntegerField
 from oms.api.viewsets import checked_body
 from oms.authentication import actor_from_request
 from oms.errors import InvalidInput
@@ -61,8 +62,8 @@ class LoyaltyOutput(serializers.Serializer):
 
 
 class LoyaltyBurnInput(serializers.Serializer):
-    points = serializers.IntegerField(min_value=1, max_value=10**9)
-    order = serializers.CharField(
+    points = StrictIntegerField(min_value=1, max_value=10**9)
+    order = StrictCharField(
         required=False,
         max_length=64,
         help_text="Id or number of the customer's open order the points pay for.",
