@@ -110,6 +110,9 @@ app.conf.beat_schedule = {
     "purge-idempotency-records": _periodic(
         "orders.tasks.purge_idempotency_records", every=3600.0, expires=3500
     ),
+    # Loyalty: points past their expiry; balances that drifted from their ledger.
+    "loyalty-expire": _periodic("oms.tasks.loyalty_expire", every=3600.0, expires=3500),
+    "loyalty-repair": _periodic("oms.tasks.loyalty_accounts_repair", every=86400.0, expires=86000),
 }
 app.autodiscover_tasks()
 
