@@ -35,8 +35,7 @@ _REQUEST_RULES: dict[str, dict[str, Any]] = {
         "required": ["safety_stock"],
         "properties": {"safety_stock": {"minimum": 0, "maximum": _MAX}},
     },
-    # "exactly one of delta and on_hand" is said in the description, not as a oneOf: a generated
-    # client (openapi-python-client) turns an object with a oneOf into an untyped body.
+    # "exactly one of delta and on_hand": _EXACTLY_ONE (a ``not``, as require_when says why)
     "StockAdjustmentInputRequest": {
         "properties": {
             "delta": {"minimum": -_MAX, "maximum": _MAX, "not": {"enum": [0]}},
@@ -45,6 +44,47 @@ _REQUEST_RULES: dict[str, dict[str, Any]] = {
     },
     "SnapshotItemSchemaRequest": {"properties": {"on_hand": {"maximum": _MAX}}},
 }
+_BLANK: dict[str, Any] = {"enum": [None, ""]}  # what a "required for ..." check counts as not given
+_EMPTY_LIST: dict[str, Any] = {"type": "array", "maxItems": 0}
+# Fields that one value of another makes required, as the services check them (422 ..._required):
+# component -> [(field, its values, the fields they need)]; apps add theirs with require_when.
+_REQUIRED_WHEN: dict[str, list[tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
+    "StaffCreateInputRequest": [("role", ("associate",), ("locations",))],  # 422 locations_required
+}
+
+
+def require_when(component: str, field: str, values: tuple[str, ...], needed: tuple[str, ...]) -> None:
+    """Say in the schema that ``needed`` are required (not null, not blank) when ``field`` is one
+    of ``values`` in the request component ``component``. Stated as a ``not`` of the forbidden
+    combinations: a generated client (openapi-python-client) keeps such a body typed, where a
+    ``oneOf`` / ``if`` would make it untyped (and OpenAPI 3.0 has no ``if`` or ``dependentRequired``)."""
+    rule = (field, values, needed)
+    if rule not in _REQUIRED_WHEN.setdefault(component, []):
+        _REQUIRED_WHEN[component].append(rule)
+
+
+def _forbidden(component: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The combinations the server refuses (required-when and exactly-one rules), as schemas."""
+    found: list[dict[str, Any]] = []
+    for field, values, needed in _REQUIRED_WHEN.get(name, []):
+        missing = [{"not": {"required": [f]}} for f in needed] + [
+            {
+                "required": [f],
+                "properties": {
+                    f: _EMPTY_LIST if component["properties"][f].get("type") == "array" else _BLANK
+                },
+            }
+            for f in needed
+        ]
+        found.append({"required": [field], "properties": {field: {"enum": list(values)}}, "anyOf": missing})
+    if name in _EXACTLY_ONE:
+        fields = list(_EXACTLY_ONE[name])
+        found += [{"required": fields}, {"not": {"anyOf": [{"required": [f]} for f in fields]}}]
+    return found
+
+
+# Exactly one of these fields (422 delta_or_on_hand_required otherwise).
+_EXACTLY_ONE = {"StockAdjustmentInputRequest": ("delta", "on_hand")}
 _POSITIVE_AMOUNTS = {("ReturnRefundInputRequest", "amount")}  # min_value 0.01
 # The body of these operations is required (drf-spectacular marks a PATCH body optional).
 _BODY_REQUIRED = {"PATCH /api/v1/inventory/{id}/"}
@@ -137,8 +177,8 @@ def _apply_rules(name: str, component: dict[str, Any]) -> None:
         component["properties"][prop].update(extra)
     if "required" in rules:
         component["required"] = sorted({*component.get("required", []), *rules["required"]})
-    if "oneOf" in rules:
-        component["oneOf"] = rules["oneOf"]
+    if forbidden := _forbidden(component, name):
+        component["not"] = {"anyOf": forbidden}
     currency = component.get("properties", {}).get("currency")
     if currency is not None and currency.get("maxLength") == 3:  # oms.services.check_currency
         currency["enum"] = [*([""] if currency.get("minLength", 0) == 0 else []), *sorted(CURRENCIES)]
@@ -168,9 +208,22 @@ def _document(key: str, operation: dict[str, Any]) -> None:
         content["examples"] = {"Example": {"value": doc.example, "summary": doc.summary}}
 
 
+def _enum_var_names(components: dict[str, Any]) -> None:
+    """``x-enum-varnames`` of a field goes with its enum, which drf-spectacular has moved into a
+    component (``TimezoneEnum``) that the field now refers to."""
+    for component in components.values():
+        for prop in component.get("properties", {}).values():
+            names = prop.get("x-enum-varnames")
+            refs = [item["$ref"] for item in prop.get("allOf", []) if "$ref" in item]
+            if names and refs:
+                del prop["x-enum-varnames"]
+                components[refs[0].rsplit("/", 1)[-1]]["x-enum-varnames"] = names
+
+
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components.update(ERROR_COMPONENTS)
+    _enum_var_names(components)
     for name, component in components.items():
         if name.endswith("Request"):
             _apply_rules(name, component)

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from oms.actors import Actor
+from oms.api.schema import require_when
 from oms.api.validation import StrictBooleanField
 from oms.api.viewsets import checked_body
 from oms.authentication import actor_from_request
@@ -41,6 +42,10 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     K.CHANGE_METHOD: ("method",),
     K.CHANGE_PICKUP_STORE: ("pickup_location",),
 }
+for _kind, _needed in _REQUIRED.items():
+    require_when("ChangeOperationInputRequest", "op", (str(_kind),), _needed)
+require_when("ChangeOperationInputRequest", "method", (FulfillmentMethod.PICKUP.value,), ("pickup_location",))
+require_when("ChangeOperationInputRequest", "method", (FulfillmentMethod.SHIP.value,), ("shipping_address",))
 
 
 class ChangeOperationInput(serializers.Serializer):

@@ -10,6 +10,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from oms.api.schema import require_when
 from oms.api.validation import StrictCharField
 from oms.customers import CustomerInput
 from oms.lookups import PK_MAX
@@ -114,6 +115,10 @@ class OrderCreateInput(serializers.Serializer):
             payment=PaymentInputSerializer.to_payment_input(data.get("payment")),
             nearby_radius_km=data["nearby_radius_km"],
         )
+
+
+require_when("OrderCreateInputRequest", "method", (FulfillmentMethod.SHIP.value,), ("shipping_address",))
+require_when("OrderCreateInputRequest", "method", (FulfillmentMethod.PICKUP.value,), ("pickup_location",))
 
 
 class CancelLineInput(serializers.Serializer):
