@@ -53,8 +53,22 @@ def _get(path: str) -> dict[str, Any] | None:
     return response.json() if response.status_code == 200 else None
 
 
+def _lines_of(obj: dict[str, Any] | None) -> dict[int, dict[str, Any]]:
+    lines = (obj or {}).get("lines", [])
+    return {line["id"]: line for line in lines if isinstance(line, dict) and "id" in line}
+
+
 def _line_ids(obj: dict[str, Any] | None) -> list[int]:
-    return [line["id"] for line in (obj or {}).get("lines", []) if isinstance(line, dict) and "id" in line]
+    return list(_lines_of(obj))
+
+
+def _active(line: dict[str, Any]) -> int:
+    return int(line.get("quantity", 0)) - int(line.get("quantity_cancelled", 0))
+
+
+def _open(line: dict[str, Any]) -> int:
+    """Units neither cancelled nor fulfilled: what a cancel may take."""
+    return _active(line) - int(line.get("quantity_fulfilled", 0))
 
 
 def _codes(**wanted: Any) -> list[str]:
@@ -138,20 +152,39 @@ def _return(body: dict[str, Any]) -> None:
 
 
 def _changes(order_id: Any, body: dict[str, Any]) -> None:
-    ids = _line_ids(_get(f"/api/v1/orders/{order_id}/"))
+    lines = _lines_of(_get(f"/api/v1/orders/{order_id}/"))
     stores = _codes(pickup=True)
     used: set[int] = set()
     for i, op in enumerate(body.get("operations") or []):
         if not isinstance(op, dict):
             continue
-        if "order_line" in op and ids:
-            free = [line for line in ids if line not in used] or ids
+        if "order_line" in op and lines:
+            free = [line for line in lines if line not in used] or list(lines)
             op["order_line"] = free[0]
             used.add(free[0])
+            line = lines[free[0]]
+            if op.get("op") == "change_quantity" and op.get("quantity") == _active(line):
+                op["quantity"] = _active(line) + 1  # 422 quantity_unchanged
+            elif op.get("op") == "cancel_units" and isinstance(op.get("quantity"), int):
+                op["quantity"] = max(1, min(op["quantity"], _open(line)))  # 422 quantity_exceeds_open
         if "sku" in op:
             op["sku"] = _sku(op["sku"], i)
         if op.get("pickup_location") and stores and op["pickup_location"] not in stores:
             op["pickup_location"] = stores[0]
+
+
+def _cancel(order_id: Any, body: dict[str, Any]) -> None:
+    lines = _lines_of(_get(f"/api/v1/orders/{order_id}/"))
+    if not isinstance(body.get("lines"), list) or not lines:
+        return
+    cancellable = {line_id: _open(line) for line_id, line in lines.items() if _open(line) > 0}
+    if not cancellable:
+        del body["lines"]  # nothing open: the whole order (409 once everything has shipped)
+        return
+    body["lines"] = _lines(body["lines"], list(cancellable), "order_line")
+    for item in body["lines"]:
+        if isinstance(item, dict) and isinstance(item.get("quantity"), int):
+            item["quantity"] = max(1, min(item["quantity"], cancellable[item["order_line"]]))
 
 
 def _codes_list(body: dict[str, Any]) -> None:
@@ -184,6 +217,8 @@ def _refer_to_demo(method: str, path: str, case: Any) -> None:
         _return(body)
     elif path.startswith("/api/v1/orders/{id}/changes/"):
         _changes(case.path_parameters.get("id"), body)
+    elif path == "/api/v1/orders/{id}/cancel/":
+        _cancel(case.path_parameters.get("id"), body)
     elif path.startswith("/api/v1/staff/"):
         _codes_list(body)
     elif path == "/api/v1/returns/{id}/receive/":
@@ -202,12 +237,16 @@ def idempotency_key_per_request(ctx: Any, headers: dict[str, str] | None) -> dic
 
 
 @schemathesis.hook("map_case")
-def refer_to_demo_data(ctx: Any, case: Any) -> Any:
-    method = case.operation.method.upper()
-    if method == "POST":  # the examples phase does not go through map_headers
+def idempotency_key_in_examples(ctx: Any, case: Any) -> Any:
+    if case.operation.method.upper() == "POST":  # the examples phase does not go through map_headers
         case.headers = {**(case.headers or {})}
         case.headers.setdefault("Idempotency-Key", uuid.uuid4().hex)
+    return case
+
+
+@schemathesis.hook("before_call")
+def refer_to_demo_data(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """Just before the request, so the rows it names (an order placed by an earlier request) exist."""
     mode = getattr(getattr(case.meta, "generation", None), "mode", None)
     if mode is not None and getattr(mode, "is_positive", False):
-        _refer_to_demo(method, case.operation.path, case)
-    return case
+        _refer_to_demo(case.operation.method.upper(), case.operation.path, case)

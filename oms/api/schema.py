@@ -96,7 +96,12 @@ _IDEMPOTENCY_KEY = {
     "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
 }
 _NO_NUL = "^[^\\u0000]*$"
-_NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+# Python's whitespace (str.isspace, what DRF trims and a server regex's \s matches), spelled out:
+# ECMA's \s, which a schema pattern means, lacks U+001C-U+001F and U+0085 and adds U+FEFF.
+_PY_SPACE = (
+    "\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+_NOT_BLANK = f"^[^\\u0000]*[^{_PY_SPACE}\\u0000][^\\u0000]*$"
 _DECIMAL = re.compile(r"^\^-\?\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
 
 # Operations that answer 409 beyond the state transitions of an object's actions.
@@ -169,6 +174,29 @@ def _tighten(schema: dict[str, Any]) -> None:
         schema["anyOf"] = [text, number]
     elif "format" not in schema and pattern is None:
         schema["pattern"] = _NOT_BLANK if schema.get("minLength", 0) >= 1 else _NO_NUL
+    elif pattern and "\\s" in pattern:  # a server validator's regex (sku_validator: ^[^\s/]+$)
+        schema["pattern"] = _python_space(pattern)
+
+
+def _python_space(pattern: str) -> str:
+    """``pattern`` with each ``\\s`` (``\\S``) as Python's whitespace, in or out of a class."""
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            pair = pattern[i : i + 2]
+            if pair == "\\s":
+                out.append(_PY_SPACE if in_class else f"[{_PY_SPACE}]")
+            elif pair == "\\S" and not in_class:
+                out.append(f"[^{_PY_SPACE}]")
+            else:
+                out.append(pair)
+            i += 2
+            continue
+        in_class = (in_class and char != "]") or (not in_class and char == "[")
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def _apply_rules(name: str, component: dict[str, Any]) -> None:
