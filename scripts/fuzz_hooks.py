@@ -85,10 +85,15 @@ def _sku(value: Any, index: int) -> Any:
 
 
 def _lines(lines: Any, ids: list[int], key: str) -> Any:
-    """The body's lines naming distinct lines of the object (at most one item per line)."""
-    if not isinstance(lines, list) or not ids:
+    """The body's lines naming distinct lines of the object (at most one item per line); without
+    the object's lines, the items de-duplicated by ``key`` (422 duplicate_... is checked first)."""
+    if not isinstance(lines, list):
         return lines
-    items = [item for item in lines if isinstance(item, dict)][: len(ids)] or lines[:1]
+    items = [item for item in lines if isinstance(item, dict)]
+    if not ids:
+        unique = {item.get(key): item for item in reversed(items)}
+        return [item for item in items if unique.get(item.get(key)) is item] or lines[:1]
+    items = items[: len(ids)] or lines[:1]
     for item, line_id in zip(items, ids, strict=False):
         if isinstance(item, dict):
             item[key] = line_id
@@ -176,6 +181,8 @@ def _changes(order_id: Any, body: dict[str, Any]) -> None:
 def _cancel(order_id: Any, body: dict[str, Any]) -> None:
     lines = _lines_of(_get(f"/api/v1/orders/{order_id}/"))
     if not isinstance(body.get("lines"), list) or not lines:
+        if isinstance(body.get("lines"), list):
+            body["lines"] = _lines(body["lines"], [], "order_line")
         return
     cancellable = {line_id: _open(line) for line_id, line in lines.items() if _open(line) > 0}
     if not cancellable:
