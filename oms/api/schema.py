@@ -28,8 +28,16 @@ from .schema_errors import ERROR_COMPONENTS, ERROR_DESCRIPTIONS, error_schema
 _METHODS = ("get", "post", "put", "patch", "delete")
 _MAX = settings.OMS_MAX_QUANTITY
 
+_NO_NUL = "^[^\\u0000]*$"
+# Python's whitespace (str.isspace, what DRF trims and a server regex's \s matches), spelled out:
+# ECMA's \s, which a schema pattern means, lacks U+001C-U+001F and U+0085 and adds U+FEFF.
+_PY_SPACE = (
+    "\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+_NOT_BLANK = f"^[^\\u0000]*[^{_PY_SPACE}\\u0000][^\\u0000]*$"
+_TRIMMED_TWO = f"^[{_PY_SPACE}]*[^{_PY_SPACE}\\u0000][^\\u0000]*[^{_PY_SPACE}\\u0000][{_PY_SPACE}]*$"
 # What the services check of a request that its serializer does not state (their error codes stay
-# theirs, e.g. 422 invalid_quantity): bounds, a PATCH field that is required, "exactly one of".
+# theirs, e.g. 422 invalid_quantity): bounds, a PATCH field that is required, patterns.
 _REQUEST_RULES: dict[str, dict[str, Any]] = {
     "PatchedStockLevelUpdateInputRequest": {
         "required": ["safety_stock"],
@@ -43,6 +51,8 @@ _REQUEST_RULES: dict[str, dict[str, Any]] = {
         },
     },
     "SnapshotItemSchemaRequest": {"properties": {"on_hand": {"maximum": _MAX}}},
+    # two characters once DRF has trimmed it (" A" is refused: min_length 2)
+    "AddressInputRequest": {"properties": {"country": {"pattern": _TRIMMED_TWO}}},
 }
 _BLANK: dict[str, Any] = {"enum": [None, ""]}  # what a "required for ..." check counts as not given
 _EMPTY_LIST: dict[str, Any] = {"type": "array", "maxItems": 0}
@@ -95,13 +105,6 @@ _IDEMPOTENCY_KEY = {
     "maxLength": 255,
     "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
 }
-_NO_NUL = "^[^\\u0000]*$"
-# Python's whitespace (str.isspace, what DRF trims and a server regex's \s matches), spelled out:
-# ECMA's \s, which a schema pattern means, lacks U+001C-U+001F and U+0085 and adds U+FEFF.
-_PY_SPACE = (
-    "\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
-)
-_NOT_BLANK = f"^[^\\u0000]*[^{_PY_SPACE}\\u0000][^\\u0000]*$"
 _DECIMAL = re.compile(r"^\^-\?\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
 
 # Operations that answer 409 beyond the state transitions of an object's actions.

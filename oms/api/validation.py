@@ -57,6 +57,16 @@ class StrictIntegerField(_StrictTypeMixin, serializers.IntegerField):
     pass
 
 
+class StrictFloatField(serializers.FloatField):
+    """A JSON number only (DRF would take true as 1.0 and "12" as 12.0, which the schema's
+    ``number`` refuses)."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            raise serializers.ValidationError(ErrorDetail("A valid number is required.", code=WRONG_TYPE))
+        return float(super().to_internal_value(data))
+
+
 class StrictDecimalField(_StrictTypeMixin, serializers.DecimalField):
     pass
 

@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from oms.api.schema import require_when
-from oms.api.validation import StrictCharField
+from oms.api.validation import StrictCharField, StrictFloatField
 from oms.customers import CustomerInput
 from oms.lookups import PK_MAX
 from oms.money import MONEY, money_text
@@ -44,12 +44,8 @@ class AddressInput(serializers.Serializer):
     postal_code = serializers.CharField(required=False, allow_blank=True, max_length=20, default="")
     country = serializers.CharField(max_length=2, min_length=2)
     phone = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
-    latitude = serializers.FloatField(
-        required=False, allow_null=True, min_value=-90, max_value=90, default=None
-    )
-    longitude = serializers.FloatField(
-        required=False, allow_null=True, min_value=-180, max_value=180, default=None
-    )
+    latitude = StrictFloatField(required=False, allow_null=True, min_value=-90, max_value=90, default=None)
+    longitude = StrictFloatField(required=False, allow_null=True, min_value=-180, max_value=180, default=None)
 
 
 class OrderLineInput(serializers.Serializer):
@@ -80,7 +76,7 @@ class OrderCreateInput(serializers.Serializer):
     )
     allow_backorder = serializers.BooleanField(required=False, default=False)
     payment = PaymentInputSerializer(required=False, allow_null=True, default=None)
-    nearby_radius_km = serializers.FloatField(
+    nearby_radius_km = StrictFloatField(
         required=False,
         allow_null=True,
         min_value=0,
