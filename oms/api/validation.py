@@ -58,11 +58,11 @@ class StrictIntegerField(_StrictTypeMixin, serializers.IntegerField):
 
 
 class StrictFloatField(serializers.FloatField):
-    """A JSON number only (DRF would take true as 1.0 and "12" as 12.0, which the schema's
-    ``number`` refuses)."""
+    """A number, never a boolean (DRF would take true as 1.0, which the schema's ``number``
+    refuses). A numeric string is still taken, as before, so existing clients keep working."""
 
     def to_internal_value(self, data: Any) -> float:
-        if isinstance(data, bool) or not isinstance(data, int | float):
+        if isinstance(data, bool):
             raise serializers.ValidationError(ErrorDetail("A valid number is required.", code=WRONG_TYPE))
         return float(super().to_internal_value(data))
 
