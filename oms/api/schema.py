@@ -175,6 +175,8 @@ def _tighten(schema: dict[str, Any]) -> None:
         number = {"type": "number", "minimum": 0, "maximum": 10**digits - step, "multipleOf": step}
         schema.clear()
         schema["anyOf"] = [text, number]
+        if text.get("nullable"):  # DRF's DecimalField(allow_null=True) takes a blank string as null
+            schema["anyOf"].append({"type": "string", "pattern": f"^[{_PY_SPACE}]*$"})
     elif "format" not in schema and pattern is None:
         schema["pattern"] = _NOT_BLANK if schema.get("minLength", 0) >= 1 else _NO_NUL
     elif pattern and "\\s" in pattern:  # a server validator's regex (sku_validator: ^[^\s/]+$)

@@ -151,3 +151,10 @@ def test_time_zones_and_python_whitespace_are_stated(schema):
     assert sku.match("TEE-BLA-M")
     for space in (" ", "\x1f", "\x85", "\u3000"):  # what Python's \s (the server's regex) matches
         assert not sku.match(f"TEE{space}M")
+
+
+def test_a_nullable_decimal_takes_a_blank_string_as_the_server_does(schema):
+    payment = _validator(schema, "PaymentInputRequest")
+    assert payment.is_valid({"authorized_amount": ""})  # DRF: blank is null for allow_null
+    assert payment.is_valid({"authorized_amount": "12.50"})
+    assert not payment.is_valid({"authorized_amount": "12.5.0"})
