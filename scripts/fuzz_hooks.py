@@ -270,3 +270,5 @@ def refer_to_demo_data(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
     if mode is not None and getattr(mode, "is_positive", False):
         _SENDING.phase = str(getattr(getattr(case.meta, "phase", None), "name", ""))
         _refer_to_demo(case.operation.method.upper(), case.operation.path, case)
+        if case.operation.method.upper() == "POST":  # the body may have changed: a key of its own
+            case.headers = {**(case.headers or {}), "Idempotency-Key": uuid.uuid4().hex}

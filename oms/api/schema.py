@@ -87,12 +87,20 @@ def _forbidden(component: dict[str, Any], name: str) -> list[dict[str, Any]]:
             for f in needed
         ]
         found.append({"required": [field], "properties": {field: {"enum": list(values)}}, "anyOf": missing})
+    for field in _TOGETHER.get(name, ()):
+        others = [f for f in _TOGETHER[name] if f != field]
+        given = {"required": [field], "properties": {field: {"not": {"enum": [None]}}}}
+        absent = [{"not": {"required": [f]}} for f in others]
+        null = [{"required": [f], "properties": {f: {"enum": [None]}}} for f in others]
+        found.append({**given, "anyOf": absent + null})
     if name in _EXACTLY_ONE:
         fields = list(_EXACTLY_ONE[name])
         found += [{"required": fields}, {"not": {"anyOf": [{"required": [f]} for f in fields]}}]
     return found
 
 
+# Given together or not at all (422 invalid_coordinates): null counts as not given.
+_TOGETHER = {"AddressInputRequest": ("latitude", "longitude")}
 # Exactly one of these fields (422 delta_or_on_hand_required otherwise).
 _EXACTLY_ONE = {"StockAdjustmentInputRequest": ("delta", "on_hand")}
 _POSITIVE_AMOUNTS = {("ReturnRefundInputRequest", "amount")}  # min_value 0.01

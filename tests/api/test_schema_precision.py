@@ -128,6 +128,10 @@ def test_rules_between_fields_are_stated(schema):
     assert order.is_valid({"method": "ship", "lines": lines, "shipping_address": address})
     assert not order.is_valid({"method": "ship", "lines": lines})
     assert not order.is_valid({"method": "ship", "lines": lines, "shipping_address": None})
+    point = {**address, "latitude": 10.7, "longitude": 106.7}
+    assert order.is_valid({"method": "ship", "lines": lines, "shipping_address": point})
+    half = {**address, "latitude": 10.7, "longitude": None}
+    assert not order.is_valid({"method": "ship", "lines": lines, "shipping_address": half})
     assert order.is_valid({"method": "pickup", "lines": lines, "pickup_location": "st-1"})
     assert not order.is_valid({"method": "pickup", "lines": lines, "pickup_location": ""})
     staff = _validator(schema, "StaffCreateInputRequest")
