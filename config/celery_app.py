@@ -57,6 +57,7 @@ app.conf.update(
     task_routes={
         "fulfillment.tasks.*": {"queue": "routing"},
         "orders.tasks.payment_*": {"queue": "sync"},  # before orders.tasks.*: the first match wins
+        "orders.tasks.refresh_product_affinity": {"queue": "sync"},  # a long read: not on routing
         "orders.tasks.*": {"queue": "routing"},
         "oms.tasks.notification_*": {"queue": "notifications"},
         "oms.tasks.webhook_*": {"queue": "webhooks"},
@@ -105,6 +106,10 @@ app.conf.beat_schedule = {
     "expire-pickups": _periodic("fulfillment.tasks.expire_pickups", every=300.0, expires=290),
     "purge-idempotency-records": _periodic(
         "orders.tasks.purge_idempotency_records", every=3600.0, expires=3500
+    ),
+    # The co-purchase counts the customer page's suggestions rank by (orders/suggestions.py).
+    "refresh-product-affinity": _periodic(
+        "orders.tasks.refresh_product_affinity", every=3600.0, expires=3500
     ),
 }
 app.autodiscover_tasks()

@@ -1,5 +1,6 @@
-"""Thin Celery tasks of orders: the idempotency purge (queue ``routing``) and the payment tasks
-(queue ``sync``), each retried with backoff while the gateway fails transiently."""
+"""Thin Celery tasks of orders: the idempotency purge (queue ``routing``), the payment tasks
+(queue ``sync``), each retried with backoff while the gateway fails transiently, and the refresh of
+the co-purchase counts behind the customer page's suggestions (queue ``sync``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.conf import settings
 
 from . import services
 from .services.payment_adjust import payment_adjust_for_change
+from .suggestions import product_affinity_refresh
 from .services.payments import (
     PaymentRetry,
     payment_authorize,
@@ -28,6 +30,13 @@ logger = logging.getLogger(__name__)
 def purge_idempotency_records() -> int:
     """Beat, hourly: forget idempotency keys past their 24 hours."""
     return services.idempotency_records_purge()
+
+
+@shared_task(name="orders.tasks.refresh_product_affinity", acks_late=True)
+def refresh_product_affinity() -> int:
+    """Beat: rebuild the co-purchase counts (one INSERT ... SELECT); answers the pairs written.
+    Idempotent: a rerun writes the same counts from the same orders."""
+    return product_affinity_refresh()
 
 
 def _with_retries(task: Task, call: Callable[..., Any], **kwargs: Any) -> None:
