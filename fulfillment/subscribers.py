@@ -11,6 +11,7 @@ from oms import events
 from orders.selectors import order_section_register
 from orders.services import change_work_register
 
+from . import customer_pickups
 from .api.serializers import FulfillmentOrderSummary
 from .selectors import fulfillment_orders_for_orders
 from .services import (
@@ -44,3 +45,4 @@ def connect() -> None:
         default=[],
         output=partial(FulfillmentOrderSummary, many=True),
     )
+    customer_pickups.register()  # the customer page's "Waiting at your store"

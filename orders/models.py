@@ -431,7 +431,9 @@ class ProductAffinity(models.Model):
     directions of a pair are rows, so the suggestions read one side only."""
 
     # indexed by product_affinity_unique_pair (product, related_product)
-    product = models.ForeignKey("inventory.Product", on_delete=models.CASCADE, related_name="+", db_index=False)
+    product = models.ForeignKey(
+        "inventory.Product", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     related_product = models.ForeignKey("inventory.Product", on_delete=models.CASCADE, related_name="+")
     orders_count = models.PositiveIntegerField(help_text="Orders that hold both products.")
     refreshed_at = models.DateTimeField()
@@ -439,7 +441,9 @@ class ProductAffinity(models.Model):
     class Meta:
         verbose_name_plural = "product affinities"
         constraints = [
-            models.UniqueConstraint(fields=["product", "related_product"], name="product_affinity_unique_pair"),
+            models.UniqueConstraint(
+                fields=["product", "related_product"], name="product_affinity_unique_pair"
+            ),
             models.CheckConstraint(
                 condition=~Q(product=F("related_product")), name="product_affinity_two_products"
             ),

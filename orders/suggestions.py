@@ -28,7 +28,7 @@ def _refresh_sql() -> str:
     quote = connection.ops.quote_name
     line = OrderLine._meta.db_table
     return (
-        f"INSERT INTO {quote(ProductAffinity._meta.db_table)} "
+        f"INSERT INTO {quote(ProductAffinity._meta.db_table)} "  # noqa: S608 - names from _meta, quoted
         f"({quote('product_id')}, {quote('related_product_id')}, {quote('orders_count')}, "
         f"{quote('refreshed_at')}) "
         "SELECT a.product_id, b.product_id, COUNT(DISTINCT a.order_id), %s "
@@ -74,7 +74,7 @@ def _available() -> F:
 
 def _stock(location_ids: Iterable[int] | None) -> Q:
     """Sellable stock rows: available units at an active location (of ``location_ids`` if given)."""
-    condition = Q(available__gt=0, location__active=True)
+    condition = Q(free__gt=0, location__active=True)
     return condition & Q(location_id__in=list(location_ids)) if location_ids is not None else condition
 
 
@@ -86,7 +86,7 @@ def suggestions_for_customer(
     Never a product the customer bought, an inactive one, or one in stock nowhere. Three queries."""
     location_ids = sorted(set(location_ids))
     bought = OrderLine.objects.filter(order__customer_id=customer_id).values("product_id")
-    stock = StockLevel.objects.alias(available=_available()).filter(product_id=OuterRef("related_product_id"))
+    stock = StockLevel.objects.alias(free=_available()).filter(product_id=OuterRef("related_product_id"))
     ranked = (
         ProductAffinity.objects.filter(product_id__in=Subquery(bought), related_product__active=True)
         .exclude(related_product_id__in=Subquery(bought))
@@ -113,10 +113,9 @@ def _available_at(product_ids: list[int], location_ids: list[int]) -> dict[int, 
     if not (product_ids and location_ids):
         return {}
     rows = (
-        StockLevel.objects.alias(available=_available())
+        StockLevel.objects.alias(free=_available())
         .filter(_stock(location_ids), product_id__in=product_ids)
         .values("product_id")
         .annotate(units=Sum(_available()))
     )
     return {row["product_id"]: int(row["units"]) for row in rows}
-

@@ -13,7 +13,6 @@ from django.conf import settings
 
 from . import services
 from .services.payment_adjust import payment_adjust_for_change
-from .suggestions import product_affinity_refresh
 from .services.payments import (
     PaymentRetry,
     payment_authorize,
@@ -22,6 +21,7 @@ from .services.payments import (
     payment_transaction_send,
     payment_void_remainder,
 )
+from .suggestions import product_affinity_refresh
 
 logger = logging.getLogger(__name__)
 

@@ -47,6 +47,7 @@ from .reservations import (
     stock_lines_for,
     stock_lines_of,
 )
+from .reserve_in_store import ReserveItem, reserve_in_store_channel, reserve_in_store_place
 from .status import order_has_unrouted, order_status_derive, order_status_set
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "PlacementResult",
     "RefundRoom",
     "Renderer",
+    "ReserveItem",
     "change_request_confirm",
     "change_request_refuse",
     "change_work_register",
@@ -97,6 +99,8 @@ __all__ = [
     "reservations_of_plan",
     "reservations_release",
     "reserve_for_needs",
+    "reserve_in_store_channel",
+    "reserve_in_store_place",
     "sourcing_request_for",
     "stock_lines_for",
     "stock_lines_of",

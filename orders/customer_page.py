@@ -1,0 +1,79 @@
+"""The sections of the associate's customer page (issue 22) besides the unified history: the
+pickups waiting at the associate's stores, the suggested products, the cart, the points ...
+
+A section is a loader and a template: ``load(customer, actor)`` reads what the section shows (None:
+nothing to show, the section is left out) and the template (``admin/...``) renders it as
+``value``. Apps register theirs in their ``AppConfig.ready`` (fulfilment: the pickups; orders:
+the suggestions), in ``position`` order, so a new section is a loader, a template and one
+``customer_page_section_register`` call, and this module never imports the apps above it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from oms.actors import Actor
+from oms.models import Customer
+
+from .suggestions import suggestions_for_customer
+
+SectionLoader = Callable[[Customer, Actor], Any]
+
+
+@dataclass(frozen=True)
+class CustomerPageSection:
+    """One section: its ``name`` (the HTML id ``customer-<name>``), its heading, its template, its
+    loader and where it goes (lower first)."""
+
+    name: str
+    title: Any  # a str, or a lazy translation
+    template: str
+    load: SectionLoader
+    position: int = 100
+
+
+@dataclass(frozen=True)
+class ShownSection:
+    section: CustomerPageSection
+    value: Any
+
+
+_sections: dict[str, CustomerPageSection] = {}
+
+
+def customer_page_section_register(section: CustomerPageSection) -> None:
+    """Show ``section`` on every customer page (registering a name again replaces it)."""
+    _sections[section.name] = section
+
+
+def customer_page_sections(*, customer: Customer, actor: Actor) -> list[ShownSection]:
+    """The sections with something to show for this customer and actor, in position order."""
+    shown = []
+    for section in sorted(_sections.values(), key=lambda s: (s.position, s.name)):
+        value = section.load(customer, actor)
+        if value is not None:
+            shown.append(ShownSection(section, value))
+    return shown
+
+
+SUGGESTIONS_SHOWN = 6
+
+
+def _suggestions(customer: Customer, actor: Actor) -> Any:
+    return suggestions_for_customer(
+        customer_id=customer.pk, limit=SUGGESTIONS_SHOWN, location_ids=actor.location_ids
+    )
+
+
+customer_page_section_register(
+    CustomerPageSection(
+        name="suggestions",
+        title=_("Suggested products"),
+        template="admin/orders/_customer_suggestions.html",
+        load=_suggestions,
+        position=50,
+    )
+)
