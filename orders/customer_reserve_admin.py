@@ -33,7 +33,8 @@ class ReserveInStoreForm(forms.Form):
 
     def __init__(self, *args: Any, stores: list[Location], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["location"]).choices = [(s.code, f"{s.name} ({s.code})") for s in stores]
+        choices = [(store.code, f"{store.name} ({store.code})") for store in stores]
+        cast(forms.ChoiceField, self.fields["location"]).choices = choices
         for row in range(1, ITEM_ROWS + 1):
             self.fields[f"sku_{row}"] = forms.CharField(
                 label=gettext_lazy("SKU"), max_length=64, required=row == 1
