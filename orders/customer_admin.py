@@ -19,6 +19,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from oms.admin_base import ReadOnlyMixin, StaffReadOnlyInline, StaffViewMixin, admin_actor
 from oms.customer_search import customer_lookup_names, customer_search_condition
@@ -53,7 +54,7 @@ class CustomerAdmin(ReserveInStoreMixin, StaffViewMixin, admin.ModelAdmin):
     search_fields = ("email", "email_normalized", "phone", "phone_normalized", "name")
     fieldsets = (
         (None, {"fields": ("name", "language", "contact", "created_at", "erased_at")}),
-        ("At the counter", {"fields": ("counter",)}),
+        (_("At the counter"), {"fields": ("counter",)}),
         ("Orders, returns and pickups, every channel", {"fields": ("history",)}),
     )
     readonly_fields = ("contact", "created_at", "erased_at", "counter", "history")
@@ -106,7 +107,7 @@ class CustomerAdmin(ReserveInStoreMixin, StaffViewMixin, admin.ModelAdmin):
         context["reserve_url"] = self.reserve_url(request, context.get("original"))
         return super().render_change_form(request, context, *args, **kwargs)
 
-    @admin.display(description="For them now")
+    @admin.display(description=_("For them now"))
     def counter(self, obj: Customer) -> str:
         return getattr(obj, "counter_html", None) or EMPTY
 
