@@ -18,9 +18,8 @@ from orders.suggestions import product_affinity_refresh
 from tests.conftest import stock_put
 from tests.factories import CustomerFactory, ProductFactory
 
-from .customer_history import customer_with_three_channels
+from .customer_history import customer_with_three_channels, order_of
 from .test_customer_admin import assert_readable, login
-from .test_suggestions import order_of
 
 pytestmark = pytest.mark.django_db
 

@@ -3,9 +3,7 @@ hand-made set of orders, and the ranking of a customer's suggestions from them."
 
 from __future__ import annotations
 
-import itertools
 import time
-from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -14,45 +12,16 @@ from django.test.utils import CaptureQueriesContext
 
 from config.celery_app import app
 from inventory.models import Location, Product
-from oms.models import Customer
 from orders.choices import OrderStatus
-from orders.models import Order, OrderLine, ProductAffinity
+from orders.models import Order, ProductAffinity
 from orders.suggestions import product_affinity_refresh, suggestions_for_customer
 from orders.tasks import refresh_product_affinity
 from tests.conftest import stock_put
-from tests.factories import ChannelFactory, CustomerFactory, LocationFactory, ProductFactory, StoreFactory
+from tests.factories import CustomerFactory, LocationFactory, ProductFactory, StoreFactory
+
+from .customer_history import order_of
 
 pytestmark = pytest.mark.django_db
-
-_numbers = itertools.count(1)
-
-
-def order_of(customer: Customer, *products: Product, status: str = OrderStatus.COMPLETED) -> Order:
-    """An order holding ``products`` (one line each, a product given twice is two lines), written
-    directly: the counts do not depend on how an order was placed."""
-    order = Order.objects.create(
-        channel=ChannelFactory(code="web"),
-        customer=customer,
-        number=f"T-{next(_numbers):05d}",
-        status=status,
-        method="ship",
-        currency="USD",
-        placed_by_type="system",
-        placed_by_name="test",
-    )
-    OrderLine.objects.bulk_create(
-        OrderLine(
-            order=order,
-            line_number=n,
-            product=p,
-            sku=p.sku,
-            quantity=1,
-            unit_price=Decimal("10.00"),
-            line_total=Decimal("10.00"),
-        )
-        for n, p in enumerate(products, start=1)
-    )
-    return order
 
 
 @pytest.fixture
