@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from oms.actors import Actor
 from oms.models import Customer
-from orders.customer_page import CustomerPageSection, customer_page_section_register
+from orders.customer_page import customer_page_section
 
 from .choices import FulfillmentStatus
 from .models import FulfillmentOrder, FulfillmentOrderLine
@@ -80,18 +80,12 @@ def pickups_waiting_for_customer(*, customer_id: int, actor: Actor) -> list[Wait
     ]
 
 
+@customer_page_section(
+    "pickups_here",
+    gettext_lazy("Waiting at your store"),
+    "admin/fulfillment/_customer_pickups.html",
+    position=10,
+)
 def _section(customer: Customer, actor: Actor) -> list[WaitingPickup]:
+    """The section (registered when fulfilment's subscribers import this module)."""
     return pickups_waiting_for_customer(customer_id=customer.pk, actor=actor)
-
-
-def register() -> None:
-    """Show the section on the customer page (fulfilment's ``connect``)."""
-    customer_page_section_register(
-        CustomerPageSection(
-            name="pickups_here",
-            title=gettext_lazy("Waiting at your store"),
-            template="admin/fulfillment/_customer_pickups.html",
-            load=_section,
-            position=10,
-        )
-    )

@@ -49,6 +49,18 @@ def customer_page_section_register(section: CustomerPageSection) -> None:
     _sections[section.name] = section
 
 
+def customer_page_section(
+    name: str, title: Any, template: str, *, position: int = 100
+) -> Callable[[SectionLoader], SectionLoader]:
+    """Register the decorated loader as the section ``name`` (``customer_page_section_register``)."""
+
+    def register(load: SectionLoader) -> SectionLoader:
+        customer_page_section_register(CustomerPageSection(name, title, template, load, position))
+        return load
+
+    return register
+
+
 def customer_page_sections(*, customer: Customer, actor: Actor) -> list[ShownSection]:
     """The sections with something to show for this customer and actor, in position order."""
     shown = []
@@ -62,18 +74,10 @@ def customer_page_sections(*, customer: Customer, actor: Actor) -> list[ShownSec
 SUGGESTIONS_SHOWN = 6
 
 
+@customer_page_section(
+    "suggestions", _("Suggested products"), "admin/orders/_customer_suggestions.html", position=50
+)
 def _suggestions(customer: Customer, actor: Actor) -> Any:
     return suggestions_for_customer(
         customer_id=customer.pk, limit=SUGGESTIONS_SHOWN, location_ids=actor.location_ids
     )
-
-
-customer_page_section_register(
-    CustomerPageSection(
-        name="suggestions",
-        title=_("Suggested products"),
-        template="admin/orders/_customer_suggestions.html",
-        load=_suggestions,
-        position=50,
-    )
-)

@@ -50,13 +50,17 @@ def actor(username: str) -> Actor:
     return Actor.for_user(get_user_model().objects.get(username=username))
 
 
-def test_an_associate_reserves_at_their_store_for_the_customer(counter):
-    result = reserve_in_store_place(
+def reserve(counter, username: str, store: str, sku: str, quantity: int):
+    return reserve_in_store_place(
         customer_id=counter["lan"].pk,
-        location_code="st-hn-1",
-        items=[ReserveItem("AO-DAI", 1)],
-        actor=actor("ann"),
+        location_code=store,
+        items=[ReserveItem(sku, quantity)],
+        actor=actor(username),
     )
+
+
+def test_an_associate_reserves_at_their_store_for_the_customer(counter):
+    result = reserve(counter, "ann", "st-hn-1", "AO-DAI", 1)
     order = Order.objects.get(pk=result.order.pk)
     assert (order.method, order.pickup_location.code, order.channel.code) == ("pickup", "st-hn-1", "pos")
     assert order.customer_id == counter["lan"].pk  # the same person, not a new customer
@@ -68,12 +72,7 @@ def test_an_associate_reserves_at_their_store_for_the_customer(counter):
 
 def test_a_store_without_the_units_answers_the_pickup_409_with_the_nearby_stores(counter):
     with pytest.raises(InsufficientStock) as refused:
-        reserve_in_store_place(
-            customer_id=counter["lan"].pk,
-            location_code="st-hn-1",
-            items=[ReserveItem("AO-DAI", 2)],
-            actor=actor("ann"),
-        )
+        reserve(counter, "ann", "st-hn-1", "AO-DAI", 2)
     assert refused.value.status_code == 409
     assert [s["location"] for s in refused.value.extra["nearby_stores"]] == ["st-hn-2"]
     assert "st-hn-2" in refused.value.message
@@ -82,12 +81,7 @@ def test_a_store_without_the_units_answers_the_pickup_409_with_the_nearby_stores
 
 def test_an_associate_of_another_store_may_not_reserve_here(counter):
     with pytest.raises(PermissionDenied) as refused:
-        reserve_in_store_place(
-            customer_id=counter["lan"].pk,
-            location_code="st-hn-1",
-            items=[ReserveItem("AO-DAI", 1)],
-            actor=actor("bao"),
-        )
+        reserve(counter, "bao", "st-hn-1", "AO-DAI", 1)
     assert refused.value.code == "not_your_location"
     assert not Order.objects.exists()
 
@@ -95,22 +89,12 @@ def test_an_associate_of_another_store_may_not_reserve_here(counter):
 def test_without_an_in_person_channel_or_at_the_wrong_price_nothing_is_placed(counter):
     ProductFactory(sku="CAP", price=Decimal("8.50"), currency="USD")
     with pytest.raises(InvalidInput) as refused:
-        reserve_in_store_place(
-            customer_id=counter["lan"].pk,
-            location_code="st-hn-1",
-            items=[ReserveItem("CAP", 1)],
-            actor=actor("ann"),
-        )
+        reserve(counter, "ann", "st-hn-1", "CAP", 1)
     assert refused.value.code == "currency_mismatch"
     counter["pos"].active = False
     counter["pos"].save(update_fields=["active"])
     with pytest.raises(InvalidInput) as refused:
-        reserve_in_store_place(
-            customer_id=counter["lan"].pk,
-            location_code="st-hn-1",
-            items=[ReserveItem("AO-DAI", 1)],
-            actor=actor("ann"),
-        )
+        reserve(counter, "ann", "st-hn-1", "AO-DAI", 1)
     assert refused.value.code == "no_in_person_channel"
     assert not Order.objects.exists()
 
