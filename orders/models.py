@@ -430,11 +430,15 @@ class ProductAffinity(models.Model):
     (``orders.suggestions.product_affinity_refresh``, beat and ``refresh_product_affinity``); both
     directions of a pair are rows, so the suggestions read one side only."""
 
-    # indexed by product_affinity_unique_pair (product, related_product)
+    # indexed by product_affinity_unique_pair (product, related_product). No index of its own on
+    # related_product: the suggestions read the pairs by product; given one, PostgreSQL drove
+    # the read from the related products in stock instead (146 ms against 16 ms, 60k pairs).
     product = models.ForeignKey(
         "inventory.Product", on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    related_product = models.ForeignKey("inventory.Product", on_delete=models.CASCADE, related_name="+")
+    related_product = models.ForeignKey(
+        "inventory.Product", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     orders_count = models.PositiveIntegerField(help_text="Orders that hold both products.")
     refreshed_at = models.DateTimeField()
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from inventory.models import Product, StockLevel
@@ -83,13 +83,23 @@ def suggestions_for_customer(
 ) -> list[Suggestion]:
     """Up to ``limit`` products to suggest to the customer, best first: products in stock at
     ``location_ids`` (the associate's stores) before the others, then by score, then by SKU.
-    Never a product the customer bought, an inactive one, or one in stock nowhere. Three queries."""
+    Never a product the customer bought, an inactive one, or one in stock nowhere. Four queries
+    (one for a customer who bought nothing)."""
     location_ids = sorted(set(location_ids))
-    bought = OrderLine.objects.filter(order__customer_id=customer_id).values("product_id")
+    # A literal list (a customer's products are few), so the pairs are read through their index.
+    bought = sorted(
+        set(
+            OrderLine.objects.filter(order__customer_id=customer_id)
+            .order_by()
+            .values_list("product_id", flat=True)
+        )
+    )
+    if not bought:
+        return []
     stock = StockLevel.objects.alias(free=_available()).filter(product_id=OuterRef("related_product_id"))
     ranked = (
-        ProductAffinity.objects.filter(product_id__in=Subquery(bought), related_product__active=True)
-        .exclude(related_product_id__in=Subquery(bought))
+        ProductAffinity.objects.filter(product_id__in=bought, related_product__active=True)
+        .exclude(related_product_id__in=bought)
         .filter(Exists(stock.filter(_stock(None))))
         .values("related_product_id")
         .annotate(score=Sum("orders_count"), here=Exists(stock.filter(_stock(location_ids))))
