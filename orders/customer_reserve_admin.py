@@ -6,6 +6,7 @@ message, never a 500; success goes back to the customer page, which lists the ne
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, cast
 
 from django import forms
@@ -30,6 +31,8 @@ ITEM_ROWS = 3
 
 class ReserveInStoreForm(forms.Form):
     location = forms.ChoiceField(label=gettext_lazy("Store"))
+    # one per form shown: submitting the same form twice (a double click) places one order
+    submission = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args: Any, stores: list[Location], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -87,7 +90,11 @@ class ReserveInStoreMixin:
             messages.error(request, _("You have no store to reserve at for this customer."))
             return HttpResponseRedirect(back)
         if request.method != "POST":
-            initial = {"sku_1": request.GET.get("sku", ""), "location": stores[0].code}
+            initial = {
+                "sku_1": request.GET.get("sku", ""),
+                "location": stores[0].code,
+                "submission": uuid.uuid4().hex,
+            }
             return self._reserve_page(request, customer, ReserveInStoreForm(initial=initial, stores=stores))
         form = ReserveInStoreForm(request.POST, stores=stores)
         if not form.is_valid():
@@ -98,6 +105,7 @@ class ReserveInStoreMixin:
                 location_code=form.cleaned_data["location"],
                 items=form.items(),
                 actor=actor,
+                idempotency_key=form.cleaned_data["submission"],
             )
         except DomainError as exc:
             messages.error(request, _("Not reserved: %(reason)s") % {"reason": exc.message})

@@ -17,6 +17,7 @@ from oms.errors import InvalidInput, PermissionDenied
 from oms.models import Channel, Customer
 from orders.errors import CustomerNotFound
 
+from .idempotency import IdempotencyClaim, idempotency_request_hash
 from .inputs import LineInput, OrderInput, PlacementResult
 from .placement import order_place
 
@@ -87,13 +88,19 @@ def _lines(items: Sequence[ReserveItem], currency: str) -> list[LineInput]:
 
 
 def reserve_in_store_place(
-    *, customer_id: int, location_code: str, items: Sequence[ReserveItem], actor: Actor
+    *,
+    customer_id: int,
+    location_code: str,
+    items: Sequence[ReserveItem],
+    actor: Actor,
+    idempotency_key: str = "",
 ) -> PlacementResult:
     """Place a pickup order for the customer at ``location_code``, one of the actor's stores
     (PermissionDenied otherwise), with the units held there now: 409 ``insufficient_stock`` naming
     the nearby stores that have every unit when this one lacks some. The order is on the
     in-person channel, by the actor, at the products' prices; the customer is told as for any
-    pickup (ready e-mail with the pickup code)."""
+    pickup (ready e-mail with the pickup code). With ``idempotency_key`` (the form's, one per
+    form shown) a second submission of the same form answers the first order (``replayed``)."""
     _check_actor(actor, location_code)
     channel = reserve_in_store_channel()
     data = OrderInput(
@@ -104,7 +111,19 @@ def reserve_in_store_place(
         customer=_customer_details(customer_id),
         lines=_lines(items, channel.currency),
     )
-    return order_place(data=data, actor=actor)
+    claim = None
+    if idempotency_key:
+        body = {
+            "customer": customer_id,
+            "location": location_code,
+            "lines": [(li.sku, li.quantity) for li in data.lines],
+        }
+        claim = IdempotencyClaim(
+            scope=f"user:{actor.user_id}" if actor.user_id else actor.label,
+            key=f"reserve-in-store:{idempotency_key}",
+            request_hash=idempotency_request_hash(body),
+        )
+    return order_place(data=data, actor=actor, idempotency=claim)
 
 
 def reserve_in_store_locations(actor: Actor) -> list[Location]:

@@ -112,8 +112,14 @@ def url(counter) -> str:
     return f"/admin/oms/customer/{counter['lan'].pk}/reserve-in-store/"
 
 
-def form(location: str, sku: str, quantity: int) -> dict[str, str]:
-    return {"location": location, "sku_1": sku, "quantity_1": str(quantity), "reserve": "1"}
+def form(location: str, sku: str, quantity: int, submission: str = "t-1") -> dict[str, str]:
+    return {
+        "location": location,
+        "sku_1": sku,
+        "quantity_1": str(quantity),
+        "submission": submission,
+        "reserve": "1",
+    }
 
 
 def test_the_form_places_the_pickup_and_goes_back_to_the_customer_page(counter):
@@ -154,3 +160,15 @@ def test_the_form_offers_and_accepts_only_the_associates_stores(counter):
     response = logged_in("kho").get(url(counter), follow=True)
     assert "You have no store to reserve at" in response.content.decode()
     assert 'id="reserve-in-store"' not in response.content.decode()
+
+
+def test_submitting_the_same_form_twice_places_one_order(counter):
+    ann = logged_in("ann")
+    page = ann.get(url(counter)).content.decode()
+    assert 'name="submission"' in page
+    for _ in range(2):  # a double click
+        response = ann.post(url(counter), form("st-hn-1", "AO-DAI", 1, submission="same"), follow=True)
+        assert "Reserved for pickup at st-hn-1" in response.content.decode()
+    assert Order.objects.count() == 1
+    ann.post(url(counter), form("st-hn-2", "AO-DAI", 1, submission="next"))  # another form: not her store
+    assert Order.objects.count() == 1
