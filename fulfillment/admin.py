@@ -260,7 +260,7 @@ class FulfillmentOrderAdmin(DetailButtonsMixin, ReadOnlyMixin, LocationScopedMix
     list_select_related = ["order", "order__customer", "location"]
     ordering = ["created_at", "pk"]
     inlines = [FulfillmentOrderLineInline]
-    readonly_fields = (
+    fields = (
         "number",
         "order",
         "location",
@@ -277,7 +277,6 @@ class FulfillmentOrderAdmin(DetailButtonsMixin, ReadOnlyMixin, LocationScopedMix
         "completed_at",
         "closed_at",
     )
-    fields = readonly_fields
     actions = [
         "accept",
         "reject",

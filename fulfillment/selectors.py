@@ -20,7 +20,7 @@ from django.urls import reverse
 from inventory.models import Location
 from oms.actors import Actor
 from oms.errors import NotFound
-from oms.lookups import filter_given, pk_or_none
+from oms.lookups import filter_given, get_by_pk
 
 from .choices import FulfillmentStatus
 from .models import OPEN_STATUSES, FulfillmentOrder, FulfillmentOrderLine
@@ -45,11 +45,11 @@ def fulfillment_order_queryset_for_actor(actor: Actor) -> QuerySet[FulfillmentOr
 
 def fulfillment_order_get_for_actor(*, fulfillment_order_id: int | str, actor: Actor) -> FulfillmentOrder:
     """The fulfilment order if the actor may see it; FulfillmentOrderNotFound otherwise (a bad id too)."""
-    pk = pk_or_none(fulfillment_order_id)
-    fo = fulfillment_order_queryset_for_actor(actor).filter(pk=pk).first() if pk is not None else None
-    if fo is None:
-        raise FulfillmentOrderNotFound(f"No fulfilment order '{fulfillment_order_id}'.")
-    return fo
+    return get_by_pk(
+        fulfillment_order_queryset_for_actor(actor),
+        fulfillment_order_id,
+        not_found=FulfillmentOrderNotFound(f"No fulfilment order '{fulfillment_order_id}'."),
+    )
 
 
 def fulfillment_order_detail_queryset(qs: QuerySet[FulfillmentOrder]) -> QuerySet[FulfillmentOrder]:

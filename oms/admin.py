@@ -134,7 +134,6 @@ class StaffProfileAdmin(NoAddOrChangeMixin, admin.ModelAdmin):
     search_fields = ("user__username", "user__email")
     list_select_related = ("user",)
     fields = ("user", "role", "location_codes", "token_prefix", "created_at", "updated_at")
-    readonly_fields = fields
     inlines = [StaffEventInline]
 
     def get_queryset(self, request: HttpRequest) -> Any:
@@ -159,7 +158,6 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     list_filter = ("topic", ("dispatched_at", admin.EmptyFieldListFilter))
     search_fields = ("topic",)
     fields = ("topic", "payload", "created_at", "dispatched_at", "attempts", "retry_after", "last_error")
-    readonly_fields = fields
     date_hierarchy = "created_at"
     show_full_result_count = False
 
@@ -176,7 +174,6 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_filter = ("active",)
     search_fields = ("url",)
     fields = ("url", "events", "active", "failure_count", "disabled_at", "created_at", "updated_at")
-    readonly_fields = fields
     exclude = ("secret",)
 
 
@@ -203,7 +200,6 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "attempt",
         *WebhookDelivery.RESULT_FIELDS,
     )
-    readonly_fields = fields
     show_full_result_count = False
 
 
@@ -227,7 +223,6 @@ class NotificationLogAdmin(ReadOnlyAdmin):
         "claimed_at",
         "sent_at",
     )
-    readonly_fields = fields
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> Any:

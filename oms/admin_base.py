@@ -24,7 +24,14 @@ RowT = TypeVar("RowT")
 
 
 class NoAddOrChangeMixin:
-    """Rows the OMS writes: the admin shows them but never adds or edits one here."""
+    """Rows the OMS writes: the admin shows them but never adds or edits one here, so every field
+    it shows (``fields`` when declared, computed columns too) is read-only."""
+
+    fields: ClassVar[Any]
+    readonly_fields: ClassVar[Any]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields or self.readonly_fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -60,9 +67,6 @@ class ReadOnlyInline(NoAddOrChangeMixin, admin.TabularInline):
     can_delete = False
     show_change_link = False
     template = "admin/oms/readonly_tabular.html"  # no per-row caption of internal ids
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return self.fields
 
 
 # --- Who is asking ------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 
+from .errors import NotFound
+
 ModelT = TypeVar("ModelT", bound=Model)
 
 
@@ -27,6 +29,16 @@ def pk_or_none(value: Any) -> int | None:
     except (TypeError, ValueError, OverflowError):
         return None
     return pk if PK_MIN <= pk <= PK_MAX else None
+
+
+def get_by_pk(qs: QuerySet[ModelT], value: Any, *, not_found: NotFound) -> ModelT:
+    """The row of ``qs`` whose primary key is ``value``; ``not_found`` raised when ``value`` is no
+    primary key or ``qs`` (what the actor may see) has no such row, alike, so ids do not leak."""
+    pk = pk_or_none(value)
+    row = qs.filter(pk=pk).first() if pk is not None else None
+    if row is None:
+        raise not_found
+    return row
 
 
 def filter_given(qs: QuerySet[ModelT], **lookups: Any) -> QuerySet[ModelT]:

@@ -32,6 +32,12 @@ class ActorStampedModel(models.Model):
         abstract = True
 
 
+def unique_when_given(*fields: str, name: str) -> models.UniqueConstraint:
+    """``fields`` unique together among the rows whose last one (a client's key or external id,
+    blank when the client sent none) is given: blank ones never collide."""
+    return models.UniqueConstraint(fields=list(fields), condition=~Q(**{fields[-1]: ""}), name=name)
+
+
 class Channel(TimeStampedModel):
     """Where orders come from. ``ship_from_stores`` is the channel's routing policy override:
     a marketplace that must ship only from warehouses sets it to False."""

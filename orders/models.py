@@ -12,7 +12,7 @@ from django.db.models import F, Q
 
 from inventory.geocoding import delivery_point
 from oms.errors import InvalidTransition
-from oms.models import ActorStampedModel, TimeStampedModel
+from oms.models import ActorStampedModel, TimeStampedModel, unique_when_given
 from oms.money import MONEY
 
 from .choices import (
@@ -116,11 +116,7 @@ class Order(TimeStampedModel):
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["channel", "external_id"],
-                condition=~Q(external_id=""),
-                name="order_unique_channel_external_id",
-            ),
+            unique_when_given("channel", "external_id", name="order_unique_channel_external_id"),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),
             models.CheckConstraint(
                 condition=Q(method="ship") | Q(pickup_location__isnull=False),

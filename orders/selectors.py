@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from oms.actors import Actor
 from oms.contact import normalize_phone
-from oms.lookups import filter_given, pk_or_none
+from oms.lookups import filter_given, get_by_pk, pk_or_none
 from oms.models import ChannelCustomerRef, Customer
 
 from .errors import CustomerNotFound, OrderNotFound
@@ -186,11 +186,9 @@ def customer_list(*, actor: Actor, email: str | None = None, phone: str | None =
 
 def customer_get_for_actor(*, customer_id: int | str, actor: Actor) -> Customer:
     """The customer if the actor may see it (a channel: its orders' or ids'); else CustomerNotFound."""
-    pk = pk_or_none(customer_id)
-    customer = _visible_customers(actor).filter(pk=pk).first() if pk is not None else None
-    if customer is None:
-        raise CustomerNotFound(f"No customer {customer_id}.")
-    return customer
+    return get_by_pk(
+        _visible_customers(actor), customer_id, not_found=CustomerNotFound(f"No customer {customer_id}.")
+    )
 
 
 def customer_order_history(*, customer_id: int, actor: Actor) -> QuerySet[Order]:

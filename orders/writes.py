@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import connection
 
-from inventory.services import StockLine, stock_reserve, stock_reserve_statement
+from inventory.services import StockHold, StockLine, stock_reserve, stock_reserve_statement
 from oms.actors import Actor
 from oms.sql import insert_sql, mark_saved, with_writes
 
@@ -42,7 +42,7 @@ def reservations_reserve_and_insert(
     On PostgreSQL one statement does both: the inventory's reserving CTEs (stock rows in pk order,
     and ledger), then the reservations' INSERT, whose RETURNING also tells which stock rows were
     reserved. Elsewhere ``stock_reserve`` and a bulk INSERT."""
-    statement = stock_reserve_statement(lines=lines, actor=actor, reference=reference, reason="order placed")
+    statement = stock_reserve_statement(StockHold(lines, actor, reference=reference, reason="order placed"))
     if statement is None:
         stock_reserve(lines=lines, actor=actor, reference=reference, reason="order placed")
         Reservation.objects.bulk_create(reservations)

@@ -224,7 +224,6 @@ class ReturnAdmin(DetailButtonsMixin, ReadOnlyMixin, LocationScopedMixin, admin.
         "closed_at",
         "cancelled_at",
     )
-    readonly_fields = fields
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:

@@ -22,7 +22,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from oms.errors import InvalidTransition
-from oms.models import TimeStampedModel
+from oms.models import TimeStampedModel, unique_when_given
 from oms.money import MONEY
 
 from .choices import Disposition, RefundMethod, ReturnMethod, ReturnReason, ReturnStatus
@@ -104,11 +104,7 @@ class Return(TimeStampedModel):
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["idempotency_scope", "idempotency_key"],
-                condition=~Q(idempotency_key=""),
-                name="return_unique_idempotency_key",
-            ),
+            unique_when_given("idempotency_scope", "idempotency_key", name="return_unique_idempotency_key"),
             models.CheckConstraint(condition=Q(value__gte=0), name="return_value_non_negative"),
             models.CheckConstraint(
                 condition=Q(exchange_credit__gte=0), name="return_exchange_credit_non_negative"
@@ -216,11 +212,7 @@ class Refund(models.Model):
         ordering = ["pk"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
-            models.UniqueConstraint(
-                fields=["idempotency_scope", "idempotency_key"],
-                condition=~Q(idempotency_key=""),
-                name="refund_unique_idempotency_key",
-            ),
+            unique_when_given("idempotency_scope", "idempotency_key", name="refund_unique_idempotency_key"),
         ]
 
     def __str__(self) -> str:

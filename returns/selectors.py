@@ -24,7 +24,7 @@ from fulfillment.models import DONE_STATUSES, FulfillmentOrderLine
 from fulfillment.selectors import DayItem, DaySection, admin_list_url
 from inventory.models import Location
 from oms.actors import Actor
-from oms.lookups import pk_or_none
+from oms.lookups import get_by_pk
 from oms.money import money_text
 from orders.choices import OrderStatus
 from orders.models import Order, OrderLine
@@ -50,13 +50,11 @@ def return_queryset_for_actor(actor: Actor, *, lookup: bool = False) -> QuerySet
 
 def return_get_for_actor(*, return_id: int | str, actor: Actor) -> Return:
     """The return with this id if the actor may see it, else 404 ``return_not_found`` (ids do not leak)."""
-    pk = pk_or_none(return_id)
-    rma = None
-    if pk is not None:
-        rma = return_queryset_for_actor(actor, lookup=True).filter(pk=pk).first()
-    if rma is None:
-        raise ReturnNotFound(f"No return '{return_id}'.")
-    return rma
+    return get_by_pk(
+        return_queryset_for_actor(actor, lookup=True),
+        return_id,
+        not_found=ReturnNotFound(f"No return '{return_id}'."),
+    )
 
 
 def return_detail_queryset(qs: QuerySet[Return]) -> QuerySet[Return]:

@@ -47,6 +47,19 @@ class RoutingResult:
     filled_units: int = 0
 
 
+@dataclass(frozen=True)
+class _Routing:
+    """One order's routing as its steps share it: the order (locked), its lines and its fulfilment
+    orders as in the database (new ones are added to the list as they are made), why its units go
+    where they go, and the batch that writes it all."""
+
+    order: Order
+    lines: dict[int, OrderLine]
+    fulfillment_orders: list[FulfillmentOrder]
+    note: RouteNote
+    batch: WriteBatch
+
+
 # The reads of every routing, compiled once per process (``oms.sql.Prepared``).
 _order_locked = Prepared(
     lambda order_id: (
@@ -83,19 +96,14 @@ _unrouted_of_many = Prepared(
 
 
 def _create_fulfillment_orders(
-    *,
-    order: Order,
-    reservations: Sequence[Reservation],
-    note: RouteNote,
-    fulfillment_orders: list[FulfillmentOrder],
-    batch: WriteBatch,
+    routing: _Routing, reservations: Sequence[Reservation]
 ) -> list[FulfillmentOrder]:
-    """Route the reservations in ``batch``: into the order's pending fulfilment order at their
-    location, or a new one (returned; the caller counts them in the locations' daily load).
-    ``fulfillment_orders`` holds every fulfilment order of the order; new ones are added to it.
-    The new fulfilment orders get their ids at once (``WriteBatch.keyed``); their lines, the
-    ``routed`` events and the ``fulfillment.created`` outbox events go to the batch. Statements do
-    not grow with the locations."""
+    """Route the reservations in the routing's batch: into the order's pending fulfilment order at
+    their location, or a new one (returned; the caller counts them in the locations' daily load),
+    which is added to ``routing.fulfillment_orders``. The new fulfilment orders get their ids at
+    once (``WriteBatch.keyed``); their lines, the ``routed`` events and the ``fulfillment.created``
+    outbox events go to the batch. Statements do not grow with the locations."""
+    order, fulfillment_orders, batch = routing.order, routing.fulfillment_orders, routing.batch
     by_location: dict[int, list[Reservation]] = defaultdict(list)
     for r in reservations:
         by_location[r.location_id].append(r)
@@ -111,7 +119,7 @@ def _create_fulfillment_orders(
     fulfillment_orders.extend(new.values())
     for location_id in sorted(by_location):
         fo = pending.get(location_id) or new[location_id]
-        _send_to(order=order, fo=fo, held=by_location[location_id], note=note, batch=batch)
+        _send_to(routing, fo, held=by_location[location_id])
     for fo in new.values():
         batch.publish("fulfillment.created", {"fulfillment_order_id": fo.pk, "order_id": order.pk})
     return list(new.values())
@@ -134,11 +142,10 @@ def _new_fulfillment_orders(
     }
 
 
-def _send_to(
-    *, order: Order, fo: FulfillmentOrder, held: list[Reservation], note: RouteNote, batch: WriteBatch
-) -> None:
-    """Route the reservations held at the fulfilment order's location into it, in ``batch``: a
-    line per reservation and the ``routed`` event (the location by its code, and why)."""
+def _send_to(routing: _Routing, fo: FulfillmentOrder, *, held: list[Reservation]) -> None:
+    """Route the reservations held at the fulfilment order's location into it, in the routing's
+    batch: a line per reservation and the ``routed`` event (the location by its code, and why)."""
+    batch = routing.batch
     batch.add(
         *(
             FulfillmentOrderLine(
@@ -149,10 +156,10 @@ def _send_to(
     )
     batch.add(
         order_event_build(
-            order=order,
+            order=routing.order,
             kind=OrderEventKind.ROUTED,
             actor=ROUTER,
-            message=note.sent(fo),
+            message=routing.note.sent(fo),
             data={
                 "fulfillment_order": fo.pk,
                 "location_id": fo.location_id,
@@ -194,14 +201,8 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
     # What routing decides is written at the end: on PostgreSQL in one statement, elsewhere one
     # statement per table (``oms.batch``).
     batch = WriteBatch.for_connection()
-    created, result.status = _route_held(
-        order=order,
-        lines=lines,
-        reservations=[*unrouted, *filled],
-        note=note,
-        fulfillment_orders=fulfillment_orders,
-        batch=batch,
-    )
+    routing = _Routing(order, lines, fulfillment_orders, note, batch)
+    created, result.status = _route_held(routing, reservations=[*unrouted, *filled])
     result.created = [fo.pk for fo in created]
     _write_routing(batch=batch, created=created)
     return result
@@ -216,32 +217,21 @@ def _excluded_locations(*, order: Order, fulfillment_orders: list[FulfillmentOrd
 
 
 def _route_held(
-    *,
-    order: Order,
-    lines: dict[int, OrderLine],
-    reservations: Sequence[Reservation],
-    note: RouteNote,
-    fulfillment_orders: list[FulfillmentOrder],
-    batch: WriteBatch,
+    routing: _Routing, *, reservations: Sequence[Reservation]
 ) -> tuple[list[FulfillmentOrder], str]:
     """Route the order's reservations that routing now holds for it (``_create_fulfillment_orders``)
-    and set its status, in ``batch``: the new fulfilment orders and the status. Every unrouted
-    reservation was just routed, and ``lines`` and ``fulfillment_orders`` are as in the database
-    (the callers keep them in step; the order lock keeps others out): the status needs no lookup."""
-    created = _create_fulfillment_orders(
-        order=order,
-        reservations=reservations,
-        note=note,
-        fulfillment_orders=fulfillment_orders,
-        batch=batch,
-    )
+    and set its status, in the routing's batch: the new fulfilment orders and the status. Every
+    unrouted reservation was just routed, and the routing's lines and fulfilment orders are as in
+    the database (the callers keep them in step; the order lock keeps others out): the status needs
+    no lookup."""
+    created = _create_fulfillment_orders(routing, reservations)
     status = order_status_sync(
-        order=order,
+        order=routing.order,
         actor=ROUTER,
-        batch=batch,
-        lines=list(lines.values()),
+        batch=routing.batch,
+        lines=list(routing.lines.values()),
         has_unrouted=False,
-        fulfillment_orders=fulfillment_orders,
+        fulfillment_orders=routing.fulfillment_orders,
     )
     return created, status
 
@@ -372,14 +362,9 @@ def _route_planned(
     )
     created: list[FulfillmentOrder] = []
     for order, note in planned:
-        mine, status = _route_held(
-            order=order,
-            lines=reads.lines_of[order.pk],
-            reservations=reads.unrouted_of[order.pk],
-            note=note,
-            fulfillment_orders=[],  # none yet: an order with some is routed alone
-            batch=batch,
-        )
+        # no fulfilment orders yet: an order with some is routed alone
+        routing = _Routing(order, reads.lines_of[order.pk], [], note, batch)
+        mine, status = _route_held(routing, reservations=reads.unrouted_of[order.pk])
         created += mine
         results[order.pk] = RoutingResult(order_id=order.pk, status=status, created=[fo.pk for fo in mine])
     _write_routing(batch=batch, created=created)

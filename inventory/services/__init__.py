@@ -3,7 +3,7 @@ composed into a caller's transaction), ``adjustments`` (adjust, count, safety st
 actions for the API, admin and returns), ``network`` (locations and products). The one-statement
 PostgreSQL writes they use are in ``inventory.writes``; staff are the kernel's (``oms.staff``)."""
 
-from inventory.writes import ReserveStatement, StockLine, stock_reserve_statement
+from inventory.writes import ReserveStatement, StockHold, StockLine, stock_reserve_statement
 
 from . import network
 from .adjustments import (
@@ -18,6 +18,7 @@ from .stock import stock_consume, stock_release, stock_reserve
 
 __all__ = [
     "ReserveStatement",
+    "StockHold",
     "StockLine",
     "check_quantity",
     "stock_adjust",

@@ -12,14 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
 from django.db.models import F
 from django.db.models.functions import Now
 
 from inventory.choices import MovementKind
 from inventory.errors import StockWouldGoNegative
 from inventory.models import StockLevel, StockMovement
-from inventory.writes import StockLine, ledger_rows, merge_lines, stock_reserve_rows, stock_reserve_statement
+from inventory.writes import StockHold, StockLine, ledger_rows, merge_lines, stock_reserve_write
 from oms.actors import Actor
 
 
@@ -36,26 +35,10 @@ def stock_reserve(
     All or nothing: if any row lacks the units, raises InsufficientStock (with the failing
     stock_level ids in ``extra``) and the caller's transaction rolls back. On PostgreSQL every row
     and its ledger row are written by one statement (``stock_reserve_statement``)."""
-    lines = list(lines)
-    statement = stock_reserve_statement(
-        lines=lines,
-        actor=actor,
-        reference=reference,
-        reason=reason,
-        respect_safety_stock=respect_safety_stock,
+    hold = StockHold(
+        list(lines), actor, reference=reference, reason=reason, respect_safety_stock=respect_safety_stock
     )
-    if statement is not None:  # PostgreSQL: one round trip
-        with connection.cursor() as cursor:
-            cursor.execute(f"{statement.ctes} SELECT stock_level_id FROM reserved", statement.params)  # noqa: S608
-            statement.check(row[0] for row in cursor.fetchall())
-        return
-    stock_reserve_rows(
-        merged=merge_lines(lines),
-        actor=actor,
-        reference=reference,
-        reason=reason,
-        respect_safety_stock=respect_safety_stock,
-    )
+    stock_reserve_write(hold)
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,23 @@ def ledger_rows(
 
 
 @dataclass(frozen=True)
+class StockHold:
+    """A reservation to write, as both of its writes take it: the units (``lines``, merged per stock
+    row into the locking order once, on first use) and the ledger's who, what for and why; with
+    ``respect_safety_stock`` a row's safety stock stays out of reach."""
+
+    lines: Sequence[StockLine]
+    actor: Actor
+    reference: str
+    reason: str = ""
+    respect_safety_stock: bool = True
+
+    @functools.cached_property
+    def merged(self) -> list[StockLine]:
+        return merge_lines(self.lines)
+
+
+@dataclass(frozen=True)
 class ReserveStatement:
     """The reserving CTEs of ``stock_reserve`` on PostgreSQL, for a caller to end with its own final
     statement in the same round trip (order placement inserts its reservations). The CTE named
@@ -183,14 +200,7 @@ def _reserve_shape() -> _ReserveShape:
     )
 
 
-def stock_reserve_statement(
-    *,
-    lines: Iterable[StockLine],
-    actor: Actor,
-    reference: str,
-    reason: str = "",
-    respect_safety_stock: bool = True,
-) -> ReserveStatement | None:
+def stock_reserve_statement(hold: StockHold) -> ReserveStatement | None:
     """The conditional UPDATE of every row and the INSERT of their ledger rows as CTEs (PostgreSQL;
     None elsewhere: use ``stock_reserve_rows``).
 
@@ -199,7 +209,7 @@ def stock_reserve_statement(
     filter, i.e. before it touches any row. The UPDATE's WHERE is re-checked on the newest version
     of a row another transaction changed meanwhile (READ COMMITTED), so units are never oversold;
     a row lacking the units is simply not in ``reserved``."""
-    merged = merge_lines(lines)
+    merged = hold.merged
     if connection.vendor != "postgresql" or not merged:
         return None
     shape = _reserve_shape()
@@ -216,7 +226,7 @@ def stock_reserve_statement(
         gate = " AND (SELECT count(*) FROM locked) >= 0"
         params += [line.stock_level_id for line in merged]
     # the reservation rule, as the ORM fallback's filter: on_hand >= reserved + q (+ safety stock)
-    safety = f" + s.{shape.safety_stock}" if respect_safety_stock else ""
+    safety = f" + s.{shape.safety_stock}" if hold.respect_safety_stock else ""
     ctes = (
         f"WITH want(id, q) AS (VALUES {values}){lock}, "  # noqa: S608 (the model's names)
         f"upd AS (UPDATE {shape.stock} s SET {shape.reserved} = s.{shape.reserved} + want.q{shape.stamps} "
@@ -227,27 +237,35 @@ def stock_reserve_statement(
         f"reserved AS (INSERT INTO {shape.ledger} ({shape.ledger_columns}) "
         f"SELECT {shape.ledger_select} FROM upd RETURNING {shape.ledger_stock_level} AS stock_level_id)"
     )
-    params += _ledger_values(shape, merged[0], actor=actor, reason=reason, reference=reference)
+    params += _ledger_values(shape, merged[0], hold)
     return ReserveStatement(ctes=ctes, params=params, lines=merged)
 
 
-def _ledger_values(
-    shape: _ReserveShape, line: StockLine, *, actor: Actor, reason: str, reference: str
-) -> list[Any]:
+def _ledger_values(shape: _ReserveShape, line: StockLine, hold: StockHold) -> list[Any]:
     """The values every ledger row of the statement shares, as the ORM would write them: read from
     the ledger row ``stock_reserve_rows`` builds (``line`` gives it its row fields, not used here)."""
-    (template,) = _reservation_rows([line], actor=actor, reason=reason, reference=reference)
+    (template,) = _reservation_rows([line], hold)
     return [f.get_db_prep_save(getattr(template, f.attname), connection) for f in shape.ledger_params]
 
 
-def stock_reserve_rows(
-    *, merged: Sequence[StockLine], actor: Actor, reference: str, reason: str, respect_safety_stock: bool
-) -> None:
+def stock_reserve_write(hold: StockHold) -> None:
+    """Write the reservation: ``stock_reserve_statement`` in one round trip on PostgreSQL,
+    ``stock_reserve_rows`` elsewhere; InsufficientStock for the rows that lacked the units."""
+    statement = stock_reserve_statement(hold)
+    if statement is None:
+        stock_reserve_rows(hold)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"{statement.ctes} SELECT stock_level_id FROM reserved", statement.params)  # noqa: S608
+        statement.check(row[0] for row in cursor.fetchall())
+
+
+def stock_reserve_rows(hold: StockHold) -> None:
     """The ORM fallback of ``stock_reserve_statement``: one conditional UPDATE per row (in pk order),
     then the ledger rows in one INSERT; InsufficientStock names every row that lacked the units."""
     failed: list[int] = []
-    for line in merged:
-        floor = F("reserved") + line.quantity + (F("safety_stock") if respect_safety_stock else 0)
+    for line in hold.merged:
+        floor = F("reserved") + line.quantity + (F("safety_stock") if hold.respect_safety_stock else 0)
         updated = StockLevel.objects.filter(pk=line.stock_level_id, on_hand__gte=floor).update(
             reserved=F("reserved") + line.quantity, updated_at=Now()
         )
@@ -255,21 +273,17 @@ def stock_reserve_rows(
             failed.append(line.stock_level_id)
     if failed:
         raise InsufficientStock(extra={"stock_levels": failed})
-    StockMovement.objects.bulk_create(
-        _reservation_rows(merged, actor=actor, reason=reason, reference=reference)
-    )
+    StockMovement.objects.bulk_create(_reservation_rows(hold.merged, hold))
 
 
-def _reservation_rows(
-    lines: Sequence[StockLine], *, actor: Actor, reason: str, reference: str
-) -> list[StockMovement]:
+def _reservation_rows(lines: Sequence[StockLine], hold: StockHold) -> list[StockMovement]:
     """The ledger rows of a reservation: ``+q`` reserved, on hand unchanged."""
     return ledger_rows(
         lines,
         kind=MovementKind.RESERVATION,
         on_hand_sign=0,
         reserved_sign=1,
-        actor=actor,
-        reason=reason,
-        reference=reference,
+        actor=hold.actor,
+        reason=hold.reason,
+        reference=hold.reference,
     )

@@ -378,11 +378,7 @@ def placement_response(result: PlacementResult) -> dict[str, Any]:
     return data
 
 
-class CustomerOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    email = serializers.CharField()
-    name = serializers.CharField()
-    phone = serializers.CharField()
+class CustomerOutput(CustomerSummaryOutput):
     language = serializers.CharField()
     created_at = serializers.DateTimeField()
     channel_refs = serializers.SerializerMethodField(help_text="The channels' own ids for this customer.")

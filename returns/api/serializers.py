@@ -263,19 +263,12 @@ class ReturnOutput(ReturnSummaryOutput):
         return f"{sum((r.amount for r in rma.refunds.all()), Decimal('0')):.2f}"
 
 
-class RefundCreateOutput(serializers.Serializer):
+class RefundCreateOutput(RefundOutput):
     """The 201 of POST /returns/{id}/refund: the refund, and what the order may still refund."""
 
-    id = serializers.IntegerField()
     return_id = serializers.IntegerField(help_text="The return's id.")
     return_status = serializers.ChoiceField(choices=ReturnStatus.choices)
     order = serializers.IntegerField(help_text="The order's id.")
-    amount = serializers.DecimalField(**MONEY)
-    currency = serializers.CharField()
-    method = serializers.ChoiceField(choices=RefundMethod.choices)
-    note = serializers.CharField()
-    created_by = serializers.CharField()
-    created_at = serializers.DateTimeField()
     refundable = serializers.DecimalField(**MONEY, help_text="What the order may still refund.")
 
 

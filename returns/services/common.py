@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db.models import Manager, Model
 
 from inventory.services import check_quantity
+from oms import events
 from oms.actors import Actor
 from oms.errors import InvalidInput, PermissionDenied
 from orders.errors import IdempotencyKeyReused
+from orders.events import order_event_record
 from orders.models import Order
 from orders.services import IdempotencyClaim
 from returns.errors import LocationNotPermitted
@@ -88,6 +90,30 @@ def _lock_for_staff(*, return_id: int | str, actor: Actor, doing: str) -> tuple[
     visible = return_get_for_actor(return_id=return_id, actor=actor)
     _require_staff_at(actor, visible, doing=doing)
     return _lock_return(visible)
+
+
+# --- Announcing --------------------------------------------------------------------------------------------
+
+
+def _return_event_record(
+    rma: Return, order: Order, *, kind: str, actor: Actor, message: str, data: dict[str, Any]
+) -> None:
+    """A step of the return on its (locked) order's timeline: ``data`` after the return's id and number."""
+    order_event_record(
+        order=order,
+        kind=kind,
+        actor=actor,
+        message=message,
+        data={"return": rma.pk, "number": rma.number, **data},
+    )
+
+
+def _return_publish(rma: Return, topic: str, **payload: Any) -> None:
+    """Publish ``topic`` (outbox row now, announced after commit) naming the return, its number and its
+    order before ``payload``."""
+    events.publish(
+        topic=topic, payload={"return_id": rma.pk, "number": rma.number, "order_id": rma.order_id, **payload}
+    )
 
 
 # --- Checks -----------------------------------------------------------------------------------------------

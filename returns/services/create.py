@@ -14,13 +14,11 @@ from django.utils import timezone
 from inventory.choices import LocationKind
 from inventory.models import Location
 from inventory.services import location_get_by_code
-from oms import events
 from oms.actors import Actor
 from oms.errors import InvalidInput, PermissionDenied
 from oms.models import Channel
 from oms.money import quantize
 from orders.choices import OrderEventKind
-from orders.events import order_event_record
 from orders.models import Order, OrderLine
 from orders.selectors import order_get_for_actor
 from orders.services import IdempotencyClaim
@@ -44,6 +42,8 @@ from returns.services.common import (
     _claim_fields,
     _lock_order,
     _replayed,
+    _return_event_record,
+    _return_publish,
 )
 from returns.services.exchange import _exchange_create
 
@@ -221,8 +221,9 @@ def _record_requested(
     """The order's ``return_requested`` event."""
     method, location, channel = rma.method, rma.location, rma.channel
     overridden = " (window overridden)" if rma.window_overridden else ""
-    order_event_record(
-        order=rma.order,
+    _return_event_record(
+        rma,
+        rma.order,
         kind=OrderEventKind.RETURN_REQUESTED,
         actor=actor,
         message=(
@@ -230,8 +231,6 @@ def _record_requested(
             f"to {location.code} via {channel.code}{overridden}"
         ),
         data={
-            "return": rma.pk,
-            "number": rma.number,
             "method": method,
             "location": location.code,
             "channel": channel.code,
@@ -310,14 +309,10 @@ def return_create(
 
 def _publish_created(rma: Return) -> None:
     """The ``return.created`` topic (after the exchange, which it names)."""
-    events.publish(
-        topic="return.created",
-        payload={
-            "return_id": rma.pk,
-            "number": rma.number,
-            "order_id": rma.order.pk,
-            "channel": rma.channel.code,
-            "location": rma.location.code,
-            "exchange_order_id": rma.exchange_order_id,
-        },
+    _return_publish(
+        rma,
+        "return.created",
+        channel=rma.channel.code,
+        location=rma.location.code,
+        exchange_order_id=rma.exchange_order_id,
     )

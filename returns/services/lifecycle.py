@@ -5,17 +5,15 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from oms import events
 from oms.actors import Actor
 from oms.errors import PermissionDenied
 from orders import services as order_services
 from orders.choices import OrderEventKind, OrderStatus
-from orders.events import order_event_record
 from returns.choices import ReturnStatus
 from returns.errors import LocationNotPermitted
 from returns.models import Return
 from returns.selectors import return_get_for_actor
-from returns.services.common import _lock_for_staff, _lock_return
+from returns.services.common import _lock_for_staff, _lock_return, _return_event_record, _return_publish
 
 
 @transaction.atomic(durable=True)
@@ -39,21 +37,15 @@ def return_cancel(*, return_id: int | str, actor: Actor, reason: str = "") -> Re
             actor=Actor.system(f"returns ({actor.label})"[:200]),
         )
     _status_stamp(rma, ReturnStatus.CANCELLED, stamp="cancelled_at")
-    order_event_record(
-        order=order,
+    _return_event_record(
+        rma,
+        order,
         kind=OrderEventKind.RETURN_CANCELLED,
         actor=actor,
         message=f"Return {rma.number} cancelled" + (f": {reason}" if reason else ""),
-        data={
-            "return": rma.pk,
-            "number": rma.number,
-            "reason": reason,
-            "exchange_order": rma.exchange_order_id,
-        },
+        data={"reason": reason, "exchange_order": rma.exchange_order_id},
     )
-    events.publish(
-        topic="return.cancelled", payload={"return_id": rma.pk, "number": rma.number, "order_id": order.pk}
-    )
+    _return_publish(rma, "return.cancelled")
     return rma
 
 
@@ -69,17 +61,16 @@ def return_close(*, return_id: int | str, actor: Actor) -> Return:
     previous = rma.status
     _status_stamp(rma, ReturnStatus.CLOSED, stamp="closed_at")
     outstanding = sum(line.quantity_outstanding for line in rma.lines.all())
-    order_event_record(
-        order=order,
+    _return_event_record(
+        rma,
+        order,
         kind=OrderEventKind.RETURN_CLOSED,
         actor=actor,
         message=f"Return {rma.number} closed"
         + (f"; {outstanding} unit(s) never received" if outstanding else ""),
-        data={"return": rma.pk, "number": rma.number, "from": previous, "status": rma.status},
+        data={"from": previous, "status": rma.status},
     )
-    events.publish(
-        topic="return.closed", payload={"return_id": rma.pk, "number": rma.number, "order_id": order.pk}
-    )
+    _return_publish(rma, "return.closed")
     return rma
 
 

@@ -12,16 +12,21 @@ from django.utils import timezone
 from inventory.choices import MovementKind
 from inventory.models import StockLevel
 from inventory.services import stock_adjust
-from oms import events
 from oms.actors import Actor
 from oms.errors import InvalidTransition
 from orders.choices import OrderEventKind
-from orders.events import order_event_record
 from orders.models import Order
 from returns.choices import Disposition, ReturnStatus
 from returns.errors import ReceiveExceedsOutstanding, ReturnLineNotInReturn
 from returns.models import RECEIVABLE_STATUSES, Receipt, Return, ReturnLine
-from returns.services.common import ReceiveLineInput, _check_choice, _check_each, _lock_for_staff
+from returns.services.common import (
+    ReceiveLineInput,
+    _check_choice,
+    _check_each,
+    _lock_for_staff,
+    _return_event_record,
+    _return_publish,
+)
 
 Units = dict[tuple[int, str], int]  # (return line id, disposition) -> units received
 
@@ -195,14 +200,13 @@ def _announce_received(
     location = rma.location
     restocked = sum(q for (_, d), q in units.items() if d == Disposition.RESTOCK)
     damaged = sum(q for (_, d), q in units.items() if d == Disposition.DAMAGED)
-    order_event_record(
-        order=order,
+    _return_event_record(
+        rma,
+        order,
         kind=OrderEventKind.RETURN_RECEIVED,
         actor=actor,
         message=f"Return {rma.number}: {restocked} unit(s) restocked, {damaged} damaged at {location.code}",
         data={
-            "return": rma.pk,
-            "number": rma.number,
             "location": location.code,
             "from": previous,
             "status": rma.status,
@@ -217,15 +221,11 @@ def _announce_received(
             ],
         },
     )
-    events.publish(
-        topic="return.received",
-        payload={
-            "return_id": rma.pk,
-            "number": rma.number,
-            "order_id": order.pk,
-            "location": location.code,
-            "restocked": restocked,
-            "damaged": damaged,
-            "status": rma.status,
-        },
+    _return_publish(
+        rma,
+        "return.received",
+        location=location.code,
+        restocked=restocked,
+        damaged=damaged,
+        status=rma.status,
     )
