@@ -46,8 +46,22 @@ def _by_phone(term: str) -> Q | None:
     return condition
 
 
+def _has_loyalty_accounts() -> bool:
+    """Whether customers have loyalty accounts in this build (issue 22's loyalty, in the kernel)."""
+    return any(f.name == "loyalty_account" for f in Customer._meta.get_fields())
+
+
+def _by_loyalty_number(term: str) -> Q | None:
+    """A loyalty number as a customer says it (spaces and dashes ignored)."""
+    digits = "".join(ch for ch in term if ch.isdigit())
+    if len(digits) < 6 or any(ch.isalpha() or ch in "@+" for ch in term) or not _has_loyalty_accounts():
+        return None
+    return Q(loyalty_account__loyalty_number=digits)
+
+
 customer_lookup_register("e-mail", _by_email)
 customer_lookup_register("phone", _by_phone)
+customer_lookup_register("loyalty number", _by_loyalty_number)
 
 
 def customer_search_condition(term: str) -> Q | None:

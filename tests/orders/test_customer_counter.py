@@ -53,7 +53,7 @@ def test_the_admin_search_box_finds_by_phone_as_an_associate_types_it():
     ann = login("ann", "associate", (history.store.code,))
     page = ann.get("/admin/oms/customer/", {"q": "0900 000 001"}).content.decode()
     assert f"/admin/oms/customer/{history.customer.pk}/change/" in page
-    assert "Name, or an exact e-mail, phone." in page  # the registered lookups, named
+    assert "Name, or an exact e-mail, phone, loyalty number." in page  # the registered lookups, named
 
 
 def test_pickups_waiting_here_show_their_state_and_a_code_hint_never_the_code(settings):
