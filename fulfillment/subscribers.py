@@ -1,6 +1,7 @@
 """How fulfilment reacts to other apps' events (imports stay one way: orders and inventory publish,
 fulfilment listens). After-commit handlers only enqueue tasks; the in-transaction one closes
-fulfilment orders with the order that is being cancelled."""
+fulfilment orders with the order that is being cancelled. An order change asks fulfilment through
+its hooks (the work state of each reservation, and the adjustment in the change's transaction)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,15 @@ from typing import Any
 
 from oms import events
 from orders.selectors import order_section_register
-from orders.services import change_work_register
+from orders.services import change_apply_register, change_work_register
 
 from . import customer_pickups  # noqa: F401 - registers the customer page's "Waiting at your store"
 from .api.serializers import FulfillmentOrderSummary
 from .selectors import fulfillment_orders_for_orders
 from .services import (
+    RESERVATION_WORK,
     fulfillment_orders_apply_change,
     fulfillment_orders_cancel_for_order,
-    reservation_work_states,
 )
 from .tasks import allocate_backorders, route_soon
 
@@ -37,8 +38,8 @@ def connect() -> None:
         events.subscribe(topic, _route)
     events.subscribe("stock.changed", _stock_arrived)
     events.subscribe_in_transaction("order.cancelling", fulfillment_orders_cancel_for_order)
-    events.subscribe_in_transaction("order.changing", fulfillment_orders_apply_change)
-    change_work_register(reservation_work_states)
+    change_apply_register(fulfillment_orders_apply_change)
+    change_work_register(RESERVATION_WORK)
     order_section_register(
         "fulfillment_orders",
         fulfillment_orders_for_orders,

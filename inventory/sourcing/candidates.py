@@ -5,7 +5,7 @@ with the products themselves (``load_candidates_for_skus``)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -33,6 +33,7 @@ class Candidates:
     locations: dict[int, CandidateLocation]
     products: dict[str, CandidateProduct]  # by SKU; a SKU missing here is unknown
     next_value: int | None = None  # the sequence value drawn in the same statement, if asked
+    drawn: list[int] = field(default_factory=list)  # the ``draw`` values, in order
 
 
 _COLUMNS = (
@@ -158,41 +159,59 @@ def load_candidates(
 
 
 def load_candidates_for_skus(
-    *, skus: Collection[str], today: date | None = None, next_id_of: str | None = None
+    *,
+    skus: Collection[str],
+    today: date | None = None,
+    next_id_of: str | None = None,
+    draw: tuple[str, int] | None = None,
 ) -> Candidates:
     """``load_candidates`` by SKU, with the products themselves (id, name, active; a SKU stocked
     nowhere is still returned, an unknown one is not), in one round trip. With ``next_id_of`` (a
     table name) the statement also draws the next value of that table's id sequence, once, on
-    PostgreSQL: a caller that needs an id before its INSERT (an order's number) saves a statement."""
+    PostgreSQL: a caller that needs an id before its INSERT (an order's number) saves a statement.
+    ``draw`` (a table name and a count) draws that many ids of that table the same way, in
+    ``drawn`` (an order change's new lines)."""
     wanted = sorted(set(skus))
     if not wanted:
         return Candidates(stock=[], locations={}, products={})
     day = today or timezone.localdate()
     marks = ", ".join(["%s"] * len(wanted))
-    draw = next_id_of is not None and connection.vendor == "postgresql"
-    head = "WITH seq AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS value) "
+    postgresql = connection.vendor == "postgresql"
+    one = next_id_of is not None and postgresql
+    many = draw is not None and draw[1] > 0 and postgresql
+    heads = []
+    if one:
+        heads.append("seq AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS value)")
+    if many:
+        heads.append(
+            "ids AS MATERIALIZED (SELECT array_agg(v ORDER BY n) AS vs FROM (SELECT n, "
+            "nextval(pg_get_serial_sequence(%s, 'id')) AS v FROM generate_series(1, %s) AS n) AS g)"
+        )
     sql = (
-        f"{head if draw else ''}SELECT p.id, p.sku, p.name, p.active, "  # noqa: S608
-        f"{'seq.value' if draw else 'NULL'}, {_COLUMNS} "
+        f"{'WITH ' + ', '.join(heads) + ' ' if heads else ''}SELECT p.id, p.sku, p.name, p.active, "  # noqa: S608
+        f"{'seq.value' if one else 'NULL'}, {'ids.vs' if many else 'NULL'}, {_COLUMNS} "
         "FROM {product} p "
-        f"{'CROSS JOIN seq ' if draw else ''}"
+        f"{'CROSS JOIN seq ' if one else ''}{'CROSS JOIN ids ' if many else ''}"
         "LEFT JOIN {stock} s ON s.product_id = p.id "
         "LEFT JOIN {location} l ON l.id = s.location_id "
         "LEFT JOIN {load} d ON d.location_id = s.location_id AND d.day = %s "
         f"WHERE p.sku IN ({marks}) ORDER BY s.id"
     ).format(**_tables())
-    params: list[date | str] = [next_id_of] if next_id_of is not None and draw else []
+    params: list[date | str | int] = [next_id_of] if next_id_of is not None and one else []
+    params += [draw[0], draw[1]] if draw is not None and many else []
     params += [_day_param(day), *wanted]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     products: dict[str, CandidateProduct] = {}
     next_value: int | None = None
-    for product_id, sku, name, active, value, *_rest in rows:
+    drawn: list[int] = []
+    for product_id, sku, name, active, value, values, *_rest in rows:
         if sku not in products:
             products[sku] = CandidateProduct(id=product_id, sku=sku, name=name, active=bool(active))
         next_value = value if value is not None else next_value
+        drawn = list(values) if values else drawn
     stock: list[CandidateStock] = []
     locations: dict[int, CandidateLocation] = {}
-    _collect((row[5:] for row in rows), stock, locations)
-    return Candidates(stock=stock, locations=locations, products=products, next_value=next_value)
+    _collect((row[6:] for row in rows), stock, locations)
+    return Candidates(stock=stock, locations=locations, products=products, next_value=next_value, drawn=drawn)
