@@ -4,8 +4,9 @@ with the products themselves (``load_candidates_for_skus``)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any
 
@@ -36,11 +37,22 @@ class Candidates:
     drawn: list[int] = field(default_factory=list)  # the ``draw`` values, in order
 
 
-_COLUMNS = (
-    "s.id, s.product_id, p.sku, s.location_id, s.on_hand, s.reserved, s.safety_stock, "
-    "l.code, l.kind, l.latitude, l.longitude, l.priority, l.active, l.ships, l.pickup, "
-    "l.ship_from_store, l.daily_capacity, COALESCE(d.open_fulfillment_orders, 0)"
-)
+# In the order of the engine's records: a stock row's first five columns are a ``CandidateStock``
+# (available worked out by the database), the location's follow in ``CandidateLocation``'s field
+# order (its id is the row's ``location_id``). Coordinates come as floats (the same doubles as
+# ``float(Decimal)``: both round the decimal to the nearest): a Decimal per coordinate, then a
+# float, was a fifth of turning 3,000 rows into records.
+def _columns(load: str) -> str:
+    """The columns; ``load`` names today's open fulfilment orders of the location (NULL: none)."""
+    return (
+        "s.id, s.product_id, p.sku, s.location_id, s.on_hand - s.reserved - s.safety_stock, "
+        "l.code, l.kind, CAST(l.latitude AS DOUBLE PRECISION), CAST(l.longitude AS DOUBLE PRECISION), "
+        f"l.priority, l.active, l.ships, l.pickup, l.ship_from_store, l.daily_capacity, COALESCE({load}, 0)"
+    )
+
+
+_LOCATION_FIELDS = tuple(f.name for f in fields(CandidateLocation))
+_FLAGS = ("active", "ships", "pickup", "ship_from_store")  # 0 / 1 on SQLite, bool on PostgreSQL
 
 
 def _tables() -> dict[str, str]:
@@ -57,59 +69,65 @@ def _day_param(day: date) -> date | str:
 
 
 _new = object.__new__
-_stock = CandidateStock._make
+_new_tuple = tuple.__new__
+
+
+def _location(values: tuple[Any, ...]) -> CandidateLocation:
+    """A ``CandidateLocation`` of (id, *its columns). A frozen dataclass's __init__ sets each of
+    its 12 fields through object.__setattr__ (3.9 us a location against under 1 us filled here):
+    at 1,000 candidates that was a tenth of the call. CandidateLocation has no __post_init__."""
+    location = _new(CandidateLocation)
+    attributes = dict(zip(_LOCATION_FIELDS, values, strict=True))
+    if type(values[6]) is not bool:
+        for flag in _FLAGS:
+            attributes[flag] = bool(attributes[flag])
+    location.__dict__.update(attributes)
+    return location
 
 
 def _collect(
     rows: Iterable[Sequence[Any]], stock: list[CandidateStock], locations: dict[int, CandidateLocation]
 ) -> None:
     """Turn (stock row, location, today's load) tuples into the engine's rows; rows with a NULL
-    stock id (a product stocked nowhere) are skipped. Only ``available >= 1`` is stock."""
-    for (
-        pk,
-        product_id,
-        sku,
-        location_id,
-        on_hand,
-        reserved,
-        safety_stock,
-        code,
-        kind,
-        latitude,
-        longitude,
-        priority,
-        active,
-        ships,
-        pickup,
-        ship_from_store,
-        daily_capacity,
-        load_today,
-    ) in rows:
-        if pk is None:
-            continue
+    stock id (a product stocked nowhere) are skipped. Only ``available >= 1`` is stock. A tuple
+    slice per row, not 16 names unpacked and packed again: this loop sees every candidate row."""
+    append = stock.append
+    for row in rows:
+        location_id = row[3]
         if location_id not in locations:
-            # A frozen dataclass's __init__ sets each of its 12 fields through object.__setattr__
-            # (3.9 us a location against 0.9 us for the same instance filled here): at 1,000
-            # candidates that was a tenth of the call. CandidateLocation has no __post_init__.
-            location = _new(CandidateLocation)
-            location.__dict__.update(
-                id=location_id,
-                code=code,
-                kind=kind,
-                latitude=float(latitude),
-                longitude=float(longitude),
-                priority=priority,
-                active=bool(active),
-                ships=bool(ships),
-                pickup=bool(pickup),
-                ship_from_store=bool(ship_from_store),
-                daily_capacity=daily_capacity,
-                load_today=load_today,
-            )
-            locations[location_id] = location
-        available = on_hand - reserved - safety_stock
-        if available >= 1:
-            stock.append(_stock((pk, product_id, sku, location_id, available)))
+            if row[0] is None:
+                continue
+            locations[location_id] = _location((location_id, *row[5:]))
+        if row[4] >= 1:
+            append(_new_tuple(CandidateStock, row[:5]))
+
+
+@functools.cache
+def _rows_sql(count: int, vendor: str) -> str:
+    """The statement of ``load_candidate_rows`` for ``count`` products (built once per count; SQLite
+    wants a LIMIT before its OFFSET).
+
+    Its plan must be right without the product ids: psycopg prepares it after a few runs and
+    PostgreSQL then keeps one generic plan, estimated from the average product (a few rows), for
+    orders whose products sit at 10 locations or at 1,000. So it starts from the products (an
+    index lookup each) and their stock rows by the (product, location) index, and hashes them
+    against the locations with today's load, a subquery planned on its own (``OFFSET 0``): one
+    scan of the location table and one of today's loads, whatever the number of rows. Joined row
+    by row instead, as the planner prefers for the few rows it expects, 3,000 rows took 3x longer
+    (a location index lookup each) or 12 ms (today's loads scanned once per row). The generic plan
+    it got before read every product (a hash join over the product table): 1.0 ms against 0.1 ms
+    at 10 candidates (docs/performance.md)."""
+    marks = ", ".join(["%s"] * count)
+    return (
+        f"SELECT {_columns('l.open_fulfillment_orders')} FROM {{product}} p "  # noqa: S608
+        "JOIN {stock} s ON s.product_id = p.id "
+        "JOIN (SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.priority, l.active, l.ships, "
+        "l.pickup, l.ship_from_store, l.daily_capacity, d.open_fulfillment_orders FROM {location} l "
+        "LEFT JOIN {load} d ON d.location_id = l.id AND d.day = %s "
+        f"{'LIMIT -1 ' if vendor == 'sqlite' else ''}OFFSET 0) l "
+        "ON l.id = s.location_id "
+        f"WHERE p.id IN ({marks}) ORDER BY s.id"
+    ).format(**_tables())
 
 
 def load_candidate_rows(*, product_ids: Collection[int], today: date | None = None) -> list[tuple[Any, ...]]:
@@ -119,16 +137,8 @@ def load_candidate_rows(*, product_ids: Collection[int], today: date | None = No
     if not ids:
         return []
     day = today or timezone.localdate()
-    marks = ", ".join(["%s"] * len(ids))
-    sql = (
-        f"SELECT {_COLUMNS} FROM {{stock}} s "  # noqa: S608
-        "JOIN {product} p ON p.id = s.product_id "
-        "JOIN {location} l ON l.id = s.location_id "
-        "LEFT JOIN {load} d ON d.location_id = s.location_id AND d.day = %s "
-        f"WHERE s.product_id IN ({marks}) ORDER BY s.id"
-    ).format(**_tables())
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_day_param(day), *ids])
+        cursor.execute(_rows_sql(len(ids), connection.vendor), [_day_param(day), *ids])
         return cursor.fetchall()
 
 
@@ -189,7 +199,8 @@ def load_candidates_for_skus(
         )
     sql = (
         f"{'WITH ' + ', '.join(heads) + ' ' if heads else ''}SELECT p.id, p.sku, p.name, p.active, "  # noqa: S608
-        f"{'seq.value' if one else 'NULL'}, {'ids.vs' if many else 'NULL'}, {_COLUMNS} "
+        f"{'seq.value' if one else 'NULL'}, {'ids.vs' if many else 'NULL'}, "
+        f"{_columns('d.open_fulfillment_orders')} "
         "FROM {product} p "
         f"{'CROSS JOIN seq ' if one else ''}{'CROSS JOIN ids ' if many else ''}"
         "LEFT JOIN {stock} s ON s.product_id = p.id "

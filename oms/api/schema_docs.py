@@ -168,6 +168,20 @@ OPERATIONS: dict[str, Doc] = {
     "DELETE /api/v1/webhooks/{id}/": Doc("Delete a webhook endpoint"),
     "GET /api/v1/webhooks/{id}/deliveries/": Doc("A webhook endpoint's delivery log"),
     "POST /api/v1/webhooks/{id}/enable/": Doc("Re-enable a webhook endpoint"),
+    "PATCH /api/v1/webhooks/{id}/": Doc(
+        "Change a webhook endpoint's payload format",
+        "Move an endpoint registered before CloudEvents (payload_format legacy) to CloudEvents envelopes, "
+        "or back for the deprecation period.",
+        {"payload_format": "cloudevents"},
+    ),
+    "POST /api/v1/webhooks/{id}/rotate-secret/": Doc(
+        "Rotate a webhook endpoint's signing secret",
+        "Issue a new secret (or set the one given), shown only in this answer. The replaced secret keeps "
+        "signing for OMS_WEBHOOK_SECRET_GRACE_HOURS (default 24): meanwhile webhook-signature carries two "
+        "signatures, the old secret's and the new one's, so the receiver can switch without refusing a "
+        "delivery. The legacy X-OMS-Signature uses the new secret at once.",
+        {},
+    ),
     f"POST {_FO}/resend-pickup-code/": Doc(
         "Send a new pickup code",
         "A manager issues a new six-digit code for a pickup (the old one stops working, wrong-code locks "
