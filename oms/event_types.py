@@ -190,3 +190,24 @@ event_type_register(
     "location_id",
     {"location_id": ID, "product_ids": IDS},
 )
+event_type_register(
+    "cart.checked_out",
+    "A cart was checked out: its order was placed.",
+    "carts",
+    "cart_id",
+    {"cart_id": ID, "order_id": ID, "number": NUMBER, "channel": CODE},
+)
+event_type_register(
+    "cart.hold_placed",
+    "A cart's units were held for the customer until a time.",
+    "carts",
+    "cart_id",
+    {"cart_id": ID, "expires_at": {"type": "string", "format": "date-time"}, "units": COUNT},
+)
+event_type_register(
+    "cart.hold_released",
+    "A cart's held units went back on sale (released, expired or replaced).",
+    "carts",
+    "cart_id",
+    {"cart_id": ID, "reason": TEXT, "units": COUNT},
+)

@@ -451,3 +451,13 @@ class ProductAffinity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id} & {self.related_product_id}: {self.orders_count}"
+
+
+from .cart_models import (  # noqa: E402, F401  # the price lists and carts, models of this app
+    Cart,
+    CartEvent,
+    CartHold,
+    CartLine,
+    PriceList,
+    PriceListEntry,
+)

@@ -1,6 +1,7 @@
-"""Thin Celery tasks of orders: the idempotency purge (queue ``routing``), the payment tasks
-(queue ``sync``), each retried with backoff while the gateway fails transiently, and the refresh of
-the co-purchase counts behind the customer page's suggestions (queue ``sync``)."""
+"""Thin Celery tasks of orders: the idempotency purge and the release of expired cart holds (queue
+``routing``), the payment tasks (queue ``sync``), each retried with backoff while the gateway fails
+transiently, and the refresh of the co-purchase counts behind the customer page's suggestions
+(queue ``sync``)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ def refresh_product_affinity() -> int:
     """Beat: rebuild the co-purchase counts (one INSERT ... SELECT); answers the pairs written.
     Idempotent: a rerun writes the same counts from the same orders."""
     return product_affinity_refresh()
+
+
+@shared_task(name="orders.tasks.release_expired_cart_holds", acks_late=True)
+def release_expired_cart_holds() -> int:
+    """Beat, every minute: give the units of expired cart holds back to sale."""
+    return services.cart_holds_expire()
 
 
 def _with_retries(task: Task, call: Callable[..., Any], **kwargs: Any) -> None:

@@ -27,6 +27,15 @@ from .factories import ChannelFactory, LocationFactory, ProductFactory, StoreFac
 SYSTEM = Actor.system("tests")
 
 
+@pytest.fixture(autouse=True)
+def _price_lists_forgotten():
+    """Each test starts without the per-process cache of which channels have a price list (a
+    rolled-back test's lists would otherwise be remembered)."""
+    from orders.pricing import price_list_cache_clear
+
+    price_list_cache_clear()
+
+
 def pytest_collection_modifyitems(config, items):
     if connection.vendor == "postgresql":
         return

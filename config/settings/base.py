@@ -234,6 +234,16 @@ OMS_RETURN_WINDOW_DAYS_BY_CHANNEL = env.dict(
     "OMS_RETURN_WINDOW_DAYS_BY_CHANNEL", cast={"value": int}, default={}
 )
 OMS_IDEMPOTENCY_TTL_HOURS = env.int("OMS_IDEMPOTENCY_TTL_HOURS", default=24)
+# Price lists (docs/carts.md): an order line below the channel's listed price minus this many per
+# cent is 422 price_mismatch (0: exactly the listed price or more); OMS_PRICE_CHECK=false turns the
+# check off. Which channels have a price list is kept this many seconds per process (0: asked
+# every time); saving a price list drops it at once in this process.
+OMS_PRICE_CHECK = env.bool("OMS_PRICE_CHECK", default=True)
+OMS_PRICE_TOLERANCE_PERCENT = env.float("OMS_PRICE_TOLERANCE_PERCENT", default=0.0)
+OMS_PRICE_LIST_CACHE_SECONDS = env.float("OMS_PRICE_LIST_CACHE_SECONDS", default=5.0)
+# Carts (docs/carts.md): the longest hold a cart may place, and the default of POST /carts/{id}/hold.
+OMS_CART_HOLD_MAX_MINUTES = env.int("OMS_CART_HOLD_MAX_MINUTES", default=24 * 60)
+OMS_CART_HOLD_DEFAULT_MINUTES = env.int("OMS_CART_HOLD_DEFAULT_MINUTES", default=30)
 OMS_SWEEPER_STUCK_SECONDS = env.int("OMS_SWEEPER_STUCK_SECONDS", default=60)
 # The routing inbox (oms/inbox.py, fulfillment/tasks.py): orders to route wait in a Redis list that
 # ``route_waiting`` tasks drain, a batch routed in one transaction, instead of one task message per

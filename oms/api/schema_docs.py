@@ -19,6 +19,59 @@ _FO = "/api/v1/fulfillment-orders/{id}"
 
 OPERATIONS: dict[str, Doc] = {
     "GET /api/v1/availability/": Doc("Available to promise per SKU, to ship and per location"),
+    # carts and price lists (orders; docs/carts.md)
+    "GET /api/v1/carts/": Doc("List the carts the caller may see (by customer e-mail, status, token)"),
+    "POST /api/v1/carts/": Doc(
+        "Open a cart, or resume the customer's open cart on this channel",
+        "201 with a new cart (its token is the anonymous cart's secret), or 200 with the customer's open "
+        "cart from any channel, its lines added, re-priced for this channel. With hold_minutes its units "
+        "are held (409 insufficient_stock: nothing opened). 422 unknown_sku, price_unavailable.",
+        {"customer": {"email": "an@example.com"}, "lines": [{"sku": "CHI-BLA-M-054", "quantity": 1}]},
+    ),
+    "GET /api/v1/carts/{id}/": Doc(
+        "Get a cart with its timeline",
+        "403 cart_not_visible for a channel that has not worked on the cart, does not know its customer "
+        "and does not present its token.",
+    ),
+    "PATCH /api/v1/carts/{id}/": Doc(
+        "Change a cart: attach it to a customer, set line quantities, hold its units",
+        "Re-priced for the calling channel. 409 cart_checked_out, cart_customer_conflict, "
+        "insufficient_stock.",
+        {"lines": [{"sku": "CHI-BLA-M-054", "quantity": 2}]},
+    ),
+    "POST /api/v1/carts/{id}/checkout/": Doc(
+        "Check a cart out into an order",
+        "Places the order through POST /orders' placement (Idempotency-Key) with the cart's lines re-priced "
+        "for this channel; held units become the order's reservations. 409 cart_checked_out, "
+        "insufficient_stock.",
+        {
+            "method": "ship",
+            "shipping_address": {"line1": "1 Le Loi", "city": "Ho Chi Minh City", "country": "VN"},
+        },
+    ),
+    "POST /api/v1/carts/{id}/hold/": Doc(
+        "Hold a cart's units for a while",
+        "Reserves the units (at the store given: a reserve-in-store) until minutes from now; beat releases "
+        "them when expired. 409 insufficient_stock.",
+        {"minutes": 30, "location": "st-hcm-d1"},
+    ),
+    "POST /api/v1/carts/{id}/release-hold/": Doc("Release a cart's held units"),
+    "GET /api/v1/price-lists/": Doc("List price lists"),
+    "POST /api/v1/price-lists/": Doc(
+        "Create a price list for a channel (or shared) in a currency",
+        "422 currency_mismatch when the channel sells in another currency; 409 price_list_exists.",
+        {
+            "code": "app-usd",
+            "channel": "app",
+            "currency": "USD",
+            "entries": [{"sku": "CHI-BLA-M-054", "unit_price": "8.50"}],
+        },
+    ),
+    "GET /api/v1/price-lists/{id}/": Doc("Get a price list with its entries"),
+    "POST /api/v1/price-lists/{id}/entries/": Doc(
+        "Add or replace entries of a price list",
+        example={"entries": [{"sku": "CHI-BLA-M-054", "unit_price": "8.50"}]},
+    ),
     "GET /api/v1/channels/": Doc("List sales channels"),
     "POST /api/v1/channels/": Doc(
         "Create a sales channel",

@@ -57,7 +57,8 @@ from .serializers import (
 )
 
 
-def _channel_for(request: Request, actor: Actor, code: str) -> Channel:
+def channel_for(request: Request, actor: Actor, code: str) -> Channel:
+    """A channel client's own channel; for staff, the channel ``code`` names (422 without one)."""
     if actor.is_channel:  # its user is the ApiClientUser its key authenticated (the stubs know Django's)
         return cast(ApiClientUser, request.user).api_client.channel
     if not code:
@@ -158,7 +159,7 @@ class OrderViewSet(OrderChangeActions, NewestFirstViewSet):
         actor = actor_from_request(request)
         claim = idempotency_claim(request, actor)
         body = checked_body(OrderCreateInput, request)
-        channel = _channel_for(request, actor, body.validated_data["channel"])
+        channel = channel_for(request, actor, body.validated_data["channel"])
         result = order_place(
             data=body.to_order_input(channel), actor=actor, idempotency=claim, render=placement_response
         )

@@ -1,6 +1,6 @@
 """Writes of the orders app, by responsibility: placing an order (``placement``, with
 ``checks``, ``reservations`` and ``idempotency``), ``cancel``, ``changes`` (after placement),
-``holds``, the order status rule
+``holds``, price lists (``price_lists``), carts (``carts``, ``cart_holds``), the order status rule
 (``status``), the money side (``payments``: authorise, capture, void and refund through the
 gateway) and the orders' part of erasing a customer (``erasure``). Customers themselves are the
 kernel's (``oms.customers``); their names are re-exported here for existing callers.
@@ -10,6 +10,8 @@ Locking policy: see ``orders.services.locks``."""
 from oms.customers import CustomerInput, check_customer, customer_erase, customer_resolve
 
 from .cancel import order_cancel, order_cancel_in_transaction
+from .cart_holds import HoldInput, cart_hold_place, cart_hold_release, cart_holds_expire
+from .carts import CartLineInput, cart_checkout, cart_open, cart_update
 from .changes import (
     QUEUED,
     STARTED,
@@ -41,6 +43,12 @@ from .payments import (
     payment_void_remainder,
 )
 from .placement import order_number_for, order_place, order_place_in_transaction
+from .price_lists import (
+    EntryInput,
+    PriceListInput,
+    price_list_create,
+    price_list_entries_upsert,
+)
 from .reservations import (
     RESERVE_ATTEMPTS,
     reservations_of_plan,
@@ -59,21 +67,31 @@ __all__ = [
     "RESERVE_ATTEMPTS",
     "STARTED",
     "UNROUTED",
+    "CartLineInput",
     "ChangeApplied",
     "ChangeInput",
     "ChangeOperation",
     "ChangeResult",
     "CustomerInput",
+    "EntryInput",
+    "HoldInput",
     "IdempotencyClaim",
     "LineInput",
     "OrderInput",
     "PaymentInput",
     "PaymentRetry",
     "PlacementResult",
+    "PriceListInput",
     "RefundRoom",
     "Renderer",
     "ReserveItem",
     "WorkStateColumn",
+    "cart_checkout",
+    "cart_hold_place",
+    "cart_hold_release",
+    "cart_holds_expire",
+    "cart_open",
+    "cart_update",
     "change_apply_register",
     "change_request_confirm",
     "change_request_refuse",
@@ -102,6 +120,8 @@ __all__ = [
     "payment_transaction_give_up",
     "payment_transaction_send",
     "payment_void_remainder",
+    "price_list_create",
+    "price_list_entries_upsert",
     "reservations_of_plan",
     "reservations_release",
     "reserve_for_needs",

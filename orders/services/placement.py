@@ -2,7 +2,9 @@
 for an exchange) checks the order, reads its products and stock, resolves the customer, plans the
 sourcing, then writes the order and its lines, holds the units and records the timeline, the
 idempotency record and the outbox row: five statements on PostgreSQL whatever the number of lines
-(tests/orders/test_place.py). A lost race for the units places the whole order again."""
+(tests/orders/test_place.py), and one more to check the prices when a price list applies to the
+channel (``orders.pricing``; tests/orders/test_price_lists.py). A lost race for the units places
+the whole order again."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from orders.choices import FulfillmentMethod, OrderEventKind, OrderStatus
 from orders.errors import DuplicateExternalId, RequestInProgress
 from orders.events import order_event_build
 from orders.models import Order, OrderEvent, OrderLine, Reservation
+from orders.pricing import check_order_prices
 
 from .checks import check_order_input, check_products
 from .idempotency import (
@@ -83,7 +86,7 @@ def order_place(
         try:
             return _order_place(data=data, actor=actor, idempotency=idempotency, render=render)
         except IntegrityError as exc:
-            answer = _answer_to_duplicate(exc, data=data, idempotency=idempotency)
+            answer = placement_duplicate_answer(exc, data=data, idempotency=idempotency)
             if answer is EXPIRED:
                 continue
             return answer
@@ -98,7 +101,7 @@ def order_place(
     raise RuntimeError("unreachable: an expired idempotency key is forgotten once")
 
 
-def _answer_to_duplicate(
+def placement_duplicate_answer(
     exc: IntegrityError, *, data: OrderInput, idempotency: IdempotencyClaim | None
 ) -> PlacementResult | Literal[Forgotten.EXPIRED]:
     """A concurrent or earlier request committed first (the same idempotency key or the same
@@ -116,18 +119,24 @@ def _answer_to_duplicate(
 
 
 def order_place_in_transaction(
-    *, data: OrderInput, actor: Actor, render: Renderer | None = None
+    *,
+    data: OrderInput,
+    actor: Actor,
+    render: Renderer | None = None,
+    idempotency: IdempotencyClaim | None = None,
 ) -> PlacementResult:
-    """``order_place`` inside the caller's transaction, without an idempotency record.
+    """``order_place`` inside the caller's transaction.
 
-    For an exchange order that must commit or roll back with its return. Each attempt runs in a
+    For an exchange order that must commit or roll back with its return, or a cart's checkout
+    (with its idempotency record: a repeated key fails the caller's transaction with an
+    ``IntegrityError`` on the unique index, for the caller to answer). Each attempt runs in a
     savepoint, so a lost race undoes only that attempt."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("order_place_in_transaction must run inside the caller's transaction")
     for _attempt in range(RESERVE_ATTEMPTS):
         try:
             with transaction.atomic():
-                return _order_place_body(data=data, actor=actor, idempotency=None, render=render)
+                return _order_place_body(data=data, actor=actor, idempotency=idempotency, render=render)
         except _LostRace:
             continue
     raise _sold_out(data)
@@ -210,6 +219,7 @@ def _order_place_body(
         skus=[line.sku for line in data.lines], next_id_of=Order._meta.db_table
     )
     products = check_products([line.sku for line in data.lines], candidates.products)
+    check_order_prices(channel=data.channel, lines=data.lines)  # one query, none without a list
     customer = customer_resolve(channel=data.channel, data=data.customer) if data.customer else None
     order_id = candidates.next_value if candidates.next_value is not None else _next_order_id()
     request, needs = _sourcing_for(data=data, pickup=pickup, products=products)
