@@ -18,6 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from oms.actors import Actor
 from oms.models import Customer
 
+from .cart_selectors import cart_detail_queryset
+from .models import Cart
 from .suggestions import suggestions_for_customer
 
 SectionLoader = Callable[[Customer, Actor], Any]
@@ -81,3 +83,9 @@ def _suggestions(customer: Customer, actor: Actor) -> Any:
     return suggestions_for_customer(
         customer_id=customer.pk, limit=SUGGESTIONS_SHOWN, location_ids=actor.location_ids
     )
+
+
+@customer_page_section("cart", _("Open cart"), "admin/orders/_customer_cart.html", position=20)
+def _cart(customer: Customer, actor: Actor) -> Any:
+    """The customer's open cart, from whichever channel (none open: no section)."""
+    return cart_detail_queryset(Cart.objects.filter(customer_id=customer.pk, status="open")).first()

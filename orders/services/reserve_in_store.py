@@ -16,6 +16,7 @@ from oms.customers import CustomerInput
 from oms.errors import InvalidInput, PermissionDenied
 from oms.models import Channel, Customer
 from orders.errors import CustomerNotFound
+from orders.pricing import prices_for_channel
 
 from .idempotency import IdempotencyClaim, idempotency_request_hash
 from .inputs import LineInput, OrderInput, PlacementResult
@@ -68,21 +69,17 @@ def _customer_details(customer_id: int) -> CustomerInput:
     )
 
 
-def _lines(items: Sequence[ReserveItem], currency: str) -> list[LineInput]:
-    """One line per SKU (the quantities of a SKU given twice added), at the product's price."""
+def _lines(items: Sequence[ReserveItem], channel: Channel) -> list[LineInput]:
+    """One line per SKU (the quantities of a SKU given twice added), at the channel's price (its
+    price list, else the product's price in its currency: ``orders.pricing``)."""
     quantities: dict[str, int] = {}
     for item in items:
         sku = item.sku.strip()
         quantities[sku] = quantities.get(sku, 0) + item.quantity
-    products = {p.sku: p for p in Product.objects.filter(sku__in=list(quantities))}
-    other = sorted(sku for sku, p in products.items() if p.currency != currency)
-    if other:
-        raise InvalidInput(
-            f"Not priced in {currency}: {', '.join(other)}.", code="currency_mismatch", extra={"skus": other}
-        )
+    prices = prices_for_channel(channel=channel, products=Product.objects.filter(sku__in=list(quantities)))
     # an unknown SKU gets price 0 here and is refused by placement's own check (unknown_sku)
     return [
-        LineInput(sku=sku, quantity=qty, unit_price=products[sku].price if sku in products else Decimal("0"))
+        LineInput(sku=sku, quantity=qty, unit_price=prices[sku].unit_price if sku in prices else Decimal("0"))
         for sku, qty in quantities.items()
     ]
 
@@ -109,7 +106,7 @@ def reserve_in_store_place(
         pickup_location=location_code,
         currency=channel.currency,
         customer=_customer_details(customer_id),
-        lines=_lines(items, channel.currency),
+        lines=_lines(items, channel),
     )
     claim = None
     if idempotency_key:

@@ -126,3 +126,31 @@ def test_a_section_is_a_loader_a_template_and_one_registration():
         assert b'id="customer-test_points"' not in html
     finally:
         _sections.pop("test_points")
+
+
+def test_the_customers_open_cart_is_on_their_page():
+    from orders.models import Cart, CartLine
+
+    history = customer_with_three_channels()
+    cart = Cart.objects.create(
+        token="t-cart",
+        customer=history.customer,
+        channel=history.web.channel,
+        priced_for=history.app.channel,
+        currency="VND",
+    )
+    CartLine.objects.create(
+        cart=cart,
+        product=history.web.lines.get().product,
+        sku="AO-DAI",
+        quantity=2,
+        unit_price=Decimal("1600000"),
+    )
+    html = (
+        login("ann", "associate", (history.store.code,))
+        .get(f"/admin/oms/customer/{history.customer.pk}/change/")
+        .content.decode()
+    )
+    assert 'id="customer-cart"' in html
+    assert "Started on web, priced for app" in html
+    assert "1.600.000\xa0₫" in html

@@ -90,7 +90,7 @@ def test_without_an_in_person_channel_or_at_the_wrong_price_nothing_is_placed(co
     ProductFactory(sku="CAP", price=Decimal("8.50"), currency="USD")
     with pytest.raises(InvalidInput) as refused:
         reserve(counter, "ann", "st-hn-1", "CAP", 1)
-    assert refused.value.code == "currency_mismatch"
+    assert refused.value.code == "price_unavailable"
     counter["pos"].active = False
     counter["pos"].save(update_fields=["active"])
     with pytest.raises(InvalidInput) as refused:
