@@ -115,6 +115,9 @@ app.conf.beat_schedule = {
     "refresh-product-affinity": _periodic(
         "orders.tasks.refresh_product_affinity", every=3600.0, expires=3500
     ),
+    # Loyalty: points past their expiry; balances that drifted from their ledger.
+    "loyalty-expire": _periodic("oms.tasks.loyalty_expire", every=3600.0, expires=3500),
+    "loyalty-repair": _periodic("oms.tasks.loyalty_accounts_repair", every=86400.0, expires=86000),
 }
 app.autodiscover_tasks()
 

@@ -276,3 +276,6 @@ class NotificationLogAdmin(ReadOnlyAdmin):
     @admin.display(boolean=True, description="Delivered")
     def succeeded(self, obj: WebhookDelivery) -> bool:
         return obj.succeeded
+
+
+from .loyalty import admin as loyalty_admin  # noqa: E402, F401 - registers the loyalty pages

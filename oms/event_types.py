@@ -211,3 +211,39 @@ event_type_register(
     "cart_id",
     {"cart_id": ID, "reason": TEXT, "units": COUNT},
 )
+
+_POINTS = {
+    "customer_id": ID,
+    "loyalty_number": CODE,
+    "entry_id": ID,
+    "kind": TEXT,
+    "points": {"type": "integer", "description": "Signed: earned points are positive, spent ones negative."},
+    "balance": COUNT,
+    "debt": COUNT,
+    "order_id": NULLABLE_ID,
+    "reference": TEXT,
+}
+
+
+def _points(name: str, summary: str, extra: Mapping[str, Schema]) -> None:
+    event_type_register(name, summary, "customers", "customer_id", {**_POINTS, **extra})
+
+
+_points("loyalty.earned", "A customer earned loyalty points.", {"debt_settled": COUNT})
+_points(
+    "loyalty.burned",
+    "A customer spent loyalty points (as a means of payment).",
+    {"value": MONEY, "currency": CURRENCY},
+)
+_points(
+    "loyalty.reversed",
+    "Points earned on returned units were taken back (what was already spent became a debt).",
+    {"debt_recorded": COUNT},
+)
+event_type_register(
+    "loyalty.expired",
+    "A customer's earned points expired.",
+    "customers",
+    "customer_id",
+    {"customer_id": ID, "points": {"type": "integer"}, "balance": COUNT},
+)

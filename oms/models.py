@@ -343,3 +343,10 @@ class NotificationLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template} → {self.recipient or '(no e-mail)'} ({self.status})"
+
+
+# --- Loyalty (its own package, oms/loyalty; its models belong to this app) ----------------------------
+
+from .loyalty.models import LoyaltyAccount as LoyaltyAccount  # noqa: E402
+from .loyalty.models import LoyaltyEntry as LoyaltyEntry  # noqa: E402
+from .loyalty.models import LoyaltyRule as LoyaltyRule  # noqa: E402

@@ -71,6 +71,7 @@ class OrderEventKind(models.TextChoices):
     PAYMENT_CAPTURED = "payment_captured", "Payment captured"
     PAYMENT_VOIDED = "payment_voided", "Authorisation voided"
     PAYMENT_REFUNDED = "payment_refunded", "Payment refunded"
+    LOYALTY_REDEEMED = "loyalty_redeemed", "Paid with loyalty points"
     PAYMENT_FAILED = "payment_failed", "Payment failed"
     EXCHANGE_CREATED = "exchange_created", "Exchange order created"
     # messages

@@ -16,6 +16,8 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from oms.actors import Actor
+from oms.loyalty.models import LoyaltyAccount
+from oms.loyalty.selectors import loyalty_recent_entries
 from oms.models import Customer
 
 from .cart_selectors import cart_detail_queryset
@@ -89,3 +91,18 @@ def _suggestions(customer: Customer, actor: Actor) -> Any:
 def _cart(customer: Customer, actor: Actor) -> Any:
     """The customer's open cart, from whichever channel (none open: no section)."""
     return cart_detail_queryset(Cart.objects.filter(customer_id=customer.pk, status="open")).first()
+
+
+POINTS_ENTRIES_SHOWN = 5
+
+
+@customer_page_section("points", _("Loyalty points"), "admin/orders/_customer_points.html", position=30)
+def _points(customer: Customer, actor: Actor) -> Any:
+    """The balance, loyalty number, debt and latest ledger entries (no account yet: no section)."""
+    account = LoyaltyAccount.objects.filter(customer_id=customer.pk).first()
+    if account is None:
+        return None
+    return {
+        "account": account,
+        "entries": loyalty_recent_entries(account=account, limit=POINTS_ENTRIES_SHOWN),
+    }

@@ -247,9 +247,15 @@ def _visible_customers(actor: Actor) -> QuerySet[Customer]:
     return qs.none()
 
 
-def customer_list(*, actor: Actor, email: str | None = None, phone: str | None = None) -> QuerySet[Customer]:
-    """The customers the actor may see, matching the email / phone if given, oldest first."""
+def customer_list(
+    *, actor: Actor, email: str | None = None, phone: str | None = None, loyalty_number: str | None = None
+) -> QuerySet[Customer]:
+    """The customers the actor may see, matching the email / phone / loyalty number if given,
+    oldest first."""
     qs = _visible_customers(actor)
+    if loyalty_number:
+        digits = "".join(ch for ch in loyalty_number if ch.isdigit())
+        qs = qs.filter(loyalty_account__loyalty_number=digits)
     if email:
         qs = qs.filter(email_normalized=email.strip().lower())
     if phone:

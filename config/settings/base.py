@@ -272,6 +272,8 @@ OMS_WEBHOOK_SECRET_GRACE_HOURS = env.float("OMS_WEBHOOK_SECRET_GRACE_HOURS", def
 # CloudEvents ``source`` of every event: this URI-reference and the subject's REST collection
 # (``/oms/orders``); set it per installation (``/oms/acme-vn``, ``https://oms.acme.example``).
 OMS_EVENT_SOURCE = env("OMS_EVENT_SOURCE", default="/oms")
+# Loyalty: how long a process reuses the channels' earning rules (read on every capture and completion).
+OMS_LOYALTY_RULE_CACHE_SECONDS = env.float("OMS_LOYALTY_RULE_CACHE_SECONDS", default=30.0)
 # Notifications: a claim on an e-mail older than this (a worker died while sending) may be retaken.
 OMS_NOTIFICATION_CLAIM_SECONDS = env.int("OMS_NOTIFICATION_CLAIM_SECONDS", default=600)
 # A channel API key's client and channel are kept in each process this long (0: read every request).

@@ -78,11 +78,40 @@ OPERATIONS: dict[str, Doc] = {
         example={"code": "kiosk", "name": "Airport kiosk", "kind": "pos", "currency": "VND"},
     ),
     "GET /api/v1/channels/{code}/": Doc("Get a sales channel"),
-    "GET /api/v1/customers/": Doc("List customers (by e-mail or phone)"),
+    "GET /api/v1/customers/": Doc("List customers (by e-mail, phone or loyalty number)"),
     "GET /api/v1/customers/{id}/": Doc("Get a customer"),
     "POST /api/v1/customers/{id}/erase/": Doc("Erase a customer's personal data"),
     "GET /api/v1/customers/{id}/export/": Doc("Export all of a customer's data"),
     "GET /api/v1/customers/{id}/orders/": Doc("A customer's orders from every channel"),
+    "GET /api/v1/customers/{id}/loyalty/": Doc(
+        "A customer's loyalty points",
+        "Balance, loyalty number, debt and the newest ledger entries, the same on every channel at once. "
+        "The account (and its loyalty number) is opened on first use.",
+    ),
+    "GET /api/v1/customers/{id}/loyalty/entries/": Doc("A customer's points ledger, newest first"),
+    "POST /api/v1/customers/{id}/loyalty/burn/": Doc(
+        "Pay with loyalty points",
+        "Burn points on the caller's channel (staff: the order's channel, or ``channel``), each worth the "
+        "channel rule's point_value. With ``order`` (the customer's open order) the value is a tender of "
+        "that order: its card pays that much less. 409 insufficient_points when the balance is short "
+        "(two channels burning the same points: one wins); 422 loyalty_not_offered without a rule, "
+        "points_exceed_due above what the order still owes. A repeated Idempotency-Key answers the "
+        "first burn.",
+        {"points": 100, "order": "WEB-000123"},
+    ),
+    "GET /api/v1/loyalty-rules/": Doc("List the channels' loyalty rules"),
+    "POST /api/v1/loyalty-rules/": Doc(
+        "Set a channel's loyalty rule",
+        "Create or replace the rule of ``channel`` (manager): points per currency unit paid, on capture or "
+        "completion, the days before earned points expire, and what a point pays for when burnt.",
+        {
+            "channel": "web",
+            "points_per_unit": "0.0001",
+            "point_value": "100",
+            "trigger": "capture",
+            "expiry_days": 365,
+        },
+    ),
     "GET /api/v1/fulfillment-orders/": Doc("List fulfilment orders"),
     "GET /api/v1/fulfillment-orders/{id}/": Doc("Get a fulfilment order"),
     f"POST {_FO}/accept/": Doc(

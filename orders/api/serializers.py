@@ -76,6 +76,14 @@ class FulfilmentInput(serializers.Serializer):
     )
     allow_backorder = serializers.BooleanField(required=False, default=False)
     payment = PaymentInputSerializer(required=False, allow_null=True, default=None)
+    loyalty_points = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=10**9,
+        default=0,
+        help_text="Loyalty points the customer pays with (the channel's rule values them): the card is "
+        "authorised for the total less their value. 409 insufficient_points places nothing.",
+    )
 
     def to_order_input(self, channel) -> OrderInput:
         data = self.validated_data
@@ -100,6 +108,7 @@ class FulfilmentInput(serializers.Serializer):
             shipping_total=data["shipping_total"],
             allow_backorder=data["allow_backorder"],
             payment=PaymentInputSerializer.to_payment_input(data.get("payment")),
+            loyalty_points=data.get("loyalty_points", 0),
             nearby_radius_km=data.get("nearby_radius_km"),
         )
 

@@ -31,6 +31,7 @@ from .checks import MAX_LINES
 from .holds import order_hold_place, order_hold_place_in_transaction, order_hold_release
 from .idempotency import IdempotencyClaim, idempotency_records_purge, idempotency_request_hash
 from .inputs import LineInput, OrderInput, PaymentInput, PlacementResult, Renderer
+from .loyalty import order_points_burn
 from .payments import (
     PaymentRetry,
     RefundRoom,
@@ -111,6 +112,7 @@ __all__ = [
     "order_number_for",
     "order_place",
     "order_place_in_transaction",
+    "order_points_burn",
     "order_status_derive",
     "order_status_set",
     "payment_authorize",

@@ -48,6 +48,7 @@ class OrderInput:
     shipping_total: Decimal = Decimal("0")
     allow_backorder: bool = False
     payment: PaymentInput | None = None
+    loyalty_points: int = 0  # paid with loyalty points (a tender of the order: docs/loyalty.md)
     nearby_radius_km: float | None = None  # a pickup's 409 lists stores within it (None: the setting)
 
 

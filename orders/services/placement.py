@@ -50,6 +50,7 @@ from .idempotency import (
     idempotency_replay,
 )
 from .inputs import OrderInput, PlacementResult, Renderer
+from .loyalty import PointsTender, order_points_tender
 from .payments import payment_rows_for_placement
 from .reservations import (
     RESERVE_ATTEMPTS,
@@ -242,6 +243,7 @@ def _order_place_body(
     # Reserve last: the stock rows stay locked only for the rest of the transaction (the hot-row
     # lock of a flash sale), and a lost race rolls back what was written.
     reservations = _reserve(order=order, lines=lines, plan=plan, actor=actor)
+    tender = order_points_tender(order=order, points=data.loyalty_points, actor=actor)
     result = PlacementResult(
         order=order,
         lines=lines,
@@ -249,7 +251,9 @@ def _order_place_body(
         location_codes={loc_id: loc.code for loc_id, loc in candidates.locations.items()},
         plan_reason=plan.reason,
     )
-    _answer_and_record(result, data=data, actor=actor, plan=plan, idempotency=idempotency, render=render)
+    _answer_and_record(
+        result, data=data, actor=actor, plan=plan, idempotency=idempotency, render=render, tender=tender
+    )
     return result
 
 
@@ -357,6 +361,7 @@ def _answer_and_record(
     plan: SourcingPlan,
     idempotency: IdempotencyClaim | None,
     render: Renderer | None,
+    tender: PointsTender | None = None,
 ) -> None:
     """Render the answer, then write the idempotency record (with the answer), the timeline and
     the ``order.created`` outbox row in one batch: one statement on PostgreSQL (a repeated key
@@ -378,8 +383,11 @@ def _answer_and_record(
             actor=actor,
         )
     )
+    if tender is not None:  # paid partly with loyalty points: its timeline row
+        batch.add(tender.event)
     # the storefront's payment, if it sent one (a CTE more in the same statement on PostgreSQL)
-    batch.add(*payment_rows_for_placement(order=order, data=data.payment))
+    paid_with_points = tender.value if tender is not None else Decimal("0")
+    batch.add(*payment_rows_for_placement(order=order, data=data.payment, paid_with_points=paid_with_points))
     batch.publish(
         "order.created", {"order_id": order.pk, "number": order.number, "channel": data.channel.code}
     )

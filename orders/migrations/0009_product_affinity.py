@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('inventory', '0004_location_timezone'),
-        ('orders', '0007_price_lists_carts'),
+        ('orders', '0008_loyalty_redeemed_event'),
     ]
 
     operations = [
