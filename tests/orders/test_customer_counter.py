@@ -154,3 +154,20 @@ def test_the_customers_open_cart_is_on_their_page():
     assert 'id="customer-cart"' in html
     assert "Started on web, priced for app" in html
     assert "1.600.000\xa0₫" in html
+
+
+def test_the_loyalty_number_finds_the_customer_and_the_points_are_on_their_page():
+    from oms.loyalty.models import LoyaltyAccount
+
+    history = customer_with_three_channels()
+    LoyaltyAccount.objects.filter(customer=history.customer).delete()
+    LoyaltyAccount.objects.create(customer=history.customer, loyalty_number="80012345", balance=120)
+    assert list(customer_search("8001 2345")) == [history.customer]
+    html = (
+        login("ann", "associate", (history.store.code,))
+        .get(f"/admin/oms/customer/{history.customer.pk}/change/")
+        .content.decode()
+    )
+    assert 'id="customer-points"' in html
+    assert "120 points" in html
+    assert "80012345" in html
