@@ -116,7 +116,7 @@ class OrderChangeInput(serializers.Serializer):
 
 
 class OrderChangeOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(allow_null=True, help_text="Null in a preview (nothing is written).")
     revision = serializers.IntegerField(help_text="The change request this operation was part of (1, 2 ...).")
     position = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=OrderChangeKind.choices)
