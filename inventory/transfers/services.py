@@ -232,6 +232,10 @@ def transfer_receive(
     the order it serves) with the units per product."""
     transfer = _locked(transfer_id)
     _require_at(actor, transfer.destination, "receive a transfer")
+    if transfer.order_id is not None:  # the order it serves is locked before any stock row
+        publish(
+            topic="transfer.receiving", payload={"transfer_id": transfer.pk, "order_id": transfer.order_id}
+        )
     if idempotency_key and transfer.receipts.filter(key=idempotency_key).exists():
         return transfer
     if transfer.status not in (
