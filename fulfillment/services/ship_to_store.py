@@ -70,15 +70,8 @@ def route_awaiting_transfer(
         location_load_change(location_id=waiting.location_id, day=waiting.day, delta=1)
         fulfillment_orders.append(waiting)
         created.append(waiting.pk)
-        batch.add(
-            order_event_build(
-                order=order,
-                kind=OrderEventKind.ROUTED,
-                actor=ROUTER,
-                message=f"Waiting at the pickup store for a transfer ({waiting.number}).",
-                data={"fulfillment_order": waiting.pk, "location_id": waiting.location_id},
-            )
-        )
+        message = f"Waiting at the pickup store for a transfer ({waiting.number})."
+        _record(batch, order, OrderEventKind.ROUTED, message, {"location_id": waiting.location_id}, waiting)
     unrouted = Reservation.objects.filter(
         order=order, status=ReservationStatus.ACTIVE, fulfillment_line__isnull=True
     ).order_by("pk")
@@ -98,6 +91,14 @@ def route_awaiting_transfer(
     )
     batch.write()
     return created, status
+
+
+def _record(
+    batch: WriteBatch, order: Order, kind: str, message: str, data: dict[str, Any], fo: FulfillmentOrder
+) -> None:
+    """The order's timeline row of a ship-to-store step of ``fo``, in ``batch``."""
+    data = {**data, "fulfillment_order": fo.pk}
+    batch.add(order_event_build(order=order, kind=kind, actor=ROUTER, message=message, data=data))
 
 
 def order_lock_for_transfer(topic: str, payload: dict[str, Any]) -> None:
@@ -125,14 +126,14 @@ def pickup_fill_from_transfer(topic: str, payload: dict[str, Any]) -> None:
     batch = WriteBatch.for_connection()
     if takes:
         _hold_at_store(order=order, fo=fo, takes=takes)
-        batch.add(
-            order_event_build(
-                order=order,
-                kind=OrderEventKind.BACKORDER_FILLED,
-                actor=ROUTER,
-                message=f"{sum(n for _, n in takes)} unit(s) arrived at the pickup store by transfer.",
-                data={"transfer_id": payload["transfer_id"], "fulfillment_order": fo.pk},
-            )
+        message = f"{sum(n for _, n in takes)} unit(s) arrived at the pickup store by transfer."
+        _record(
+            batch,
+            order,
+            OrderEventKind.BACKORDER_FILLED,
+            message,
+            {"transfer_id": payload["transfer_id"]},
+            fo,
         )
     if not any(line.quantity_backordered for line in lines):
         fo.require_transition(FulfillmentStatus.PENDING)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import django_filters
@@ -75,27 +75,39 @@ class TransferLineOutput(serializers.Serializer):
     in_transit = serializers.IntegerField(help_text="Shipped, not yet received.")
 
 
-class TransferOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    number = serializers.CharField()
+class TransferOutput(serializers.ModelSerializer):
+    """A transfer as the API answers it (read only: every change goes through a service)."""
+
     source = serializers.CharField(source="source.code")  # type: ignore[assignment]
     destination = serializers.CharField(source="destination.code")
-    status = serializers.ChoiceField(choices=TransferStatus.choices)
     order = serializers.IntegerField(source="order_id", allow_null=True, help_text="The order it serves.")
-    order_number = serializers.CharField()
-    note = serializers.CharField()
-    expected_on = serializers.DateField(allow_null=True)
-    carrier = serializers.CharField()
-    tracking_number = serializers.CharField()
-    created_by = serializers.CharField()
-    shipped_by = serializers.CharField()
-    received_by = serializers.CharField()
-    cancelled_by = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    shipped_at = serializers.DateTimeField(allow_null=True)
-    received_at = serializers.DateTimeField(allow_null=True)
-    cancelled_at = serializers.DateTimeField(allow_null=True)
     lines = TransferLineOutput(many=True)
+
+    class Meta:
+        model = TransferOrder
+        fields = (
+            "id",
+            "number",
+            "source",
+            "destination",
+            "status",
+            "order",
+            "order_number",
+            "note",
+            "expected_on",
+            "carrier",
+            "tracking_number",
+            "created_by",
+            "shipped_by",
+            "received_by",
+            "cancelled_by",
+            "created_at",
+            "shipped_at",
+            "received_at",
+            "cancelled_at",
+            "lines",
+        )
+        read_only_fields = fields
 
 
 class TransferFilter(StrictFilterSet):
@@ -116,6 +128,34 @@ def _items(lines: Sequence[dict[str, Any]] | None) -> list[TransferItem]:
 
 
 _ID = [OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)]
+
+
+def _receipt(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """The receive service's arguments: the lines as items, the key from the body or the header."""
+    key = data["idempotency_key"] or request.headers.get("Idempotency-Key", "")[:100]
+    return {"items": _items(data.get("lines")), "idempotency_key": key}
+
+
+def _step(
+    name: str,
+    body: type[serializers.Serializer],
+    arguments: Callable[[Request, dict[str, Any]], dict[str, Any]],
+    service: Callable[..., TransferOrder],
+) -> Any:
+    """The action ``POST /transfers/{id}/<name>``: ``body`` parsed, ``service`` called for the
+    transfer the actor may see with the ``arguments`` made of the body (the service checks that the
+    actor may act at the right end)."""
+
+    def step(self: TransferViewSet, request: Request, pk: str | None = None) -> Response:
+        data = parse_input(body, request.data)
+        actor = actor_from_request(request)
+        transfer = transfer_get_for_actor(transfer_id=pk, actor=actor)
+        return self._answer(service(transfer_id=transfer.pk, actor=actor, **arguments(request, data)))
+
+    step.__name__ = name
+    return extend_schema(request=body, responses={200: TransferOutput}, parameters=_ID)(
+        action(detail=True, methods=["post"])(step)
+    )
 
 
 # --- views ------------------------------------------------------------------------------------------
@@ -154,30 +194,6 @@ class TransferViewSet(NewestFirstViewSet):
         )
         return self._answer(transfer, status=201)
 
-    @extend_schema(request=TransferShipInput, responses={200: TransferOutput}, parameters=_ID)
-    @action(detail=True, methods=["post"])
-    def ship(self, request: Request, pk: str | None = None) -> Response:
-        data = parse_input(TransferShipInput, request.data)
-        actor = actor_from_request(request)
-        transfer = transfer_get_for_actor(transfer_id=pk, actor=actor)
-        return self._answer(transfer_ship(transfer_id=transfer.pk, actor=actor, **data))
-
-    @extend_schema(request=TransferReceiveInput, responses={200: TransferOutput}, parameters=_ID)
-    @action(detail=True, methods=["post"])
-    def receive(self, request: Request, pk: str | None = None) -> Response:
-        data = parse_input(TransferReceiveInput, request.data)
-        actor = actor_from_request(request)
-        transfer = transfer_get_for_actor(transfer_id=pk, actor=actor)
-        key = data["idempotency_key"] or request.headers.get("Idempotency-Key", "")[:100]
-        received = transfer_receive(
-            transfer_id=transfer.pk, actor=actor, items=_items(data.get("lines")), idempotency_key=key
-        )
-        return self._answer(received)
-
-    @extend_schema(request=TransferCancelInput, responses={200: TransferOutput}, parameters=_ID)
-    @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: str | None = None) -> Response:
-        data = parse_input(TransferCancelInput, request.data)
-        actor = actor_from_request(request)
-        transfer = transfer_get_for_actor(transfer_id=pk, actor=actor)
-        return self._answer(transfer_cancel(transfer_id=transfer.pk, actor=actor, reason=data["reason"]))
+    ship = _step("ship", TransferShipInput, lambda request, data: data, transfer_ship)
+    receive = _step("receive", TransferReceiveInput, _receipt, transfer_receive)
+    cancel = _step("cancel", TransferCancelInput, lambda request, data: data, transfer_cancel)

@@ -4,9 +4,11 @@ cancel a draft (at the source); each calls the same service as the API, as the l
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -26,29 +28,31 @@ class TransferLineInline(StaffViewMixin, ReadOnlyInline):
 
 _ON_THE_ROAD = (TransferStatus.SHIPPED, TransferStatus.IN_TRANSIT, TransferStatus.PARTIALLY_RECEIVED)
 
+
+def _button(
+    name: str,
+    label: str,
+    when: Sequence[str],
+    service: Callable[..., object],
+    done: str,
+    danger: bool = False,
+) -> DetailButton:
+    """A button shown in the statuses ``when``, calling ``service`` on the transfer as the user."""
+    return DetailButton(
+        name,
+        label,
+        lambda t: t.status in when,
+        lambda t, actor, answers: service(transfer_id=t.pk, actor=actor),
+        done,
+        danger=danger,
+    )
+
+
+_DRAFT = (TransferStatus.DRAFT,)
 BUTTONS = (
-    DetailButton(
-        "ship",
-        "Ship",
-        lambda t: t.status == TransferStatus.DRAFT,
-        lambda t, actor, answers: transfer_ship(transfer_id=t.pk, actor=actor),
-        "shipped: the units are in transit.",
-    ),
-    DetailButton(
-        "receive",
-        "Receive everything in transit",
-        lambda t: t.status in _ON_THE_ROAD,
-        lambda t, actor, answers: transfer_receive(transfer_id=t.pk, actor=actor),
-        "received: the units are on hand here.",
-    ),
-    DetailButton(
-        "cancel",
-        "Cancel",
-        lambda t: t.status == TransferStatus.DRAFT,
-        lambda t, actor, answers: transfer_cancel(transfer_id=t.pk, actor=actor),
-        "cancelled: the units are back on sale at the source.",
-        danger=True,
-    ),
+    _button("ship", "Ship", _DRAFT, transfer_ship, "shipped: the units are in transit."),
+    _button("receive", "Receive everything in transit", _ON_THE_ROAD, transfer_receive, "received."),
+    _button("cancel", "Cancel", _DRAFT, transfer_cancel, "cancelled: units back on sale.", danger=True),
 )
 # which end of the transfer a button acts at
 _END = {"ship": "source_id", "cancel": "source_id", "receive": "destination_id"}
@@ -62,25 +66,22 @@ class TransferOrderAdmin(DetailButtonsMixin, ReadOnlyMixin, StaffViewMixin, admi
     search_fields = ("number", "order_number")
     list_select_related = ("source", "destination")
     inlines = [TransferLineInline]
-    fields = (
-        "number",
-        "source",
-        "destination",
-        "status",
-        "order_number",
-        "note",
-        "expected_on",
-        "carrier",
-        "tracking_number",
-        "created_by",
-        "created_at",
-        "shipped_by",
-        "shipped_at",
-        "received_by",
-        "received_at",
-        "cancelled_by",
-        "cancelled_at",
+    fieldsets = (
+        (None, {"fields": ("number", "status", ("source", "destination"), "order_number", "note")}),
+        ("On the road", {"fields": ("expected_on", "carrier", "tracking_number")}),
+        (
+            "Who and when",
+            {
+                "fields": (
+                    ("created_by", "created_at"),
+                    ("shipped_by", "shipped_at"),
+                    ("received_by", "received_at"),
+                    ("cancelled_by", "cancelled_at"),
+                )
+            },
+        ),
     )
+    readonly_fields = flatten_fieldsets(fieldsets)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return transfer_queryset_for_actor(admin_actor(request))

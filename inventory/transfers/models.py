@@ -44,17 +44,18 @@ class TransferOrder(models.Model):
     order_number = models.CharField(max_length=40, blank=True, default="")
     note = models.CharField(max_length=300, blank=True, default="")
     expected_on = models.DateField(null=True, blank=True, help_text="When the units should arrive.")
+    # who did each step (an actor's label) and when
+    created_by = models.CharField(max_length=220, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    shipped_by = models.CharField(max_length=220, blank=True, default="")
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    received_by = models.CharField(max_length=220, blank=True, default="")
+    received_at = models.DateTimeField(null=True, blank=True, help_text="Fully received.")
+    cancelled_by = models.CharField(max_length=220, blank=True, default="")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
     carrier = models.CharField(max_length=64, blank=True, default="")
     tracking_number = models.CharField(max_length=128, blank=True, default="")
-    created_by = models.CharField(max_length=220, blank=True, default="")
-    shipped_by = models.CharField(max_length=220, blank=True, default="")
-    received_by = models.CharField(max_length=220, blank=True, default="")
-    cancelled_by = models.CharField(max_length=220, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    shipped_at = models.DateTimeField(null=True, blank=True)
-    received_at = models.DateTimeField(null=True, blank=True, help_text="Fully received.")
-    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["pk"]

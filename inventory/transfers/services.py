@@ -170,18 +170,27 @@ def _lines_locked(transfer: TransferOrder) -> list[TransferLine]:
     )
 
 
+def _held_at_source(
+    transfer_id: int, actor: Actor, target: str, what: str
+) -> tuple[TransferOrder, list[StockLine]]:
+    """A draft's step at the source (ship, cancel): the transfer and its lines locked, the actor and
+    the transition checked, and the units the transfer holds at the source."""
+    transfer = _locked(transfer_id)
+    _require_at(actor, transfer.source, what)
+    transfer.require_transition(target)
+    lines = _lines_locked(transfer)
+    return transfer, _source_lines(transfer, {line.product_id: line.quantity for line in lines})
+
+
 @transaction.atomic(durable=True)
 def transfer_ship(
     *, transfer_id: int, actor: Actor, carrier: str = "", tracking_number: str = ""
 ) -> TransferOrder:
     """The units leave the source (draft -> shipped): every line ships whole, its reserved units
     leave on-hand stock as ``transfer_out``; the expected day is counted from today."""
-    transfer = _locked(transfer_id)
-    _require_at(actor, transfer.source, "ship a transfer")
-    transfer.require_transition(TransferStatus.SHIPPED)
-    lines = _lines_locked(transfer)
+    transfer, held = _held_at_source(transfer_id, actor, TransferStatus.SHIPPED, "ship a transfer")
     stock_consume(
-        lines=_source_lines(transfer, {line.product_id: line.quantity for line in lines}),
+        lines=held,
         actor=actor,
         reference=_reference(transfer),
         reason=f"Transfer to {transfer.destination.code}",
@@ -301,15 +310,9 @@ def transfer_cancel(*, transfer_id: int, actor: Actor, reason: str = "") -> Tran
     """Cancel a transfer not yet shipped (draft -> cancelled): its units go back on sale at the
     source. A shipped transfer cannot be cancelled (409): its units are on the road; receive them,
     then send them back with another transfer if they must return."""
-    transfer = _locked(transfer_id)
-    _require_at(actor, transfer.source, "cancel a transfer")
-    transfer.require_transition(TransferStatus.CANCELLED)
-    lines = _lines_locked(transfer)
+    transfer, held = _held_at_source(transfer_id, actor, TransferStatus.CANCELLED, "cancel a transfer")
     stock_release(
-        lines=_source_lines(transfer, {line.product_id: line.quantity for line in lines}),
-        actor=actor,
-        reference=_reference(transfer),
-        reason=reason or "Transfer cancelled",
+        lines=held, actor=actor, reference=_reference(transfer), reason=reason or "Transfer cancelled"
     )
     transfer.status = TransferStatus.CANCELLED
     transfer.cancelled_at = timezone.now()
