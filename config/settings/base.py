@@ -176,6 +176,7 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "orders.choices.OrderStatus",
         "FulfillmentStatusEnum": "fulfillment.choices.FulfillmentStatus",
         "ReservationStatusEnum": "orders.choices.ReservationStatus",
+        "TransferStatusEnum": "inventory.choices.TransferStatus",
         "FulfillmentMethodEnum": "orders.choices.FulfillmentMethod",
         "HoldReasonEnum": "orders.choices.HoldReason",
         "OrderChangeKindEnum": "orders.choices.OrderChangeKind",
