@@ -34,8 +34,9 @@ ON_THE_ROAD = frozenset({T.SHIPPED, T.IN_TRANSIT, T.PARTIALLY_RECEIVED})
 class TransferOrder(models.Model):
     number = models.CharField(max_length=40, unique=True)
     source = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="transfers_out")
+    # indexed by transfer_dest_status_idx (destination, status)
     destination = models.ForeignKey(
-        "inventory.Location", on_delete=models.PROTECT, related_name="transfers_in"
+        "inventory.Location", on_delete=models.PROTECT, related_name="transfers_in", db_index=False
     )
     status = models.CharField(max_length=20, choices=TransferStatus.choices, default=T.DRAFT)
     order_id = models.BigIntegerField(
@@ -79,7 +80,10 @@ class TransferLine(models.Model):
     """Units of one SKU: ``quantity`` asked (reserved at the source), ``shipped``, ``received``;
     ``0 <= received <= shipped <= quantity`` is a CHECK, so no receipt ever exceeds what left."""
 
-    transfer = models.ForeignKey(TransferOrder, on_delete=models.CASCADE, related_name="lines")
+    # indexed by transfer_line_unique_product (transfer, product)
+    transfer = models.ForeignKey(
+        TransferOrder, on_delete=models.CASCADE, related_name="lines", db_index=False
+    )
     product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+")
     quantity = models.IntegerField()
     shipped = models.IntegerField(default=0)
@@ -111,7 +115,10 @@ class TransferReceipt(models.Model):
     """One receipt of a transfer, under the client's idempotency key: a repeated receive with the
     same key finds it and changes nothing."""
 
-    transfer = models.ForeignKey(TransferOrder, on_delete=models.CASCADE, related_name="receipts")
+    # indexed by transfer_receipt_unique_key (transfer, key)
+    transfer = models.ForeignKey(
+        TransferOrder, on_delete=models.CASCADE, related_name="receipts", db_index=False
+    )
     key = models.CharField(max_length=100)
     units = models.IntegerField()
     actor_name = models.CharField(max_length=220)

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, assume
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -86,6 +86,11 @@ class Row:
     on_hand: int = 0
     reserved: int = 0
     safety_stock: int = 0
+    for_transfers: int = 0  # of ``reserved``: held by draft transfers (only they release or ship them)
+
+    @property
+    def for_orders(self) -> int:
+        return self.reserved - self.for_transfers
 
 
 @dataclass
@@ -263,8 +268,15 @@ class StockLedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.model)
     @rule(data=st.data())
     def release(self, data: st.DataObject) -> None:
-        picks = self._picks(data, lambda row: row.reserved)
+        picks = self._picks(data, lambda row: row.for_orders)
         totals = self._merged(picks)
+        # A release or a consumption names its own units: never those a transfer holds.
+        assume(
+            all(
+                qty <= self.model[key].for_orders or qty > self.model[key].reserved
+                for key, qty in totals.items()
+            )
+        )
         if any(qty <= 0 for _, qty in picks):
             expected: type[DomainError] | None = InvalidInput
         elif any(self.model[key].reserved < qty for key, qty in totals.items()):
@@ -282,8 +294,15 @@ class StockLedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.model)
     @rule(data=st.data())
     def consume(self, data: st.DataObject) -> None:
-        picks = self._picks(data, lambda row: row.reserved)
+        picks = self._picks(data, lambda row: row.for_orders)
         totals = self._merged(picks)
+        # A release or a consumption names its own units: never those a transfer holds.
+        assume(
+            all(
+                qty <= self.model[key].for_orders or qty > self.model[key].reserved
+                for key, qty in totals.items()
+            )
+        )
         if any(qty <= 0 for _, qty in picks):
             expected: type[DomainError] | None = InvalidInput
         elif any(self.model[key].reserved < qty for key, qty in totals.items()):
@@ -332,6 +351,7 @@ class StockLedgerMachine(RuleBasedStateMachine):
         if self._call(InsufficientStock if short else None, create):
             assert row is not None
             row.reserved += quantity
+            row.for_transfers += quantity
             self.movements += 1
             self.transfers.append(Transfer(created[0].pk, source, product, quantity))
 
@@ -352,6 +372,7 @@ class StockLedgerMachine(RuleBasedStateMachine):
             row = self.model[(t.source, t.product)]
             row.on_hand -= t.quantity
             row.reserved -= t.quantity
+            row.for_transfers -= t.quantity
             t.shipped, t.status = t.quantity, TransferStatus.SHIPPED
             self.movements += 1
 
@@ -389,7 +410,9 @@ class StockLedgerMachine(RuleBasedStateMachine):
         t = self._transfer(data)
         expected = None if t.status == TransferStatus.DRAFT else InvalidTransition
         if self._call(expected, _cancel, transfer_id=t.pk, actor=ACTOR):
-            self.model[(t.source, t.product)].reserved -= t.quantity
+            row = self.model[(t.source, t.product)]
+            row.reserved -= t.quantity
+            row.for_transfers -= t.quantity
             t.status = TransferStatus.CANCELLED
             self.movements += 1
 
