@@ -103,9 +103,16 @@ app.conf.beat_schedule = {
     # The routing sweeper: orders stuck in received, backorders, pickups past their hold.
     "routing-sweep": _periodic("fulfillment.tasks.sweep", every=60.0, expires=55),
     "expire-pickups": _periodic("fulfillment.tasks.expire_pickups", every=300.0, expires=290),
+    # Carts' holds past their expiry: the units go back on sale (orders.services.cart_holds).
+    "release-expired-cart-holds": _periodic(
+        "orders.tasks.release_expired_cart_holds", every=60.0, expires=55
+    ),
     "purge-idempotency-records": _periodic(
         "orders.tasks.purge_idempotency_records", every=3600.0, expires=3500
     ),
+    # Loyalty: points past their expiry; balances that drifted from their ledger.
+    "loyalty-expire": _periodic("oms.tasks.loyalty_expire", every=3600.0, expires=3500),
+    "loyalty-repair": _periodic("oms.tasks.loyalty_accounts_repair", every=86400.0, expires=86000),
 }
 app.autodiscover_tasks()
 

@@ -21,6 +21,7 @@ from inventory.models import Location
 from oms.actors import Actor
 from oms.errors import NotFound
 from oms.lookups import filter_given, get_by_pk
+from orders.selectors import SectionRead
 
 from .choices import FulfillmentStatus
 from .models import OPEN_STATUSES, FulfillmentOrder, FulfillmentOrderLine
@@ -81,12 +82,8 @@ def fulfillment_order_list(
     return fulfillment_order_detail_queryset(qs)
 
 
-def fulfillment_orders_for_orders(order_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """The ``fulfillment_orders`` section of orders: {order id: [{id, location, status, lines}]}."""
-    if not order_ids:
-        return {}
-    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    fos = (
+def _fulfillment_orders_read(order_ids: list[int]) -> QuerySet[FulfillmentOrder]:
+    return (
         FulfillmentOrder.objects.filter(order_id__in=order_ids)
         .select_related("location")
         .prefetch_related(
@@ -96,6 +93,10 @@ def fulfillment_orders_for_orders(order_ids: list[int]) -> dict[int, list[dict[s
         )
         .order_by("pk")
     )
+
+
+def _fulfillment_orders_build(fos: list[FulfillmentOrder]) -> dict[int, list[dict[str, Any]]]:
+    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for fo in fos:
         grouped[fo.order_id].append(
             {
@@ -113,6 +114,12 @@ def fulfillment_orders_for_orders(order_ids: list[int]) -> dict[int, list[dict[s
             }
         )
     return dict(grouped)
+
+
+# The ``fulfillment_orders`` section of orders: {order id: [{id, location, status, lines}]}.
+fulfillment_orders_for_orders = SectionRead(
+    queryset=_fulfillment_orders_read, build=_fulfillment_orders_build
+)
 
 
 # --- Today at my store: the admin start page ----------------------------------------------------

@@ -8,7 +8,7 @@ are created with ``manage.py create_staff``. Store associates work in the invent
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.apps import apps
@@ -16,7 +16,10 @@ from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
+from django.utils.translation import gettext, gettext_lazy
 
 from .admin_base import (
     IdentityFixedMixin,
@@ -25,6 +28,7 @@ from .admin_base import (
     ReadOnlyMixin,
     clean_currency_field,
 )
+from .admin_buttons import DetailButton, DetailButtonsMixin
 from .display import EMPTY
 from .models import (
     ApiClient,
@@ -37,6 +41,7 @@ from .models import (
     WebhookEndpoint,
 )
 from .services import api_client_create
+from .webhooks import webhook_secret_rotate
 
 
 class ChannelForm(forms.ModelForm):
@@ -166,15 +171,44 @@ class OutboxEventAdmin(ReadOnlyAdmin):
         return obj.last_error[:80]
 
 
-@admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(ReadOnlyAdmin):
-    """Endpoints are managed with the API (POST/DELETE /webhooks); the secret is never shown."""
+def _secret_rotated(answer: tuple[WebhookEndpoint, str]) -> str:
+    endpoint, secret = answer
+    if endpoint.previous_secret_expires_at is None:
+        return gettext("new signing secret (shown only now): %(secret)s") % {"secret": secret}
+    return gettext(
+        "new signing secret (shown only now): %(secret)s. The previous secret also signs until %(until)s."
+    ) % {
+        "secret": secret,
+        "until": date_format(localtime(endpoint.previous_secret_expires_at), "DATETIME_FORMAT"),
+    }
 
-    list_display = ("url", "events", "active", "failure_count", "disabled_at", "created_at")
-    list_filter = ("active",)
+
+WEBHOOK_BUTTONS = (
+    DetailButton(
+        "rotate-secret",
+        cast(str, gettext_lazy("Rotate the signing secret")),
+        lambda endpoint: True,
+        lambda endpoint, actor, answers: webhook_secret_rotate(endpoint_id=endpoint.pk),
+        _secret_rotated,
+        allowed=lambda actor: actor.is_manager,
+    ),
+)
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(DetailButtonsMixin, ReadOnlyAdmin):
+    """Endpoints are managed with the API (POST/DELETE /webhooks); the secret is never shown, except
+    once in the message of the rotation button (``webhook_secret_rotate``)."""
+
+    list_display = ("url", "events", "payload_format", "active", "failure_count", "disabled_at", "created_at")
+    list_filter = ("active", "payload_format")
     search_fields = ("url",)
-    fields = ("url", "events", "active", "failure_count", "disabled_at", "created_at", "updated_at")
-    exclude = ("secret",)
+    fields = (*WebhookEndpoint.SHOWN_FIELDS, "updated_at")
+    exclude = ("secret", "previous_secret")
+    buttons = WEBHOOK_BUTTONS
+
+    def may_press(self, request: HttpRequest, obj: WebhookEndpoint) -> bool:
+        return self.button_actor(request).is_manager
 
 
 @admin.register(WebhookDelivery)
@@ -196,6 +230,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "endpoint",
         "delivery_id",
         "event_id",
+        "webhook_id",
         "topic",
         "attempt",
         *WebhookDelivery.RESULT_FIELDS,
@@ -241,3 +276,6 @@ class NotificationLogAdmin(ReadOnlyAdmin):
     @admin.display(boolean=True, description="Delivered")
     def succeeded(self, obj: WebhookDelivery) -> bool:
         return obj.succeeded
+
+
+from .loyalty import admin as loyalty_admin  # noqa: E402, F401 - registers the loyalty pages

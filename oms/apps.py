@@ -37,7 +37,7 @@ class ConnectsReceivers:
 class OmsConfig(ConnectsReceivers, AppConfig):
     name = "oms"
     verbose_name = "Customers, channels and staff"
-    receivers = ("subscribers",)
+    receivers = ("subscribers", "loyalty.subscribers")
 
     def ready(self) -> None:
         super().ready()

@@ -59,6 +59,10 @@ class WriteBatch:
         """Draw ``count`` keys of ``model`` at once for the ``keyed`` calls that follow (a batch of
         routings draws them for every order in one statement); a no-op where keys come on insert."""
 
+    def given_keys(self, model: type[Model], keys: Sequence[int]) -> None:
+        """Keys of ``model`` drawn elsewhere (in a read the caller ran anyway) for the ``keyed``
+        calls that follow; a no-op where keys come on insert."""
+
     def change(self, obj: Model, fields: Iterable[str]) -> None:
         """Fields of an existing row to write (as ``save(update_fields=...)`` would)."""
         self.changed.setdefault(id(obj), (obj, set()))[1].update(fields)
@@ -95,6 +99,9 @@ class StatementBatch(WriteBatch):
 
     def reserve_keys(self, model: type[Model], count: int) -> None:
         self._keys[model] = iter(next_ids(model, count))
+
+    def given_keys(self, model: type[Model], keys: Sequence[int]) -> None:
+        self._keys[model] = iter(keys)
 
     def keyed(self, objs: Sequence[Model]) -> None:
         if not objs:

@@ -38,3 +38,11 @@ class NotificationStatus(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed (will be retried)"
     SKIPPED = "skipped", "Skipped (no e-mail address)"
+
+
+class WebhookPayloadFormat(models.TextChoices):
+    """What a webhook endpoint receives: CloudEvents 1.0 envelopes (new endpoints) or the legacy
+    ``{"id", "topic", "created_at", "data"}`` document (endpoints registered before; deprecated)."""
+
+    CLOUDEVENTS = "cloudevents", "CloudEvents 1.0 (structured JSON)"
+    LEGACY = "legacy", "Legacy JSON (deprecated)"

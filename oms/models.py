@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from datetime import datetime
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -8,7 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .choices import ChannelKind, NotificationStatus, StaffEventKind, StaffRole
+from .choices import ChannelKind, NotificationStatus, StaffEventKind, StaffRole, WebhookPayloadFormat
+from .webhook_messages import webhook_message_id
 
 code_validator = RegexValidator(r"^[a-z0-9][a-z0-9_-]{0,63}$", "Use lower-case letters, digits, '-' and '_'.")
 
@@ -205,12 +207,38 @@ class OutboxEvent(models.Model):
 
 
 class WebhookEndpoint(TimeStampedModel):
-    """An integrator's URL that receives signed JSON events. The secret is stored because every
-    delivery is signed with it; it is shown once, when the endpoint is created, and never again."""
+    """An integrator's URL that receives signed events (docs/webhooks.md). The secret is stored
+    because every delivery is signed with it; it is shown once, when the endpoint is created or
+    its secret rotated, and never again. After a rotation the previous secret signs too (a second
+    ``webhook-signature``) until ``previous_secret_expires_at``."""
 
     url = models.URLField(max_length=500)
     events = models.JSONField(default=list, help_text='Topics delivered here; "*" for every topic.')
+    payload_format = models.CharField(
+        max_length=16,
+        choices=WebhookPayloadFormat.choices,
+        default=WebhookPayloadFormat.CLOUDEVENTS,
+        help_text="The body sent: a CloudEvents envelope, or the legacy document (endpoints from before).",
+    )
     secret = models.CharField(max_length=200, editable=False)
+    previous_secret = models.CharField(max_length=200, blank=True, default="", editable=False)
+    previous_secret_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Until then the secret replaced by the last rotation signs too."
+    )
+    secret_rotated_at = models.DateTimeField(null=True, blank=True)
+
+    # What the API and the admin show of an endpoint (never a secret).
+    SHOWN_FIELDS = (
+        "url",
+        "events",
+        "payload_format",
+        "active",
+        "failure_count",
+        "disabled_at",
+        "secret_rotated_at",
+        "previous_secret_expires_at",
+        "created_at",
+    )
     active = models.BooleanField(default=True)
     failure_count = models.PositiveIntegerField(
         default=0, help_text="Consecutive failed attempts; reset by a success."
@@ -222,6 +250,13 @@ class WebhookEndpoint(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.url
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets that sign a delivery at ``now``, oldest first: the previous one while its
+        grace period lasts, then the current one."""
+        expires = self.previous_secret_expires_at
+        in_grace = bool(self.previous_secret) and expires is not None and now < expires
+        return [self.previous_secret, self.secret] if in_grace else [self.secret]
 
 
 class WebhookDelivery(models.Model):
@@ -271,6 +306,11 @@ class WebhookDelivery(models.Model):
     def succeeded(self) -> bool:
         return self.delivered_at is not None
 
+    @property
+    def webhook_id(self) -> str:
+        """The ``webhook-id`` header (and CloudEvents ``id``) the attempt carried."""
+        return webhook_message_id(self.event_id)
+
 
 # --- Customer notifications -----------------------------------------------------------------------
 
@@ -303,3 +343,10 @@ class NotificationLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template} → {self.recipient or '(no e-mail)'} ({self.status})"
+
+
+# --- Loyalty (its own package, oms/loyalty; its models belong to this app) ----------------------------
+
+from .loyalty.models import LoyaltyAccount as LoyaltyAccount  # noqa: E402
+from .loyalty.models import LoyaltyEntry as LoyaltyEntry  # noqa: E402
+from .loyalty.models import LoyaltyRule as LoyaltyRule  # noqa: E402

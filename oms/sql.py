@@ -19,11 +19,13 @@ import inspect
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, ForeignObject, Lookup, Model, QuerySet
+from django.db.models import Field, ForeignObject, Lookup, Model, QuerySet, prefetch_related_objects
 from django.db.models.constants import OnConflict
 from django.db.models.query import ModelIterable
 from django.db.models.sql import InsertQuery
@@ -46,6 +48,7 @@ class _QuerySetInternals(Protocol):
 
     _iterable_class: type[Any]
     _known_related_objects: dict[Field[Any, Any], dict[Any, Model]]
+    _prefetch_related_lookups: tuple[Any, ...]
 
 
 if TYPE_CHECKING:
@@ -208,7 +211,7 @@ class Prepared:
         lines_of(order_id=5)  # == list(OrderLine.objects.filter(order_id=5))
 
     Only for model querysets whose SQL does not depend on the values (no ``__in`` lists, no
-    ``None``), without ``values()``, annotations or related-manager querysets. A list of ids goes
+    ``None``), without ``values()``, aggregations or related-manager querysets. A list of ids goes
     through ``field__any=name``: the call then passes a list for ``name``."""
 
     _SENTINEL = -7_340_000  # no id is negative
@@ -229,8 +232,8 @@ class Prepared:
         db = queryset.db if alias is None else alias
         compiler = queryset.query.get_compiler(using=db)
         sql, params = compiler.as_sql()
-        if compiler.annotation_col_map:
-            raise TypeError("Prepared does not run annotated querysets")
+        if compiler.annotation_col_map and queryset.query.group_by is not None:
+            raise TypeError("Prepared does not run aggregating querysets")
         by_value = {value: name for name, value in sentinels.items()}
         slots = tuple(by_value.get(p) if type(p) is int else None for p in params)
         missing = set(self._names) - set(slots)
@@ -249,9 +252,11 @@ class Prepared:
             end=end,
             init_list=[f[0].target.attname for f in select[start:end]],
             populators=get_related_populators(klass_info, select, db),
+            annotations=tuple(compiler.annotation_col_map.items()),
         )
 
-    def __call__(self, *, using: str | None = None, **values: int | Sequence[int]) -> list[Any]:
+    def bind(self, *, using: str | None = None, **values: int | Sequence[int]) -> Bound:
+        """The read with these values, not yet run (``read_together`` sends several at once)."""
         cache: dict[str, _Compiled] = self._local.__dict__.setdefault("compiled", {})
         compiled = cache.get(using or "")
         if compiled is None:
@@ -260,19 +265,13 @@ class Prepared:
             p if slot is None else values[slot]
             for p, slot in zip(compiled.params, compiled.slots, strict=True)
         ]
-        with connections[compiled.db].cursor() as cursor:
-            cursor.execute(compiled.sql, params)
-            rows = cursor.fetchall()
-        compiler = compiled.compiler
-        if compiler.has_extra_select:
-            rows = [row[: compiler.col_count] for row in rows]
-        out = []
-        for row in compiler.results_iter([rows]):
-            obj = compiled.model.from_db(compiled.db, compiled.init_list, row[compiled.start : compiled.end])
-            for populator in compiled.populators:
-                populator.populate(row, obj)
-            out.append(obj)
-        return out
+        return Bound(compiled=compiled, params=params)
+
+    def __call__(self, *, using: str | None = None, **values: int | Sequence[int]) -> list[Any]:
+        bound = self.bind(using=using, **values)
+        with connections[bound.compiled.db].cursor() as cursor:
+            cursor.execute(bound.compiled.sql, bound.params)
+            return bound.instances(cursor.fetchall())
 
     def first(self, *, using: str | None = None, **values: int | Sequence[int]) -> Any:
         """The only or first instance, or None: for a lookup by primary key (or a ``build`` that
@@ -293,3 +292,113 @@ class _Compiled:
     end: int
     init_list: list[str]
     populators: list[_RelatedPopulator]
+    annotations: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A ``Prepared`` read with its values: its SQL and parameters, and its rows made instances."""
+
+    compiled: _Compiled
+    params: list[Any]
+
+    def instances(self, rows: list[Any]) -> list[Any]:
+        compiled, compiler = self.compiled, self.compiled.compiler
+        if compiler.has_extra_select:
+            rows = [row[: compiler.col_count] for row in rows]
+        out = []
+        for row in compiler.results_iter([rows]):
+            obj = compiled.model.from_db(compiled.db, compiled.init_list, row[compiled.start : compiled.end])
+            for populator in compiled.populators:
+                populator.populate(row, obj)
+            for name, position in compiled.annotations:
+                setattr(obj, name, row[position])
+            out.append(obj)
+        return out
+
+
+def read_together(*reads: QuerySet[Any] | Bound) -> list[list[Any]]:
+    """Several model reads in one round trip, each answered as ``list(queryset)`` would
+    (``from_db``, the field converters, ``select_related`` objects, annotations), in order: model
+    querysets, or ``Prepared`` reads bound to their values (``Prepared.bind``: compiled once).
+
+    On PostgreSQL the statements are sent in a pipeline (psycopg's pipeline mode): the server runs
+    them one after the other, in order, in the caller's transaction (a ``select_for_update`` first
+    holds its lock for those that follow), and the answers come back together; elsewhere they
+    run one by one. A queryset's ``prefetch_related`` reads follow, for the rows found only. Model
+    querysets only: no ``values()`` or related-manager querysets."""
+    for read in reads:
+        if isinstance(read, Bound):
+            continue
+        internals = cast(_QuerySetInternals, read)
+        if internals._iterable_class is not ModelIterable or internals._known_related_objects:
+            raise TypeError("read_together reads model querysets only")
+    if connection.vendor != "postgresql" or len(reads) < 2:
+        return [_one(read) for read in reads]
+    lookups = [
+        () if isinstance(read, Bound) else cast(_QuerySetInternals, read)._prefetch_related_lookups
+        for read in reads
+    ]
+    statements: list[tuple[str, Sequence[Any]] | None] = []
+    builders: list[Callable[[list[Any]], list[Any]]] = []
+    for read in reads:
+        if isinstance(read, Bound):
+            statements.append((read.compiled.sql, read.params))
+            builders.append(read.instances)
+            continue
+        compiler = read.prefetch_related(None).query.get_compiler(using=read.db)
+        try:
+            statements.append(compiler.as_sql())
+        except EmptyResultSet:  # e.g. .none(): nothing to read
+            statements.append(None)
+        builders.append(partial(_instances, compiler))
+    connection.ensure_connection()
+    cursors = []
+    try:
+        with connection.connection.pipeline():
+            for statement in statements:
+                cursor = connection.cursor() if statement is not None else None
+                if cursor is not None and statement is not None:
+                    cursor.execute(*statement)
+                cursors.append(cursor)
+        rows = [cursor.fetchall() if cursor is not None else [] for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            if cursor is not None:
+                cursor.close()
+    answers = [build(found) for build, found in zip(builders, rows, strict=True)]
+    for instances, prefetch in zip(answers, lookups, strict=True):
+        if instances and prefetch:
+            prefetch_related_objects(instances, *prefetch)
+    return answers
+
+
+def _one(read: QuerySet[Any] | Bound) -> list[Any]:
+    if isinstance(read, Bound):
+        with connections[read.compiled.db].cursor() as cursor:
+            cursor.execute(read.compiled.sql, read.params)
+            return read.instances(cursor.fetchall())
+    return list(read)
+
+
+def _instances(compiler: SQLCompiler, rows: list[Any]) -> list[Any]:
+    """The rows of a compiled model query as instances, as ``ModelIterable`` makes them."""
+    if not rows:
+        return []
+    if compiler.has_extra_select:
+        rows = [row[: compiler.col_count] for row in rows]
+    klass_info, select = compiler.klass_info, compiler.select
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    init_list = [f[0].target.attname for f in select[start:end]]
+    db = compiler.using or connection.alias
+    populators = get_related_populators(klass_info, select, db)
+    model = klass_info["model"]
+    out = []
+    for row in compiler.results_iter([rows]):
+        obj = model.from_db(db, init_list, row[start:end])
+        for populator in populators:
+            populator.populate(row, obj)
+        for name, position in compiler.annotation_col_map.items():
+            setattr(obj, name, row[position])
+        out.append(obj)
+    return out

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import OperationalError
 
 from . import notifications, outbox, webhooks
+from .loyalty import services as loyalty_services
 
 
 @shared_task(name="oms.tasks.outbox_relay", acks_late=True)
@@ -85,3 +86,15 @@ def notification_send_many(*, events: list[dict]) -> list[int]:
     for item in failed:
         notification_send.delay(topic=item["topic"], event_id=item["event_id"], payload=item["payload"])
     return [log.pk for log in logs]
+
+
+@shared_task(name="oms.tasks.loyalty_expire", acks_late=True)
+def loyalty_expire() -> int:
+    """Beat: expire the loyalty points past their expiry (first in, first out)."""
+    return loyalty_services.loyalty_expire()
+
+
+@shared_task(name="oms.tasks.loyalty_accounts_repair", acks_late=True)
+def loyalty_accounts_repair() -> int:
+    """Beat: bring any account's balance and debt back to its ledger's sums."""
+    return loyalty_services.loyalty_accounts_repair()

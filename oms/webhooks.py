@@ -1,6 +1,7 @@
 """Signed webhooks: integrators register a URL and the topics they want; every matching event is
-POSTed to it as JSON, signed with HMAC-SHA256, retried with exponential backoff, and logged.
+POSTed to it, signed per the Standard Webhooks spec, retried with exponential backoff, and logged.
 
+- Event types: the registry ``oms.event_types`` (a feature adds one there in one line).
 - Fan-out: a wildcard after-commit subscriber (``oms.subscribers``) enqueues one
   ``oms.tasks.webhook_deliver`` per active endpoint whose ``events`` match the topic. The list of
   active endpoints is kept per process for ``OMS_WEBHOOK_ENDPOINT_CACHE_SECONDS`` so that a hot path
@@ -9,22 +10,19 @@ POSTed to it as JSON, signed with HMAC-SHA256, retried with exponential backoff,
   transaction that logs the attempt (``WebhookDelivery``) and counts consecutive failures; after
   ``OMS_WEBHOOK_MAX_FAILURES`` of them the endpoint is disabled. The task retries a failed attempt
   after 2**attempt seconds, up to ``OMS_WEBHOOK_MAX_RETRIES`` times.
-- Body ``{"id": <outbox event id>, "topic", "created_at", "data": <payload>}``; headers
-  ``X-OMS-Event``, ``X-OMS-Delivery`` (one UUID for every attempt of a delivery),
-  ``X-OMS-Timestamp`` (unix seconds of the attempt) and
-  ``X-OMS-Signature: sha256=<hex HMAC-SHA256(secret, f"{timestamp}.{raw body}")>``.
-  See docs/webhooks.md for verifying a signature.
+- Body and headers (``oms.webhook_messages``): a CloudEvents 1.0 envelope (``payload_format``
+  ``cloudevents``, new endpoints) or the legacy ``{"id", "topic", "created_at", "data"}``
+  (endpoints registered before); ``webhook-id`` (``evt_<outbox event id>``: the same on every
+  retry), ``webhook-timestamp``, ``webhook-signature: v1,<base64>`` (two during a secret rotation's
+  grace period), and the deprecated ``X-OMS-*`` headers. See docs/webhooks.md.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import http.client
 import json
 import logging
-import secrets
 import ssl
 import time
 from dataclasses import dataclass
@@ -34,91 +32,66 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from .choices import WebhookPayloadFormat
 from .errors import InvalidInput, NotFound
+from .event_types import event_type_get, event_type_names
 from .lookups import pk_or_none
 from .models import WebhookDelivery, WebhookEndpoint
+from .webhook_messages import (
+    DELIVERY_HEADER,
+    EVENT_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    USER_AGENT,
+    delivery_body,
+    signed_headers,
+    webhook_body,
+    webhook_secret_generate,
+    webhook_signature,
+    webhook_signature_verify,
+)
+
+__all__ = [
+    "DELIVERY_HEADER",
+    "EVENT_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "USER_AGENT",
+    "webhook_body",
+    "webhook_signature",
+    "webhook_signature_verify",
+]
 
 logger = logging.getLogger(__name__)
 
 WILDCARD = "*"
-# The topics an endpoint may subscribe to (design.md, "Webhooks"); "*" means all of them.
-WEBHOOK_EVENTS: tuple[str, ...] = (
-    "order.created",
-    "order.allocated",
-    "order.backordered",
-    "order.held",
-    "order.hold_released",
-    "order.cancelled",
-    "order.partially_cancelled",
-    "order.completed",
-    "order.changed",
-    "fulfillment.created",
-    "fulfillment.accepted",
-    "fulfillment.shipped",
-    "fulfillment.ready_for_pickup",
-    "fulfillment.picked_up",
-    "fulfillment.rejected",
-    "fulfillment.pickup_expired",
-    "return.created",
-    "return.received",
-    "return.cancelled",
-    "return.closed",
-    "refund.created",
-    "payment.captured",
-    "payment.failed",
-    "stock.changed",
-)
-WEBHOOK_EVENT_CHOICES: tuple[str, ...] = (*WEBHOOK_EVENTS, WILDCARD)
-
-SIGNATURE_HEADER = "X-OMS-Signature"
-TIMESTAMP_HEADER = "X-OMS-Timestamp"
-EVENT_HEADER = "X-OMS-Event"
-DELIVERY_HEADER = "X-OMS-Delivery"
-USER_AGENT = "unified-oms-webhooks/1"
 SECRET_MIN_LENGTH = 16
 RESPONSE_EXCERPT_BYTES = 1000
-DEFAULT_TOLERANCE_SECONDS = 300
 
 
-# --- Signing --------------------------------------------------------------------------------------
+def webhook_event_names() -> tuple[str, ...]:
+    """The topics an endpoint may subscribe to (the registry's), without the wildcard."""
+    return event_type_names()
 
 
-def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
-    """``sha256=<hex HMAC-SHA256(secret, f"{timestamp}.{raw body}")>``."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+def webhook_event_choices() -> tuple[str, ...]:
+    """The topics an endpoint may subscribe to, and "*" for all of them."""
+    return (*event_type_names(), WILDCARD)
 
 
-def webhook_signature_verify(
-    *,
-    secret: str,
-    body: bytes,
-    timestamp: str | int,
-    signature: str,
-    tolerance: int = DEFAULT_TOLERANCE_SECONDS,
-    now: float | None = None,
-) -> bool:
-    """What a receiver does (docs/webhooks.md): the signature matches the raw body and the
-    timestamp, and the timestamp is recent (replays of an old delivery are refused)."""
-    try:
-        ts = int(timestamp)
-    except (TypeError, ValueError):
-        return False
-    if abs((now if now is not None else time.time()) - ts) > tolerance:
-        return False
-    expected = webhook_signature(secret=secret, timestamp=ts, body=body)
-    return hmac.compare_digest(expected, signature or "")
-
-
-def webhook_body(*, event_id: int, topic: str, created_at: str, data: dict[str, Any]) -> bytes:
-    document = {"id": event_id, "topic": topic, "created_at": created_at, "data": data}
-    return json.dumps(document, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False).encode()
+def __getattr__(name: str) -> tuple[str, ...]:
+    # WEBHOOK_EVENTS / WEBHOOK_EVENT_CHOICES: read from the registry when asked (events registered
+    # by apps after this module was imported are included).
+    if name == "WEBHOOK_EVENTS":
+        return webhook_event_names()
+    if name == "WEBHOOK_EVENT_CHOICES":
+        return webhook_event_choices()
+    raise AttributeError(name)
 
 
 # --- Endpoints (manager only) ------------------------------------------------------------------------
@@ -137,33 +110,99 @@ def check_webhook_url(url: str) -> str:
 
 def check_webhook_events(events: list[str]) -> list[str]:
     chosen = list(dict.fromkeys(events or []))  # de-duplicated, in the given order
-    unknown = [name for name in chosen if name not in WEBHOOK_EVENT_CHOICES]
+    known = webhook_event_choices()
+    unknown = [name for name in chosen if name not in known]
     if not chosen or unknown:
         raise InvalidInput(
             "Choose one or more known event types, or '*'.",
             code="invalid_webhook_events",
-            extra={"unknown": unknown, "known": list(WEBHOOK_EVENT_CHOICES)},
+            extra={"unknown": unknown, "known": list(known)},
         )
     return [WILDCARD] if WILDCARD in chosen else chosen
 
 
-@transaction.atomic
-def webhook_endpoint_create(
-    *, url: str, events: list[str], secret: str | None = None
-) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint; answer it with its secret (generated when not given). The secret is
-    stored to sign deliveries and never shown again."""
-    url = check_webhook_url(url)
-    events = check_webhook_events(events)
+def check_webhook_secret(secret: str | None) -> str:
+    """The secret given (at least SECRET_MIN_LENGTH characters), or a new ``whsec_`` one."""
     if secret is None or secret == "":
-        secret = f"whsec_{secrets.token_urlsafe(32)}"
-    elif len(secret) < SECRET_MIN_LENGTH:
+        return webhook_secret_generate()
+    if len(secret) < SECRET_MIN_LENGTH:
         raise InvalidInput(
             f"A webhook secret has at least {SECRET_MIN_LENGTH} characters.", code="weak_webhook_secret"
         )
-    endpoint = WebhookEndpoint.objects.create(url=url, events=events, secret=secret)
+    return secret
+
+
+@transaction.atomic
+def webhook_endpoint_create(
+    *,
+    url: str,
+    events: list[str],
+    secret: str | None = None,
+    payload_format: str = WebhookPayloadFormat.CLOUDEVENTS,
+) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint; answer it with its secret (generated, in the ``whsec_`` form, when not
+    given). The secret is stored to sign deliveries and never shown again."""
+    url = check_webhook_url(url)
+    events = check_webhook_events(events)
+    secret = check_webhook_secret(secret)
+    endpoint = WebhookEndpoint.objects.create(
+        url=url, events=events, secret=secret, payload_format=_check_format(payload_format)
+    )
     _endpoints_changed()
     return endpoint, secret
+
+
+def _check_format(payload_format: str) -> str:
+    if payload_format not in WebhookPayloadFormat.values:
+        raise InvalidInput(
+            "Choose a payload format.",
+            code="invalid_payload_format",
+            extra={"known": list(WebhookPayloadFormat.values)},
+        )
+    return payload_format
+
+
+@transaction.atomic(durable=True)
+def webhook_secret_rotate(
+    *, endpoint_id: int | str, secret: str | None = None, now: datetime | None = None
+) -> tuple[WebhookEndpoint, str]:
+    """Give an endpoint a new secret (generated when not given) and answer it, shown this once.
+    The replaced secret keeps signing deliveries, as a second ``webhook-signature``, for
+    ``OMS_WEBHOOK_SECRET_GRACE_HOURS`` (0: it stops at once), so the receiver can switch over
+    without refusing a delivery. Rotating again within that time drops the oldest secret."""
+    endpoint = _endpoint_locked(endpoint_id)
+    new_secret = check_webhook_secret(secret)
+    if new_secret == endpoint.secret:
+        raise InvalidInput("Choose a secret other than the current one.", code="webhook_secret_unchanged")
+    now = now or timezone.now()
+    grace = timedelta(hours=settings.OMS_WEBHOOK_SECRET_GRACE_HOURS)
+    endpoint.previous_secret = endpoint.secret if grace > timedelta(0) else ""
+    endpoint.previous_secret_expires_at = now + grace if grace > timedelta(0) else None
+    endpoint.secret, endpoint.secret_rotated_at = new_secret, now
+    endpoint.save(
+        update_fields=[
+            "secret",
+            "previous_secret",
+            "previous_secret_expires_at",
+            "secret_rotated_at",
+            "updated_at",
+        ]
+    )
+    logger.info(
+        "webhook %s: secret rotated, the previous one signs until %s",
+        endpoint.pk,
+        endpoint.previous_secret_expires_at,
+    )
+    return endpoint, new_secret
+
+
+@transaction.atomic
+def webhook_endpoint_update(*, endpoint_id: int | str, payload_format: str) -> WebhookEndpoint:
+    """Change what an endpoint receives (a legacy endpoint moves to CloudEvents)."""
+    endpoint = _endpoint_locked(endpoint_id)
+    endpoint.payload_format = _check_format(payload_format)
+    endpoint.save(update_fields=["payload_format", "updated_at"])
+    return endpoint
 
 
 def webhook_endpoint_list() -> QuerySet[WebhookEndpoint]:
@@ -203,6 +242,14 @@ def webhook_delivery_list(*, endpoint_id: int | str) -> QuerySet[WebhookDelivery
     return WebhookDelivery.objects.filter(endpoint=endpoint)
 
 
+def _endpoint_locked(endpoint_id: int | str) -> WebhookEndpoint:
+    """The endpoint, its row locked for this transaction; NotFound (webhook_not_found) otherwise."""
+    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=_as_id(endpoint_id)).first()
+    if endpoint is None:
+        raise NotFound("No such webhook.", code="webhook_not_found", extra={"id": endpoint_id})
+    return endpoint
+
+
 def _as_id(value: int | str) -> int:
     pk = pk_or_none(value)
     if pk is None:
@@ -228,7 +275,7 @@ def _endpoints_changed() -> None:
 def webhook_endpoints_for_topic(topic: str) -> list[int]:
     """Ids of the active endpoints subscribed to ``topic`` (or to every topic)."""
     global _endpoint_cache
-    if topic not in WEBHOOK_EVENTS:  # internal topics (order.cancelling ...) never leave the OMS
+    if event_type_get(topic) is None:  # internal topics (order.cancelling ...) never leave the OMS
         return []
     ttl = settings.OMS_WEBHOOK_ENDPOINT_CACHE_SECONDS
     cached = _endpoint_cache
@@ -337,12 +384,19 @@ def webhook_deliver(
         return DeliveryOutcome(delivery=None, retry_in=None, skipped="endpoint deleted")
     if not endpoint.active:
         return DeliveryOutcome(delivery=None, retry_in=None, skipped="endpoint disabled")
-    body = webhook_body(event_id=event_id, topic=topic, created_at=created_at, data=data)
-    result = webhook_http_post(
-        url=endpoint.url,
+    body, content_type = delivery_body(
+        endpoint.payload_format, event_id=event_id, topic=topic, created_at=created_at, data=data
+    )
+    headers = signed_headers(
+        secrets_in_use=endpoint.signing_secrets(timezone.now()),
+        event_id=event_id,
+        topic=topic,
+        delivery_id=delivery_id,
         body=body,
-        headers=_signed_headers(endpoint, topic=topic, delivery_id=delivery_id, body=body),
-        timeout=settings.OMS_WEBHOOK_TIMEOUT_SECONDS,
+        content_type=content_type,
+    )
+    result = webhook_http_post(
+        url=endpoint.url, body=body, headers=headers, timeout=settings.OMS_WEBHOOK_TIMEOUT_SECONDS
     )
     now = now or timezone.now()
     with transaction.atomic():
@@ -372,21 +426,6 @@ def webhook_deliver(
             settings.OMS_WEBHOOK_MAX_FAILURES,
         )
     return DeliveryOutcome(delivery=delivery, retry_in=retry_in)
-
-
-def _signed_headers(
-    endpoint: WebhookEndpoint, *, topic: str, delivery_id: str, body: bytes
-) -> dict[str, str]:
-    """The headers of one attempt, signed with the endpoint's secret at this second."""
-    timestamp = int(time.time())
-    return {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        EVENT_HEADER: topic,
-        DELIVERY_HEADER: str(delivery_id),
-        TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: webhook_signature(secret=endpoint.secret, timestamp=timestamp, body=body),
-    }
 
 
 def _count_attempt(

@@ -376,4 +376,5 @@ class IdempotencyRecordAdmin(NoAddOrChangeMixin, admin.ModelAdmin):
     ]
 
 
-from . import customer_admin  # noqa: E402, F401  # registers the customer page (it shows orders)
+# registers the price lists and carts, and the customer page (it shows orders)
+from . import cart_admin, customer_admin  # noqa: E402, F401

@@ -71,6 +71,7 @@ class OrderEventKind(models.TextChoices):
     PAYMENT_CAPTURED = "payment_captured", "Payment captured"
     PAYMENT_VOIDED = "payment_voided", "Authorisation voided"
     PAYMENT_REFUNDED = "payment_refunded", "Payment refunded"
+    LOYALTY_REDEEMED = "loyalty_redeemed", "Paid with loyalty points"
     PAYMENT_FAILED = "payment_failed", "Payment failed"
     EXCHANGE_CREATED = "exchange_created", "Exchange order created"
     # messages
@@ -123,3 +124,27 @@ class ChangeRequestStatus(models.TextChoices):
     PENDING_LOCATION = "pending_location", "Waiting for the location"
     APPLIED = "applied", "Applied"
     REFUSED = "refused", "Refused"
+
+
+class CartStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CHECKED_OUT = "checked_out", "Checked out"
+
+
+class CartEventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    RESUMED = "resumed", "Opened on another channel"
+    LINE_ADDED = "line_added", "Line added"
+    LINE_CHANGED = "line_changed", "Line changed"
+    LINE_REMOVED = "line_removed", "Line removed"
+    REPRICED = "repriced", "Re-priced"
+    ATTACHED = "attached", "Attached to a customer"
+    HOLD_PLACED = "hold_placed", "Hold placed"
+    HOLD_RELEASED = "hold_released", "Hold released"
+    CHECKED_OUT = "checked_out", "Checked out"
+
+
+class CartHoldStatus(models.TextChoices):
+    ACTIVE = "active", "Held"
+    RELEASED = "released", "Released"
+    CONVERTED = "converted", "Converted into the order's reservations"

@@ -1,4 +1,4 @@
-from oms.errors import Conflict, InvalidInput, NotFound
+from oms.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from oms.errors import CustomerNotFound as CustomerNotFound  # a kernel error now (customers are oms's)
 
 
@@ -51,3 +51,43 @@ class FulfillmentInProgress(Conflict):
 class UnitsAlreadyFulfilled(Conflict):
     default_code = "units_already_fulfilled"
     default_message = "These units were shipped or collected already; return them instead."
+
+
+class PriceMismatch(InvalidInput):
+    default_code = "price_mismatch"
+    default_message = "Some lines are priced below the channel's price list."
+
+
+class PriceUnavailable(InvalidInput):
+    default_code = "price_unavailable"
+    default_message = "The channel has no price for some SKUs."
+
+
+class PriceListNotFound(NotFound):
+    default_code = "price_list_not_found"
+    default_message = "Price list not found."
+
+
+class CartNotFound(NotFound):
+    default_code = "cart_not_found"
+    default_message = "Cart not found."
+
+
+class CartNotVisible(PermissionDenied):
+    default_code = "cart_not_visible"
+    default_message = "This channel may not see this cart."
+
+
+class CartCheckedOut(Conflict):
+    default_code = "cart_checked_out"
+    default_message = "The cart was checked out already."
+
+
+class CartCustomerConflict(Conflict):
+    default_code = "cart_customer_conflict"
+    default_message = "The cart belongs to another customer, or the customer has another open cart."
+
+
+class CartEmpty(Conflict):
+    default_code = "empty_cart"
+    default_message = "The cart has no lines."

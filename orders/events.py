@@ -1,4 +1,5 @@
-"""The order timeline: one OrderEvent row per change, with who did it. Every app writes here."""
+"""The order timeline: one OrderEvent row per change, with who did it. Every app writes here. And
+the cart's timeline (``CartEvent``: with the channel it was done on)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from oms.actors import Actor
+from oms.models import Channel
 
-from .models import Order, OrderEvent
+from .models import Cart, CartEvent, Order, OrderEvent
 
 
 def order_event_build(
@@ -36,3 +38,19 @@ def order_event_record(
 
 def order_events_record(events: Iterable[OrderEvent]) -> list[OrderEvent]:
     return OrderEvent.objects.bulk_create(list(events))
+
+
+def cart_event_build(
+    *, cart: Cart, kind: str, actor: Actor, channel: Channel | None, **data: Any
+) -> CartEvent:
+    """An unsaved row of the cart's timeline: ``kind`` done on ``channel`` by ``actor``."""
+    if actor.via:
+        data["via"] = actor.via
+    return CartEvent(
+        cart=cart,
+        kind=kind,
+        channel=channel,
+        actor_type=actor.type,
+        actor_name=actor.name[:200],
+        data=data,
+    )

@@ -1,7 +1,9 @@
 """Order KPIs (registered with ``oms.kpis``): orders placed in the period by channel and by day,
 and where those orders stand now.
 
-Revenue is what the customers paid (``Order.total``), per currency, for orders not cancelled."""
+Revenue is what the customers paid (``Order.total``), per currency, for orders not cancelled;
+``sales_by_channel`` says it once per channel in the channel's own currency (a channel sells in
+one currency: placement refuses another), for multi-currency reports."""
 
 from __future__ import annotations
 
@@ -10,11 +12,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from oms.kpis import kpi_register, money_by_currency
+from oms.kpis import kpi_register, money, money_by_currency
 
 from .choices import OrderStatus
 from .selectors import orders_placed_between as _placed
@@ -37,6 +39,29 @@ def orders_by_channel(*, start: datetime, end: datetime, location_id: int | None
         revenue[row["channel__code"]].append((row["currency"], row["revenue"]))
     return {
         code: {"orders": counts[code], "revenue": money_by_currency(revenue[code])} for code in sorted(counts)
+    }
+
+
+def sales_by_channel(*, start: datetime, end: datetime, location_id: int | None = None) -> dict[str, Any]:
+    """``{channel code: {"currency", "orders", "sales", "average_order"}}``: sales in the channel's
+    currency (orders not cancelled), and their average."""
+    rows = (
+        _placed(start=start, end=end, location_id=location_id)
+        .filter(currency=F("channel__currency"))
+        .values("channel__code", "channel__currency")
+        .annotate(
+            orders=Count("pk"), sold=Count("pk", filter=~Q(status=OrderStatus.CANCELLED)), sales=_REVENUE
+        )
+        .order_by("channel__code")
+    )
+    return {
+        row["channel__code"]: {
+            "currency": row["channel__currency"],
+            "orders": row["orders"],
+            "sales": money(row["sales"]),
+            "average_order": money(row["sales"] / row["sold"]) if row["sold"] else None,
+        }
+        for row in rows
     }
 
 
@@ -78,5 +103,6 @@ def order_status_mix(*, start: datetime, end: datetime, location_id: int | None 
 
 
 kpi_register("orders_by_channel", orders_by_channel)
+kpi_register("sales_by_channel", sales_by_channel)
 kpi_register("orders_by_day", orders_by_day)
 kpi_register("order_status_mix", order_status_mix)

@@ -418,3 +418,13 @@ class OrderChangeRequest(ActorStampedModel):
 
     def __str__(self) -> str:
         return f"change request {self.pk} of {self.order_id} ({self.status})"
+
+
+from .cart_models import (  # noqa: E402, F401  # the price lists and carts, models of this app
+    Cart,
+    CartEvent,
+    CartHold,
+    CartLine,
+    PriceList,
+    PriceListEntry,
+)

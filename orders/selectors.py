@@ -9,7 +9,7 @@ What an actor may not see is simply not found (404), so ids do not leak."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from oms.actors import Actor
 from oms.contact import normalize_phone
 from oms.lookups import filter_given, get_by_pk, pk_or_none
 from oms.models import ChannelCustomerRef, Customer
+from oms.sql import Prepared, read_together
 
 from .errors import CustomerNotFound, OrderNotFound
 from .models import Order, OrderChange, OrderChangeRequest, OrderEvent, OrderHold, OrderLine, Reservation
@@ -32,6 +33,20 @@ _order_sections: dict[str, tuple[OrderSectionLoader, Any]] = {}
 # name -> a factory of the section's output field (a serializer), for the API schema: the app that
 # builds a section's values says what they look like.
 _order_section_outputs: dict[str, Callable[[], Any]] = {}
+
+
+@dataclass(frozen=True)
+class SectionRead:
+    """A section loader in two steps, so that every section of an order is read in one round trip
+    (``oms.sql.read_together``): ``queryset`` (order ids -> the rows to read; its
+    ``prefetch_related`` reads follow) and ``build`` (the rows -> {order id: value}). Called, it
+    is a plain loader."""
+
+    queryset: Callable[[list[int]], QuerySet[Any]]
+    build: Callable[[list[Any]], dict[int, Any]]
+
+    def __call__(self, order_ids: list[int]) -> dict[int, Any]:
+        return self.build(list(self.queryset(order_ids))) if order_ids else {}
 
 
 def order_section_register(
@@ -50,8 +65,28 @@ def order_section_outputs() -> dict[str, Callable[[], Any]]:
 
 
 def order_sections_load(order_ids: list[int]) -> dict[str, dict[int, Any]]:
-    """Every registered section for these orders: {section: {order id: value}}, one call per loader."""
-    return {name: loader(order_ids) for name, (loader, _default) in _order_sections.items()}
+    """Every registered section for these orders: {section: {order id: value}}, one call per loader;
+    the ``SectionRead`` ones read together, in one round trip."""
+    return _sections_with(order_ids)[0]
+
+
+def _sections_with(
+    order_ids: list[int], *, also: Sequence[Any] = ()
+) -> tuple[dict[str, dict[int, Any]], list[Any]]:
+    """``order_sections_load`` and the answers to ``also``, read in the same round trip."""
+    if not order_ids:
+        return {name: {} for name in _order_sections}, read_together(*also) if also else []
+    reads = {
+        name: loader for name, (loader, _d) in _order_sections.items() if isinstance(loader, SectionRead)
+    }
+    rows = read_together(*also, *(read.queryset(order_ids) for read in reads.values()))
+    found, rows = rows[: len(also)], rows[len(also) :]
+    built = {name: read.build(got) for (name, read), got in zip(reads.items(), rows, strict=True)}
+    sections = {
+        name: built[name] if name in built else loader(order_ids)
+        for name, (loader, _default) in _order_sections.items()
+    }
+    return sections, found
 
 
 def order_section_names() -> dict[str, Any]:
@@ -106,6 +141,44 @@ def order_detail(*, order_id: int | str, actor: Actor) -> Order:
     detailed = order_detail_queryset(Order.objects.filter(pk=order.pk)).get()
     attach_sections([detailed])
     return detailed
+
+
+# order_detail_of's reads, compiled once per process (oms.sql.Prepared)
+_reservations_of = Prepared(
+    lambda order_id: (
+        Reservation.objects.filter(order_id=order_id).select_related("location", "product").order_by("pk")
+    )
+)
+_holds_of = Prepared(lambda order_id: OrderHold.objects.filter(order_id=order_id).order_by("pk"))
+_events_of = Prepared(lambda order_id: OrderEvent.objects.filter(order_id=order_id).order_by("pk"))
+
+
+def order_detail_of(order: Order, *, lines: Iterable[OrderLine]) -> Order:
+    """``order_detail`` of an order the caller holds with its channel, customer and pickup store
+    (an order change, in its transaction), whose lines it has as they are now: the rest of the
+    representation is read (its reservations, holds, timeline and sections in one round trip), the
+    order and its lines are not read again."""
+    sections, (reservations, holds, timeline) = _sections_with(
+        [order.pk],
+        also=(
+            _reservations_of.bind(order_id=order.pk),
+            _holds_of.bind(order_id=order.pk),
+            _events_of.bind(order_id=order.pk),
+        ),
+    )
+    cache = order.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in (
+        ("lines", sorted(lines, key=lambda line: line.line_number)),
+        ("reservations", reservations),
+        ("holds", holds),
+        ("events", timeline),
+    ):
+        known = getattr(order, name).all()
+        known._result_cache, known._prefetch_done = list(rows), True  # as prefetch_related leaves it
+        cache[name] = known
+    defaults = order_section_names()
+    order.sections = {name: values.get(order.pk, defaults[name]) for name, values in sections.items()}
+    return order
 
 
 def order_changes(*, order_id: int) -> list[OrderChange]:
@@ -174,9 +247,15 @@ def _visible_customers(actor: Actor) -> QuerySet[Customer]:
     return qs.none()
 
 
-def customer_list(*, actor: Actor, email: str | None = None, phone: str | None = None) -> QuerySet[Customer]:
-    """The customers the actor may see, matching the email / phone if given, oldest first."""
+def customer_list(
+    *, actor: Actor, email: str | None = None, phone: str | None = None, loyalty_number: str | None = None
+) -> QuerySet[Customer]:
+    """The customers the actor may see, matching the email / phone / loyalty number if given,
+    oldest first."""
     qs = _visible_customers(actor)
+    if loyalty_number:
+        digits = "".join(ch for ch in loyalty_number if ch.isdigit())
+        qs = qs.filter(loyalty_account__loyalty_number=digits)
     if email:
         qs = qs.filter(email_normalized=email.strip().lower())
     if phone:

@@ -1,4 +1,5 @@
-"""Thin Celery tasks of orders: the idempotency purge (queue ``routing``) and the payment tasks
+"""Thin Celery tasks of orders: the idempotency purge and the release of expired cart holds (queue
+``routing``) and the payment tasks
 (queue ``sync``), each retried with backoff while the gateway fails transiently."""
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ logger = logging.getLogger(__name__)
 def purge_idempotency_records() -> int:
     """Beat, hourly: forget idempotency keys past their 24 hours."""
     return services.idempotency_records_purge()
+
+
+@shared_task(name="orders.tasks.release_expired_cart_holds", acks_late=True)
+def release_expired_cart_holds() -> int:
+    """Beat, every minute: give the units of expired cart holds back to sale."""
+    return services.cart_holds_expire()
 
 
 def _with_retries(task: Task, call: Callable[..., Any], **kwargs: Any) -> None:

@@ -34,7 +34,12 @@ def order_and_lines_insert(order: Order, lines: list[OrderLine]) -> list[OrderLi
 
 
 def reservations_reserve_and_insert(
-    *, lines: list[StockLine], reservations: list[Reservation], actor: Actor, reference: str
+    *,
+    lines: list[StockLine],
+    reservations: list[Reservation],
+    actor: Actor,
+    reference: str,
+    reason: str = "order placed",
 ) -> None:
     """Hold the units of ``lines`` (a plan's) and write the reservation rows, or raise
     InsufficientStock (a lost race: the caller rolls back the reservations with the rest).
@@ -42,9 +47,9 @@ def reservations_reserve_and_insert(
     On PostgreSQL one statement does both: the inventory's reserving CTEs (stock rows in pk order,
     and ledger), then the reservations' INSERT, whose RETURNING also tells which stock rows were
     reserved. Elsewhere ``stock_reserve`` and a bulk INSERT."""
-    statement = stock_reserve_statement(StockHold(lines, actor, reference=reference, reason="order placed"))
+    statement = stock_reserve_statement(StockHold(lines, actor, reference=reference, reason=reason))
     if statement is None:
-        stock_reserve(lines=lines, actor=actor, reference=reference, reason="order placed")
+        stock_reserve(lines=lines, actor=actor, reference=reference, reason=reason)
         Reservation.objects.bulk_create(reservations)
         return
     insert, insert_params = insert_sql(Reservation, reservations, returning=("id",))

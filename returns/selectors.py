@@ -28,6 +28,7 @@ from oms.lookups import get_by_pk
 from oms.money import money_text
 from orders.choices import OrderStatus
 from orders.models import Order, OrderLine
+from orders.selectors import SectionRead
 
 from .choices import ReturnStatus
 from .errors import ReturnNotFound
@@ -159,11 +160,8 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else money_text(value)
 
 
-def returns_for_orders(order_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """{order id: [return summaries]} for the orders' ``returns`` section, in at most three queries."""
-    if not order_ids:
-        return {}
-    rmas = (
+def _returns_read(order_ids: list[int]) -> QuerySet[Return]:
+    return (
         Return.objects.filter(order_id__in=order_ids)
         .select_related("location", "channel", "exchange_order")
         .prefetch_related(
@@ -172,6 +170,9 @@ def returns_for_orders(order_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
         )
         .order_by("pk")
     )
+
+
+def _returns_build(rmas: list[Return]) -> dict[int, list[dict[str, Any]]]:
     dt = DateTimeField()
     grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for rma in rmas:
@@ -211,11 +212,15 @@ def returns_for_orders(order_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     return dict(grouped)
 
 
-def exchanges_for_orders(order_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """{exchange order id: the return it was created for} for the orders' ``exchange_for`` section."""
-    if not order_ids:
-        return {}
-    rows = Return.objects.filter(exchange_order_id__in=order_ids).select_related("order")
+# {order id: [return summaries]} for the orders' ``returns`` section, in at most three queries.
+returns_for_orders = SectionRead(queryset=_returns_read, build=_returns_build)
+
+
+def _exchanges_read(order_ids: list[int]) -> QuerySet[Return]:
+    return Return.objects.filter(exchange_order_id__in=order_ids).select_related("order")
+
+
+def _exchanges_build(rows: list[Return]) -> dict[int, dict[str, Any]]:
     return {
         rma.exchange_order_id: {
             "return": rma.pk,
@@ -226,6 +231,10 @@ def exchanges_for_orders(order_ids: list[int]) -> dict[int, dict[str, Any]]:
         for rma in rows
         if rma.exchange_order_id is not None
     }
+
+
+# {exchange order id: the return it was created for} for the orders' ``exchange_for`` section.
+exchanges_for_orders = SectionRead(queryset=_exchanges_read, build=_exchanges_build)
 
 
 def return_refund_due(*, rma: Return) -> Decimal:

@@ -18,6 +18,7 @@ from inventory.models import Location, Product, StockLevel
 from inventory.services import stock_adjust
 from oms.actors import Actor
 from oms.choices import ChannelKind
+from oms.loyalty.rules import loyalty_rules_cache_clear
 from oms.models import Channel
 from oms.services import api_client_create
 from oms.staff import staff_create
@@ -25,6 +26,23 @@ from oms.staff import staff_create
 from .factories import ChannelFactory, LocationFactory, ProductFactory, StoreFactory
 
 SYSTEM = Actor.system("tests")
+
+
+@pytest.fixture(autouse=True)
+def _price_lists_forgotten():
+    """Each test starts without the per-process cache of which channels have a price list (a
+    rolled-back test's lists would otherwise be remembered)."""
+    from orders.pricing import price_list_cache_clear
+
+    price_list_cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_loyalty_rules():
+    """Each test reads the loyalty rules of its own database (the process caches them)."""
+    loyalty_rules_cache_clear()
+    yield
+    loyalty_rules_cache_clear()
 
 
 def pytest_collection_modifyitems(config, items):

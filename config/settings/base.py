@@ -158,6 +158,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "REST API contract v1: orders from every channel, one inventory, routing to warehouses "
     "and stores, cross-channel returns.",
     "VERSION": "1.0.0",
+    # 3.1: the document lists the events the OMS POSTs to webhook endpoints in ``webhooks``.
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -167,6 +169,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "oms.api.schema.add_error_responses",
+        "oms.api.schema_webhooks.add_webhooks",
+        "oms.api.schema_webhooks.oas31_nullable",
     ],
     "ENUM_NAME_OVERRIDES": {
         # Several choice sets share a field name ("kind", "status"): name each enum after its class.
@@ -233,6 +237,16 @@ OMS_RETURN_WINDOW_DAYS_BY_CHANNEL = env.dict(
     "OMS_RETURN_WINDOW_DAYS_BY_CHANNEL", cast={"value": int}, default={}
 )
 OMS_IDEMPOTENCY_TTL_HOURS = env.int("OMS_IDEMPOTENCY_TTL_HOURS", default=24)
+# Price lists (docs/carts.md): an order line below the channel's listed price minus this many per
+# cent is 422 price_mismatch (0: exactly the listed price or more); OMS_PRICE_CHECK=false turns the
+# check off. Which channels have a price list is kept this many seconds per process (0: asked
+# every time); saving a price list drops it at once in this process.
+OMS_PRICE_CHECK = env.bool("OMS_PRICE_CHECK", default=True)
+OMS_PRICE_TOLERANCE_PERCENT = env.float("OMS_PRICE_TOLERANCE_PERCENT", default=0.0)
+OMS_PRICE_LIST_CACHE_SECONDS = env.float("OMS_PRICE_LIST_CACHE_SECONDS", default=5.0)
+# Carts (docs/carts.md): the longest hold a cart may place, and the default of POST /carts/{id}/hold.
+OMS_CART_HOLD_MAX_MINUTES = env.int("OMS_CART_HOLD_MAX_MINUTES", default=24 * 60)
+OMS_CART_HOLD_DEFAULT_MINUTES = env.int("OMS_CART_HOLD_DEFAULT_MINUTES", default=30)
 OMS_SWEEPER_STUCK_SECONDS = env.int("OMS_SWEEPER_STUCK_SECONDS", default=60)
 # The routing inbox (oms/inbox.py, fulfillment/tasks.py): orders to route wait in a Redis list that
 # ``route_waiting`` tasks drain, a batch routed in one transaction, instead of one task message per
@@ -256,6 +270,13 @@ OMS_WEBHOOK_MAX_RETRIES = env.int("OMS_WEBHOOK_MAX_RETRIES", default=8)
 OMS_WEBHOOK_MAX_FAILURES = env.int("OMS_WEBHOOK_MAX_FAILURES", default=10)
 OMS_WEBHOOK_TIMEOUT_SECONDS = env.float("OMS_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 OMS_WEBHOOK_ENDPOINT_CACHE_SECONDS = env.float("OMS_WEBHOOK_ENDPOINT_CACHE_SECONDS", default=5.0)
+# After a secret rotation the replaced secret keeps signing (a second webhook-signature) this long.
+OMS_WEBHOOK_SECRET_GRACE_HOURS = env.float("OMS_WEBHOOK_SECRET_GRACE_HOURS", default=24.0)
+# CloudEvents ``source`` of every event: this URI-reference and the subject's REST collection
+# (``/oms/orders``); set it per installation (``/oms/acme-vn``, ``https://oms.acme.example``).
+OMS_EVENT_SOURCE = env("OMS_EVENT_SOURCE", default="/oms")
+# Loyalty: how long a process reuses the channels' earning rules (read on every capture and completion).
+OMS_LOYALTY_RULE_CACHE_SECONDS = env.float("OMS_LOYALTY_RULE_CACHE_SECONDS", default=30.0)
 # Notifications: a claim on an e-mail older than this (a worker died while sending) may be retaken.
 OMS_NOTIFICATION_CLAIM_SECONDS = env.int("OMS_NOTIFICATION_CLAIM_SECONDS", default=600)
 # A channel API key's client and channel are kept in each process this long (0: read every request).

@@ -17,3 +17,6 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "api_client": env("OMS_API_THROTTLE_RATE", default="10000/second")
 }
 LOGGING["root"]["level"] = "WARNING"
+# Which channels have a price list: kept for the whole test (tests/conftest.py forgets it before
+# each test), so a slow run does not see it expire between two statement counts.
+OMS_PRICE_LIST_CACHE_SECONDS = env.float("OMS_PRICE_LIST_CACHE_SECONDS", default=3600.0)

@@ -13,7 +13,7 @@ reservations; and every active reservation of a routed order belongs to one open
 """
 
 from .backorders import backordered_orders_for, backorders_allocate
-from .changes import fulfillment_orders_apply_change, reservation_work_states
+from .changes import RESERVATION_WORK, fulfillment_orders_apply_change
 from .common import NOT_ROUTED, ROUTER
 from .lifecycle import (
     fulfillment_order_accept,
@@ -37,6 +37,7 @@ from .sweep import routing_sweep
 
 __all__ = [
     "NOT_ROUTED",
+    "RESERVATION_WORK",
     "ROUTER",
     "RoutingResult",
     "backordered_orders_for",
@@ -55,7 +56,6 @@ __all__ = [
     "order_status_sync",
     "pickup_hold_until",
     "pickups_due_to_expire",
-    "reservation_work_states",
     "route_order",
     "route_orders",
     "routing_sweep",

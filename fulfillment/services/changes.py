@@ -6,8 +6,7 @@ back) and the order's status set by the order status rule."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.db.models import F
 from django.utils import timezone
 
 from fulfillment.choices import FulfillmentStatus
@@ -15,43 +14,49 @@ from fulfillment.models import OPEN_STATUSES, FulfillmentOrder, FulfillmentOrder
 from inventory.capacity import location_load_change
 from oms.actors import Actor
 from oms.batch import WriteBatch
-from orders.choices import OrderEventKind, ReservationStatus
+from orders.choices import OrderEventKind
 from orders.errors import FulfillmentInProgress
 from orders.events import order_event_build
 from orders.models import Order
-from orders.services import QUEUED, STARTED
+from orders.services import QUEUED, STARTED, ChangeApplied, WorkStateColumn
 
 from .status import order_status_sync
 
 
-def reservation_work_states(order_id: int) -> dict[int, str]:
-    """The order's active reservations routed to a fulfilment order: QUEUED while it is pending,
-    STARTED once its location accepted it (one query)."""
-    rows = FulfillmentOrderLine.objects.filter(
-        fulfillment_order__order_id=order_id, reservation__status=ReservationStatus.ACTIVE
-    ).values_list("reservation_id", "fulfillment_order__status")
-    return {rid: QUEUED if status == FulfillmentStatus.PENDING else STARTED for rid, status in rows}
+def _work_state(status: str | None) -> str | None:
+    """QUEUED while the reservation's fulfilment order is pending, STARTED once its location
+    accepted it; None for a reservation not routed."""
+    if status is None:
+        return None
+    return QUEUED if status == FulfillmentStatus.PENDING else STARTED
 
 
-def fulfillment_orders_apply_change(topic: str, payload: dict[str, Any]) -> None:
-    """In the change's transaction (the order is locked): the fulfilment lines of the reservations
-    the change made smaller (``reservations``: id -> units kept, 0 for none) follow them, a
-    fulfilment order left empty is cancelled, and the order's status is set. A fulfilment order
+# The work state of a reservation as a column of the change's read of them (no statement of its own).
+RESERVATION_WORK = WorkStateColumn(
+    expression=F("fulfillment_line__fulfillment_order__status"), state_of=_work_state
+)
+
+
+def fulfillment_orders_apply_change(change: ChangeApplied) -> None:
+    """In the change's transaction (the order is locked), once its rows are decided: the fulfilment
+    lines of the reservations the change made smaller (``reservations``: id -> units kept, 0 for
+    none) follow them, a fulfilment order left empty is cancelled, and the order's status is set
+    from the lines the change holds (its writes in the change's batch). A fulfilment order
     accepted meanwhile refuses the change (409), unless its location confirmed the change
     (``confirmed_location_ids``: a change request it answered)."""
-    order = (
-        Order.objects.select_for_update(of=("self",)).select_related("channel").get(pk=payload["order_id"])
+    order, batch = change.order, change.batch
+    actor = Actor.system(change.actor.name or "order change")
+    if change.reservations:
+        _adjust(
+            order=order,
+            kept=change.reservations,
+            batch=batch,
+            actor=actor,
+            confirmed=change.confirmed_location_ids,
+        )
+    order_status_sync(
+        order=order, actor=actor, batch=batch, lines=list(change.lines), has_unrouted=change.has_unrouted
     )
-    actor = Actor.system(payload.get("actor") or "order change")
-    batch = WriteBatch.for_connection()
-    kept = {int(k): v for k, v in (payload.get("reservations") or {}).items()}
-    confirmed = frozenset(payload.get("confirmed_location_ids") or [])
-    if kept:
-        _adjust(order=order, kept=kept, batch=batch, actor=actor, confirmed=confirmed)
-    batch.write()
-    status_batch = WriteBatch.for_connection()
-    order_status_sync(order=order, actor=actor, batch=status_batch)
-    status_batch.write()
 
 
 def _adjust(

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import F
 from django.db.models.functions import Now
 
@@ -19,6 +20,7 @@ from inventory.choices import MovementKind
 from inventory.errors import StockWouldGoNegative
 from inventory.models import StockLevel, StockMovement
 from inventory.writes import StockHold, StockLine, ledger_rows, merge_lines, stock_reserve_write
+from inventory.writes.stock import stock_release_statement
 from oms.actors import Actor
 
 
@@ -58,8 +60,24 @@ _RELEASE = _Taking(
 
 
 def stock_release(*, lines: Iterable[StockLine], actor: Actor, reference: str, reason: str = "") -> None:
-    """Give held units back to sale: ``reserved -= q`` (never below zero)."""
-    _take_reserved(lines, _RELEASE, actor=actor, reason=reason, reference=reference)
+    """Give held units back to sale: ``reserved -= q`` (never below zero). On PostgreSQL every row
+    and its ledger row are written by one statement (``stock_release_statement``)."""
+    lines = list(lines)
+    statement = stock_release_statement(lines=lines, actor=actor, reference=reference, reason=reason)
+    if statement is None:
+        _take_reserved(lines, _RELEASE, actor=actor, reason=reason, reference=reference)
+        return
+    sql, params, merged = statement
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        done = {row[0] for row in cursor.fetchall()}
+    for line in merged:
+        if line.stock_level_id not in done:
+            raise StockWouldGoNegative(
+                _RELEASE.refusal,
+                code=_RELEASE.code,
+                extra={"stock_level": line.stock_level_id, "quantity": line.quantity},
+            )
 
 
 def stock_consume(

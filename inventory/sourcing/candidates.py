@@ -4,8 +4,9 @@ with the products themselves (``load_candidates_for_skus``)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any
 
@@ -33,13 +34,25 @@ class Candidates:
     locations: dict[int, CandidateLocation]
     products: dict[str, CandidateProduct]  # by SKU; a SKU missing here is unknown
     next_value: int | None = None  # the sequence value drawn in the same statement, if asked
+    drawn: list[int] = field(default_factory=list)  # the ``draw`` values, in order
 
 
-_COLUMNS = (
-    "s.id, s.product_id, p.sku, s.location_id, s.on_hand, s.reserved, s.safety_stock, "
-    "l.code, l.kind, l.latitude, l.longitude, l.priority, l.active, l.ships, l.pickup, "
-    "l.ship_from_store, l.daily_capacity, COALESCE(d.open_fulfillment_orders, 0)"
-)
+# In the order of the engine's records: a stock row's first five columns are a ``CandidateStock``
+# (available worked out by the database), the location's follow in ``CandidateLocation``'s field
+# order (its id is the row's ``location_id``). Coordinates come as floats (the same doubles as
+# ``float(Decimal)``: both round the decimal to the nearest): a Decimal per coordinate, then a
+# float, was a fifth of turning 3,000 rows into records.
+def _columns(load: str) -> str:
+    """The columns; ``load`` names today's open fulfilment orders of the location (NULL: none)."""
+    return (
+        "s.id, s.product_id, p.sku, s.location_id, s.on_hand - s.reserved - s.safety_stock, "
+        "l.code, l.kind, CAST(l.latitude AS DOUBLE PRECISION), CAST(l.longitude AS DOUBLE PRECISION), "
+        f"l.priority, l.active, l.ships, l.pickup, l.ship_from_store, l.daily_capacity, COALESCE({load}, 0)"
+    )
+
+
+_LOCATION_FIELDS = tuple(f.name for f in fields(CandidateLocation))
+_FLAGS = ("active", "ships", "pickup", "ship_from_store")  # 0 / 1 on SQLite, bool on PostgreSQL
 
 
 def _tables() -> dict[str, str]:
@@ -56,59 +69,65 @@ def _day_param(day: date) -> date | str:
 
 
 _new = object.__new__
-_stock = CandidateStock._make
+_new_tuple = tuple.__new__
+
+
+def _location(values: tuple[Any, ...]) -> CandidateLocation:
+    """A ``CandidateLocation`` of (id, *its columns). A frozen dataclass's __init__ sets each of
+    its 12 fields through object.__setattr__ (3.9 us a location against under 1 us filled here):
+    at 1,000 candidates that was a tenth of the call. CandidateLocation has no __post_init__."""
+    location = _new(CandidateLocation)
+    attributes = dict(zip(_LOCATION_FIELDS, values, strict=True))
+    if type(values[6]) is not bool:
+        for flag in _FLAGS:
+            attributes[flag] = bool(attributes[flag])
+    location.__dict__.update(attributes)
+    return location
 
 
 def _collect(
     rows: Iterable[Sequence[Any]], stock: list[CandidateStock], locations: dict[int, CandidateLocation]
 ) -> None:
     """Turn (stock row, location, today's load) tuples into the engine's rows; rows with a NULL
-    stock id (a product stocked nowhere) are skipped. Only ``available >= 1`` is stock."""
-    for (
-        pk,
-        product_id,
-        sku,
-        location_id,
-        on_hand,
-        reserved,
-        safety_stock,
-        code,
-        kind,
-        latitude,
-        longitude,
-        priority,
-        active,
-        ships,
-        pickup,
-        ship_from_store,
-        daily_capacity,
-        load_today,
-    ) in rows:
-        if pk is None:
-            continue
+    stock id (a product stocked nowhere) are skipped. Only ``available >= 1`` is stock. A tuple
+    slice per row, not 16 names unpacked and packed again: this loop sees every candidate row."""
+    append = stock.append
+    for row in rows:
+        location_id = row[3]
         if location_id not in locations:
-            # A frozen dataclass's __init__ sets each of its 12 fields through object.__setattr__
-            # (3.9 us a location against 0.9 us for the same instance filled here): at 1,000
-            # candidates that was a tenth of the call. CandidateLocation has no __post_init__.
-            location = _new(CandidateLocation)
-            location.__dict__.update(
-                id=location_id,
-                code=code,
-                kind=kind,
-                latitude=float(latitude),
-                longitude=float(longitude),
-                priority=priority,
-                active=bool(active),
-                ships=bool(ships),
-                pickup=bool(pickup),
-                ship_from_store=bool(ship_from_store),
-                daily_capacity=daily_capacity,
-                load_today=load_today,
-            )
-            locations[location_id] = location
-        available = on_hand - reserved - safety_stock
-        if available >= 1:
-            stock.append(_stock((pk, product_id, sku, location_id, available)))
+            if row[0] is None:
+                continue
+            locations[location_id] = _location((location_id, *row[5:]))
+        if row[4] >= 1:
+            append(_new_tuple(CandidateStock, row[:5]))
+
+
+@functools.cache
+def _rows_sql(count: int, vendor: str) -> str:
+    """The statement of ``load_candidate_rows`` for ``count`` products (built once per count; SQLite
+    wants a LIMIT before its OFFSET).
+
+    Its plan must be right without the product ids: psycopg prepares it after a few runs and
+    PostgreSQL then keeps one generic plan, estimated from the average product (a few rows), for
+    orders whose products sit at 10 locations or at 1,000. So it starts from the products (an
+    index lookup each) and their stock rows by the (product, location) index, and hashes them
+    against the locations with today's load, a subquery planned on its own (``OFFSET 0``): one
+    scan of the location table and one of today's loads, whatever the number of rows. Joined row
+    by row instead, as the planner prefers for the few rows it expects, 3,000 rows took 3x longer
+    (a location index lookup each) or 12 ms (today's loads scanned once per row). The generic plan
+    it got before read every product (a hash join over the product table): 1.0 ms against 0.1 ms
+    at 10 candidates (docs/performance.md)."""
+    marks = ", ".join(["%s"] * count)
+    return (
+        f"SELECT {_columns('l.open_fulfillment_orders')} FROM {{product}} p "  # noqa: S608
+        "JOIN {stock} s ON s.product_id = p.id "
+        "JOIN (SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.priority, l.active, l.ships, "
+        "l.pickup, l.ship_from_store, l.daily_capacity, d.open_fulfillment_orders FROM {location} l "
+        "LEFT JOIN {load} d ON d.location_id = l.id AND d.day = %s "
+        f"{'LIMIT -1 ' if vendor == 'sqlite' else ''}OFFSET 0) l "
+        "ON l.id = s.location_id "
+        f"WHERE p.id IN ({marks}) ORDER BY s.id"
+    ).format(**_tables())
 
 
 def load_candidate_rows(*, product_ids: Collection[int], today: date | None = None) -> list[tuple[Any, ...]]:
@@ -118,16 +137,8 @@ def load_candidate_rows(*, product_ids: Collection[int], today: date | None = No
     if not ids:
         return []
     day = today or timezone.localdate()
-    marks = ", ".join(["%s"] * len(ids))
-    sql = (
-        f"SELECT {_COLUMNS} FROM {{stock}} s "  # noqa: S608
-        "JOIN {product} p ON p.id = s.product_id "
-        "JOIN {location} l ON l.id = s.location_id "
-        "LEFT JOIN {load} d ON d.location_id = s.location_id AND d.day = %s "
-        f"WHERE s.product_id IN ({marks}) ORDER BY s.id"
-    ).format(**_tables())
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_day_param(day), *ids])
+        cursor.execute(_rows_sql(len(ids), connection.vendor), [_day_param(day), *ids])
         return cursor.fetchall()
 
 
@@ -158,41 +169,60 @@ def load_candidates(
 
 
 def load_candidates_for_skus(
-    *, skus: Collection[str], today: date | None = None, next_id_of: str | None = None
+    *,
+    skus: Collection[str],
+    today: date | None = None,
+    next_id_of: str | None = None,
+    draw: tuple[str, int] | None = None,
 ) -> Candidates:
     """``load_candidates`` by SKU, with the products themselves (id, name, active; a SKU stocked
     nowhere is still returned, an unknown one is not), in one round trip. With ``next_id_of`` (a
     table name) the statement also draws the next value of that table's id sequence, once, on
-    PostgreSQL: a caller that needs an id before its INSERT (an order's number) saves a statement."""
+    PostgreSQL: a caller that needs an id before its INSERT (an order's number) saves a statement.
+    ``draw`` (a table name and a count) draws that many ids of that table the same way, in
+    ``drawn`` (an order change's new lines)."""
     wanted = sorted(set(skus))
     if not wanted:
         return Candidates(stock=[], locations={}, products={})
     day = today or timezone.localdate()
     marks = ", ".join(["%s"] * len(wanted))
-    draw = next_id_of is not None and connection.vendor == "postgresql"
-    head = "WITH seq AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS value) "
+    postgresql = connection.vendor == "postgresql"
+    one = next_id_of is not None and postgresql
+    many = draw is not None and draw[1] > 0 and postgresql
+    heads = []
+    if one:
+        heads.append("seq AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS value)")
+    if many:
+        heads.append(
+            "ids AS MATERIALIZED (SELECT array_agg(v ORDER BY n) AS vs FROM (SELECT n, "
+            "nextval(pg_get_serial_sequence(%s, 'id')) AS v FROM generate_series(1, %s) AS n) AS g)"
+        )
     sql = (
-        f"{head if draw else ''}SELECT p.id, p.sku, p.name, p.active, "  # noqa: S608
-        f"{'seq.value' if draw else 'NULL'}, {_COLUMNS} "
+        f"{'WITH ' + ', '.join(heads) + ' ' if heads else ''}SELECT p.id, p.sku, p.name, p.active, "  # noqa: S608
+        f"{'seq.value' if one else 'NULL'}, {'ids.vs' if many else 'NULL'}, "
+        f"{_columns('d.open_fulfillment_orders')} "
         "FROM {product} p "
-        f"{'CROSS JOIN seq ' if draw else ''}"
+        f"{'CROSS JOIN seq ' if one else ''}{'CROSS JOIN ids ' if many else ''}"
         "LEFT JOIN {stock} s ON s.product_id = p.id "
         "LEFT JOIN {location} l ON l.id = s.location_id "
         "LEFT JOIN {load} d ON d.location_id = s.location_id AND d.day = %s "
         f"WHERE p.sku IN ({marks}) ORDER BY s.id"
     ).format(**_tables())
-    params: list[date | str] = [next_id_of] if next_id_of is not None and draw else []
+    params: list[date | str | int] = [next_id_of] if next_id_of is not None and one else []
+    params += [draw[0], draw[1]] if draw is not None and many else []
     params += [_day_param(day), *wanted]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     products: dict[str, CandidateProduct] = {}
     next_value: int | None = None
-    for product_id, sku, name, active, value, *_rest in rows:
+    drawn: list[int] = []
+    for product_id, sku, name, active, value, values, *_rest in rows:
         if sku not in products:
             products[sku] = CandidateProduct(id=product_id, sku=sku, name=name, active=bool(active))
         next_value = value if value is not None else next_value
+        drawn = list(values) if values else drawn
     stock: list[CandidateStock] = []
     locations: dict[int, CandidateLocation] = {}
-    _collect((row[5:] for row in rows), stock, locations)
-    return Candidates(stock=stock, locations=locations, products=products, next_value=next_value)
+    _collect((row[6:] for row in rows), stock, locations)
+    return Candidates(stock=stock, locations=locations, products=products, next_value=next_value, drawn=drawn)

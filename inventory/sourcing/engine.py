@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Collection, Hashable, Mapping, Sequence
+from functools import partial
 from operator import attrgetter, itemgetter
 
 from .explain import origin_sentence, plan_considered, plan_reason
-from .geo import distance_from, measure_from, rank_of, round_km
+from .geo import distance_from, rank_of, ranks_from, round_km
 from .search import search_fewest
 from .types import (
     EXCLUDED,
@@ -116,12 +117,18 @@ def _covers(supply: Sequence[int], targets: Sequence[int]) -> bool:
     return all(map(operator.ge, supply, targets))
 
 
-def _choose(sites: Sequence[Site], targets: Sequence[int]) -> Choice:
+def _choose(sites: Sequence[Site], targets: Sequence[int], *, whole: bool) -> Choice:
     """The fewest locations that together give ``targets`` (the most the network can give), then
-    the shortest total distance, then the highest total priority, then the lowest ids."""
+    the shortest total distance, then the highest total priority, then the lowest ids. ``whole``:
+    the targets are the demand, which no supply exceeds, so a site covers them when it equals them
+    (one tuple comparison a site instead of a comparison per product)."""
     if not any(targets):
         return Choice(sites=[], strategy="none")
-    singles = [site for site in sites if _covers(site.supply, targets)]
+    if whole:
+        full = tuple(targets)
+        singles = [site for site in sites if site.supply == full]
+    else:
+        singles = [site for site in sites if _covers(site.supply, targets)]
     if singles:
         return Choice(sites=[singles[0]], strategy="single", singles=len(singles))
     outcome = search_fewest(sites, targets, SEARCH_STEP_BUDGET)
@@ -144,51 +151,55 @@ def _allocate(
     """Give each need to one chosen location when one can take it whole (largest needs first, into
     the tightest fit, so smaller needs still find room); split the others over the locations with
     the most left. What the chosen locations lack is a shortage (they hold all the network can give)."""
-    left = {  # (location, stock row) -> units still free
-        (site.location.id, row.stock_level_id): row.available
-        for site in chosen
-        for same in rows[site.location.id].values()
-        for row in same
-    }
     order = {site.location.id: position for position, site in enumerate(chosen)}
-
-    def free(site: Site, product_id: int) -> int:
-        here = rows[site.location.id].get(product_id, ())
-        return sum(left[(site.location.id, r.stock_level_id)] for r in here)
-
+    slots: dict[tuple[int, int], list[list]] = {}  # (location, product) -> [[row, units still free]]
+    free: dict[tuple[int, int], int] = {}  # ... and their sum
+    for site in chosen:
+        location_id = site.location.id
+        for product_id, same in rows[location_id].items():
+            slots[(location_id, product_id)] = [[row, row.available] for row in same]
+            free[(location_id, product_id)] = sum(row.available for row in same)
     taken: list[tuple[int, int, Allocation]] = []  # (need position, location position, allocation)
 
-    def take(position: int, need: Need, site: Site, quantity: int) -> None:
-        for row in rows[site.location.id].get(need.product_id, ()):
-            slot = (site.location.id, row.stock_level_id)
-            units = min(quantity, left[slot])
+    def take(position: int, need: Need, location_id: int, quantity: int) -> None:
+        """``quantity`` (at most what is free there) from the location's rows, in pk order."""
+        free[(location_id, need.product_id)] -= quantity
+        for slot in slots[(location_id, need.product_id)]:
+            units = min(quantity, slot[1])
             if units <= 0:
                 continue
-            left[slot] -= units
+            slot[1] -= units
             quantity -= units
-            where = site.location.id
-            allocation = Allocation(need.key, need.product_id, need.sku, where, row.stock_level_id, units)
-            taken.append((position, order[where], allocation))
+            pk = slot[0].stock_level_id
+            allocation = Allocation(need.key, need.product_id, need.sku, location_id, pk, units)
+            taken.append((position, order[location_id], allocation))
             if quantity == 0:
                 return
 
     wanted = [(position, need) for position, need in enumerate(needs) if need.quantity > 0]
     pending: list[tuple[int, Need]] = []
     for position, need in sorted(wanted, key=lambda item: (-item[1].quantity, item[0])):
-        fits = [site for site in chosen if free(site, need.product_id) >= need.quantity]
-        if fits:
-            site = min(fits, key=lambda s: (free(s, need.product_id), order[s.location.id]))
-            take(position, need, site, need.quantity)
+        tightest: tuple[int, int] | None = None  # (units free, location): the first of the least
+        for site in chosen:
+            units = free.get((site.location.id, need.product_id), 0)
+            if units >= need.quantity and (tightest is None or units < tightest[0]):
+                tightest = (units, site.location.id)
+        if tightest is not None:
+            take(position, need, tightest[1], need.quantity)
         else:
             pending.append((position, need))
     shortages: dict[Hashable, int] = {}
     for position, need in sorted(pending, key=lambda item: item[0]):
         missing = need.quantity
-        for site in sorted(chosen, key=lambda s: (-free(s, need.product_id), order[s.location.id])):
-            units = min(missing, free(site, need.product_id))
+        most = sorted(
+            ((free.get((site.location.id, need.product_id), 0), site.location.id) for site in chosen),
+            key=lambda item: (-item[0], order[item[1]]),
+        )
+        for units, location_id in most:
+            units = min(missing, units)
             if units <= 0:
                 break
-            take(position, need, site, units)
+            take(position, need, location_id, units)
             missing -= units
         if missing:
             shortages[need.key] = shortages.get(need.key, 0) + missing
@@ -214,26 +225,37 @@ def _sites(
     held: Mapping[int, list[int]],
     demand: Mapping[int, int],
 ) -> tuple[list[Site], dict[int, str]]:
-    """The eligible locations of ``pool`` in rank order, and why each of the others was ruled out."""
-    wanted = list(demand.values())
-    measure = measure_from(request.origin)
+    """The eligible locations of ``pool`` in rank order, and why each of the others was ruled out.
+
+    The test of ``_capability_exclusion`` is spelled out here for the eligible (it runs for every
+    candidate; the function, for the others, says why not)."""
+    pickup = request.method == PICKUP
+    stores_ship = request.ship_from_stores
+    excluded = request.excluded_location_ids
     exclusions: dict[int, str] = {}
-    sites: list[Site] = []
+    eligible: list[CandidateLocation] = []
     for location in pool:
-        why = _capability_exclusion(location, request)
-        units = held.get(location.id)
-        if why is not None or units is None:
-            exclusions[location.id] = why or NO_STOCK
-            continue
-        distance = measure(location)
-        sites.append(
-            Site(
-                location=location,
-                distance_km=distance,
-                rank=rank_of(location, distance),
-                supply=tuple(map(min, wanted, units)),
+        if (
+            location.id in held
+            and location.active
+            and (
+                location.pickup
+                if pickup
+                else (location.ship_from_store and stores_ship)
+                if location.kind == "store"
+                else location.ships
             )
-        )
+            and location.id not in excluded
+            and (location.daily_capacity is None or location.load_today < location.daily_capacity)
+        ):
+            eligible.append(location)
+        else:
+            exclusions[location.id] = _capability_exclusion(location, request) or NO_STOCK
+    wanted = list(demand.values())
+    sites = [
+        Site(location, distance, rank, tuple(map(min, wanted, held[location.id])))
+        for location, (distance, rank) in zip(eligible, ranks_from(request.origin, eligible), strict=True)
+    ]
     sites.sort(key=_BY_RANK)
     return sites, exclusions
 
@@ -258,7 +280,7 @@ def plan_sourcing(
     sites, exclusions = _sites(_pool(request, locations), request=request, held=held, demand=demand)
     given = [sum(column) for column in zip(*[site.supply for site in sites], strict=True)]
     targets = [min(demand[p], units) for p, units in zip(products, given or [0] * len(products), strict=True)]
-    choice = _choose(sites, targets)
+    choice = _choose(sites, targets, whole=targets == list(demand.values()))
     rows = _rows_at(stock, demand, {site.location.id for site in choice.sites})
     allocations, shortages = _allocate(needs, choice.sites, rows)
     wanted = sum(demand.values())
@@ -278,11 +300,12 @@ def plan_sourcing(
             allocated=allocated,
         )
         + origin_sentence(request),
-        considered=plan_considered(
+        explain=partial(  # when read: what it needs is the engine's own, or copied (ruled out)
+            plan_considered,
             sites=sites,
             chosen=choice.sites,
             exclusions=exclusions,
-            locations=locations,
+            locations={location_id: locations[location_id] for location_id in exclusions},
             origin=request.origin,
             with_stock=held.keys(),
         ),

@@ -4,6 +4,7 @@ the order timeline shows (text and display only; the choice is made in ``engine`
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from operator import attrgetter
 
 from .geo import distance_from, rank_of, round_km
 from .types import (
@@ -16,6 +17,8 @@ from .types import (
     Site,
     SourcingRequest,
 )
+
+_BY_RANK = attrgetter("rank")
 
 # ``considered`` is stored on the order timeline: keep it short.
 MAX_CONSIDERED = 20
@@ -176,13 +179,13 @@ def plan_considered(
     ruled_out.sort(key=lambda item: (item[0], item[1]))
     room = MAX_CONSIDERED - min(len(ruled_out), MAX_CONSIDERED_INELIGIBLE)
     chosen_ids = {site.location.id for site in chosen}
-    shown = [site for site in sites if site.location.id in chosen_ids][:room]
+    shown = sorted(chosen, key=_BY_RANK)[:room]  # chosen among ``sites``: not a scan of all of them
     for site in sites:
         if len(shown) >= room:
             break
         if site.location.id not in chosen_ids:
             shown.append(site)
-    shown.sort(key=lambda s: s.rank)
+    shown.sort(key=_BY_RANK)
     entries: list[dict] = [
         {
             "location": site.location.code,

@@ -48,7 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .relax import Prices, duals, fewest_suppliers
-from .sets import greedy_cover, metres_shift, reduce_sites, set_costs
+from .sets import bitsets, greedy_cover, metres_shift, reduce_sites, set_costs
 from .tree import Search
 from .types import Site
 
@@ -189,10 +189,45 @@ def _relaxed(
     return bound, [i for i in everything if i not in out], prices, iterations
 
 
+def _cheapest_pair(problem: _Reduced) -> list[int] | None:
+    """The cheapest two locations that give the targets together (no one does alone), or None
+    when no two do. The locations are in rank order, which is the order of their costs, so the
+    cheapest partner of a location is the first later one that gives the rest (a lookup on the
+    bitsets); the scan stops when a location and the next cost as much as the best pair found.
+    The same pair as the search's (the cheapest is unique: ids weigh into the costs), without its
+    set-up: most orders that need several locations need two."""
+    vectors, costs, targets = problem.vectors, problem.costs, problem.targets
+    total = sum(targets)
+    units = sorted(map(sum, vectors), reverse=True)
+    if len(units) < 2 or units[0] + units[1] < total:
+        return None
+    levels = bitsets(vectors, targets)
+    everything = (1 << len(vectors)) - 1
+    best: list[int] | None = None
+    best_cost = 0
+    for i in range(len(vectors) - 1):
+        if best is not None and costs[i] + costs[i + 1] >= best_cost:
+            break
+        covering = everything & ~((2 << i) - 1)  # the later locations
+        for j, (q, t) in enumerate(zip(vectors[i], targets, strict=True)):
+            if q < t:
+                covering &= levels[j][t - q]
+                if not covering:
+                    break
+        if covering:
+            partner = (covering & -covering).bit_length() - 1
+            if best is None or costs[i] + costs[partner] < best_cost:
+                best, best_cost = [i, partner], costs[i] + costs[partner]
+    return best
+
+
 def search_fewest(sites: Sequence[Site], targets: Sequence[int], budget: int) -> Outcome:
     """The best set of locations that gives ``targets`` (none of ``sites`` does alone), within
     ``budget`` search nodes; ``Outcome.sites`` is the greedy cover when no better set was proven."""
     problem = _Reduced.of(sites, targets)
+    pair = _cheapest_pair(problem)
+    if pair is not None:  # no single location does, so two are the fewest
+        return Outcome(problem.in_rank_order(pair), exhausted=False, count_gap=0, metres_gap=0, steps=0)
     position = {site.location.id: index for index, site in enumerate(problem.sites)}
     greedy = [position[site.location.id] for site in greedy_cover(problem.sites, targets)]
     size, cover, steps, proven = _fewest(problem, greedy, budget)

@@ -1,6 +1,7 @@
 """Reserving stock rows: the reservation's PostgreSQL statement (``stock_reserve_statement``, CTEs a
-caller ends with its own final statement) and its ORM fallback (``stock_reserve_rows``), with the
-``StockLine`` these writes take, merged into the locking order, and the ledger rows of a change."""
+caller ends with its own final statement) and its ORM fallback (``stock_reserve_rows``), the
+release's statement (``stock_release_statement``), with the ``StockLine`` these writes take, merged
+into the locking order, and the ledger rows of a change."""
 
 from __future__ import annotations
 
@@ -213,22 +214,11 @@ def stock_reserve_statement(hold: StockHold) -> ReserveStatement | None:
     if connection.vendor != "postgresql" or not merged:
         return None
     shape = _reserve_shape()
-    values = ", ".join([f"(%s::{shape.id_cast}, %s::{shape.quantity_cast})"] * len(merged))
-    params: list[Any] = [value for line in merged for value in (line.stock_level_id, line.quantity)]
-    lock = ""
-    gate = ""
-    if len(merged) > 1:
-        marks = ", ".join(["%s"] * len(merged))
-        lock = (
-            f", locked AS MATERIALIZED (SELECT {shape.pk} FROM {shape.stock} "  # noqa: S608 (the model's names)
-            f"WHERE {shape.pk} IN ({marks}) ORDER BY {shape.pk} FOR UPDATE)"
-        )
-        gate = " AND (SELECT count(*) FROM locked) >= 0"
-        params += [line.stock_level_id for line in merged]
+    want, gate, params = _wanted(shape, merged)
     # the reservation rule, as the ORM fallback's filter: on_hand >= reserved + q (+ safety stock)
     safety = f" + s.{shape.safety_stock}" if hold.respect_safety_stock else ""
     ctes = (
-        f"WITH want(id, q) AS (VALUES {values}){lock}, "  # noqa: S608 (the model's names)
+        f"{want}, "  # noqa: S608 (the model's names)
         f"upd AS (UPDATE {shape.stock} s SET {shape.reserved} = s.{shape.reserved} + want.q{shape.stamps} "
         f"FROM want WHERE s.{shape.pk} = want.id AND s.{shape.on_hand} >= s.{shape.reserved} + want.q"
         f"{safety}{gate} "
@@ -237,15 +227,68 @@ def stock_reserve_statement(hold: StockHold) -> ReserveStatement | None:
         f"reserved AS (INSERT INTO {shape.ledger} ({shape.ledger_columns}) "
         f"SELECT {shape.ledger_select} FROM upd RETURNING {shape.ledger_stock_level} AS stock_level_id)"
     )
-    params += _ledger_values(shape, merged[0], hold)
+    params += _ledger_values(shape, _reservation_rows(merged[:1], hold)[0])
     return ReserveStatement(ctes=ctes, params=params, lines=merged)
 
 
-def _ledger_values(shape: _ReserveShape, line: StockLine, hold: StockHold) -> list[Any]:
-    """The values every ledger row of the statement shares, as the ORM would write them: read from
-    the ledger row ``stock_reserve_rows`` builds (``line`` gives it its row fields, not used here)."""
-    (template,) = _reservation_rows([line], hold)
+def _ledger_values(shape: _ReserveShape, template: StockMovement) -> list[Any]:
+    """The values every ledger row of a statement shares, as the ORM would write them: read from
+    ``template``, one of the ledger rows the ORM fallback builds."""
     return [f.get_db_prep_save(getattr(template, f.attname), connection) for f in shape.ledger_params]
+
+
+def _wanted(shape: _ReserveShape, merged: Sequence[StockLine]) -> tuple[str, str, list[Any]]:
+    """The rows and units wanted as the ``want`` CTE and, for several rows, the CTE that locks them
+    in pk order first; the UPDATE's filter that reads it (so no row is touched before all are
+    locked: nothing for one row); their parameters."""
+    values = ", ".join([f"(%s::{shape.id_cast}, %s::{shape.quantity_cast})"] * len(merged))
+    params: list[Any] = [value for line in merged for value in (line.stock_level_id, line.quantity)]
+    want = f"WITH want(id, q) AS (VALUES {values})"
+    if len(merged) <= 1:
+        return want, "", params
+    marks = ", ".join(["%s"] * len(merged))
+    lock = (
+        f", locked AS MATERIALIZED (SELECT {shape.pk} FROM {shape.stock} "  # noqa: S608 (the model's names)
+        f"WHERE {shape.pk} IN ({marks}) ORDER BY {shape.pk} FOR UPDATE)"
+    )
+    params += [line.stock_level_id for line in merged]
+    return want + lock, " AND (SELECT count(*) FROM locked) >= 0", params
+
+
+def stock_release_statement(
+    *, lines: Iterable[StockLine], actor: Actor, reference: str, reason: str = ""
+) -> tuple[str, list[Any], list[StockLine]] | None:
+    """Give held units back to sale in one statement (PostgreSQL; None elsewhere): ``reserved -= q``
+    on every row that holds them (locked in pk order first, as a reservation does) and their
+    ``release`` ledger rows. The statement answers the ``stock_level_id`` of each row released;
+    the caller refuses the change if one is missing (``StockWouldGoNegative``). Answers the SQL,
+    its parameters and the merged lines."""
+    merged = merge_lines(lines)
+    if connection.vendor != "postgresql" or not merged:
+        return None
+    shape = _reserve_shape()
+    want, gate, params = _wanted(shape, merged)
+    sql = (
+        f"{want}, "  # noqa: S608 (the model's names)
+        f"upd AS (UPDATE {shape.stock} s SET {shape.reserved} = s.{shape.reserved} - want.q{shape.stamps} "
+        f"FROM want WHERE s.{shape.pk} = want.id AND s.{shape.reserved} >= want.q{gate} "
+        f"RETURNING s.{shape.pk} AS id, s.{shape.product} AS product_id, s.{shape.location} AS location_id, "
+        "-want.q AS q), "
+        f"released AS (INSERT INTO {shape.ledger} ({shape.ledger_columns}) "
+        f"SELECT {shape.ledger_select} FROM upd RETURNING {shape.ledger_stock_level} AS stock_level_id) "
+        "SELECT stock_level_id FROM released"
+    )
+    (template,) = ledger_rows(
+        merged[:1],
+        kind=MovementKind.RELEASE,
+        on_hand_sign=0,
+        reserved_sign=-1,
+        actor=actor,
+        reason=reason,
+        reference=reference,
+    )
+    params += _ledger_values(shape, template)
+    return sql, params, merged
 
 
 def stock_reserve_write(hold: StockHold) -> None:

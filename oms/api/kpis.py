@@ -54,7 +54,8 @@ class KpiOutput(serializers.Serializer):
             "kpis": serializers.DictField(
                 child=serializers.JSONField(),
                 help_text="One entry per KPI (see docs/kpis.md): inventory_accuracy, orders_by_channel, "
-                "orders_by_day, order_status_mix, fill_rate, split_shipment_rate, cycle_times, pickup, "
+                "sales_by_channel (in each channel's currency), orders_by_day, order_status_mix, "
+                "fill_rate, split_shipment_rate, cycle_times, pickup, "
                 "ship_from_store, rejections, return_rate, refunds. Rates are 0..1 (4 places) or null "
                 "when there is nothing to divide by; durations are seconds; money is a string per "
                 "currency.",
@@ -74,6 +75,9 @@ EXAMPLE = {
             "net_unit_variance": -1,
         },
         "orders_by_channel": {"web": {"orders": 2, "revenue": {"USD": "58.00"}}},
+        "sales_by_channel": {
+            "web": {"currency": "USD", "orders": 2, "sales": "58.00", "average_order": "29.00"}
+        },
         "orders_by_day": [{"date": "2025-03-03", "channel": "web", "orders": 1, "revenue": {"USD": "50.00"}}],
         "order_status_mix": {"completed": 2, "allocated": 1, "cancelled": 1},
         "fill_rate": {

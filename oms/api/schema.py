@@ -44,10 +44,11 @@ _REQUEST_RULES: dict[str, dict[str, Any]] = {
         },
     },
     "SnapshotItemSchemaRequest": {"properties": {"on_hand": {"maximum": _MAX}}},
+    "PatchedWebhookEndpointUpdateInputRequest": {"required": ["payload_format"]},
 }
 _POSITIVE_AMOUNTS = {("ReturnRefundInputRequest", "amount")}  # min_value 0.01
 # The body of these operations is required (drf-spectacular marks a PATCH body optional).
-_BODY_REQUIRED = {"PATCH /api/v1/inventory/{id}/"}
+_BODY_REQUIRED = {"PATCH /api/v1/inventory/{id}/", "PATCH /api/v1/webhooks/{id}/"}
 # Idempotency-Key: at most 255 printable characters (orders.api.views._idempotency_claim).
 _IDEMPOTENCY_KEY = {
     "type": "string",
@@ -65,6 +66,9 @@ _CONFLICTS = {
     "POST /api/v1/locations/",
     "POST /api/v1/products/",
     "POST /api/v1/orders/",
+    "POST /api/v1/carts/",
+    "PATCH /api/v1/carts/{id}/",
+    "POST /api/v1/price-lists/",
     "POST /api/v1/returns/",
     "POST /api/v1/inventory/adjustments/",
     "POST /api/v1/inventory/snapshots/",
@@ -77,6 +81,7 @@ _BODY_LOOKUPS = {"POST /api/v1/returns/", "POST /api/v1/staff/"}
 _NO_CONFLICT_ACTIONS = {
     "POST /api/v1/customers/{id}/erase/",
     "POST /api/v1/webhooks/{id}/enable/",
+    "POST /api/v1/webhooks/{id}/rotate-secret/",
 }
 
 
@@ -116,7 +121,8 @@ def _error_statuses(key: str, method: str, path: str, operation: dict[str, Any])
 
 def _tighten(schema: dict[str, Any]) -> None:
     """NUL-free (and, when required non-blank, not all-whitespace) strings; request decimals."""
-    if schema.get("type") != "string" or "enum" in schema:
+    kind = schema.get("type")
+    if (kind != "string" and kind != ["string", "null"]) or "enum" in schema:
         return
     pattern = schema.get("pattern")
     if schema.get("format") == "decimal" and pattern and (match := _DECIMAL.match(pattern)):

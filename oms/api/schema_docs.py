@@ -19,17 +19,99 @@ _FO = "/api/v1/fulfillment-orders/{id}"
 
 OPERATIONS: dict[str, Doc] = {
     "GET /api/v1/availability/": Doc("Available to promise per SKU, to ship and per location"),
+    # carts and price lists (orders; docs/carts.md)
+    "GET /api/v1/carts/": Doc("List the carts the caller may see (by customer e-mail, status, token)"),
+    "POST /api/v1/carts/": Doc(
+        "Open a cart, or resume the customer's open cart on this channel",
+        "201 with a new cart (its token is the anonymous cart's secret), or 200 with the customer's open "
+        "cart from any channel, its lines added, re-priced for this channel. With hold_minutes its units "
+        "are held (409 insufficient_stock: nothing opened). 422 unknown_sku, price_unavailable.",
+        {"customer": {"email": "an@example.com"}, "lines": [{"sku": "CHI-BLA-M-054", "quantity": 1}]},
+    ),
+    "GET /api/v1/carts/{id}/": Doc(
+        "Get a cart with its timeline",
+        "403 cart_not_visible for a channel that has not worked on the cart, does not know its customer "
+        "and does not present its token.",
+    ),
+    "PATCH /api/v1/carts/{id}/": Doc(
+        "Change a cart: attach it to a customer, set line quantities, hold its units",
+        "Re-priced for the calling channel. 409 cart_checked_out, cart_customer_conflict, "
+        "insufficient_stock.",
+        {"lines": [{"sku": "CHI-BLA-M-054", "quantity": 2}]},
+    ),
+    "POST /api/v1/carts/{id}/checkout/": Doc(
+        "Check a cart out into an order",
+        "Places the order through POST /orders' placement (Idempotency-Key) with the cart's lines re-priced "
+        "for this channel; held units become the order's reservations. 409 cart_checked_out, "
+        "insufficient_stock.",
+        {
+            "method": "ship",
+            "shipping_address": {"line1": "1 Le Loi", "city": "Ho Chi Minh City", "country": "VN"},
+        },
+    ),
+    "POST /api/v1/carts/{id}/hold/": Doc(
+        "Hold a cart's units for a while",
+        "Reserves the units (at the store given: a reserve-in-store) until minutes from now; beat releases "
+        "them when expired. 409 insufficient_stock.",
+        {"minutes": 30, "location": "st-hcm-d1"},
+    ),
+    "POST /api/v1/carts/{id}/release-hold/": Doc("Release a cart's held units"),
+    "GET /api/v1/price-lists/": Doc("List price lists"),
+    "POST /api/v1/price-lists/": Doc(
+        "Create a price list for a channel (or shared) in a currency",
+        "422 currency_mismatch when the channel sells in another currency; 409 price_list_exists.",
+        {
+            "code": "app-usd",
+            "channel": "app",
+            "currency": "USD",
+            "entries": [{"sku": "CHI-BLA-M-054", "unit_price": "8.50"}],
+        },
+    ),
+    "GET /api/v1/price-lists/{id}/": Doc("Get a price list with its entries"),
+    "POST /api/v1/price-lists/{id}/entries/": Doc(
+        "Add or replace entries of a price list",
+        example={"entries": [{"sku": "CHI-BLA-M-054", "unit_price": "8.50"}]},
+    ),
     "GET /api/v1/channels/": Doc("List sales channels"),
     "POST /api/v1/channels/": Doc(
         "Create a sales channel",
         example={"code": "kiosk", "name": "Airport kiosk", "kind": "pos", "currency": "VND"},
     ),
     "GET /api/v1/channels/{code}/": Doc("Get a sales channel"),
-    "GET /api/v1/customers/": Doc("List customers (by e-mail or phone)"),
+    "GET /api/v1/customers/": Doc("List customers (by e-mail, phone or loyalty number)"),
     "GET /api/v1/customers/{id}/": Doc("Get a customer"),
     "POST /api/v1/customers/{id}/erase/": Doc("Erase a customer's personal data"),
     "GET /api/v1/customers/{id}/export/": Doc("Export all of a customer's data"),
     "GET /api/v1/customers/{id}/orders/": Doc("A customer's orders from every channel"),
+    "GET /api/v1/customers/{id}/loyalty/": Doc(
+        "A customer's loyalty points",
+        "Balance, loyalty number, debt and the newest ledger entries, the same on every channel at once. "
+        "The account (and its loyalty number) is opened on first use.",
+    ),
+    "GET /api/v1/customers/{id}/loyalty/entries/": Doc("A customer's points ledger, newest first"),
+    "POST /api/v1/customers/{id}/loyalty/burn/": Doc(
+        "Pay with loyalty points",
+        "Burn points on the caller's channel (staff: the order's channel, or ``channel``), each worth the "
+        "channel rule's point_value. With ``order`` (the customer's open order) the value is a tender of "
+        "that order: its card pays that much less. 409 insufficient_points when the balance is short "
+        "(two channels burning the same points: one wins); 422 loyalty_not_offered without a rule, "
+        "points_exceed_due above what the order still owes. A repeated Idempotency-Key answers the "
+        "first burn.",
+        {"points": 100, "order": "WEB-000123"},
+    ),
+    "GET /api/v1/loyalty-rules/": Doc("List the channels' loyalty rules"),
+    "POST /api/v1/loyalty-rules/": Doc(
+        "Set a channel's loyalty rule",
+        "Create or replace the rule of ``channel`` (manager): points per currency unit paid, on capture or "
+        "completion, the days before earned points expire, and what a point pays for when burnt.",
+        {
+            "channel": "web",
+            "points_per_unit": "0.0001",
+            "point_value": "100",
+            "trigger": "capture",
+            "expiry_days": 365,
+        },
+    ),
     "GET /api/v1/fulfillment-orders/": Doc("List fulfilment orders"),
     "GET /api/v1/fulfillment-orders/{id}/": Doc("Get a fulfilment order"),
     f"POST {_FO}/accept/": Doc(
@@ -196,6 +278,20 @@ OPERATIONS: dict[str, Doc] = {
     "DELETE /api/v1/webhooks/{id}/": Doc("Delete a webhook endpoint"),
     "GET /api/v1/webhooks/{id}/deliveries/": Doc("A webhook endpoint's delivery log"),
     "POST /api/v1/webhooks/{id}/enable/": Doc("Re-enable a webhook endpoint"),
+    "PATCH /api/v1/webhooks/{id}/": Doc(
+        "Change a webhook endpoint's payload format",
+        "Move an endpoint registered before CloudEvents (payload_format legacy) to CloudEvents envelopes, "
+        "or back for the deprecation period.",
+        {"payload_format": "cloudevents"},
+    ),
+    "POST /api/v1/webhooks/{id}/rotate-secret/": Doc(
+        "Rotate a webhook endpoint's signing secret",
+        "Issue a new secret (or set the one given), shown only in this answer. The replaced secret keeps "
+        "signing for OMS_WEBHOOK_SECRET_GRACE_HOURS (default 24): meanwhile webhook-signature carries two "
+        "signatures, the old secret's and the new one's, so the receiver can switch without refusing a "
+        "delivery. The legacy X-OMS-Signature uses the new secret at once.",
+        {},
+    ),
     f"POST {_FO}/resend-pickup-code/": Doc(
         "Send a new pickup code",
         "A manager issues a new six-digit code for a pickup (the old one stops working, wrong-code locks "

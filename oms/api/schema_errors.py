@@ -95,6 +95,14 @@ EXTRAS: dict[str, dict[str, Any]] = {
         ["amount", "refundable", "currency"],
         "409 refund_exceeds_paid.",
     ),
+    "InsufficientPointsExtra": _object(
+        {
+            "balance": {**_INT, "description": "The points the customer has."},
+            "points": {**_INT, "description": "The points asked for."},
+        },
+        ["balance", "points"],
+        "409 insufficient_points: the balance is short (another channel may have spent them first).",
+    ),
     "ThrottledExtra": _object({"retry_after_seconds": _INT}, [], "429 throttled (also in Retry-After)."),
     "RequestTooLargeExtra": _object({"max_bytes": _INT}, ["max_bytes"], "413 request_too_large."),
 }
@@ -105,6 +113,7 @@ _SPECIFIC = {
     "InvalidInputError": ("InvalidInputExtra", ["invalid_input"]),
     "InvalidTransitionError": ("InvalidTransitionExtra", ["invalid_transition"]),
     "RefundExceedsPaidError": ("RefundExceedsPaidExtra", ["refund_exceeds_paid"]),
+    "InsufficientPointsError": ("InsufficientPointsExtra", ["insufficient_points"]),
     "ThrottledError": ("ThrottledExtra", ["throttled"]),
     "RequestTooLargeError": ("RequestTooLargeExtra", ["request_too_large"]),
 }
@@ -151,6 +160,7 @@ ERROR_DESCRIPTIONS = {
 }
 
 _STOCK_CONFLICTS = {"POST /api/v1/orders/", "POST /api/v1/returns/", "POST /api/v1/transfers/"}
+_POINTS_CONFLICTS = {"POST /api/v1/orders/", "POST /api/v1/customers/{id}/loyalty/burn/"}
 
 
 def _specific_errors(status: str, key: str) -> list[str]:
@@ -160,6 +170,8 @@ def _specific_errors(status: str, key: str) -> list[str]:
             names.append("InsufficientStockError")
         if key == "POST /api/v1/returns/{id}/refund/":
             names.append("RefundExceedsPaidError")
+        if key in _POINTS_CONFLICTS:
+            names.append("InsufficientPointsError")
         return names
     return {
         "400": ["InvalidInputError"],

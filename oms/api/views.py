@@ -14,6 +14,8 @@ from oms.webhooks import (
     webhook_endpoint_enable,
     webhook_endpoint_get,
     webhook_endpoint_list,
+    webhook_endpoint_update,
+    webhook_secret_rotate,
 )
 
 from .pagination import NewestFirstCursorPagination
@@ -25,6 +27,8 @@ from .serializers import (
     WebhookEndpointCreatedOutput,
     WebhookEndpointInput,
     WebhookEndpointOutput,
+    WebhookEndpointUpdateInput,
+    WebhookSecretRotateInput,
 )
 from .viewsets import checked_body
 
@@ -48,8 +52,9 @@ WEBHOOK_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, des
 
 
 class WebhookViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """Webhook endpoints (manager only): signed JSON deliveries of the chosen event types, retried
-    with exponential backoff, logged, and disabled after repeated failures (docs/webhooks.md)."""
+    """Webhook endpoints (manager only): deliveries of the chosen event types as CloudEvents, signed
+    per Standard Webhooks, retried with exponential backoff, logged, and disabled after repeated
+    failures (docs/webhooks.md). The event types and their data are in this document's webhooks."""
 
     permission_classes = [IsManager]
     parser_classes = [SizeLimitedJSONParser]
@@ -72,6 +77,14 @@ class WebhookViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @extend_schema(parameters=[WEBHOOK_ID], responses={200: WebhookEndpointOutput})
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(WebhookEndpointOutput(webhook_endpoint_get(endpoint_id=pk)).data)
+
+    @extend_schema(
+        parameters=[WEBHOOK_ID], request=WebhookEndpointUpdateInput, responses={200: WebhookEndpointOutput}
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        body = checked_body(WebhookEndpointUpdateInput, request)
+        endpoint = webhook_endpoint_update(endpoint_id=pk, **body.validated_data)
+        return Response(WebhookEndpointOutput(endpoint).data)
 
     @extend_schema(parameters=[WEBHOOK_ID], responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:
@@ -104,3 +117,14 @@ class WebhookViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def enable(self, request: Request, pk: str) -> Response:
         return Response(WebhookEndpointOutput(webhook_endpoint_enable(endpoint_id=pk)).data)
+
+    @extend_schema(
+        parameters=[WEBHOOK_ID],
+        request=WebhookSecretRotateInput,
+        responses={200: WebhookEndpointCreatedOutput},
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request: Request, pk: str) -> Response:
+        body = checked_body(WebhookSecretRotateInput, request)
+        endpoint, secret = webhook_secret_rotate(endpoint_id=pk, **body.validated_data)
+        return Response(WebhookEndpointCreatedOutput(endpoint, context={"secret": secret}).data)

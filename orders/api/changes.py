@@ -19,10 +19,11 @@ from oms.actors import Actor
 from oms.api.validation import StrictBooleanField
 from oms.api.viewsets import checked_body
 from oms.authentication import actor_from_request
+from oms.lookups import pk_or_none
 from oms.money import MONEY, money_text
 from orders.choices import ChangeRequestStatus, FulfillmentMethod, OrderChangeKind
 from orders.models import OrderChange
-from orders.selectors import order_changes, order_detail, order_get_for_actor
+from orders.selectors import order_changes, order_detail_of, order_get_for_actor
 from orders.services import ChangeInput, ChangeOperation, ChangeResult, order_change
 from orders.services.changes import ChangeRenderer, order_change_check_actor
 
@@ -164,7 +165,7 @@ def _renderer(actor: Actor) -> ChangeRenderer:
     def render(result: ChangeResult) -> dict[str, Any]:
         if result.request is not None:
             return {"request": dict(ChangeRequestOutput(result.request).data)}
-        order = order_detail(order_id=result.order.pk, actor=actor)
+        order = order_detail_of(result.order, lines=result.lines)
         return {
             "preview": result.preview,
             "revision": result.revision,
@@ -253,12 +254,18 @@ class OrderChangeActions:
 
 
 def _change(request: Request, pk: str, *, actor: Actor, preview: bool) -> Response:
-    order = order_get_for_actor(order_id=pk, actor=actor)  # 404, then 403, before the body's 422
-    order_change_check_actor(order=order, actor=actor)
-    body = checked_body(OrderChangeInput, request)
-    claim = None if preview else idempotency_claim(request, actor)
+    order_id = pk_or_none(pk)
+    if order_id is None:  # an order number: its id
+        order_id = _visible_order_id(pk, actor)
+    try:
+        body = checked_body(OrderChangeInput, request)
+        claim = None if preview else idempotency_claim(request, actor)
+    except Exception:
+        _visible_order_id(pk, actor)  # 404, then 403, before the body's 422
+        raise
+    # the change locks the order with the same checks (404, 403): no read of it beforehand
     result = order_change(
-        order_id=order.pk,
+        order_id=order_id,
         data=body.to_change_input(),
         actor=actor,
         preview=preview,
@@ -270,6 +277,13 @@ def _change(request: Request, pk: str, *, actor: Actor, preview: bool) -> Respon
     if result.replayed:
         response["Idempotent-Replayed"] = "true"
     return response
+
+
+def _visible_order_id(pk: str, actor: Actor) -> int:
+    """The order's id if the actor may see it (404) and change it (403)."""
+    order = order_get_for_actor(order_id=pk, actor=actor)
+    order_change_check_actor(order=order, actor=actor)
+    return order.pk
 
 
 def cancel_lines_change(lines: list[dict[str, int]], reason: str) -> ChangeInput:

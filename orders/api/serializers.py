@@ -26,12 +26,13 @@ from .payment_serializers import PaymentInputSerializer, PaymentOutput
 
 class CustomerInputSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True, max_length=254, default="")
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
-    external_id = serializers.CharField(
+    # JSON strings only (a number is 400, as elsewhere: oms/api/validation.py)
+    name = StrictCharField(required=False, allow_blank=True, max_length=200, default="")
+    phone = StrictCharField(required=False, allow_blank=True, max_length=32, default="")
+    external_id = StrictCharField(
         required=False, allow_blank=True, max_length=128, default="", help_text="The channel's customer id."
     )
-    language = serializers.CharField(required=False, allow_blank=True, max_length=8, default="")
+    language = StrictCharField(required=False, allow_blank=True, max_length=8, default="")
 
 
 class AddressInput(serializers.Serializer):
@@ -58,22 +59,18 @@ class OrderLineInput(serializers.Serializer):
     tax = serializers.DecimalField(**MONEY, min_value=Decimal("0"), required=False, default=Decimal("0"))
 
 
-class OrderCreateInput(serializers.Serializer):
-    external_id = StrictCharField(required=False, allow_blank=True, max_length=128, default="")
-    channel = StrictCharField(
-        required=False,
-        allow_blank=True,
-        max_length=64,
-        default="",
-        help_text="Channel code; required for staff, ignored for channel clients (their own channel).",
-    )
-    customer = CustomerInputSerializer(required=False, allow_null=True, default=None)
-    currency = StrictCharField(required=False, allow_blank=True, max_length=3, default="")
+def code_field(help_text: str) -> StrictCharField:
+    """An optional code (a channel's, a store's): blank when left out."""
+    return StrictCharField(required=False, allow_blank=True, max_length=64, default="", help_text=help_text)
+
+
+class FulfilmentInput(serializers.Serializer):
+    """What an order says of its channel and its fulfilment (POST /orders, a cart's checkout)."""
+
+    channel = code_field("Channel code; required for staff, ignored for channel clients (their own channel).")
     method = serializers.ChoiceField(choices=FulfillmentMethod.choices)
-    pickup_location = StrictCharField(required=False, allow_blank=True, max_length=64, default="")
+    pickup_location = code_field("For pickup: the store's code.")
     shipping_address = AddressInput(required=False, allow_null=True, default=None)
-    # many_init: what many=True calls, typed for the list's own arguments (allow_empty, max_length)
-    lines = OrderLineInput.many_init(allow_empty=False, min_length=1, max_length=200)
     shipping_total = serializers.DecimalField(
         **MONEY, min_value=Decimal("0"), required=False, default=Decimal("0")
     )
@@ -85,14 +82,13 @@ class OrderCreateInput(serializers.Serializer):
         "sent to the store by a transfer order; the pickup waits (awaiting_transfer) until it is received.",
     )
     payment = PaymentInputSerializer(required=False, allow_null=True, default=None)
-    nearby_radius_km = serializers.FloatField(
+    loyalty_points = serializers.IntegerField(
         required=False,
-        allow_null=True,
         min_value=0,
-        max_value=20038,  # half the Earth's circumference: every store
-        default=None,
-        help_text="For a pickup the store cannot supply: the 409 lists the other stores within this "
-        "many km that have every unit (default: the OMS_NEARBY_STORES_RADIUS_KM setting, 50 km).",
+        max_value=10**9,
+        default=0,
+        help_text="Loyalty points the customer pays with (the channel's rule values them): the card is "
+        "authorised for the total less their value. 409 insufficient_points places nothing.",
     )
 
     def to_order_input(self, channel) -> OrderInput:
@@ -106,11 +102,11 @@ class OrderCreateInput(serializers.Serializer):
             method=data["method"],
             lines=[
                 LineInput(sku=li["sku"], quantity=li["quantity"], unit_price=li["unit_price"], tax=li["tax"])
-                for li in data["lines"]
+                for li in data.get("lines", ())
             ],
-            currency=data["currency"].upper(),
+            currency=data.get("currency", "").upper(),
             customer=CustomerInput(**customer) if customer else None,
-            external_id=data["external_id"],
+            external_id=data.get("external_id", ""),
             pickup_location=data["pickup_location"],
             shipping_address=address,
             latitude=Decimal(str(round(latitude, 6))) if latitude is not None else None,
@@ -119,8 +115,26 @@ class OrderCreateInput(serializers.Serializer):
             allow_backorder=data["allow_backorder"],
             allow_transfer=data["allow_transfer"],
             payment=PaymentInputSerializer.to_payment_input(data.get("payment")),
-            nearby_radius_km=data["nearby_radius_km"],
+            loyalty_points=data.get("loyalty_points", 0),
+            nearby_radius_km=data.get("nearby_radius_km"),
         )
+
+
+class OrderCreateInput(FulfilmentInput):
+    external_id = StrictCharField(required=False, allow_blank=True, max_length=128, default="")
+    customer = CustomerInputSerializer(required=False, allow_null=True, default=None)
+    currency = StrictCharField(required=False, allow_blank=True, max_length=3, default="")
+    # many_init: what many=True calls, typed for the list's own arguments (allow_empty, max_length)
+    lines = OrderLineInput.many_init(allow_empty=False, min_length=1, max_length=200)
+    nearby_radius_km = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=20038,  # half the Earth's circumference: every store
+        default=None,
+        help_text="For a pickup the store cannot supply: the 409 lists the other stores within this "
+        "many km that have every unit (default: the OMS_NEARBY_STORES_RADIUS_KM setting, 50 km).",
+    )
 
 
 class CancelLineInput(serializers.Serializer):
@@ -191,10 +205,11 @@ class OrderHoldOutput(serializers.Serializer):
     released_at = serializers.DateTimeField(allow_null=True)
 
 
-class OrderEventOutput(serializers.Serializer):
+class TimelineEventOutput(serializers.Serializer):
+    """A row of a timeline (an order's, a cart's): what happened, who did it, when."""
+
     id = serializers.IntegerField()
     kind = serializers.CharField()
-    message = serializers.CharField()
     # the serializer metaclass pops declared fields, so Serializer.data (which mypy sees) is untouched
     data = serializers.DictField(  # type: ignore[assignment]
         help_text="What the event recorded (its keys depend on the kind, e.g. reason, location, units)."
@@ -202,6 +217,10 @@ class OrderEventOutput(serializers.Serializer):
     actor_type = serializers.CharField()
     actor_name = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+
+class OrderEventOutput(TimelineEventOutput):
+    message = serializers.CharField()
 
 
 class AddressOutput(serializers.Serializer):

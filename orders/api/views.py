@@ -43,6 +43,7 @@ from orders.services import (
 from .changes import OrderChangeActions, cancel_lines_change
 from .filters import OrderFilter
 from .idempotency import IDEMPOTENCY_HEADER, idempotency_claim
+from .loyalty import CustomerLoyaltyActions
 from .payment_serializers import PaymentOutput
 from .serializers import (
     CustomerOutput,
@@ -57,7 +58,8 @@ from .serializers import (
 )
 
 
-def _channel_for(request: Request, actor: Actor, code: str) -> Channel:
+def channel_for(request: Request, actor: Actor, code: str) -> Channel:
+    """A channel client's own channel; for staff, the channel ``code`` names (422 without one)."""
     if actor.is_channel:  # its user is the ApiClientUser its key authenticated (the stubs know Django's)
         return cast(ApiClientUser, request.user).api_client.channel
     if not code:
@@ -158,7 +160,7 @@ class OrderViewSet(OrderChangeActions, NewestFirstViewSet):
         actor = actor_from_request(request)
         claim = idempotency_claim(request, actor)
         body = checked_body(OrderCreateInput, request)
-        channel = _channel_for(request, actor, body.validated_data["channel"])
+        channel = channel_for(request, actor, body.validated_data["channel"])
         result = order_place(
             data=body.to_order_input(channel), actor=actor, idempotency=claim, render=placement_response
         )
@@ -247,10 +249,17 @@ class CustomerQuery(serializers.Serializer):
         required=False, allow_blank=True, max_length=254, help_text="Normalised e-mail (case-insensitive)."
     )
     phone = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    loyalty_number = serializers.CharField(
+        required=False, allow_blank=True, max_length=32, help_text="The number a customer quotes in a store."
+    )
 
 
 class CustomerViewSet(
-    CustomerDataProtectionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    CustomerLoyaltyActions,
+    CustomerDataProtectionMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """One customer across channels. Staff see all; a channel sees the customers it has served."""
 
@@ -262,7 +271,10 @@ class CustomerViewSet(
         query.is_valid(raise_exception=True)
         params = query.validated_data
         return customer_list(
-            actor=actor_from_request(self.request), email=params.get("email"), phone=params.get("phone")
+            actor=actor_from_request(self.request),
+            email=params.get("email"),
+            phone=params.get("phone"),
+            loyalty_number=params.get("loyalty_number"),
         ).prefetch_related(
             Prefetch("channel_refs", queryset=ChannelCustomerRef.objects.select_related("channel"))
         )

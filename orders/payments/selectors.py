@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from rest_framework.fields import DateTimeField
 
 from oms.money import money_text
 from orders.models import Payment, PaymentTransaction
+from orders.selectors import SectionRead
 
 
 def _when(value: Any) -> str | None:
@@ -49,14 +50,19 @@ def payment_dict(p: Payment) -> dict[str, Any]:
     }
 
 
-def payments_for_orders(order_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """{order id: [payments]} for the orders' ``payments`` section, in two queries."""
-    if not order_ids:
-        return {}
-    by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    payments = Payment.objects.filter(order_id__in=order_ids).prefetch_related(
+def _payments_read(order_ids: list[int]) -> QuerySet[Payment]:
+    return Payment.objects.filter(order_id__in=order_ids).prefetch_related(
         Prefetch("transactions", queryset=PaymentTransaction.objects.order_by("pk"))
     )
+
+
+def _payments_build(payments: list[Payment]) -> dict[int, list[dict[str, Any]]]:
+    by_order: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for payment in payments:
         by_order[payment.order_id].append(payment_dict(payment))
     return dict(by_order)
+
+
+# {order id: [payments]} for the orders' ``payments`` section, in two queries (the second only
+# for orders with a payment).
+payments_for_orders = SectionRead(queryset=_payments_read, build=_payments_build)

@@ -12,7 +12,7 @@ from django.db import transaction
 from orders.choices import OrderStatus, PaymentStatus
 from orders.models import PaymentTransaction
 
-from .payments import K, PaymentRetry, _existing, _locked, _pending, _send_and_settle, _txn
+from .payments import K, PaymentRetry, _existing, _locked, _pending, _send_and_settle, _txn, order_amount_due
 
 _SETTLED_OUT = frozenset({PaymentStatus.DECLINED, PaymentStatus.FAILED, PaymentStatus.VOIDED})
 
@@ -44,16 +44,17 @@ def _adjust_begin(*, order_id: int, revision: int) -> PaymentTransaction | None:
         return None
     authorized = payment.authorized + _pending(payment, K.AUTHORIZE) - _pending(payment, K.VOID)
     reference = f"change:{order.number}:{revision}"
-    if order.total > authorized:
+    due = order_amount_due(order=order)  # the total less what loyalty points paid
+    if due > authorized:
         txn = _txn(
             payment,
             kind=K.AUTHORIZE,
-            amount=order.total - authorized,
+            amount=due - authorized,
             key=keys[K.AUTHORIZE],
             reference=reference,
         )
     else:
-        floor = max(order.total, payment.captured + _pending(payment, K.CAPTURE))
+        floor = max(due, payment.captured + _pending(payment, K.CAPTURE))
         if authorized <= floor:
             return None
         txn = _txn(payment, kind=K.VOID, amount=authorized - floor, key=keys[K.VOID], reference=reference)

@@ -25,6 +25,7 @@ from django.utils import timezone
 from oms import events
 from oms.actors import Actor
 from oms.errors import InvalidInput
+from oms.loyalty.services import loyalty_tender_for_order
 from oms.money import check_amount, quantize
 from orders.choices import (
     HoldReason,
@@ -68,13 +69,14 @@ class PaymentRetry(Exception):
 
 
 def payment_rows_for_placement(
-    *, order: Order, data: PaymentInput | None
+    *, order: Order, data: PaymentInput | None, paid_with_points: Decimal = ZERO
 ) -> list[Payment | PaymentTransaction]:
     """The unsaved rows a new order's payment starts with, for the placement's write batch.
 
-    None without a payment object (the OMS authorises the total after commit); with a token, a
+    None without a payment object (the OMS authorises what is due after commit); with a token, a
     pending payment the OMS authorises with it; authorised by the storefront (a provider
-    reference), the payment and its succeeded ``authorize`` row, refused (422) below the total."""
+    reference), the payment and its succeeded ``authorize`` row, refused (422) below what is due:
+    the total less what loyalty points paid (``paid_with_points``)."""
     if data is None:
         return []
     payment = Payment(
@@ -87,12 +89,13 @@ def payment_rows_for_placement(
     )
     if not data.provider_reference:
         return [payment]
-    authorized = order.total if data.authorized_amount is None else check_amount(data.authorized_amount)
-    if authorized < order.total:
+    due = max(ZERO, order.total - paid_with_points)
+    authorized = due if data.authorized_amount is None else check_amount(data.authorized_amount)
+    if authorized < due:
         raise InvalidInput(
-            f"The payment authorised {authorized} {order.currency}, less than the total {order.total}.",
+            f"The payment authorised {authorized} {order.currency}, less than the {due} due.",
             code="payment_below_total",
-            extra={"authorized_amount": str(authorized), "total": str(order.total)},
+            extra={"authorized_amount": str(authorized), "total": str(order.total), "due": str(due)},
         )
     payment.authorized, payment.status = authorized, PaymentStatus.AUTHORIZED
     if authorized == 0:
@@ -125,6 +128,12 @@ def _txn(
         reference=reference,
         lines={str(k): v for k, v in (lines or {}).items()},
     )
+
+
+def order_amount_due(*, order: Order) -> Decimal:
+    """What the order's card pays: its total less the value of the loyalty points burnt for it
+    (a tender of the order, docs/loyalty.md)."""
+    return max(ZERO, order.total - loyalty_tender_for_order(order_id=order.pk))
 
 
 # --- The services ---------------------------------------------------------------------------------
@@ -236,10 +245,11 @@ def _authorize_begin(*, order_id: int) -> PaymentTransaction | None:
         )
     if payment.status != PaymentStatus.PENDING:
         return None
-    if order.total <= 0:
+    due = order_amount_due(order=order)
+    if due <= 0:
         Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.AUTHORIZED)
         return None
-    txn = _txn(payment, kind=K.AUTHORIZE, amount=order.total, key=key)
+    txn = _txn(payment, kind=K.AUTHORIZE, amount=due, key=key)
     txn.save(force_insert=True)
     return txn
 
@@ -426,7 +436,14 @@ def _settle_succeeded(*, order: Order, payment: Payment, txn: PaymentTransaction
         data=_event_data(txn),
     )
     if txn.kind == K.CAPTURE:
-        events.publish(topic="payment.captured", payload=_event_data(txn))
+        # who paid on which channel, and how: what the kernel's loyalty earns on, in this transaction
+        payload = {
+            **_event_data(txn),
+            "customer_id": order.customer_id,
+            "channel_id": order.channel_id,
+            "payment_method": payment.method,
+        }
+        events.publish(topic="payment.captured", payload=payload)
 
 
 def _settle_failed(*, order: Order, payment: Payment, txn: PaymentTransaction) -> None:

@@ -2,7 +2,9 @@
 for an exchange) checks the order, reads its products and stock, resolves the customer, plans the
 sourcing, then writes the order and its lines, holds the units and records the timeline, the
 idempotency record and the outbox row: five statements on PostgreSQL whatever the number of lines
-(tests/orders/test_place.py). A lost race for the units places the whole order again."""
+(tests/orders/test_place.py), and one more to check the prices when a price list applies to the
+channel (``orders.pricing``; tests/orders/test_price_lists.py). A lost race for the units places
+the whole order again."""
 
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from orders.choices import FulfillmentMethod, OrderEventKind, OrderStatus
 from orders.errors import DuplicateExternalId, RequestInProgress
 from orders.events import order_event_build
 from orders.models import Order, OrderEvent, OrderLine, Reservation
+from orders.pricing import check_order_prices
 
 from .checks import check_order_input, check_products
 from .idempotency import (
@@ -49,6 +52,7 @@ from .idempotency import (
     idempotency_replay,
 )
 from .inputs import OrderInput, PlacementResult, Renderer
+from .loyalty import PointsTender, order_points_tender
 from .payments import payment_rows_for_placement
 from .reservations import (
     RESERVE_ATTEMPTS,
@@ -86,7 +90,7 @@ def order_place(
         try:
             return _order_place(data=data, actor=actor, idempotency=idempotency, render=render)
         except IntegrityError as exc:
-            answer = _answer_to_duplicate(exc, data=data, idempotency=idempotency)
+            answer = placement_duplicate_answer(exc, data=data, idempotency=idempotency)
             if answer is EXPIRED:
                 continue
             return answer
@@ -101,7 +105,7 @@ def order_place(
     raise RuntimeError("unreachable: an expired idempotency key is forgotten once")
 
 
-def _answer_to_duplicate(
+def placement_duplicate_answer(
     exc: IntegrityError, *, data: OrderInput, idempotency: IdempotencyClaim | None
 ) -> PlacementResult | Literal[Forgotten.EXPIRED]:
     """A concurrent or earlier request committed first (the same idempotency key or the same
@@ -119,18 +123,24 @@ def _answer_to_duplicate(
 
 
 def order_place_in_transaction(
-    *, data: OrderInput, actor: Actor, render: Renderer | None = None
+    *,
+    data: OrderInput,
+    actor: Actor,
+    render: Renderer | None = None,
+    idempotency: IdempotencyClaim | None = None,
 ) -> PlacementResult:
-    """``order_place`` inside the caller's transaction, without an idempotency record.
+    """``order_place`` inside the caller's transaction.
 
-    For an exchange order that must commit or roll back with its return. Each attempt runs in a
+    For an exchange order that must commit or roll back with its return, or a cart's checkout
+    (with its idempotency record: a repeated key fails the caller's transaction with an
+    ``IntegrityError`` on the unique index, for the caller to answer). Each attempt runs in a
     savepoint, so a lost race undoes only that attempt."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("order_place_in_transaction must run inside the caller's transaction")
     for _attempt in range(RESERVE_ATTEMPTS):
         try:
             with transaction.atomic():
-                return _order_place_body(data=data, actor=actor, idempotency=None, render=render)
+                return _order_place_body(data=data, actor=actor, idempotency=idempotency, render=render)
         except _LostRace:
             continue
     raise _sold_out(data)
@@ -213,6 +223,7 @@ def _order_place_body(
         skus=[line.sku for line in data.lines], next_id_of=Order._meta.db_table
     )
     products = check_products([line.sku for line in data.lines], candidates.products)
+    check_order_prices(channel=data.channel, lines=data.lines)  # one query, none without a list
     customer = customer_resolve(channel=data.channel, data=data.customer) if data.customer else None
     order_id = candidates.next_value if candidates.next_value is not None else _next_order_id()
     request, needs = _sourcing_for(data=data, pickup=pickup, products=products)
@@ -242,6 +253,7 @@ def _order_place_body(
             transfers_for_pickup(order=order, plan=transfers, store=pickup, actor=actor)
         except InsufficientStock as exc:
             raise _LostRace from exc
+    tender = order_points_tender(order=order, points=data.loyalty_points, actor=actor)
     result = PlacementResult(
         order=order,
         lines=lines,
@@ -249,7 +261,9 @@ def _order_place_body(
         location_codes={loc_id: loc.code for loc_id, loc in candidates.locations.items()},
         plan_reason=plan.reason,
     )
-    _answer_and_record(result, data=data, actor=actor, plan=plan, idempotency=idempotency, render=render)
+    _answer_and_record(
+        result, data=data, actor=actor, plan=plan, idempotency=idempotency, render=render, tender=tender
+    )
     return result
 
 
@@ -381,6 +395,7 @@ def _answer_and_record(
     plan: SourcingPlan,
     idempotency: IdempotencyClaim | None,
     render: Renderer | None,
+    tender: PointsTender | None = None,
 ) -> None:
     """Render the answer, then write the idempotency record (with the answer), the timeline and
     the ``order.created`` outbox row in one batch: one statement on PostgreSQL (a repeated key
@@ -402,8 +417,11 @@ def _answer_and_record(
             actor=actor,
         )
     )
+    if tender is not None:  # paid partly with loyalty points: its timeline row
+        batch.add(tender.event)
     # the storefront's payment, if it sent one (a CTE more in the same statement on PostgreSQL)
-    batch.add(*payment_rows_for_placement(order=order, data=data.payment))
+    paid_with_points = tender.value if tender is not None else Decimal("0")
+    batch.add(*payment_rows_for_placement(order=order, data=data.payment, paid_with_points=paid_with_points))
     batch.publish(
         "order.created", {"order_id": order.pk, "number": order.number, "channel": data.channel.code}
     )

@@ -135,8 +135,9 @@ def stock_lines_for(plan: SourcingPlan) -> list[StockLine]:
     return _stock_lines(plan.allocations)
 
 
-def stock_lines_of(reservations: Iterable[Reservation]) -> list[StockLine]:
-    """The stock rows and units the reservations hold, as the inventory services take them."""
+def stock_lines_of(reservations: Iterable[_Held]) -> list[StockLine]:
+    """The stock rows and units the reservations (or a cart's holds) hold, as the inventory
+    services take them."""
     return _stock_lines(reservations)
 
 

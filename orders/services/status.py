@@ -96,5 +96,19 @@ def order_status_set(
     )
     topic = _MILESTONES.get(status)
     if topic:
-        batch.publish(topic, {"order_id": order.pk, "number": order.number})
+        batch.publish(topic, _milestone_payload(order))
     return True
+
+
+def _milestone_payload(order: Order) -> dict[str, object]:
+    """A milestone's event: the order, and for its completion what the kernel's loyalty earns on
+    (in the same transaction): the customer, the channel and the total."""
+    payload: dict[str, object] = {"order_id": order.pk, "number": order.number}
+    if order.status == OrderStatus.COMPLETED:
+        payload.update(
+            customer_id=order.customer_id,
+            channel_id=order.channel_id,
+            total=str(order.total),
+            currency=order.currency,
+        )
+    return payload

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from oms import events
 from oms.actors import Actor
+from oms.loyalty.services import loyalty_reverse_in_transaction
 from oms.money import check_amount
 from orders.choices import OrderEventKind
 from orders.events import order_event_record
@@ -71,6 +72,7 @@ def return_refund(
     previous = rma.status
     _mark_refunded(rma)
     _announce_refund(refund=refund, previous=previous, actor=actor)
+    _reverse_points(order=order, rma=rma, actor=actor)
     return RefundCreated(refund=refund, refundable=refundable - amount)
 
 
@@ -111,6 +113,19 @@ def _check_refundable(
             },
         )
     return summary.refundable
+
+
+def _reverse_points(*, order: Order, rma: Return, actor: Actor) -> None:
+    """The loyalty points the order earned on the returned units are taken back (a debt for those
+    spent already), at the return's first refund; its later refunds change nothing."""
+    if order.customer_id is not None:
+        loyalty_reverse_in_transaction(
+            customer_id=order.customer_id,
+            order_id=order.pk,
+            value=rma.value,
+            reference=f"return:{rma.pk}",
+            actor=actor,
+        )
 
 
 def _mark_refunded(rma: Return) -> None:

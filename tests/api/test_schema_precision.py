@@ -58,13 +58,16 @@ def test_error_statuses_are_the_ones_each_operation_can_answer(schema):
 def test_error_extra_is_typed_per_code(schema):
     conflict = schema["paths"]["/api/v1/orders/"]["post"]["responses"]["409"]["content"]["application/json"]
     refs = [option["$ref"].rsplit("/", 1)[1] for option in conflict["schema"]["anyOf"]]
-    assert refs == ["InsufficientStockError", "Error"]
+    assert refs == ["InsufficientStockError", "InsufficientPointsError", "Error"]  # loyalty_points too
     extra = _component(schema, "InsufficientStockExtra")["properties"]
     assert set(extra["shortages"]["items"]["required"]) == {"sku", "requested", "missing"}
     assert set(extra["nearby_stores"]["items"]["properties"]) == {"location", "distance_km"}
     refund = schema["paths"]["/api/v1/returns/{id}/refund/"]["post"]["responses"]["409"]
     assert "RefundExceedsPaidError" in str(refund)
     assert "refundable" in _component(schema, "RefundExceedsPaidExtra")["properties"]
+    burn = schema["paths"]["/api/v1/customers/{id}/loyalty/burn/"]["post"]["responses"]["409"]
+    assert "InsufficientPointsError" in str(burn)
+    assert set(_component(schema, "InsufficientPointsExtra")["required"]) == {"balance", "points"}
     invalid = schema["paths"]["/api/v1/locations/"]["post"]["responses"]["422"]
     assert "InvalidInputError" in str(invalid)
 

@@ -93,6 +93,14 @@ def objects(db, web_client, make_channel_client, manager, make_associate):
     change_request = OrderChangeRequest.objects.create(
         order_id=order["id"], operations=[], location_ids=[store.pk], actor_type="channel", actor_name="web"
     )
+    cart = web_client.api.post(
+        "/api/v1/carts",
+        {"customer": {"email": "buyer@example.com"}, "lines": [{"sku": "SKU-1", "quantity": 1}]},
+        format="json",
+    ).json()
+    price_list = manager.api.post(
+        "/api/v1/price-lists", {"code": "shared", "currency": "USD"}, format="json"
+    ).json()
     ids = {
         "channel": "web",
         "location": "st-mine",
@@ -111,6 +119,8 @@ def objects(db, web_client, make_channel_client, manager, make_associate):
             items=[TransferItem(product=product, quantity=1)],
             actor=SYSTEM,
         ).pk,
+        "cart": cart["id"],  # the web's; the POS has not worked on it and does not know the buyer
+        "price_list": price_list["id"],  # shared by every channel in USD
     }
     pos = make_channel_client("pos", ChannelKind.POS)
     return {"ids": ids, "manager": manager, "associate": associate, "channel": web_client, "pos": pos}

@@ -239,6 +239,11 @@ EXPECTED = {
         "app": {"orders": 2, "revenue": {"USD": "5.00"}},  # O4 is cancelled: no revenue
         "web": {"orders": 2, "revenue": {"USD": "58.00"}},
     },
+    # in each channel's own currency; O4 (app) is cancelled: neither in the sales nor the average
+    "sales_by_channel": {
+        "app": {"currency": "USD", "orders": 2, "sales": "5.00", "average_order": "5.00"},
+        "web": {"currency": "USD", "orders": 2, "sales": "58.00", "average_order": "29.00"},
+    },
     "orders_by_day": [
         {"date": "2025-03-03", "channel": "app", "orders": 1, "revenue": {"USD": "5.00"}},
         {"date": "2025-03-03", "channel": "web", "orders": 1, "revenue": {"USD": "50.00"}},
@@ -300,6 +305,7 @@ def test_kpis_are_registered_in_app_order(week):
 def test_an_empty_period_has_zeros_and_no_rates(week):
     kpis = kpis_compute(start=END + timedelta(days=30), end=END + timedelta(days=31))
     assert kpis["orders_by_channel"] == {}
+    assert kpis["sales_by_channel"] == {}
     assert kpis["orders_by_day"] == []
     assert kpis["fill_rate"]["unit_fill_rate"] is None
     assert kpis["cycle_times"]["to_ship"] == {"count": 0, "p50_seconds": None, "p90_seconds": None}

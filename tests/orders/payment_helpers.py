@@ -12,7 +12,9 @@ from orders.services import CustomerInput, LineInput, OrderInput, PaymentInput, 
 from tests.returns.conftest import ADDRESS, SYSTEM, Net
 
 
-def place_paid(net: Net, *lines: tuple[str, int, str], payment: PaymentInput | None = None) -> Order:
+def place_paid(
+    net: Net, *lines: tuple[str, int, str], payment: PaymentInput | None = None, loyalty_points: int = 0
+) -> Order:
     """A web order shipped to Ann: lines are (sku, quantity, unit price)."""
     data = OrderInput(
         channel=net.web,
@@ -24,6 +26,7 @@ def place_paid(net: Net, *lines: tuple[str, int, str], payment: PaymentInput | N
         latitude=Decimal("10.776900"),
         longitude=Decimal("106.700900"),
         payment=payment,
+        loyalty_points=loyalty_points,
     )
     return order_place(data=data, actor=SYSTEM).order
 

@@ -4,7 +4,15 @@ changed, units cancelled, the address, method or pickup store changed, each one 
 (``hooks``)."""
 
 from .apply import MAX_OPERATIONS, order_change, order_change_check_actor, order_change_in_transaction
-from .hooks import QUEUED, STARTED, UNROUTED, change_work_register, reservation_work_states
+from .hooks import (
+    QUEUED,
+    STARTED,
+    UNROUTED,
+    ChangeApplied,
+    WorkStateColumn,
+    change_apply_register,
+    change_work_register,
+)
 from .inputs import ChangeInput, ChangeOperation, ChangeRenderer, ChangeResult
 from .requests import change_request_confirm, change_request_refuse
 from .work import line_value
@@ -14,10 +22,13 @@ __all__ = [
     "QUEUED",
     "STARTED",
     "UNROUTED",
+    "ChangeApplied",
     "ChangeInput",
     "ChangeOperation",
     "ChangeRenderer",
     "ChangeResult",
+    "WorkStateColumn",
+    "change_apply_register",
     "change_request_confirm",
     "change_request_refuse",
     "change_work_register",
@@ -25,5 +36,4 @@ __all__ = [
     "order_change",
     "order_change_check_actor",
     "order_change_in_transaction",
-    "reservation_work_states",
 ]

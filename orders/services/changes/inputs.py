@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from orders.models import Order, OrderChange, OrderChangeRequest
+from orders.models import Order, OrderChange, OrderChangeRequest, OrderLine
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class ChangeResult:
     response: dict[str, Any] | None = None
     replayed: bool = False
     request: OrderChangeRequest | None = None  # kept for the locations to confirm (202)
+    lines: list[OrderLine] = field(default_factory=list)  # all the order's, as the change leaves them
     released_units: int = 0
     reserved_units: int = 0
     backordered_units: int = 0

@@ -13,7 +13,7 @@ from typing import Any
 
 from inventory.models import Location
 from inventory.services import check_quantity
-from inventory.sourcing import CandidateProduct
+from inventory.sourcing import CandidateProduct, Candidates
 from oms.actors import Actor
 from oms.errors import InvalidInput
 from oms.money import check_amount, quantize
@@ -89,6 +89,8 @@ class ChangeWork:
     touched: set[int] = field(default_factory=set)  # id() of the lines whose fields changed
     changes: list[OrderChange] = field(default_factory=list)
     pickup: Location | None = None
+    candidates: Candidates | None = None  # read with the products of the lines added
+    line_ids: list[int] = field(default_factory=list)  # ids drawn for the lines added (PostgreSQL)
     _before: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -310,6 +312,11 @@ class ChangeWork:
 
     def all_lines(self) -> list[OrderLine]:
         return [*self.lines.values(), *self.new_lines]
+
+    @property
+    def read_product_ids(self) -> set[int]:
+        """The products whose stock ``candidates`` holds."""
+        return {p.id for p in self.candidates.products.values()} if self.candidates else set()
 
     def _line(self, op: ChangeOperation) -> OrderLine:
         if op.order_line is None:
