@@ -57,6 +57,7 @@ app.conf.update(
     task_routes={
         "fulfillment.tasks.*": {"queue": "routing"},
         "orders.tasks.payment_*": {"queue": "sync"},  # before orders.tasks.*: the first match wins
+        "orders.tasks.refresh_product_affinity": {"queue": "sync"},  # a long read: not on routing
         "orders.tasks.*": {"queue": "routing"},
         "oms.tasks.notification_*": {"queue": "notifications"},
         "oms.tasks.webhook_*": {"queue": "webhooks"},
@@ -109,6 +110,10 @@ app.conf.beat_schedule = {
     ),
     "purge-idempotency-records": _periodic(
         "orders.tasks.purge_idempotency_records", every=3600.0, expires=3500
+    ),
+    # The co-purchase counts the customer page's suggestions rank by (orders/suggestions.py).
+    "refresh-product-affinity": _periodic(
+        "orders.tasks.refresh_product_affinity", every=3600.0, expires=3500
     ),
     # Loyalty: points past their expiry; balances that drifted from their ledger.
     "loyalty-expire": _periodic("oms.tasks.loyalty_expire", every=3600.0, expires=3500),

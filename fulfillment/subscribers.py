@@ -12,6 +12,7 @@ from oms import events
 from orders.selectors import order_section_register
 from orders.services import change_apply_register, change_work_register
 
+from . import customer_pickups  # noqa: F401 - registers the customer page's "Waiting at your store"
 from .api.serializers import FulfillmentOrderSummary
 from .selectors import fulfillment_orders_for_orders
 from .services import (

@@ -14,13 +14,13 @@ from .choices import LocationKind, MovementKind
 
 
 @cache
-def _time_zone_names() -> frozenset[str]:
+def time_zone_names() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
 def time_zone_validator(value: str) -> None:
     """An IANA time zone name (``Asia/Ho_Chi_Minh``, ``UTC``)."""
-    if value not in _time_zone_names():
+    if value not in time_zone_names():
         raise ValidationError(f"'{value}' is not an IANA time zone name.", code="invalid_timezone")
 
 

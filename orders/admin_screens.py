@@ -12,8 +12,11 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString
 
 from inventory.selectors import location_labels
+from oms.actors import Actor
 from oms.display import timeline_sentence
+from oms.models import Customer
 
+from .customer_page import customer_page_sections
 from .models import Order
 from .selectors import CustomerOverview, order_timeline
 
@@ -91,3 +94,12 @@ def customer_history_html(overview: CustomerOverview) -> SafeString:
     for order in overview.orders:
         order.admin_url = admin_url("orders_order", order.pk)  # type: ignore[attr-defined]  # for the template
     return render_to_string("admin/orders/_customer_history.html", {"overview": overview})
+
+
+def customer_sections_html(customer: Customer, actor: Actor, *, reserve_url: str = "") -> SafeString:
+    """The customer page's registered sections (pickups here, suggestions, the cart, the points ...);
+    ``reserve_url`` lets a suggestion link to the reserve-in-store form with its SKU."""
+    sections = customer_page_sections(customer=customer, actor=actor)
+    return render_to_string(
+        "admin/orders/_customer_sections.html", {"sections": sections, "reserve_url": reserve_url}
+    )

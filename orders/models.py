@@ -420,6 +420,39 @@ class OrderChangeRequest(ActorStampedModel):
         return f"change request {self.pk} of {self.order_id} ({self.status})"
 
 
+class ProductAffinity(models.Model):
+    """How often two products were bought together: ``orders_count`` orders (not cancelled) hold
+    both ``product`` and ``related_product``. Derived data, rebuilt whole by one INSERT ... SELECT
+    (``orders.suggestions.product_affinity_refresh``, beat and ``refresh_product_affinity``); both
+    directions of a pair are rows, so the suggestions read one side only."""
+
+    # indexed by product_affinity_unique_pair (product, related_product). No index of its own on
+    # related_product: the suggestions read the pairs by product; given one, PostgreSQL drove
+    # the read from the related products in stock instead (146 ms against 16 ms, 60k pairs).
+    product = models.ForeignKey(
+        "inventory.Product", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    related_product = models.ForeignKey(
+        "inventory.Product", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    orders_count = models.PositiveIntegerField(help_text="Orders that hold both products.")
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "product affinities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "related_product"], name="product_affinity_unique_pair"
+            ),
+            models.CheckConstraint(
+                condition=~Q(product=F("related_product")), name="product_affinity_two_products"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} & {self.related_product_id}: {self.orders_count}"
+
+
 from .cart_models import (  # noqa: E402, F401  # the price lists and carts, models of this app
     Cart,
     CartEvent,

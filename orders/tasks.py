@@ -1,6 +1,7 @@
 """Thin Celery tasks of orders: the idempotency purge and the release of expired cart holds (queue
-``routing``) and the payment tasks
-(queue ``sync``), each retried with backoff while the gateway fails transiently."""
+``routing``), the payment tasks (queue ``sync``), each retried with backoff while the gateway fails
+transiently, and the refresh of the co-purchase counts behind the customer page's suggestions
+(queue ``sync``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .services.payments import (
     payment_transaction_send,
     payment_void_remainder,
 )
+from .suggestions import product_affinity_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,13 @@ logger = logging.getLogger(__name__)
 def purge_idempotency_records() -> int:
     """Beat, hourly: forget idempotency keys past their 24 hours."""
     return services.idempotency_records_purge()
+
+
+@shared_task(name="orders.tasks.refresh_product_affinity", acks_late=True)
+def refresh_product_affinity() -> int:
+    """Beat: rebuild the co-purchase counts (one INSERT ... SELECT); answers the pairs written.
+    Idempotent: a rerun writes the same counts from the same orders."""
+    return product_affinity_refresh()
 
 
 @shared_task(name="orders.tasks.release_expired_cart_holds", acks_late=True)

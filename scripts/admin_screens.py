@@ -4,7 +4,8 @@
 
 What it does, from the worktree this file lives in:
 1. builds a fresh demo database in a temporary SQLite file (``migrate``, ``seed_demo``,
-   ``simulate --orders N``), or uses ``--database-url`` as it is (a seeded test database);
+   ``simulate --orders N``, ``refresh_product_affinity`` for the suggestions), or uses
+   ``--database-url`` as it is (a seeded test database);
 2. makes (or re-keys) two logins with a known password: ``manager`` and ``associate`` (of
    ``st-hcm-d1``, the store the demo associate works at);
 3. picks the rows to show with the ORM in a ``manage.py shell`` (the customer with the most orders,
@@ -33,6 +34,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("OMS_CHROMIUM", "/usr/bin/chromium")
@@ -69,6 +71,7 @@ fo = store.filter(status__in=["pending", "accepted", "picked", "ready_for_pickup
 fo = fo or store.order_by("pk").first()
 print(json.dumps({
     "customer": customer.pk if customer else None,
+    "customer_phone": customer.phone if customer else None,
     "order": order.pk if order else None,
     "return": rma.pk if rma else None,
     "fulfillment_order": fo.pk if fo else None,
@@ -144,6 +147,7 @@ def _prepare(env: dict[str, str], orders: int) -> None:
     _manage(env, "migrate", "--noinput", "-v", "0")
     _manage(env, "seed_demo")
     _manage(env, "simulate", "--orders", str(orders), "--days", "14")
+    _manage(env, "refresh_product_affinity")  # what beat does hourly: the customer page's suggestions
     print(f"demo data ready in {time.monotonic() - started:.0f} s")
 
 
@@ -196,7 +200,7 @@ def _server(env: dict[str, str], tmp: Path) -> Iterator[str]:
         log.close()
 
 
-def _pages(ids: dict[str, int | None]) -> list[tuple[str, str, str]]:
+def _pages(ids: dict[str, int | str | None]) -> list[tuple[str, str, str]]:
     """(file name, user, path) of every screen, in the order they are shown."""
 
     def change(app_model: str, key: str) -> str | None:
@@ -224,11 +228,26 @@ def _pages(ids: dict[str, int | None]) -> list[tuple[str, str, str]]:
         ),
         ("14-customer-associate", "associate", change("oms/customer", "customer")),
         ("15-orders-list-associate", "associate", "/admin/orders/order/"),
+        # the associate's view of the customer (issue 22): found by phone, and the reserve form
+        (
+            "16-customer-search-by-phone-associate",
+            "associate",
+            "/admin/oms/customer/?" + urlencode({"q": ids["customer_phone"]})
+            if ids.get("customer_phone")
+            else None,
+        ),
+        (
+            "17-customer-reserve-in-store-associate",
+            "associate",
+            f"/admin/oms/customer/{ids['customer']}/reserve-in-store/" if ids.get("customer") else None,
+        ),
     ]
     return [(name, user, path) for name, user, path in pages if path is not None]
 
 
-def _photograph(base: str, ids: dict[str, int | None], out: Path, *, width: int) -> list[tuple[str, ...]]:
+def _photograph(
+    base: str, ids: dict[str, int | str | None], out: Path, *, width: int
+) -> list[tuple[str, ...]]:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         raise SystemExit(f"no chromium at {CHROMIUM} (apt-get install chromium, or set OMS_CHROMIUM)")
     from playwright.sync_api import sync_playwright

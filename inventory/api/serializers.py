@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inventory.choices import LocationKind
-from inventory.models import Location, Product
+from inventory.models import Location, Product, time_zone_names
 from inventory.selectors import AvailabilityAnswer
 from inventory.services.network import LOCATION_FIELDS
 from oms.api.serializers import ModelOutput
@@ -58,6 +58,27 @@ class CoordinateField(StrictDecimalField):
 # --- Locations -------------------------------------------------------------------------------------
 
 
+def _time_zone_schema() -> dict[str, Any]:
+    """The IANA names the server knows, as an enum; ``x-enum-varnames`` gives a generated client
+    distinct member names (``Etc/GMT+1`` and ``Etc/GMT-1`` would both become ``ETCGMT1``)."""
+    names = sorted(time_zone_names())
+    var_names = [
+        re.sub(r"[^0-9A-Z]+", "_", name.upper().replace("+", "_PLUS_").replace("-", "_MINUS_")).strip("_")
+        for name in names
+    ]
+    if len(set(var_names)) != len(names):  # a tz database with names this mapping merges
+        raise ValueError("Time zone member names collide.")
+    return {"type": "string", "enum": names, "x-enum-varnames": var_names}
+
+
+@extend_schema_field(_time_zone_schema())
+class TimeZoneField(StrictCharField):
+    """An IANA time zone name, exactly (not trimmed: the schema's enum is the whole rule)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=64, trim_whitespace=False, **kwargs)
+
+
 class LocationCreateInput(serializers.Serializer):
     code = StrictCharField(max_length=64, validators=[code_validator], trim_whitespace=False)
     name = StrictCharField(max_length=200)
@@ -70,8 +91,8 @@ class LocationCreateInput(serializers.Serializer):
         max_length=2, required=False, allow_blank=True, default="", validators=[country_validator]
     )
     opening_hours = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
-    timezone = StrictCharField(
-        max_length=64, required=False, default=None, help_text="IANA name; default: the TIME_ZONE setting."
+    timezone = TimeZoneField(
+        required=False, default=None, help_text="IANA name; default: the TIME_ZONE setting."
     )
     ships = StrictBooleanField(default=False)
     pickup = StrictBooleanField(default=False)
@@ -98,7 +119,7 @@ class LocationUpdateInput(serializers.Serializer):
     city = StrictCharField(max_length=120, required=False, allow_blank=True)
     country = StrictCharField(max_length=2, required=False, allow_blank=True, validators=[country_validator])
     opening_hours = StrictCharField(max_length=200, required=False, allow_blank=True)
-    timezone = StrictCharField(max_length=64, required=False, help_text="IANA name, e.g. Asia/Ho_Chi_Minh.")
+    timezone = TimeZoneField(required=False, help_text="IANA name, e.g. Asia/Ho_Chi_Minh.")
     ships = StrictBooleanField(required=False)
     pickup = StrictBooleanField(required=False)
     ship_from_store = StrictBooleanField(required=False)

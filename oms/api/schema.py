@@ -28,15 +28,22 @@ from .schema_errors import ERROR_COMPONENTS, ERROR_DESCRIPTIONS, error_schema
 _METHODS = ("get", "post", "put", "patch", "delete")
 _MAX = settings.OMS_MAX_QUANTITY
 
+_NO_NUL = "^[^\\u0000]*$"
+# Python's whitespace (str.isspace, what DRF trims and a server regex's \s matches), spelled out:
+# ECMA's \s, which a schema pattern means, lacks U+001C-U+001F and U+0085 and adds U+FEFF.
+_PY_SPACE = (
+    "\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+_NOT_BLANK = f"^[^\\u0000]*[^{_PY_SPACE}\\u0000][^\\u0000]*$"
+_TRIMMED_TWO = f"^[{_PY_SPACE}]*[^{_PY_SPACE}\\u0000][^\\u0000]*[^{_PY_SPACE}\\u0000][{_PY_SPACE}]*$"
 # What the services check of a request that its serializer does not state (their error codes stay
-# theirs, e.g. 422 invalid_quantity): bounds, a PATCH field that is required, "exactly one of".
+# theirs, e.g. 422 invalid_quantity): bounds, a PATCH field that is required, patterns.
 _REQUEST_RULES: dict[str, dict[str, Any]] = {
     "PatchedStockLevelUpdateInputRequest": {
         "required": ["safety_stock"],
         "properties": {"safety_stock": {"minimum": 0, "maximum": _MAX}},
     },
-    # "exactly one of delta and on_hand" is said in the description, not as a oneOf: a generated
-    # client (openapi-python-client) turns an object with a oneOf into an untyped body.
+    # "exactly one of delta and on_hand": _EXACTLY_ONE (a ``not``, as require_when says why)
     "StockAdjustmentInputRequest": {
         "properties": {
             "delta": {"minimum": -_MAX, "maximum": _MAX, "not": {"enum": [0]}},
@@ -45,7 +52,58 @@ _REQUEST_RULES: dict[str, dict[str, Any]] = {
     },
     "SnapshotItemSchemaRequest": {"properties": {"on_hand": {"maximum": _MAX}}},
     "PatchedWebhookEndpointUpdateInputRequest": {"required": ["payload_format"]},
+    # two characters once DRF has trimmed it (" A" is refused: min_length 2)
+    "AddressInputRequest": {"properties": {"country": {"pattern": _TRIMMED_TWO}}},
 }
+_BLANK: dict[str, Any] = {"enum": [None, ""]}  # what a "required for ..." check counts as not given
+_EMPTY_LIST: dict[str, Any] = {"type": "array", "maxItems": 0}
+# Fields that one value of another makes required, as the services check them (422 ..._required):
+# component -> [(field, its values, the fields they need)]; apps add theirs with require_when.
+_REQUIRED_WHEN: dict[str, list[tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
+    "StaffCreateInputRequest": [("role", ("associate",), ("locations",))],  # 422 locations_required
+}
+
+
+def require_when(component: str, field: str, values: tuple[str, ...], needed: tuple[str, ...]) -> None:
+    """Say in the schema that ``needed`` are required (not null, not blank) when ``field`` is one
+    of ``values`` in the request component ``component``. Stated as a ``not`` of the forbidden
+    combinations: a generated client (openapi-python-client) keeps such a body typed, where a
+    ``oneOf`` / ``if`` would make it untyped (and OpenAPI 3.0 has no ``if`` or ``dependentRequired``)."""
+    rule = (field, values, needed)
+    if rule not in _REQUIRED_WHEN.setdefault(component, []):
+        _REQUIRED_WHEN[component].append(rule)
+
+
+def _forbidden(component: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The combinations the server refuses (required-when and exactly-one rules), as schemas."""
+    found: list[dict[str, Any]] = []
+    for field, values, needed in _REQUIRED_WHEN.get(name, []):
+        missing = [{"not": {"required": [f]}} for f in needed] + [
+            {
+                "required": [f],
+                "properties": {
+                    f: _EMPTY_LIST if component["properties"][f].get("type") == "array" else _BLANK
+                },
+            }
+            for f in needed
+        ]
+        found.append({"required": [field], "properties": {field: {"enum": list(values)}}, "anyOf": missing})
+    for field in _TOGETHER.get(name, ()):
+        others = [f for f in _TOGETHER[name] if f != field]
+        given = {"required": [field], "properties": {field: {"not": {"enum": [None]}}}}
+        absent = [{"not": {"required": [f]}} for f in others]
+        null = [{"required": [f], "properties": {f: {"enum": [None]}}} for f in others]
+        found.append({**given, "anyOf": absent + null})
+    if name in _EXACTLY_ONE:
+        fields = list(_EXACTLY_ONE[name])
+        found += [{"required": fields}, {"not": {"anyOf": [{"required": [f]} for f in fields]}}]
+    return found
+
+
+# Given together or not at all (422 invalid_coordinates): null counts as not given.
+_TOGETHER = {"AddressInputRequest": ("latitude", "longitude")}
+# Exactly one of these fields (422 delta_or_on_hand_required otherwise).
+_EXACTLY_ONE = {"StockAdjustmentInputRequest": ("delta", "on_hand")}
 _POSITIVE_AMOUNTS = {("ReturnRefundInputRequest", "amount")}  # min_value 0.01
 # The body of these operations is required (drf-spectacular marks a PATCH body optional).
 _BODY_REQUIRED = {"PATCH /api/v1/inventory/{id}/", "PATCH /api/v1/webhooks/{id}/"}
@@ -56,8 +114,6 @@ _IDEMPOTENCY_KEY = {
     "maxLength": 255,
     "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
 }
-_NO_NUL = "^[^\\u0000]*$"
-_NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 _DECIMAL = re.compile(r"^\^-\?\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
 
 # Operations that answer 409 beyond the state transitions of an object's actions.
@@ -133,8 +189,34 @@ def _tighten(schema: dict[str, Any]) -> None:
         number = {"type": "number", "minimum": 0, "maximum": 10**digits - step, "multipleOf": step}
         schema.clear()
         schema["anyOf"] = [text, number]
+        # DRF's DecimalField(allow_null=True) takes a blank string as null (3.0 form or 3.1's type list)
+        if text.get("nullable") or kind == ["string", "null"]:
+            schema["anyOf"].append({"type": "string", "pattern": f"^[{_PY_SPACE}]*$"})
     elif "format" not in schema and pattern is None:
         schema["pattern"] = _NOT_BLANK if schema.get("minLength", 0) >= 1 else _NO_NUL
+    elif pattern and "\\s" in pattern:  # a server validator's regex (sku_validator: ^[^\s/]+$)
+        schema["pattern"] = _python_space(pattern)
+
+
+def _python_space(pattern: str) -> str:
+    """``pattern`` with each ``\\s`` (``\\S``) as Python's whitespace, in or out of a class."""
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            pair = pattern[i : i + 2]
+            if pair == "\\s":
+                out.append(_PY_SPACE if in_class else f"[{_PY_SPACE}]")
+            elif pair == "\\S" and not in_class:
+                out.append(f"[^{_PY_SPACE}]")
+            else:
+                out.append(pair)
+            i += 2
+            continue
+        in_class = (in_class and char != "]") or (not in_class and char == "[")
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def _apply_rules(name: str, component: dict[str, Any]) -> None:
@@ -143,8 +225,8 @@ def _apply_rules(name: str, component: dict[str, Any]) -> None:
         component["properties"][prop].update(extra)
     if "required" in rules:
         component["required"] = sorted({*component.get("required", []), *rules["required"]})
-    if "oneOf" in rules:
-        component["oneOf"] = rules["oneOf"]
+    if forbidden := _forbidden(component, name):
+        component["not"] = {"anyOf": forbidden}
     currency = component.get("properties", {}).get("currency")
     if currency is not None and currency.get("maxLength") == 3:  # oms.services.check_currency
         currency["enum"] = [*([""] if currency.get("minLength", 0) == 0 else []), *sorted(CURRENCIES)]
@@ -174,9 +256,22 @@ def _document(key: str, operation: dict[str, Any]) -> None:
         content["examples"] = {"Example": {"value": doc.example, "summary": doc.summary}}
 
 
+def _enum_var_names(components: dict[str, Any]) -> None:
+    """``x-enum-varnames`` of a field goes with its enum, which drf-spectacular has moved into a
+    component (``TimezoneEnum``) that the field now refers to."""
+    for component in components.values():
+        for prop in component.get("properties", {}).values():
+            names = prop.get("x-enum-varnames")
+            refs = [item["$ref"] for item in prop.get("allOf", []) if "$ref" in item]
+            if names and refs:
+                del prop["x-enum-varnames"]
+                components[refs[0].rsplit("/", 1)[-1]]["x-enum-varnames"] = names
+
+
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components.update(ERROR_COMPONENTS)
+    _enum_var_names(components)
     for name, component in components.items():
         if name.endswith("Request"):
             _apply_rules(name, component)

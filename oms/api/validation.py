@@ -57,6 +57,16 @@ class StrictIntegerField(_StrictTypeMixin, serializers.IntegerField):
     pass
 
 
+class StrictFloatField(serializers.FloatField):
+    """A number, never a boolean (DRF would take true as 1.0, which the schema's ``number``
+    refuses). A numeric string is still taken, as before, so existing clients keep working."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            raise serializers.ValidationError(ErrorDetail("A valid number is required.", code=WRONG_TYPE))
+        return float(super().to_internal_value(data))
+
+
 class StrictDecimalField(_StrictTypeMixin, serializers.DecimalField):
     pass
 

@@ -16,7 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from oms.actors import Actor
-from oms.api.validation import StrictBooleanField
+from oms.api.schema import require_when
+from oms.api.validation import StrictBooleanField, StrictCharField
 from oms.api.viewsets import checked_body
 from oms.authentication import actor_from_request
 from oms.lookups import pk_or_none
@@ -42,6 +43,10 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     K.CHANGE_METHOD: ("method",),
     K.CHANGE_PICKUP_STORE: ("pickup_location",),
 }
+for _kind, _needed in _REQUIRED.items():
+    require_when("ChangeOperationInputRequest", "op", (str(_kind),), _needed)
+require_when("ChangeOperationInputRequest", "method", (FulfillmentMethod.PICKUP.value,), ("pickup_location",))
+require_when("ChangeOperationInputRequest", "method", (FulfillmentMethod.SHIP.value,), ("shipping_address",))
 
 
 class ChangeOperationInput(serializers.Serializer):
@@ -56,11 +61,11 @@ class ChangeOperationInput(serializers.Serializer):
         help_text="add_line: units; change_quantity: the line's new number of units (0 cancels it); "
         "cancel_units: how many to cancel.",
     )
-    sku = serializers.CharField(required=False, max_length=64)
+    sku = StrictCharField(required=False, max_length=64)
     unit_price = serializers.DecimalField(**MONEY, required=False, min_value=Decimal("0"))
     tax = serializers.DecimalField(**MONEY, required=False, min_value=Decimal("0"), default=Decimal("0"))
     method = serializers.ChoiceField(choices=FulfillmentMethod.choices, required=False)
-    pickup_location = serializers.CharField(required=False, max_length=64, help_text="A store code.")
+    pickup_location = StrictCharField(required=False, max_length=64, help_text="A store code.")
     shipping_address = AddressInput(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +98,7 @@ class ChangeOperationInput(serializers.Serializer):
 
 
 class OrderChangeInput(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    reason = StrictCharField(required=False, allow_blank=True, max_length=300, default="")
     wait_for_location = StrictBooleanField(
         required=False,
         default=False,

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from oms.api.validation import StrictCharField
 from oms.money import MONEY
 from orders.choices import PaymentStatus, PaymentTransactionKind, PaymentTransactionStatus
 from orders.services import PaymentInput
@@ -16,9 +17,9 @@ class PaymentInputSerializer(serializers.Serializer):
     """Authorised by the storefront (``provider_reference``, ``authorized_amount`` defaulting to the
     total), or a ``token`` for the OMS to authorise. Absent: the OMS authorises the total."""
 
-    method = serializers.CharField(required=False, allow_blank=True, max_length=32, default="card")
-    token = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
-    provider_reference = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
+    method = StrictCharField(required=False, allow_blank=True, max_length=32, default="card")
+    token = StrictCharField(required=False, allow_blank=True, max_length=255, default="")
+    provider_reference = StrictCharField(required=False, allow_blank=True, max_length=128, default="")
     authorized_amount = serializers.DecimalField(
         **MONEY, min_value=Decimal("0"), required=False, allow_null=True, default=None
     )

@@ -10,7 +10,8 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from oms.api.validation import StrictCharField
+from oms.api.schema import require_when
+from oms.api.validation import StrictCharField, StrictFloatField, StrictIntegerField
 from oms.customers import CustomerInput
 from oms.lookups import PK_MAX
 from oms.money import MONEY, money_text
@@ -44,12 +45,8 @@ class AddressInput(serializers.Serializer):
     postal_code = serializers.CharField(required=False, allow_blank=True, max_length=20, default="")
     country = serializers.CharField(max_length=2, min_length=2)
     phone = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
-    latitude = serializers.FloatField(
-        required=False, allow_null=True, min_value=-90, max_value=90, default=None
-    )
-    longitude = serializers.FloatField(
-        required=False, allow_null=True, min_value=-180, max_value=180, default=None
-    )
+    latitude = StrictFloatField(required=False, allow_null=True, min_value=-90, max_value=90, default=None)
+    longitude = StrictFloatField(required=False, allow_null=True, min_value=-180, max_value=180, default=None)
 
 
 class OrderLineInput(serializers.Serializer):
@@ -82,7 +79,7 @@ class FulfilmentInput(serializers.Serializer):
         "sent to the store by a transfer order; the pickup waits (awaiting_transfer) until it is received.",
     )
     payment = PaymentInputSerializer(required=False, allow_null=True, default=None)
-    loyalty_points = serializers.IntegerField(
+    loyalty_points = StrictIntegerField(
         required=False,
         min_value=0,
         max_value=10**9,
@@ -126,7 +123,7 @@ class OrderCreateInput(FulfilmentInput):
     currency = StrictCharField(required=False, allow_blank=True, max_length=3, default="")
     # many_init: what many=True calls, typed for the list's own arguments (allow_empty, max_length)
     lines = OrderLineInput.many_init(allow_empty=False, min_length=1, max_length=200)
-    nearby_radius_km = serializers.FloatField(
+    nearby_radius_km = StrictFloatField(
         required=False,
         allow_null=True,
         min_value=0,
@@ -135,6 +132,13 @@ class OrderCreateInput(FulfilmentInput):
         help_text="For a pickup the store cannot supply: the 409 lists the other stores within this "
         "many km that have every unit (default: the OMS_NEARBY_STORES_RADIUS_KM setting, 50 km).",
     )
+
+
+# What placement checks of the method (422 shipping_address_required / pickup_location_required), for
+# POST /orders and a cart's checkout (orders.api.carts.CartCheckoutInput), which both place an order.
+for _component in ("OrderCreateInputRequest", "CartCheckoutInputRequest"):
+    require_when(_component, "method", (FulfillmentMethod.SHIP.value,), ("shipping_address",))
+    require_when(_component, "method", (FulfillmentMethod.PICKUP.value,), ("pickup_location",))
 
 
 class CancelLineInput(serializers.Serializer):

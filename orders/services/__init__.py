@@ -59,6 +59,7 @@ from .reservations import (
     stock_lines_for,
     stock_lines_of,
 )
+from .reserve_in_store import ReserveItem, reserve_in_store_channel, reserve_in_store_place
 from .status import order_has_unrouted, order_status_derive, order_status_set
 
 __all__ = [
@@ -84,6 +85,7 @@ __all__ = [
     "PriceListInput",
     "RefundRoom",
     "Renderer",
+    "ReserveItem",
     "WorkStateColumn",
     "cart_checkout",
     "cart_hold_place",
@@ -125,6 +127,8 @@ __all__ = [
     "reservations_of_plan",
     "reservations_release",
     "reserve_for_needs",
+    "reserve_in_store_channel",
+    "reserve_in_store_place",
     "sourcing_request_for",
     "stock_lines_for",
     "stock_lines_of",

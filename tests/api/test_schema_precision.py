@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import jsonschema
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
@@ -109,3 +110,58 @@ def test_input_rules_the_server_enforces_are_stated(schema):
     assert not name.match("a\x00b")
     currency = _component(schema, "ChannelInputRequest")["properties"]["currency"]
     assert "VND" in currency["enum"]
+
+
+def _validator(schema, name):
+    root = {"$ref": f"#/components/schemas/{name}", "components": schema["components"]}
+    return jsonschema.Draft7Validator(root)
+
+
+def test_rules_between_fields_are_stated(schema):
+    """Required-when and exactly-one rules, as a ``not`` a generated client keeps typed."""
+    adjustment = _validator(schema, "StockAdjustmentInputRequest")
+    base = {"sku": "SKU-1", "location": "wh-1", "reason": "count"}
+    assert adjustment.is_valid({**base, "delta": 2})
+    assert adjustment.is_valid({**base, "on_hand": 2})
+    assert not adjustment.is_valid(base)
+    assert not adjustment.is_valid({**base, "delta": 2, "on_hand": 2})
+    order = _validator(schema, "OrderCreateInputRequest")
+    lines = [{"sku": "SKU-1", "quantity": 1, "unit_price": "10.00"}]
+    address = {"line1": "1 Le Loi", "city": "HCMC", "country": "VN"}
+    assert order.is_valid({"method": "ship", "lines": lines, "shipping_address": address})
+    assert not order.is_valid({"method": "ship", "lines": lines})
+    assert not order.is_valid({"method": "ship", "lines": lines, "shipping_address": None})
+    point = {**address, "latitude": 10.7, "longitude": 106.7}
+    assert order.is_valid({"method": "ship", "lines": lines, "shipping_address": point})
+    half = {**address, "latitude": 10.7, "longitude": None}
+    assert not order.is_valid({"method": "ship", "lines": lines, "shipping_address": half})
+    assert order.is_valid({"method": "pickup", "lines": lines, "pickup_location": "st-1"})
+    assert not order.is_valid({"method": "pickup", "lines": lines, "pickup_location": ""})
+    staff = _validator(schema, "StaffCreateInputRequest")
+    assert staff.is_valid({"username": "lan", "role": "associate", "locations": ["st-1"]})
+    assert not staff.is_valid({"username": "lan", "role": "associate", "locations": []})
+    assert not staff.is_valid({"username": "lan", "role": "associate"})
+    assert staff.is_valid({"username": "boss", "role": "manager"})
+    change = _validator(schema, "ChangeOperationInputRequest")
+    assert change.is_valid({"op": "remove_line", "order_line": 3})
+    assert not change.is_valid({"op": "remove_line"})
+    assert not change.is_valid({"op": "add_line", "sku": "SKU-1", "quantity": 1})
+    assert not change.is_valid({"op": "change_method", "method": "pickup"})
+
+
+def test_time_zones_and_python_whitespace_are_stated(schema):
+    timezone = schema["components"]["schemas"]["TimezoneEnum"]
+    assert "Asia/Ho_Chi_Minh" in timezone["enum"]
+    assert "0" not in timezone["enum"]
+    assert len(set(timezone["x-enum-varnames"])) == len(timezone["enum"])  # Etc/GMT+1 vs Etc/GMT-1
+    sku = re.compile(_component(schema, "ProductCreateInputRequest")["properties"]["sku"]["pattern"])
+    assert sku.match("TEE-BLA-M")
+    for space in (" ", "\x1f", "\x85", "\u3000"):  # what Python's \s (the server's regex) matches
+        assert not sku.match(f"TEE{space}M")
+
+
+def test_a_nullable_decimal_takes_a_blank_string_as_the_server_does(schema):
+    payment = _validator(schema, "PaymentInputRequest")
+    assert payment.is_valid({"authorized_amount": ""})  # DRF: blank is null for allow_null
+    assert payment.is_valid({"authorized_amount": "12.50"})
+    assert not payment.is_valid({"authorized_amount": "12.5.0"})

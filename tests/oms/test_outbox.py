@@ -345,6 +345,7 @@ def test_beat_runs_the_relay_the_sweeper_expiries_and_purges():
         "fulfillment.tasks.sweep": 60.0,
         "fulfillment.tasks.expire_pickups": 300.0,
         "orders.tasks.purge_idempotency_records": 3600.0,
+        "orders.tasks.refresh_product_affinity": 3600.0,  # the customer page's suggestions
         "orders.tasks.release_expired_cart_holds": 60.0,  # carts' expired holds (docs/carts.md)
         "oms.tasks.loyalty_expire": 3600.0,
         "oms.tasks.loyalty_accounts_repair": 86400.0,

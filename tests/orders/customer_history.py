@@ -4,17 +4,19 @@ POS order collected and brought back (a return, received and refunded). Prices i
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from decimal import Decimal
 
 from fulfillment import services as fs
 from fulfillment.models import FulfillmentOrder
 from fulfillment.services import route_order
-from inventory.models import Location
+from inventory.models import Location, Product
 from oms.actors import Actor
 from oms.choices import ChannelKind
 from oms.models import Customer
-from orders.models import Order
+from orders.choices import OrderStatus
+from orders.models import Order, OrderLine
 from orders.services import CustomerInput, LineInput, OrderInput, order_place
 from returns.models import Return
 from returns.services import ReceiveLineInput, ReturnLineInput, return_create, return_receive, return_refund
@@ -112,3 +114,34 @@ def customer_with_three_channels() -> History:
         pickup=pickup,
         rma=Return.objects.get(pk=rma.pk),
     )
+
+
+_numbers = itertools.count(1)
+
+
+def order_of(customer: Customer, *products: Product, status: str = OrderStatus.COMPLETED) -> Order:
+    """An order holding ``products`` (one line each, a product given twice is two lines), written
+    directly: the counts do not depend on how an order was placed."""
+    order = Order.objects.create(
+        channel=ChannelFactory(code="web"),
+        customer=customer,
+        number=f"T-{next(_numbers):05d}",
+        status=status,
+        method="ship",
+        currency="USD",
+        placed_by_type="system",
+        placed_by_name="test",
+    )
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            line_number=n,
+            product=p,
+            sku=p.sku,
+            quantity=1,
+            unit_price=Decimal("10.00"),
+            line_total=Decimal("10.00"),
+        )
+        for n, p in enumerate(products, start=1)
+    )
+    return order
