@@ -2,6 +2,7 @@ from django.db import models
 
 
 class FulfillmentStatus(models.TextChoices):
+    AWAITING_TRANSFER = "awaiting_transfer", "Awaiting transfer (ship-to-store)"
     PENDING = "pending", "Pending (sent to the location)"
     ACCEPTED = "accepted", "Accepted"
     PICKED = "picked", "Picked"

@@ -16,7 +16,9 @@ F = FulfillmentStatus
 
 # design.md: pending -> accepted -> picked -> packed -> shipped (ship), or
 # accepted -> ready_for_pickup -> picked_up (pickup); also rejected, expired, cancelled.
+# Ship-to-store: a pickup waits awaiting_transfer until its transfer is received, then pending.
 FULFILLMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    F.AWAITING_TRANSFER: frozenset({F.PENDING, F.CANCELLED}),
     F.PENDING: frozenset({F.ACCEPTED, F.REJECTED, F.CANCELLED}),
     F.ACCEPTED: frozenset({F.PICKED, F.READY_FOR_PICKUP, F.REJECTED, F.CANCELLED}),
     F.PICKED: frozenset({F.PACKED, F.READY_FOR_PICKUP, F.REJECTED, F.CANCELLED}),
@@ -30,8 +32,10 @@ FULFILLMENT_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # Steps that only one method takes.
 SHIP_ONLY = frozenset({F.PACKED, F.SHIPPED})
-PICKUP_ONLY = frozenset({F.READY_FOR_PICKUP, F.PICKED_UP, F.EXPIRED})
-OPEN_STATUSES = frozenset({F.PENDING, F.ACCEPTED, F.PICKED, F.PACKED, F.READY_FOR_PICKUP})
+PICKUP_ONLY = frozenset({F.AWAITING_TRANSFER, F.READY_FOR_PICKUP, F.PICKED_UP, F.EXPIRED})
+OPEN_STATUSES = frozenset(
+    {F.AWAITING_TRANSFER, F.PENDING, F.ACCEPTED, F.PICKED, F.PACKED, F.READY_FOR_PICKUP}
+)
 DONE_STATUSES = frozenset({F.SHIPPED, F.PICKED_UP})
 # Work under way at the location (the order is "in fulfilment").
 WORKING_STATUSES = frozenset({F.ACCEPTED, F.PICKED, F.PACKED, F.READY_FOR_PICKUP})
@@ -72,7 +76,8 @@ class FulfillmentOrder(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(method="pickup") | ~Q(status__in=["ready_for_pickup", "picked_up", "expired"]),
+                condition=Q(method="pickup")
+                | ~Q(status__in=["awaiting_transfer", "ready_for_pickup", "picked_up", "expired"]),
                 name="fo_pickup_states_only_for_pickup",
             ),
         ]

@@ -20,6 +20,7 @@ from .services import (
     fulfillment_orders_apply_change,
     fulfillment_orders_cancel_for_order,
 )
+from .services.ship_to_store import order_lock_for_transfer, pickup_fill_from_transfer
 from .tasks import allocate_backorders, route_soon
 
 
@@ -39,6 +40,8 @@ def connect() -> None:
     events.subscribe("stock.changed", _stock_arrived)
     events.subscribe_in_transaction("order.cancelling", fulfillment_orders_cancel_for_order)
     change_apply_register(fulfillment_orders_apply_change)
+    events.subscribe_in_transaction("transfer.receiving", order_lock_for_transfer)
+    events.subscribe_in_transaction("transfer.received", pickup_fill_from_transfer)
     change_work_register(RESERVATION_WORK)
     order_section_register(
         "fulfillment_orders",

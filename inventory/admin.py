@@ -282,3 +282,7 @@ class StockMovementAdmin(SkuColumnMixin, ReadOnlyMixin, LocationScopedMixin, adm
     @admin.display(description="Actor")
     def actor(self, obj: StockMovement) -> str:
         return f"{obj.actor_type}:{obj.actor_name}"
+
+
+# Transfer orders (their admin lives with them).
+from inventory.transfers import admin as _transfers_admin  # noqa: E402, F401

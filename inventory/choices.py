@@ -17,3 +17,12 @@ class MovementKind(models.TextChoices):
     RETURN_RESTOCK = "return_restock", "Return restock"
     TRANSFER_OUT = "transfer_out", "Transfer out"
     TRANSFER_IN = "transfer_in", "Transfer in"
+
+
+class TransferStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SHIPPED = "shipped", "Shipped"
+    IN_TRANSIT = "in_transit", "In transit"
+    PARTIALLY_RECEIVED = "partially_received", "Partially received"
+    RECEIVED = "received", "Received"
+    CANCELLED = "cancelled", "Cancelled"

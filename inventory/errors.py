@@ -30,6 +30,16 @@ class UnknownLocation(InvalidInput):
     default_message = "Unknown location."
 
 
+class TransferNotFound(NotFound):
+    default_code = "transfer_not_found"
+    default_message = "Transfer order not found."
+
+
+class TransferOverReceipt(Conflict):
+    default_code = "transfer_over_receipt"
+    default_message = "More units received than are in transit."
+
+
 class StockLevelNotFound(NotFound):
     default_code = "stock_level_not_found"
 

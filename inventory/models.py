@@ -60,6 +60,11 @@ class Location(TimeStampedModel):
         blank=True,
         help_text="Days a pickup is held; empty means the OMS_PICKUP_HOLD_DAYS setting.",
     )
+    transfer_lead_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days a transfer from here takes to arrive; empty: the OMS_TRANSFER_LEAD_DAYS setting.",
+    )
     active = models.BooleanField(default=True)
     staff = models.ManyToManyField("oms.StaffProfile", blank=True, related_name="locations")
 
@@ -206,3 +211,18 @@ class LocationDailyLoad(models.Model):
 
     def __str__(self) -> str:
         return f"{self.location_id}@{self.day}: {self.open_fulfillment_orders} open"
+
+
+# Transfer orders live in their own module (inventory/transfers/); Django finds models here.
+from inventory.transfers.models import TransferLine, TransferOrder, TransferReceipt  # noqa: E402
+
+__all__ = [
+    "Location",
+    "LocationDailyLoad",
+    "Product",
+    "StockLevel",
+    "StockMovement",
+    "TransferLine",
+    "TransferOrder",
+    "TransferReceipt",
+]

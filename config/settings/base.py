@@ -180,6 +180,7 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "orders.choices.OrderStatus",
         "FulfillmentStatusEnum": "fulfillment.choices.FulfillmentStatus",
         "ReservationStatusEnum": "orders.choices.ReservationStatus",
+        "TransferStatusEnum": "inventory.choices.TransferStatus",
         "FulfillmentMethodEnum": "orders.choices.FulfillmentMethod",
         "HoldReasonEnum": "orders.choices.HoldReason",
         "OrderChangeKindEnum": "orders.choices.OrderChangeKind",
@@ -211,6 +212,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="orders@oms.example")
 # a currency not listed is written in the active language.
 OMS_MONEY_LOCALES = env.dict("OMS_MONEY_LOCALES", default={"VND": "vi_VN"})
 OMS_PICKUP_HOLD_DAYS = env.int("OMS_PICKUP_HOLD_DAYS", default=3)
+# Days a transfer takes between two locations, unless the source location says (transfer_lead_days).
+OMS_TRANSFER_LEAD_DAYS = env.int("OMS_TRANSFER_LEAD_DAYS", default=2)
 # Pickup codes (docs/store-day.md): wrong codes before a pickup's code locks, and whether the API's
 # picked-up needs one (the admin always does; false keeps API v1 clients that send none working).
 OMS_PICKUP_CODE_MAX_ATTEMPTS = env.int("OMS_PICKUP_CODE_MAX_ATTEMPTS", default=5)

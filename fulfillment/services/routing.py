@@ -32,6 +32,7 @@ from orders.models import Order, OrderLine, Reservation
 
 from .common import NOT_ROUTED, ROUTER, RouteNote
 from .replan import _fill_backorders, _improve, _replan
+from .ship_to_store import route_awaiting_transfer, waits_for_transfer
 from .status import order_status_sync
 
 
@@ -186,6 +187,9 @@ def route_order(*, order_id: int, first_come: bool = True) -> RoutingResult:
         return RoutingResult(order_id=order_id, status=order.status, skipped=order.status)
     lines = {line.pk: line for line in _lines_of(order_id=order.pk)}
     fulfillment_orders = _fulfillment_orders_of(order_id=order.pk)
+    if waits_for_transfer(order=order, lines=lines.values()):  # ship-to-store (docs/transfers.md)
+        new, status = route_awaiting_transfer(order=order, lines=lines, fulfillment_orders=fulfillment_orders)
+        return RoutingResult(order_id=order_id, status=status, created=new)
     excluded = _excluded_locations(order=order, fulfillment_orders=fulfillment_orders)
     result = RoutingResult(order_id=order_id, status=order.status)
     unrouted = _unrouted_of(order_id=order.pk)

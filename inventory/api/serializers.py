@@ -348,12 +348,24 @@ class LocationAvailabilityOutput(serializers.Serializer):
     available = serializers.IntegerField(read_only=True)
     distance_km = serializers.FloatField(read_only=True, allow_null=True)
     pickup = serializers.BooleanField(read_only=True, help_text="A store where customers collect.")
+    in_transit = serializers.IntegerField(
+        read_only=True, help_text="Units on the road to this location (transfers): sold only once received."
+    )
+
+
+class IncomingSupplyOutput(serializers.Serializer):
+    location = serializers.CharField(read_only=True, help_text="The destination's code.")
+    quantity = serializers.IntegerField(read_only=True)
+    expected_on = serializers.DateField(read_only=True, allow_null=True)
 
 
 class SkuAvailabilityOutput(serializers.Serializer):
     sku = serializers.CharField(read_only=True)
     available = serializers.IntegerField(read_only=True, help_text="Available to ship, all locations.")
     locations = LocationAvailabilityOutput(many=True, read_only=True)
+    incoming = IncomingSupplyOutput(
+        many=True, read_only=True, help_text="Future supply: units in transit to a location, by expected day."
+    )
 
 
 # The answer's schema; ``availability_output`` builds the answer itself (the same JSON, cheaper).
@@ -378,8 +390,13 @@ def availability_output(answer: AvailabilityAnswer) -> dict[str, Any]:
                         "available": loc.available,
                         "distance_km": loc.distance_km,
                         "pickup": loc.pickup,
+                        "in_transit": loc.in_transit,
                     }
                     for loc in entry.locations
+                ],
+                "incoming": [
+                    {"location": inc.location, "quantity": inc.quantity, "expected_on": inc.expected_on}
+                    for inc in entry.incoming
                 ],
             }
             for entry in answer.results

@@ -2,6 +2,7 @@ from django.urls import re_path
 
 from oms.api.routers import OptionalSlashRouter
 
+from .transfers import TransferViewSet
 from .views import (
     AvailabilityView,
     LocationViewSet,
@@ -18,6 +19,7 @@ router.register("products", ProductViewSet, basename="product")
 router.register("inventory/adjustments", StockAdjustmentViewSet, basename="stock-adjustment")
 router.register("inventory/snapshots", StockSnapshotViewSet, basename="stock-snapshot")
 router.register("inventory", StockLevelViewSet, basename="stock-level")
+router.register("transfers", TransferViewSet, basename="transfer")
 
 urlpatterns = [
     re_path(r"^availability/?$", AvailabilityView.as_view(), name="availability"),

@@ -241,6 +241,34 @@ OPERATIONS: dict[str, Doc] = {
     "POST /api/v1/returns/{id}/refund/": Doc(
         "Refund a return", example={"amount": "199000.00", "method": "original_payment"}
     ),
+    "GET /api/v1/transfers/": Doc("List transfer orders"),
+    "POST /api/v1/transfers/": Doc(
+        "Create a transfer order",
+        "Move units from a source to a destination location (manager, or an associate of the source): "
+        "they are reserved at the source at once, so they cannot be sold meanwhile. 409 insufficient_stock "
+        "when the source lacks them.",
+        {"source": "wh-hcm", "destination": "st-hcm-d1", "lines": [{"sku": "CHI-BLA-M-054", "quantity": 2}]},
+    ),
+    "GET /api/v1/transfers/{id}/": Doc("Get a transfer order"),
+    "POST /api/v1/transfers/{id}/ship/": Doc(
+        "Ship a transfer order",
+        "The units leave the source (draft → shipped; ledger transfer_out) and are in transit: future "
+        "supply at the destination in GET /availability, not available there (associate of the source).",
+        {"carrier": "GHN", "tracking_number": "GHN123456789"},
+    ),
+    "POST /api/v1/transfers/{id}/receive/": Doc(
+        "Receive a transfer order",
+        "Units arrive at the destination (ledger transfer_in), all in transit or the lines given "
+        "(partially_received). 409 transfer_over_receipt beyond what was shipped; a receipt repeated with "
+        "the same idempotency key changes nothing (associate of the destination).",
+        {"lines": [{"sku": "CHI-BLA-M-054", "quantity": 2}], "idempotency_key": "dock-2026-12-04-01"},
+    ),
+    "POST /api/v1/transfers/{id}/cancel/": Doc(
+        "Cancel a transfer order",
+        "Only a draft (not yet shipped): its units go back on sale at the source. 409 invalid_transition "
+        "once shipped.",
+        {"reason": "Store restocked locally"},
+    ),
     "GET /api/v1/webhooks/": Doc("List webhook endpoints"),
     "POST /api/v1/webhooks/": Doc(
         "Register a webhook endpoint",

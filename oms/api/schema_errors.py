@@ -43,6 +43,16 @@ EXTRAS: dict[str, dict[str, Any]] = {
                     "A store that could serve the pickup.",
                 ),
             },
+            "transfer_possible": {
+                "type": "boolean",
+                "description": "Pickup only: a transfer to the store could bring every unit "
+                "(ask again with allow_transfer).",
+            },
+            "transfer_earliest_on": {
+                "type": "string",
+                "format": "date",
+                "description": "Pickup only, with transfer_possible: the earliest day of arrival.",
+            },
             "nearby_radius_km": {
                 "type": "number",
                 "description": "Pickup only: how far (km) ``nearby_stores`` looked.",
@@ -149,7 +159,7 @@ ERROR_DESCRIPTIONS = {
     "503": "The database is unavailable; nothing was changed (see Retry-After).",
 }
 
-_STOCK_CONFLICTS = {"POST /api/v1/orders/", "POST /api/v1/returns/"}
+_STOCK_CONFLICTS = {"POST /api/v1/orders/", "POST /api/v1/returns/", "POST /api/v1/transfers/"}
 _POINTS_CONFLICTS = {"POST /api/v1/orders/", "POST /api/v1/customers/{id}/loyalty/burn/"}
 
 

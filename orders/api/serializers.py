@@ -72,6 +72,12 @@ class FulfilmentInput(serializers.Serializer):
         **MONEY, min_value=Decimal("0"), required=False, default=Decimal("0")
     )
     allow_backorder = serializers.BooleanField(required=False, default=False)
+    allow_transfer = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Pickup only: units the store lacks are reserved at the best ship-capable location and "
+        "sent to the store by a transfer order; the pickup waits (awaiting_transfer) until it is received.",
+    )
     payment = PaymentInputSerializer(required=False, allow_null=True, default=None)
     loyalty_points = StrictIntegerField(
         required=False,
@@ -104,6 +110,7 @@ class FulfilmentInput(serializers.Serializer):
             longitude=Decimal(str(round(longitude, 6))) if longitude is not None else None,
             shipping_total=data["shipping_total"],
             allow_backorder=data["allow_backorder"],
+            allow_transfer=data["allow_transfer"],
             payment=PaymentInputSerializer.to_payment_input(data.get("payment")),
             loyalty_points=data.get("loyalty_points", 0),
             nearby_radius_km=data.get("nearby_radius_km"),

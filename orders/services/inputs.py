@@ -47,6 +47,8 @@ class OrderInput:
     longitude: Decimal | None = None
     shipping_total: Decimal = Decimal("0")
     allow_backorder: bool = False
+    # A pickup the store cannot supply: bring the missing units by transfer (docs/transfers.md).
+    allow_transfer: bool = False
     payment: PaymentInput | None = None
     loyalty_points: int = 0  # paid with loyalty points (a tender of the order: docs/loyalty.md)
     nearby_radius_km: float | None = None  # a pickup's 409 lists stores within it (None: the setting)

@@ -20,12 +20,14 @@ from inventory.geocoding import delivery_point
 from inventory.models import Location
 from inventory.sourcing import (
     CandidateProduct,
+    Candidates,
     Need,
     SourcingPlan,
     SourcingRequest,
     load_candidates_for_skus,
     plan_sourcing,
 )
+from inventory.transfers.planning import transfer_plan_for_pickup
 from oms.actors import Actor
 from oms.batch import WriteBatch
 from oms.customers import customer_resolve
@@ -59,6 +61,7 @@ from .reservations import (
     sourcing_request_for,
     stock_lines_for,
 )
+from .ship_to_store import transfers_for_pickup
 
 
 class _LostRace(Exception):
@@ -225,9 +228,10 @@ def _order_place_body(
     order_id = candidates.next_value if candidates.next_value is not None else _next_order_id()
     request, needs = _sourcing_for(data=data, pickup=pickup, products=products)
     plan = plan_sourcing(needs=needs, stock=candidates.stock, locations=candidates.locations, request=request)
-    if plan.shortages and not data.allow_backorder:
-        raise insufficient_stock_for(
-            needs=needs, plan=plan, stock=candidates.stock, locations=candidates.locations, request=request
+    transfers = None  # ship-to-store: where the units the pickup store lacks come from
+    if plan.shortages and (data.allow_transfer or not data.allow_backorder):
+        transfers = _transfers_or_refusal(
+            data=data, pickup=pickup, needs=needs, plan=plan, candidates=candidates, request=request
         )
     lines = _lines_build(data=data, order_id=order_id, products=products, plan=plan)
     order = _order_build(
@@ -243,6 +247,12 @@ def _order_place_body(
     # Reserve last: the stock rows stay locked only for the rest of the transaction (the hot-row
     # lock of a flash sale), and a lost race rolls back what was written.
     reservations = _reserve(order=order, lines=lines, plan=plan, actor=actor)
+    if transfers is not None:
+        assert pickup is not None  # noqa: S101 (narrowing for mypy)
+        try:
+            transfers_for_pickup(order=order, plan=transfers, store=pickup, actor=actor)
+        except InsufficientStock as exc:
+            raise _LostRace from exc
     tender = order_points_tender(order=order, points=data.loyalty_points, actor=actor)
     result = PlacementResult(
         order=order,
@@ -255,6 +265,30 @@ def _order_place_body(
         result, data=data, actor=actor, plan=plan, idempotency=idempotency, render=render, tender=tender
     )
     return result
+
+
+def _transfers_or_refusal(
+    *,
+    data: OrderInput,
+    pickup: Location | None,
+    needs: list[Need],
+    plan: SourcingPlan,
+    candidates: Candidates,
+    request: SourcingRequest,
+) -> SourcingPlan | None:
+    """A plan with shortages: the transfer plan of a pickup that allows one, None for a backorder,
+    or the 409 ``insufficient_stock``."""
+    stock, locations = candidates.stock, candidates.locations
+    transfers = None
+    if data.allow_transfer and pickup is not None:
+        transfers = transfer_plan_for_pickup(
+            needs=needs, plan=plan, stock=stock, locations=locations, request=request
+        )
+    if transfers is None and not data.allow_backorder:
+        raise insufficient_stock_for(
+            needs=needs, plan=plan, stock=stock, locations=locations, request=request
+        )
+    return transfers
 
 
 def _next_order_id() -> int:

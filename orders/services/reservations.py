@@ -25,6 +25,7 @@ from inventory.sourcing import (
     plan_sourcing,
     stores_that_can_supply,
 )
+from inventory.transfers.planning import transfer_earliest_on, transfer_plan_for_pickup
 from oms.actors import Actor
 from oms.models import Channel
 from orders.choices import ReservationStatus
@@ -84,6 +85,12 @@ def insufficient_stock_for(
             needs=needs, stock=stock, locations=locations, origin=request.origin, radius_km=radius
         )
         extra["nearby_radius_km"] = radius
+        transfer = transfer_plan_for_pickup(
+            needs=needs, plan=plan, stock=stock, locations=locations, request=request
+        )
+        extra["transfer_possible"] = transfer is not None
+        if transfer is not None:
+            extra["transfer_earliest_on"] = transfer_earliest_on(transfer).isoformat()
         message = f"The pickup store cannot supply: {', '.join(skus)}."
         within = "" if radius is None else f" within {radius:g} km"
         if extra["nearby_stores"]:
@@ -91,6 +98,8 @@ def insufficient_stock_for(
             message += f" These stores{within} have every unit: {nearby}."
         else:
             message += f" No other store{within} has every unit."
+        if transfer is not None:
+            message += f" A transfer could bring them by {extra['transfer_earliest_on']} (allow_transfer)."
     else:
         message = f"Not enough stock for: {', '.join(skus)}."
     return InsufficientStock(message, extra=extra)

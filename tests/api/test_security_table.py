@@ -14,6 +14,7 @@ from drf_spectacular.generators import SchemaGenerator
 from fulfillment import services as fs
 from fulfillment.models import FulfillmentOrder
 from inventory.models import StockLevel
+from inventory.transfers.services import TransferItem, transfer_create
 from oms.actors import Actor
 from oms.choices import ChannelKind
 from oms.models import StaffProfile, WebhookEndpoint
@@ -64,7 +65,8 @@ def objects(db, web_client, make_channel_client, manager, make_associate):
     LocationFactory(code="wh-1")
     product = ProductFactory(sku="SKU-1", price=Decimal("10.00"))
     stock_put(product, store, 10)
-    associate = make_associate("ann", store)
+    other_store = StoreFactory(code="st-mine-2", latitude=Decimal("10.79"), longitude=Decimal("106.71"))
+    associate = make_associate("ann", store, other_store)  # both ends of the transfer below
     body = {
         "customer": {"email": "buyer@example.com"},
         "method": "pickup",
@@ -111,6 +113,12 @@ def objects(db, web_client, make_channel_client, manager, make_associate):
         "webhook": webhook.pk,
         "staff": StaffProfile.objects.get(user__username="ann").pk,
         "change_request": change_request.pk,
+        "transfer": transfer_create(
+            source=store,
+            destination=other_store,
+            items=[TransferItem(product=product, quantity=1)],
+            actor=SYSTEM,
+        ).pk,
         "cart": cart["id"],  # the web's; the POS has not worked on it and does not know the buyer
         "price_list": price_list["id"],  # shared by every channel in USD
     }

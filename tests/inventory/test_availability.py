@@ -123,9 +123,11 @@ def test_endpoint_for_channels_and_staff(stocked, web_client, manager, make_asso
             "available": 4,
             "distance_km": 1.0,
             "pickup": True,
+            "in_transit": 0,
         }
         assert [loc["location"] for loc in a["locations"]] == ["st-near", "st-mid", "wh-mid"]
-        assert nope == {"sku": "NOPE", "available": 0, "locations": []}
+        assert a["incoming"] == []
+        assert nope == {"sku": "NOPE", "available": 0, "locations": [], "incoming": []}
 
 
 def test_endpoint_honours_the_channels_ship_from_store_policy(stocked, make_channel_client):

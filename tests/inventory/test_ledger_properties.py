@@ -1,10 +1,13 @@
 """Stateful property test of the stock ledger.
 
 Random sequences of the real stock services (adjust, count, reserve, release, consume, safety
-stock) run against two locations and two products, with quantities that often must fail. After
+stock, and transfers between the two locations: create, ship, receive in part, cancel) run against
+two locations and two products, with quantities that often must fail. After
 every step: ``0 <= reserved <= on_hand`` on every row, ``on_hand`` and ``reserved`` equal the sums of
-their ledger movements, and a plain-Python model of the expected counters equals the database. A
-refused call must change nothing at all: no counter, no ledger row, not even a new stock row.
+their ledger movements, every transfer's units in transit equal its shipped minus received units
+(and its ``transfer_in`` rows the received ones), and a plain-Python model of the expected counters
+equals the database. A refused call must change nothing at all: no counter, no ledger row, not
+even a new stock row.
 
 Each example runs inside a savepoint of the test's transaction (the ``db`` fixture) and is rolled
 back in ``teardown``, so every example starts from an empty stock table. The services use plain
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import pytest
@@ -23,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, assume
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -34,8 +37,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from inventory.errors import CountBelowReserved, InsufficientStock, StockWouldGoNegative
-from inventory.models import Location, Product, StockLevel, StockMovement
+from inventory.choices import MovementKind, TransferStatus
+from inventory.errors import CountBelowReserved, InsufficientStock, StockWouldGoNegative, TransferOverReceipt
+from inventory.models import Location, Product, StockLevel, StockMovement, TransferLine, TransferOrder
 from inventory.services import (
     StockLine,
     stock_adjust,
@@ -45,8 +49,15 @@ from inventory.services import (
     stock_reserve,
     stock_safety_set,
 )
+from inventory.transfers.services import (
+    TransferItem,
+    transfer_cancel,
+    transfer_create_for,
+    transfer_receive,
+    transfer_ship,
+)
 from oms.actors import Actor
-from oms.errors import DomainError, InvalidInput
+from oms.errors import DomainError, InvalidInput, InvalidTransition
 from tests.factories import LocationFactory, ProductFactory, StoreFactory
 
 ACTOR = Actor.system("ledger-properties")
@@ -75,6 +86,33 @@ class Row:
     on_hand: int = 0
     reserved: int = 0
     safety_stock: int = 0
+    for_transfers: int = 0  # of ``reserved``: held by draft transfers (only they release or ship them)
+
+    @property
+    def for_orders(self) -> int:
+        return self.reserved - self.for_transfers
+
+
+@dataclass
+class Transfer:
+    """The model of one transfer order of one SKU: from location ``source`` to the other one."""
+
+    pk: int
+    source: int
+    product: int
+    quantity: int
+    status: str = TransferStatus.DRAFT
+    shipped: int = 0
+    received: int = 0
+    keys: set[str] = field(default_factory=set)  # idempotency keys of its receipts
+
+
+# The durable services, inside the machine's transaction (which a durable block may not nest in).
+_ship, _receive, _cancel = (
+    transfer_ship.__wrapped__,
+    transfer_receive.__wrapped__,
+    transfer_cancel.__wrapped__,
+)
 
 
 class StockLedgerMachine(RuleBasedStateMachine):
@@ -87,6 +125,7 @@ class StockLedgerMachine(RuleBasedStateMachine):
         self.model: dict[tuple[int, int], Row] = {}
         self.ids: dict[tuple[int, int], int] = {}  # model key -> StockLevel pk
         self.movements = 0
+        self.transfers: list[Transfer] = []
 
     def teardown(self) -> None:
         transaction.set_rollback(True)
@@ -229,8 +268,15 @@ class StockLedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.model)
     @rule(data=st.data())
     def release(self, data: st.DataObject) -> None:
-        picks = self._picks(data, lambda row: row.reserved)
+        picks = self._picks(data, lambda row: row.for_orders)
         totals = self._merged(picks)
+        # A release or a consumption names its own units: never those a transfer holds.
+        assume(
+            all(
+                qty <= self.model[key].for_orders or qty > self.model[key].reserved
+                for key, qty in totals.items()
+            )
+        )
         if any(qty <= 0 for _, qty in picks):
             expected: type[DomainError] | None = InvalidInput
         elif any(self.model[key].reserved < qty for key, qty in totals.items()):
@@ -248,8 +294,15 @@ class StockLedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.model)
     @rule(data=st.data())
     def consume(self, data: st.DataObject) -> None:
-        picks = self._picks(data, lambda row: row.reserved)
+        picks = self._picks(data, lambda row: row.for_orders)
         totals = self._merged(picks)
+        # A release or a consumption names its own units: never those a transfer holds.
+        assume(
+            all(
+                qty <= self.model[key].for_orders or qty > self.model[key].reserved
+                for key, qty in totals.items()
+            )
+        )
         if any(qty <= 0 for _, qty in picks):
             expected: type[DomainError] | None = InvalidInput
         elif any(self.model[key].reserved < qty for key, qty in totals.items()):
@@ -275,6 +328,109 @@ class StockLedgerMachine(RuleBasedStateMachine):
         )
         if ok:
             self.model[key].safety_stock = safety_stock  # not a counter: no ledger row
+
+    # --- transfers (from one location to the other) ------------------------------------------------
+    @rule(source=st.integers(0, 1), product=st.integers(0, 1), quantity=st.integers(1, 12))
+    def transfer_create(self, source: int, product: int, quantity: int) -> None:
+        key = (source, product)
+        row = self.model.get(key)
+        short = row is None or row.on_hand - row.reserved - row.safety_stock < quantity
+        created: list[TransferOrder] = []
+
+        def create() -> None:
+            created.append(
+                transfer_create_for(
+                    source=self.locations[source],
+                    destination=self.locations[1 - source],
+                    items=[TransferItem(product=self.products[product], quantity=quantity)],
+                    actor=ACTOR,
+                )
+            )
+
+        create.__name__ = "transfer_create_for"
+        if self._call(InsufficientStock if short else None, create):
+            assert row is not None
+            row.reserved += quantity
+            row.for_transfers += quantity
+            self.movements += 1
+            self.transfers.append(Transfer(created[0].pk, source, product, quantity))
+
+    def _transfer(self, data: st.DataObject) -> Transfer:
+        return data.draw(st.sampled_from(self.transfers), label="transfer")
+
+    @precondition(lambda self: self.transfers)
+    @rule(data=st.data())
+    def transfer_ship(self, data: st.DataObject) -> None:
+        t = self._transfer(data)
+        ok = self._call(
+            None if t.status == TransferStatus.DRAFT else InvalidTransition,
+            _ship,
+            transfer_id=t.pk,
+            actor=ACTOR,
+        )
+        if ok:
+            row = self.model[(t.source, t.product)]
+            row.on_hand -= t.quantity
+            row.reserved -= t.quantity
+            row.for_transfers -= t.quantity
+            t.shipped, t.status = t.quantity, TransferStatus.SHIPPED
+            self.movements += 1
+
+    @precondition(lambda self: self.transfers)
+    @rule(data=st.data(), part=st.integers(1, 12), key=st.sampled_from(["", "dock-1", "dock-2"]))
+    def transfer_receive(self, data: st.DataObject, part: int, key: str) -> None:
+        t = self._transfer(data)
+        on_the_road = t.status in (TransferStatus.SHIPPED, TransferStatus.PARTIALLY_RECEIVED)
+        repeat = bool(key) and key in t.keys
+        expected: type[DomainError] | None = None
+        if repeat:
+            expected = None
+        elif not on_the_road:
+            expected = InvalidTransition
+        elif part > t.shipped - t.received:
+            expected = TransferOverReceipt
+        items = [TransferItem(product=self.products[t.product], quantity=part)]
+        ok = self._call(expected, _receive, transfer_id=t.pk, actor=ACTOR, items=items, idempotency_key=key)
+        if ok and not repeat:
+            dest = (1 - t.source, t.product)
+            if dest not in self.ids:
+                self._level_created(dest)
+            self.model[dest].on_hand += part
+            t.received += part
+            t.status = (
+                TransferStatus.RECEIVED if t.received == t.shipped else TransferStatus.PARTIALLY_RECEIVED
+            )
+            if key:
+                t.keys.add(key)
+            self.movements += 1
+
+    @precondition(lambda self: self.transfers)
+    @rule(data=st.data())
+    def transfer_cancel(self, data: st.DataObject) -> None:
+        t = self._transfer(data)
+        expected = None if t.status == TransferStatus.DRAFT else InvalidTransition
+        if self._call(expected, _cancel, transfer_id=t.pk, actor=ACTOR):
+            row = self.model[(t.source, t.product)]
+            row.reserved -= t.quantity
+            row.for_transfers -= t.quantity
+            t.status = TransferStatus.CANCELLED
+            self.movements += 1
+
+    @invariant()
+    def in_transit_is_shipped_minus_received(self) -> None:
+        lines = {line.transfer_id: line for line in TransferLine.objects.all()}
+        assert set(lines) == {t.pk for t in self.transfers}, "a refused transfer left a row behind"
+        for t in self.transfers:
+            line = lines[t.pk]
+            assert (line.shipped, line.received) == (t.shipped, t.received), t
+            assert line.in_transit == t.shipped - t.received >= 0, t
+            arrived = StockMovement.objects.filter(
+                kind=MovementKind.TRANSFER_IN, reference=f"transfer:TR-{t.pk:06d}"
+            ).aggregate(units=Coalesce(Sum("on_hand_delta"), 0))["units"]
+            assert arrived == t.received, t
+        assert TransferOrder.objects.filter(status__in=[TransferStatus.SHIPPED]).count() == sum(
+            t.status == TransferStatus.SHIPPED for t in self.transfers
+        )
 
     # --- invariants ----------------------------------------------------------------------------
     @invariant()

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
 
 from tests.conftest import stock_put
 from tests.factories import StoreFactory
@@ -31,16 +34,37 @@ def test_a_store_1100_km_away_is_not_nearby(network, web_client):
     error = refused(web_client)
     assert error["extra"]["nearby_stores"] == []  # st-hanoi has the caps, 1,100 km away
     assert error["extra"]["nearby_radius_km"] == 50
-    assert (
-        error["message"] == "The pickup store cannot supply: CAP. No other store within 50 km has every unit."
+    # st-hanoi ships from store: a transfer could bring the caps, by its lead time
+    earliest = (timezone.localdate() + timedelta(days=settings.OMS_TRANSFER_LEAD_DAYS)).isoformat()
+    assert error["extra"]["transfer_possible"] is True
+    assert error["extra"]["transfer_earliest_on"] == earliest
+    assert error["message"] == (
+        "The pickup store cannot supply: CAP. No other store within 50 km has every unit. "
+        f"A transfer could bring them by {earliest} (allow_transfer)."
     )
+
+
+def test_the_earliest_transfer_day_is_the_sources_lead_time(network, web_client):
+    network.far_store.transfer_lead_days = 5
+    network.far_store.save()
+    error = refused(web_client)
+    assert error["extra"]["transfer_earliest_on"] == (timezone.localdate() + timedelta(days=5)).isoformat()
+
+
+def test_no_transfer_when_no_location_may_ship_the_units(network, web_client):
+    network.far_store.ship_from_store = False
+    network.far_store.save()
+    error = refused(web_client)
+    assert error["extra"]["transfer_possible"] is False
+    assert "transfer_earliest_on" not in error["extra"]
+    assert "transfer" not in error["message"]
 
 
 def test_stores_within_the_radius_are_listed_nearest_first(network, near_store, web_client):
     error = refused(web_client)
     assert [s["location"] for s in error["extra"]["nearby_stores"]] == ["st-district3"]
     assert 1 < error["extra"]["nearby_stores"][0]["distance_km"] < 3
-    assert error["message"].endswith("These stores within 50 km have every unit: st-district3.")
+    assert "These stores within 50 km have every unit: st-district3." in error["message"]
 
 
 def test_the_radius_is_a_setting(network, near_store, web_client, settings):
