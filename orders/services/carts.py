@@ -30,14 +30,13 @@ from orders.errors import (
     CartCustomerConflict,
     CartEmpty,
     CartNotFound,
-    RequestInProgress,
 )
 from orders.events import cart_event_build
 from orders.models import Cart, CartEvent, CartLine
 from orders.pricing import prices_for_channel
 
 from .cart_holds import HoldInput, cart_hold_apply, cart_holds_convert
-from .idempotency import EXPIRED, IdempotencyClaim, idempotency_claim_taken, idempotency_replay
+from .idempotency import EXPIRED, IdempotencyClaim, idempotency_duplicate_answer, idempotency_replay
 from .inputs import LineInput, OrderInput, PlacementResult, Renderer
 from .placement import order_place_in_transaction
 
@@ -304,15 +303,13 @@ def cart_checkout(
                     render=render,
                 )
         except IntegrityError as exc:  # the same key committed first (the unique index refused ours)
-            if idempotency is None:
-                raise
-            replay = idempotency_replay(idempotency)
-            if replay is EXPIRED:
+            answer = (
+                idempotency_duplicate_answer(exc, idempotency, idempotency_replay) if idempotency else None
+            )
+            if answer is EXPIRED:
                 continue
-            if replay is not None:
-                return replay
-            if idempotency_claim_taken(idempotency):
-                raise RequestInProgress(extra={"idempotency_key": idempotency.key}) from exc
+            if answer is not None:
+                return answer
             raise
     raise RuntimeError("unreachable: an expired idempotency key is forgotten once")
 

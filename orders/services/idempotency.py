@@ -6,14 +6,15 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from django.conf import settings
 from django.utils import timezone
 
-from orders.errors import IdempotencyKeyReused
+from orders.errors import IdempotencyKeyReused, RequestInProgress
 from orders.models import IdempotencyRecord, Order
 
 from .inputs import PlacementResult
@@ -84,6 +85,26 @@ def idempotency_replay(claim: IdempotencyClaim) -> PlacementResult | Literal[For
 def idempotency_claim_taken(claim: IdempotencyClaim) -> bool:
     """Whether a committed record holds this key (a concurrent request got it first)."""
     return IdempotencyRecord.objects.filter(scope=claim.scope, key=claim.key).exists()
+
+
+Answer = TypeVar("Answer")
+
+
+def idempotency_duplicate_answer(
+    exc: Exception,
+    claim: IdempotencyClaim,
+    replay: Callable[[IdempotencyClaim], Answer | Literal[Forgotten.EXPIRED] | None],
+) -> Answer | Literal[Forgotten.EXPIRED] | None:
+    """After the unique (scope, key) index refused this request's record (``exc``): the stored
+    answer of the request that committed first, ``EXPIRED`` (its key was forgotten: run once
+    more), RequestInProgress (409) while that request has not answered yet, or None when no
+    record holds the key (the IntegrityError was about something else)."""
+    answer = replay(claim)
+    if answer is not None:
+        return answer
+    if idempotency_claim_taken(claim):
+        raise RequestInProgress(extra={"idempotency_key": claim.key}) from exc
+    return None
 
 
 def idempotency_records_purge(*, now: datetime | None = None) -> int:

@@ -37,7 +37,7 @@ from oms.money import quantize
 from oms.sql import next_ids
 from orders import writes
 from orders.choices import FulfillmentMethod, OrderEventKind, OrderStatus
-from orders.errors import DuplicateExternalId, RequestInProgress
+from orders.errors import DuplicateExternalId
 from orders.events import order_event_build
 from orders.models import Order, OrderEvent, OrderLine, Reservation
 from orders.pricing import check_order_prices
@@ -47,7 +47,7 @@ from .idempotency import (
     EXPIRED,
     Forgotten,
     IdempotencyClaim,
-    idempotency_claim_taken,
+    idempotency_duplicate_answer,
     idempotency_record_build,
     idempotency_replay,
 )
@@ -112,11 +112,9 @@ def placement_duplicate_answer(
     external_id): its stored response, ``EXPIRED`` (the key is free again: place once more), or
     the error that says which."""
     if idempotency is not None:
-        replay = idempotency_replay(idempotency)
-        if replay is not None:
-            return replay
-        if idempotency_claim_taken(idempotency):
-            raise RequestInProgress(extra={"idempotency_key": idempotency.key}) from exc
+        answer = idempotency_duplicate_answer(exc, idempotency, idempotency_replay)
+        if answer is not None:
+            return answer
     if data.external_id and Order.objects.filter(channel=data.channel, external_id=data.external_id).exists():
         raise DuplicateExternalId(extra={"external_id": data.external_id}) from exc
     raise exc

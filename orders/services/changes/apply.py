@@ -23,7 +23,7 @@ from oms.actors import Actor
 from oms.errors import DomainError, InvalidInput, PermissionDenied
 from oms.sql import Prepared, read_together
 from orders.choices import OrderChangeKind, OrderEventKind, OrderStatus, ReservationStatus
-from orders.errors import FulfillmentInProgress, OrderNotChangeable, OrderNotFound, RequestInProgress
+from orders.errors import FulfillmentInProgress, OrderNotChangeable, OrderNotFound
 from orders.events import order_event_record
 from orders.models import Order, OrderChange, OrderChangeRequest, OrderLine, Reservation
 from orders.services.checks import check_products
@@ -31,7 +31,7 @@ from orders.services.idempotency import (
     EXPIRED,
     Forgotten,
     IdempotencyClaim,
-    idempotency_claim_taken,
+    idempotency_duplicate_answer,
     idempotency_record_build,
     idempotency_replay,
 )
@@ -77,17 +77,13 @@ def order_change(
                 idempotency=idempotency,
                 render=render,
             )
-        except IntegrityError:
+        except IntegrityError as exc:
             # a concurrent or earlier request with the same key committed first: its answer
-            if idempotency is None:
-                raise
-            replayed = _replayed(idempotency)
-            if replayed is EXPIRED:
+            answer = idempotency_duplicate_answer(exc, idempotency, _replayed) if idempotency else None
+            if answer is EXPIRED:
                 continue
-            if replayed is not None:
-                return replayed
-            if idempotency_claim_taken(idempotency):
-                raise RequestInProgress(extra={"idempotency_key": idempotency.key}) from None
+            if answer is not None:
+                return answer
             raise
         except DomainError:
             if idempotency is not None:
