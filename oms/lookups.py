@@ -7,7 +7,8 @@ from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 
-from .errors import NotFound
+from .errors import InvalidInput, NotFound
+from .models import Channel
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -49,3 +50,11 @@ def filter_given(qs: QuerySet[ModelT], **lookups: Any) -> QuerySet[ModelT]:
             continue
         qs = qs.filter(**{lookup: value})
     return qs
+
+
+def channel_by_code(code: str) -> Channel:
+    """The channel a request names by code; 422 ``unknown_channel`` when there is none."""
+    channel = Channel.objects.filter(code=code).first()
+    if channel is None:
+        raise InvalidInput(f"Unknown channel '{code}'.", code="unknown_channel", extra={"channel": code})
+    return channel

@@ -9,11 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from oms.authentication import actor_from_request
-from oms.errors import InvalidInput
+from oms.lookups import channel_by_code
 from oms.loyalty.choices import LoyaltyTrigger
 from oms.loyalty.rules import loyalty_rule_set
 from oms.loyalty.selectors import loyalty_rule_list
-from oms.models import Channel
 from oms.money import MONEY
 from oms.permissions import IsManager
 
@@ -60,8 +59,5 @@ class LoyaltyRuleViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         data = dict(checked_body(LoyaltyRuleInput, request).validated_data)
         code = data.pop("channel")
-        channel = Channel.objects.filter(code=code).first()
-        if channel is None:
-            raise InvalidInput(f"Unknown channel '{code}'.", code="unknown_channel", extra={"channel": code})
-        rule = loyalty_rule_set(channel=channel, actor=actor_from_request(request), **data)
+        rule = loyalty_rule_set(channel=channel_by_code(code), actor=actor_from_request(request), **data)
         return Response(LoyaltyRuleOutput(rule).data, status=201)

@@ -17,11 +17,11 @@ from oms.api.pagination import NewestFirstCursorPagination
 from oms.api.validation import StrictCharField, StrictIntegerField
 from oms.api.viewsets import checked_body
 from oms.authentication import actor_from_request
-from oms.errors import InvalidInput
+from oms.lookups import channel_by_code
 from oms.loyalty.choices import LoyaltyEntryKind
 from oms.loyalty.selectors import loyalty_entries, loyalty_recent_entries
 from oms.loyalty.services import loyalty_account_open
-from oms.models import Channel, LoyaltyAccount
+from oms.models import LoyaltyAccount
 from oms.money import MONEY
 from orders.selectors import customer_get_for_actor, order_get_for_actor
 from orders.services import order_points_burn
@@ -88,10 +88,7 @@ def _burn_channel(request: Request, code: str | None) -> int | None:
         return actor.channel_id
     if not code:
         return None
-    channel = Channel.objects.filter(code=code).first()
-    if channel is None:
-        raise InvalidInput(f"Unknown channel '{code}'.", code="unknown_channel", extra={"channel": code})
-    return channel.pk
+    return channel_by_code(code).pk
 
 
 BURN_KEY = OpenApiParameter(

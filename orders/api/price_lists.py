@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from oms.api.pagination import NewestFirstCursorPagination
 from oms.api.validation import StrictCharField
 from oms.authentication import actor_from_request
-from oms.errors import InvalidInput
+from oms.lookups import channel_by_code
 from oms.models import Channel
 from oms.money import MONEY
 from oms.permissions import IsManager, IsStaffOrChannel
@@ -78,10 +78,7 @@ def _entries(items) -> list[EntryInput]:
 def _channel(code: str | None) -> Channel | None:
     if not code:
         return None
-    channel = Channel.objects.filter(code=code).first()
-    if channel is None:
-        raise InvalidInput(f"Unknown channel '{code}'.", code="unknown_channel", extra={"channel": code})
-    return channel
+    return channel_by_code(code)
 
 
 class PriceListViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -16,7 +16,7 @@ from oms.api.viewsets import NewestFirstViewSet, checked_body
 from oms.authentication import ApiClientUser, actor_from_request
 from oms.customers import customer_erase
 from oms.errors import InvalidInput
-from oms.lookups import pk_or_none
+from oms.lookups import channel_by_code, pk_or_none
 from oms.models import Channel, ChannelCustomerRef
 from oms.permissions import IsManager, IsStaffOrChannel
 from orders.errors import CustomerNotFound
@@ -66,10 +66,7 @@ def channel_for(request: Request, actor: Actor, code: str) -> Channel:
         raise InvalidInput(
             "Staff must say which channel the order is for ('channel').", code="channel_required"
         )
-    channel = Channel.objects.filter(code=code).first()
-    if channel is None:
-        raise InvalidInput(f"Unknown channel '{code}'.", code="unknown_channel", extra={"channel": code})
-    return channel
+    return channel_by_code(code)
 
 
 ORDER_EXAMPLES = [
